@@ -1,0 +1,157 @@
+//! Tensor element types of GGUF/safetensors files and their quantized block layouts.
+
+use super::FormatError;
+
+/// Element types the engine can load. Discriminants are GGUF's `ggml_type` ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DType {
+    F32,
+    F16,
+    BF16,
+    Q4_0,
+    Q4_1,
+    Q5_0,
+    Q8_0,
+    Q4K,
+    Q5K,
+    Q6K,
+}
+
+impl DType {
+    pub const ALL: [DType; 10] = [
+        DType::F32,
+        DType::F16,
+        DType::BF16,
+        DType::Q4_0,
+        DType::Q4_1,
+        DType::Q5_0,
+        DType::Q8_0,
+        DType::Q4K,
+        DType::Q5K,
+        DType::Q6K,
+    ];
+
+    pub fn from_ggml_id(id: u32) -> Result<DType, FormatError> {
+        Ok(match id {
+            0 => DType::F32,
+            1 => DType::F16,
+            2 => DType::Q4_0,
+            3 => DType::Q4_1,
+            6 => DType::Q5_0,
+            8 => DType::Q8_0,
+            12 => DType::Q4K,
+            13 => DType::Q5K,
+            14 => DType::Q6K,
+            30 => DType::BF16,
+            other => return Err(FormatError::UnsupportedType(ggml_type_name(other))),
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "F32",
+            DType::F16 => "F16",
+            DType::BF16 => "BF16",
+            DType::Q4_0 => "Q4_0",
+            DType::Q4_1 => "Q4_1",
+            DType::Q5_0 => "Q5_0",
+            DType::Q8_0 => "Q8_0",
+            DType::Q4K => "Q4_K",
+            DType::Q5K => "Q5_K",
+            DType::Q6K => "Q6_K",
+        }
+    }
+
+    /// Elements per block (1 for plain float types).
+    pub fn block_elems(self) -> usize {
+        match self {
+            DType::F32 | DType::F16 | DType::BF16 => 1,
+            DType::Q4_0 | DType::Q4_1 | DType::Q5_0 | DType::Q8_0 => 32,
+            DType::Q4K | DType::Q5K | DType::Q6K => 256,
+        }
+    }
+
+    /// Bytes per block in the file.
+    pub fn block_bytes(self) -> usize {
+        match self {
+            DType::F32 => 4,
+            DType::F16 | DType::BF16 => 2,
+            DType::Q4_0 => 18,
+            DType::Q4_1 => 20,
+            DType::Q5_0 => 22,
+            DType::Q8_0 => 34,
+            DType::Q4K => 144,
+            DType::Q5K => 176,
+            DType::Q6K => 210,
+        }
+    }
+
+    /// Bytes taken by `n` elements, or an error when `n` is not a whole number of blocks
+    /// or the size overflows.
+    pub fn bytes_for(self, n: u64) -> Result<u64, FormatError> {
+        let be = self.block_elems() as u64;
+        if n % be != 0 {
+            return Err(FormatError::Shape(format!(
+                "{} elements is not a multiple of the {} block size {be}",
+                n,
+                self.name()
+            )));
+        }
+        (n / be)
+            .checked_mul(self.block_bytes() as u64)
+            .ok_or_else(|| FormatError::Shape(format!("{n} elements of {} overflow", self.name())))
+    }
+
+    /// Words (u32) of one block in the GPU layout: blocks are padded so every field the
+    /// shaders read starts on a 4-byte boundary (see `gpu_pack`). Plain types use 8-element
+    /// "blocks" so every type dequantizes in chunks of 8.
+    pub fn gpu_block_words(self) -> usize {
+        match self {
+            DType::F32 => 8,
+            DType::F16 | DType::BF16 => 4,
+            DType::Q4_0 | DType::Q4_1 => 5,
+            DType::Q5_0 => 6,
+            DType::Q8_0 => 9,
+            DType::Q4K => 36,
+            DType::Q5K => 44,
+            DType::Q6K => 53,
+        }
+    }
+
+    /// Elements per GPU block (plain types are grouped in 8s).
+    pub fn gpu_block_elems(self) -> usize {
+        self.block_elems().max(8)
+    }
+
+    pub fn is_quantized(self) -> bool {
+        self.block_elems() > 1
+    }
+}
+
+fn ggml_type_name(id: u32) -> String {
+    let known = [
+        (7, "Q5_1"),
+        (9, "Q8_1"),
+        (10, "Q2_K"),
+        (11, "Q3_K"),
+        (15, "Q8_K"),
+        (16, "IQ2_XXS"),
+        (17, "IQ2_XS"),
+        (18, "IQ3_XXS"),
+        (19, "IQ1_S"),
+        (20, "IQ4_NL"),
+        (21, "IQ3_S"),
+        (22, "IQ2_S"),
+        (23, "IQ4_XS"),
+        (24, "I8"),
+        (25, "I16"),
+        (26, "I32"),
+        (27, "I64"),
+        (28, "F64"),
+        (29, "IQ1_M"),
+    ];
+    match known.iter().find(|(k, _)| *k == id) {
+        Some((_, name)) => format!("{name} (ggml type {id})"),
+        None => format!("unknown ggml type {id}"),
+    }
+}

@@ -1,0 +1,140 @@
+//! Weight file formats: GGUF and safetensors (HF folders), their element types and layouts.
+//! Everything read from a file is validated before use; errors name the problem.
+
+pub mod dequant;
+pub mod dtype;
+pub mod gguf;
+pub mod gpu_pack;
+pub mod hf;
+
+pub use dtype::DType;
+pub use gguf::MetaValue;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    #[error("not a GGUF file: {0}")]
+    BadMagic(String),
+    #[error("truncated model file: {0}")]
+    Truncated(String),
+    #[error("invalid model file: {0}")]
+    Invalid(String),
+    #[error("unsupported tensor type {0}")]
+    UnsupportedType(String),
+    #[error("bad tensor shape: {0}")]
+    Shape(String),
+    #[error("missing {0}")]
+    Missing(String),
+    #[error("cannot read {path}: {message}")]
+    Io { path: String, message: String },
+}
+
+/// Where a tensor's bytes are: `offset` into blob `blob` of the owning `ModelFile`.
+#[derive(Clone, Debug)]
+pub struct TensorInfo {
+    pub name: String,
+    pub dtype: DType,
+    /// Row-major shape, slowest dimension first ([rows, cols] for a matrix).
+    pub shape: Vec<usize>,
+    pub offset: u64,
+    pub size: u64,
+}
+
+impl TensorInfo {
+    pub fn elems(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+/// The bytes of one file, memory-mapped natively or held in memory.
+pub type Blob = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// Which container a model came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    Gguf,
+    HfSafetensors,
+}
+
+/// A loaded weight container: metadata (GGUF keys, or an HF config translated to GGUF keys)
+/// and the tensors, named with GGUF's names whatever the source.
+pub struct ModelFile {
+    pub kind: SourceKind,
+    pub metadata: BTreeMap<String, MetaValue>,
+    pub tensors: BTreeMap<String, (usize, TensorInfo)>,
+    pub blobs: Vec<Blob>,
+    /// tokenizer.json text for HF folders (GGUF carries its vocabulary in metadata).
+    pub tokenizer_json: Option<String>,
+    /// Total bytes of the weight files.
+    pub file_bytes: u64,
+}
+
+impl ModelFile {
+    pub fn from_gguf(blob: Blob) -> Result<ModelFile, FormatError> {
+        let bytes: &[u8] = (*blob).as_ref();
+        let header = gguf::parse(bytes)?;
+        let mut tensors = BTreeMap::new();
+        for t in header.tensors {
+            if tensors.contains_key(&t.name) {
+                return Err(FormatError::Invalid(format!("tensor '{}' appears twice", t.name)));
+            }
+            tensors.insert(t.name.clone(), (0usize, t));
+        }
+        Ok(ModelFile {
+            kind: SourceKind::Gguf,
+            metadata: header.metadata,
+            tensors,
+            file_bytes: bytes.len() as u64,
+            blobs: vec![blob],
+            tokenizer_json: None,
+        })
+    }
+
+    pub fn tensor(&self, name: &str) -> Option<&TensorInfo> {
+        self.tensors.get(name).map(|(_, t)| t)
+    }
+
+    pub fn require(&self, name: &str) -> Result<&TensorInfo, FormatError> {
+        self.tensor(name).ok_or_else(|| FormatError::Missing(format!("tensor '{name}'")))
+    }
+
+    /// The raw file bytes of a tensor (bounds were checked when the file was parsed).
+    pub fn tensor_bytes(&self, name: &str) -> Result<&[u8], FormatError> {
+        let (blob, t) = self
+            .tensors
+            .get(name)
+            .ok_or_else(|| FormatError::Missing(format!("tensor '{name}'")))?;
+        let bytes: &[u8] = (*self.blobs[*blob]).as_ref();
+        Ok(&bytes[t.offset as usize..(t.offset + t.size) as usize])
+    }
+
+    /// A tensor dequantized to f32 on the CPU.
+    pub fn tensor_f32(&self, name: &str) -> Result<Vec<f32>, FormatError> {
+        let t = self.require(name)?;
+        dequant::dequantize(t.dtype, self.tensor_bytes(name)?, t.elems())
+    }
+
+    pub fn meta(&self, key: &str) -> Option<&MetaValue> {
+        self.metadata.get(key)
+    }
+
+    pub fn meta_str(&self, key: &str) -> Option<&str> {
+        self.meta(key).and_then(|v| v.as_str())
+    }
+
+    pub fn architecture(&self) -> Result<&str, FormatError> {
+        self.meta_str("general.architecture")
+            .ok_or_else(|| FormatError::Missing("metadata general.architecture".into()))
+    }
+
+    /// Counts of tensors per element type, for `info`.
+    pub fn type_histogram(&self) -> BTreeMap<&'static str, usize> {
+        let mut h = BTreeMap::new();
+        for (_, t) in self.tensors.values() {
+            *h.entry(t.dtype.name()).or_insert(0) += 1;
+        }
+        h
+    }
+}

@@ -1,0 +1,276 @@
+//! Device, queue, limits and the pipeline cache.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error("no GPU adapter found{0}")]
+    NoAdapter(String),
+    #[error("could not open the GPU device: {0}")]
+    Device(String),
+    #[error("the adapter lacks what the model needs: {0}")]
+    Limit(String),
+    #[error("GPU read-back failed: {0}")]
+    Readback(String),
+    #[error("shader '{name}' failed to compile: {message}")]
+    Shader { name: String, message: String },
+    #[error("bad kernel arguments: {0}")]
+    Shape(String),
+}
+
+/// How to pick an adapter.
+#[derive(Clone, Debug, Default)]
+pub struct GpuOptions {
+    /// Restrict to one backend ("vulkan", "metal", "dx12", "gl", "webgpu").
+    pub backend: Option<String>,
+    /// Pick the adapter whose name contains this text (case-insensitive).
+    pub adapter_name: Option<String>,
+}
+
+/// What the CLI shows of an adapter.
+#[derive(Clone, Debug)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+}
+
+impl AdapterSummary {
+    fn of(info: &wgpu::AdapterInfo) -> Self {
+        AdapterSummary {
+            name: info.name.clone(),
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for AdapterSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}, {}, {})", self.name, self.backend, self.device_type, self.driver)
+    }
+}
+
+pub fn parse_backends(name: Option<&str>) -> Result<wgpu::Backends, GpuError> {
+    Ok(match name.map(|s| s.to_ascii_lowercase()).as_deref() {
+        None | Some("auto") => wgpu::Backends::all(),
+        Some("vulkan") => wgpu::Backends::VULKAN,
+        Some("metal") => wgpu::Backends::METAL,
+        Some("dx12") => wgpu::Backends::DX12,
+        Some("gl") => wgpu::Backends::GL,
+        Some("webgpu") => wgpu::Backends::BROWSER_WEBGPU,
+        Some(other) => {
+            return Err(GpuError::NoAdapter(format!(
+                ": unknown backend '{other}' (vulkan, metal, dx12, gl, webgpu)"
+            )))
+        }
+    })
+}
+
+/// The device every kernel runs on, with its limits and a cache of compiled pipelines.
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub adapter: AdapterSummary,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+    pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
+}
+
+impl GpuContext {
+    /// Opens a device. Natively, `adapter_name` is matched against every adapter's name here
+    /// (wgpu's own env-var matching panics on a miss).
+    pub async fn new(opts: &GpuOptions) -> Result<Arc<GpuContext>, GpuError> {
+        let backends = parse_backends(opts.backend.as_deref())?;
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends,
+            ..wgpu::InstanceDescriptor::new_without_display_handle_from_env()
+        });
+        let adapter = pick_adapter(&instance, backends, opts).await?;
+        Self::from_adapter(adapter).await
+    }
+
+    pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<Arc<GpuContext>, GpuError> {
+        let info = adapter.get_info();
+        let adapter_limits = adapter.limits();
+        // Ask for the adapter's own maxima for what weights need; keep defaults elsewhere.
+        let mut limits = wgpu::Limits::downlevel_defaults();
+        limits.max_storage_buffer_binding_size = adapter_limits.max_storage_buffer_binding_size;
+        limits.max_buffer_size = adapter_limits.max_buffer_size;
+        limits.max_storage_buffers_per_shader_stage =
+            adapter_limits.max_storage_buffers_per_shader_stage.min(10);
+        limits.max_compute_workgroup_storage_size = adapter_limits.max_compute_workgroup_storage_size;
+        limits.max_compute_invocations_per_workgroup =
+            adapter_limits.max_compute_invocations_per_workgroup;
+        limits.max_compute_workgroup_size_x = adapter_limits.max_compute_workgroup_size_x;
+        limits.max_compute_workgroups_per_dimension =
+            adapter_limits.max_compute_workgroups_per_dimension;
+        if limits.max_compute_invocations_per_workgroup < 64 || limits.max_compute_workgroup_size_x < 64 {
+            return Err(GpuError::Limit(format!(
+                "{} allows only {} invocations per workgroup; 64 are needed",
+                info.name, limits.max_compute_invocations_per_workgroup
+            )));
+        }
+        if limits.max_storage_buffers_per_shader_stage < 8 {
+            return Err(GpuError::Limit(format!(
+                "{} allows {} storage buffers per stage; 8 are needed",
+                info.name, limits.max_storage_buffers_per_shader_stage
+            )));
+        }
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("cospec"),
+                required_features: wgpu::Features::empty(),
+                required_limits: limits.clone(),
+                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            })
+            .await
+            .map_err(|e| GpuError::Device(e.to_string()))?;
+        Ok(Arc::new(GpuContext {
+            device,
+            queue,
+            adapter: AdapterSummary::of(&info),
+            limits,
+            features: wgpu::Features::empty(),
+            pipelines: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Largest byte size one storage binding may have on this device.
+    pub fn max_binding_bytes(&self) -> u64 {
+        (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size)
+    }
+
+    /// A compute pipeline for WGSL `source`, compiled once per `key`.
+    pub fn pipeline(&self, key: &str, source: &str) -> Result<Arc<wgpu::ComputePipeline>, GpuError> {
+        let mut cache = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = cache.get(key) {
+            return Ok(p.clone());
+        }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(key),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(key),
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        if let Some(err) = pollster_free_block_on(scope.pop()) {
+            return Err(GpuError::Shader { name: key.to_string(), message: err.to_string() });
+        }
+        let p = Arc::new(pipeline);
+        cache.insert(key.to_string(), p.clone());
+        Ok(p)
+    }
+
+    /// Reads back `size` bytes of `buffer` from `offset`.
+    pub async fn read_bytes(
+        &self,
+        buffer: &wgpu::Buffer,
+        offset: u64,
+        size: u64,
+    ) -> Result<Vec<u8>, GpuError> {
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(buffer, offset, &staging, 0, size);
+        self.queue.submit([enc.finish()]);
+        self.map_and_read(&staging).await
+    }
+
+    /// Maps a MAP_READ buffer and copies it out.
+    pub async fn map_and_read(&self, staging: &wgpu::Buffer) -> Result<Vec<u8>, GpuError> {
+        let (tx, rx) = futures_channel::oneshot::channel();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        // Natively this waits for the GPU; in the browser it returns at once and the promise drives it.
+        let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
+        rx.await
+            .map_err(|_| GpuError::Readback("the map callback was dropped".into()))?
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        let data = staging
+            .slice(..)
+            .get_mapped_range()
+            .map_err(|e| GpuError::Readback(e.to_string()))?
+            .to_vec();
+        staging.unmap();
+        Ok(data)
+    }
+
+    pub async fn read_f32(&self, buffer: &wgpu::Buffer, offset_elems: u64, n: u64) -> Result<Vec<f32>, GpuError> {
+        let bytes = self.read_bytes(buffer, offset_elems * 4, n * 4).await?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    pub async fn read_u32(&self, buffer: &wgpu::Buffer, offset_elems: u64, n: u64) -> Result<Vec<u32>, GpuError> {
+        let bytes = self.read_bytes(buffer, offset_elems * 4, n * 4).await?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+}
+
+/// Lists the adapters of `backends` (empty in browsers that do not enumerate).
+pub async fn list_adapters(backends: wgpu::Backends) -> Vec<AdapterSummary> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends,
+        ..wgpu::InstanceDescriptor::new_without_display_handle_from_env()
+    });
+    instance.enumerate_adapters(backends).await.iter().map(|a| AdapterSummary::of(&a.get_info())).collect()
+}
+
+async fn pick_adapter(
+    instance: &wgpu::Instance,
+    backends: wgpu::Backends,
+    opts: &GpuOptions,
+) -> Result<wgpu::Adapter, GpuError> {
+    if let Some(want) = &opts.adapter_name {
+        let adapters = instance.enumerate_adapters(backends).await;
+        let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
+        let want_lc = want.to_lowercase();
+        return adapters
+            .into_iter()
+            .find(|a| a.get_info().name.to_lowercase().contains(&want_lc))
+            .ok_or_else(|| {
+                GpuError::NoAdapter(format!(" named like '{want}'; adapters present: {names:?}"))
+            });
+    }
+    instance
+        .request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            force_fallback_adapter: false,
+            compatible_surface: None,
+            apply_limit_buckets: false,
+        })
+        .await
+        .map_err(|e| GpuError::NoAdapter(format!(" ({e})")))
+}
+
+/// Error scopes resolve immediately once popped natively; in the browser the future is real.
+/// Pipeline creation must not await (it runs inside synchronous model building), so the
+/// scope's future is polled once: browsers report shader errors through the console instead.
+fn pollster_free_block_on<F: std::future::Future>(fut: F) -> F::Output
+where
+    F::Output: Default,
+{
+    use std::task::{Context, Poll, Waker};
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut fut = std::pin::pin!(fut);
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(v) => v,
+        Poll::Pending => Default::default(),
+    }
+}

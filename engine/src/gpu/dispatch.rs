@@ -1,0 +1,95 @@
+//! A prepared kernel launch: pipeline, bind group (built once, at load) and a grid rule that
+//! turns the block's token count into workgroup counts at encode time.
+
+use super::{GpuBuffer, GpuContext, GpuError};
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Grid {
+    /// A fixed number of workgroups.
+    Fixed(u32),
+    /// `x` workgroups for each token of the block (token index in y).
+    PerToken(u32),
+    /// `x` workgroups for each logits row (row index in y).
+    PerLogitsRow(u32),
+    /// `n` invocations of 64 per token, folded into 2D when too many for one dimension.
+    Elementwise { per_token: u32 },
+}
+
+pub struct Dispatch {
+    pub label: &'static str,
+    pipeline: Arc<wgpu::ComputePipeline>,
+    bind_group: wgpu::BindGroup,
+    grid: Grid,
+    // Keeps the per-launch parameter buffer alive with its bind group.
+    _params: Option<GpuBuffer>,
+}
+
+impl Dispatch {
+    pub fn new(
+        ctx: &GpuContext,
+        label: &'static str,
+        pipeline: Arc<wgpu::ComputePipeline>,
+        buffers: &[&wgpu::Buffer],
+        params: Option<GpuBuffer>,
+        grid: Grid,
+    ) -> Dispatch {
+        let layout = pipeline.get_bind_group_layout(0);
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+            .collect();
+        let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(label),
+            layout: &layout,
+            entries: &entries,
+        });
+        Dispatch { label, pipeline, bind_group, grid, _params: params }
+    }
+
+    /// Workgroup counts for a block of `m` tokens with `m_logits` logits rows.
+    pub fn workgroups(&self, m: u32, m_logits: u32, max_dim: u32) -> (u32, u32, u32) {
+        match self.grid {
+            Grid::Fixed(x) => fold(x, max_dim),
+            Grid::PerToken(x) => (x, m, 1),
+            Grid::PerLogitsRow(x) => (x, m_logits, 1),
+            Grid::Elementwise { per_token } => fold((per_token * m).div_ceil(64), max_dim),
+        }
+    }
+
+    pub fn encode(&self, pass: &mut wgpu::ComputePass, m: u32, m_logits: u32, max_dim: u32) {
+        let (x, y, z) = self.workgroups(m, m_logits, max_dim);
+        if x == 0 || y == 0 {
+            return;
+        }
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(x, y, z);
+    }
+}
+
+/// Splits `n` workgroups over x and y so neither exceeds `max_dim`; kernels recombine them as
+/// `x + y * num_workgroups.x` and skip the overhang.
+pub fn fold(n: u32, max_dim: u32) -> (u32, u32, u32) {
+    if n <= max_dim {
+        (n, 1, 1)
+    } else {
+        let y = n.div_ceil(max_dim);
+        (n.div_ceil(y), y, 1)
+    }
+}
+
+/// Runs dispatches in one compute pass and submits them.
+pub fn submit(ctx: &GpuContext, dispatches: &[&Dispatch], m: u32, m_logits: u32) -> Result<(), GpuError> {
+    let mut enc = ctx.device.create_command_encoder(&Default::default());
+    {
+        let mut pass = enc.begin_compute_pass(&Default::default());
+        let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
+        for d in dispatches {
+            d.encode(&mut pass, m, m_logits, max_dim);
+        }
+    }
+    ctx.queue.submit([enc.finish()]);
+    Ok(())
+}

@@ -1,0 +1,25 @@
+//! out[offset + r] = argmax of logits row r, for each logits row (shaders/argmax.wgsl).
+
+use crate::gpu::dispatch::{Dispatch, Grid};
+use crate::gpu::shaders::{assemble, ARGMAX};
+use crate::gpu::{GpuBuffer, GpuContext, GpuError};
+
+pub fn prepare(
+    ctx: &GpuContext,
+    logits: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+    vocab: usize,
+    out_offset: usize,
+    step: &GpuBuffer,
+) -> Result<Dispatch, GpuError> {
+    let pipeline = ctx.pipeline("argmax", &assemble(ARGMAX, None, &[]))?;
+    let params = GpuBuffer::uniform(ctx, "argmax params", &[vocab as u32, out_offset as u32, 0, 0]);
+    Ok(Dispatch::new(
+        ctx,
+        "argmax",
+        pipeline,
+        &[logits, out, &params.buffer.clone(), &step.buffer],
+        Some(params),
+        Grid::PerLogitsRow(1),
+    ))
+}

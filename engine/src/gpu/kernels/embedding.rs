@@ -1,0 +1,40 @@
+//! x[t, :] = embedding row tokens[t], dequantized (shaders/embedding.wgsl).
+
+use super::{check, elems};
+use crate::gpu::dispatch::{Dispatch, Grid};
+use crate::gpu::shaders::{assemble, EMBEDDING};
+use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight};
+
+pub fn prepare(
+    ctx: &GpuContext,
+    table: &GpuWeight,
+    tokens: &wgpu::Buffer,
+    x: &wgpu::Buffer,
+    max_tokens: usize,
+    step: &GpuBuffer,
+) -> Result<Vec<Dispatch>, GpuError> {
+    check(elems(x) >= (max_tokens * table.cols) as u64, || {
+        format!("embedding: x holds {} floats, {max_tokens} x {} needed", elems(x), table.cols)
+    })?;
+    let key = format!("embedding_{}", table.dtype.name());
+    let pipeline = ctx.pipeline(&key, &assemble(EMBEDDING, Some(table.dtype), &[]))?;
+    let row_words = GpuWeight::row_words(table.dtype, table.cols) as u32;
+    let mut out = Vec::new();
+    for part in &table.parts {
+        let params = GpuBuffer::uniform(
+            ctx,
+            "embedding params",
+            &[table.cols as u32, row_words, part.first_row as u32, part.rows as u32],
+        );
+        let x_groups = (table.cols as u32 / 8).div_ceil(64);
+        out.push(Dispatch::new(
+            ctx,
+            "embedding",
+            pipeline.clone(),
+            &[&part.buffer, tokens, x, &params.buffer.clone(), &step.buffer],
+            Some(params),
+            Grid::PerToken(x_groups),
+        ));
+    }
+    Ok(out)
+}

@@ -1,0 +1,37 @@
+//! y[t] = rmsnorm(x[t]) * g (shaders/rmsnorm.wgsl).
+
+use super::{check, elems};
+use crate::gpu::dispatch::{Dispatch, Grid};
+use crate::gpu::shaders::{assemble, RMSNORM};
+use crate::gpu::{GpuBuffer, GpuContext, GpuError};
+
+/// `logits_rows`: read only the trailing `m_logits` rows of x (the final norm before logits).
+#[allow(clippy::too_many_arguments)]
+pub fn prepare(
+    ctx: &GpuContext,
+    x: &wgpu::Buffer,
+    gain: &GpuBuffer,
+    y: &wgpu::Buffer,
+    n: usize,
+    eps: f32,
+    logits_rows: bool,
+    max_tokens: usize,
+    step: &GpuBuffer,
+) -> Result<Dispatch, GpuError> {
+    check(gain.len == n, || format!("rmsnorm: gain has {} elements, {n} expected", gain.len))?;
+    check(elems(x) >= (n * max_tokens) as u64 && elems(y) >= (n * max_tokens) as u64, || {
+        format!("rmsnorm: buffers too small for {max_tokens} x {n}")
+    })?;
+    let pipeline = ctx.pipeline("rmsnorm", &assemble(RMSNORM, None, &[]))?;
+    let params = GpuBuffer::uniform(ctx, "rmsnorm params", &[n as u32, eps.to_bits(), logits_rows as u32, 0]);
+    let grid = if logits_rows { Grid::PerLogitsRow(1) } else { Grid::PerToken(1) };
+    // One workgroup per token: the grid's y dimension carries the token, x is 1.
+    Ok(Dispatch::new(
+        ctx,
+        "rmsnorm",
+        pipeline,
+        &[x, &gain.buffer, y, &params.buffer.clone(), &step.buffer],
+        Some(params),
+        grid,
+    ))
+}

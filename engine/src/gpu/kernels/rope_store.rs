@@ -1,0 +1,88 @@
+//! Bias add + RoPE on q and k, and the KV-cache append (shaders/rope_store.wgsl).
+
+use super::check;
+use crate::gpu::dispatch::{Dispatch, Grid};
+use crate::gpu::shaders::{assemble, ROPE_STORE};
+use crate::gpu::{GpuBuffer, GpuContext, GpuError};
+
+/// How q/k rows are laid out for rotation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RopeMode {
+    /// Rotate (2i, 2i+1): GGUF llama files (rows permuted by the converter).
+    Adjacent,
+    /// Rotate (i, i + d/2): HF checkpoints and qwen2 GGUF.
+    Halves,
+}
+
+pub struct RopeArgs<'a> {
+    pub q: &'a wgpu::Buffer,
+    pub k: &'a wgpu::Buffer,
+    pub v: &'a wgpu::Buffer,
+    /// q, k, v biases concatenated, or None.
+    pub bias: Option<&'a GpuBuffer>,
+    pub k_cache: &'a wgpu::Buffer,
+    pub v_cache: &'a wgpu::Buffer,
+    pub rot_table: &'a GpuBuffer,
+    pub n_head: usize,
+    pub n_kv: usize,
+    pub head_dim: usize,
+    pub ctx_len: usize,
+    pub mode: RopeMode,
+    pub zero: &'a GpuBuffer,
+}
+
+/// The (cos, sin) table of every position below `ctx_len`, computed in f64.
+pub fn rotation_table(ctx_len: usize, head_dim: usize, theta: f64) -> Vec<f32> {
+    let half = head_dim / 2;
+    let mut t = Vec::with_capacity(ctx_len * half * 2);
+    for pos in 0..ctx_len {
+        for i in 0..half {
+            let freq = theta.powf(-2.0 * i as f64 / head_dim as f64);
+            let a = pos as f64 * freq;
+            t.push(a.cos() as f32);
+            t.push(a.sin() as f32);
+        }
+    }
+    t
+}
+
+pub fn prepare(ctx: &GpuContext, a: RopeArgs, step: &GpuBuffer) -> Result<Dispatch, GpuError> {
+    check(a.head_dim % 2 == 0 && a.n_kv > 0 && a.n_head % a.n_kv == 0, || {
+        format!("rope: head_dim {} / heads {} / kv heads {} do not fit", a.head_dim, a.n_head, a.n_kv)
+    })?;
+    check(a.rot_table.len >= a.ctx_len * a.head_dim, || "rope: rotation table too small".into())?;
+    if let Some(b) = a.bias {
+        check(b.len == (a.n_head + 2 * a.n_kv) * a.head_dim, || {
+            format!("rope: bias has {} elements", b.len)
+        })?;
+    }
+    let pipeline = ctx.pipeline("rope_store", &assemble(ROPE_STORE, None, &[]))?;
+    let mode = match a.mode {
+        RopeMode::Adjacent => 0,
+        RopeMode::Halves => 1,
+    };
+    let params = GpuBuffer::uniform(
+        ctx,
+        "rope params",
+        &[
+            a.n_head as u32,
+            a.n_kv as u32,
+            a.head_dim as u32,
+            a.ctx_len as u32,
+            mode,
+            0,
+            a.bias.is_some() as u32,
+            0,
+        ],
+    );
+    let bias = a.bias.unwrap_or(a.zero);
+    let pairs = ((a.n_head + a.n_kv) * a.head_dim / 2) as u32;
+    Ok(Dispatch::new(
+        ctx,
+        "rope_store",
+        pipeline,
+        &[a.q, a.k, a.v, &bias.buffer, a.k_cache, a.v_cache, &a.rot_table.buffer, &params.buffer.clone(), &step.buffer],
+        Some(params),
+        Grid::PerToken(pairs.div_ceil(64)),
+    ))
+}

@@ -1,0 +1,13 @@
+//! The GPU layer: device context, tensors (split across bindings when large), the shader
+//! library, and one typed launcher per WGSL kernel.
+
+pub mod buffers;
+pub mod context;
+pub mod dispatch;
+pub mod kernels;
+pub mod shaders;
+pub mod weight;
+
+pub use buffers::GpuBuffer;
+pub use context::{AdapterSummary, GpuContext, GpuError, GpuOptions};
+pub use weight::GpuWeight;

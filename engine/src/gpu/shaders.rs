@@ -1,0 +1,70 @@
+//! The WGSL library: every shader file, and the small templating step that assembles a kernel
+//! (the shared `Step` struct, a dequantizer for weight-reading kernels, and `{{NAME}}` constants).
+
+use crate::formats::DType;
+
+pub const STEP: &str = include_str!("../../../shaders/step.wgsl");
+pub const MATMUL: &str = include_str!("../../../shaders/matmul.wgsl");
+pub const EMBEDDING: &str = include_str!("../../../shaders/embedding.wgsl");
+pub const RMSNORM: &str = include_str!("../../../shaders/rmsnorm.wgsl");
+pub const ROPE_STORE: &str = include_str!("../../../shaders/rope_store.wgsl");
+pub const ATTENTION: &str = include_str!("../../../shaders/attention.wgsl");
+pub const SILU_MUL: &str = include_str!("../../../shaders/silu_mul.wgsl");
+pub const ADD: &str = include_str!("../../../shaders/add.wgsl");
+pub const ARGMAX: &str = include_str!("../../../shaders/argmax.wgsl");
+pub const SAMPLE: &str = include_str!("../../../shaders/sample.wgsl");
+
+const DQ_COMMON: &str = include_str!("../../../shaders/dequant/common.wgsl");
+const DQ_KSCALES: &str = include_str!("../../../shaders/dequant/kquant_scales.wgsl");
+
+/// The `dq8` function of a weight type.
+pub fn dequant(dtype: DType) -> String {
+    let body = match dtype {
+        DType::F32 => include_str!("../../../shaders/dequant/f32.wgsl"),
+        DType::F16 => include_str!("../../../shaders/dequant/f16.wgsl"),
+        DType::BF16 => include_str!("../../../shaders/dequant/bf16.wgsl"),
+        DType::Q4_0 => include_str!("../../../shaders/dequant/q4_0.wgsl"),
+        DType::Q4_1 => include_str!("../../../shaders/dequant/q4_1.wgsl"),
+        DType::Q5_0 => include_str!("../../../shaders/dequant/q5_0.wgsl"),
+        DType::Q8_0 => include_str!("../../../shaders/dequant/q8_0.wgsl"),
+        DType::Q4K => include_str!("../../../shaders/dequant/q4_k.wgsl"),
+        DType::Q5K => include_str!("../../../shaders/dequant/q5_k.wgsl"),
+        DType::Q6K => include_str!("../../../shaders/dequant/q6_k.wgsl"),
+    };
+    let scales = if matches!(dtype, DType::Q4K | DType::Q5K) { DQ_KSCALES } else { "" };
+    format!("{DQ_COMMON}\n{scales}\n{body}")
+}
+
+/// Assembles a kernel: `Step`, an optional dequantizer, the body with `{{K}}` replaced by V.
+pub fn assemble(body: &str, dtype: Option<DType>, constants: &[(&str, u32)]) -> String {
+    let mut src = String::from(STEP);
+    if let Some(dt) = dtype {
+        src.push_str(&dequant(dt));
+    }
+    src.push_str(body);
+    for (name, value) in constants {
+        src = src.replace(&format!("{{{{{name}}}}}"), &value.to_string());
+    }
+    src
+}
+
+/// Every shader variant the engine can build, for offline validation with naga in the tests.
+pub fn all_variants() -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    for dt in DType::ALL {
+        v.push((format!("matmul_{}", dt.name()), assemble(MATMUL, Some(dt), &super::kernels::matmul::DEFAULT_CONSTANTS)));
+        v.push((format!("embedding_{}", dt.name()), assemble(EMBEDDING, Some(dt), &[])));
+    }
+    for (name, body) in [
+        ("rmsnorm", RMSNORM),
+        ("rope_store", ROPE_STORE),
+        ("attention", ATTENTION),
+        ("silu_mul", SILU_MUL),
+        ("add", ADD),
+        ("argmax", ARGMAX),
+    ] {
+        v.push((name.to_string(), assemble(body, None, &[])));
+    }
+    v.push(("sample".to_string(), SAMPLE.to_string()));
+    v
+}

@@ -1,0 +1,11 @@
+//! cospec: a portable WebGPU engine for LLM inference with collaborative speculative decoding.
+//! The same crate runs natively (Vulkan, Metal, DX12, GL through wgpu) and in the browser.
+
+pub mod decode;
+pub mod formats;
+pub mod gpu;
+pub mod model;
+pub mod platform;
+pub mod tokenizer;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

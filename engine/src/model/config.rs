@@ -1,0 +1,131 @@
+//! Model hyper-parameters read from GGUF metadata (HF configs are translated to the same keys).
+
+use crate::formats::{hf::HF_ROPE_KEY, FormatError, ModelFile};
+
+/// Architectures the engine runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arch {
+    Llama,
+    Qwen2,
+}
+
+impl Arch {
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Llama => "llama",
+            Arch::Qwen2 => "qwen2",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ModelConfig {
+    pub arch: Arch,
+    pub n_layer: usize,
+    pub hidden: usize,
+    pub ffn: usize,
+    pub n_head: usize,
+    pub n_kv: usize,
+    pub head_dim: usize,
+    pub vocab: usize,
+    /// Context length the model was trained for.
+    pub train_ctx: usize,
+    pub rope_theta: f64,
+    pub rms_eps: f32,
+    /// Q/K rows are in HF order (rotate halves) rather than GGUF llama's permuted order.
+    pub rope_halves: bool,
+    pub tied_output: bool,
+    pub qkv_bias: bool,
+}
+
+/// Upper bounds that keep a hostile header from asking for absurd buffers.
+const MAX_DIM: usize = 1 << 17;
+const MAX_LAYERS: usize = 1024;
+
+impl ModelConfig {
+    pub fn from_file(f: &ModelFile) -> Result<ModelConfig, FormatError> {
+        let arch_name = f.architecture()?;
+        let arch = match arch_name {
+            "llama" => Arch::Llama,
+            "qwen2" => Arch::Qwen2,
+            other => {
+                return Err(FormatError::Invalid(format!(
+                    "unknown architecture '{other}' (supported: llama, qwen2)"
+                )))
+            }
+        };
+        let key = |k: &str| format!("{arch_name}.{k}");
+        let get_usize = |k: &str| -> Result<usize, FormatError> {
+            let v = f
+                .meta(&key(k))
+                .ok_or_else(|| FormatError::Missing(format!("metadata {}", key(k))))?;
+            let n = v
+                .as_u64()
+                .ok_or_else(|| FormatError::Invalid(format!("metadata {} is not an integer", key(k))))?;
+            Ok(n as usize)
+        };
+        let n_layer = get_usize("block_count")?;
+        let hidden = get_usize("embedding_length")?;
+        let ffn = get_usize("feed_forward_length")?;
+        let n_head = get_usize("attention.head_count")?;
+        let n_kv = f.meta(&key("attention.head_count_kv")).and_then(|v| v.as_u64()).map(|v| v as usize).unwrap_or(n_head);
+        let train_ctx = f.meta(&key("context_length")).and_then(|v| v.as_u64()).unwrap_or(2048) as usize;
+        let rope_theta = f.meta(&key("rope.freq_base")).and_then(|v| v.as_f64()).unwrap_or(10000.0);
+        let rms_eps = f
+            .meta(&key("attention.layer_norm_rms_epsilon"))
+            .and_then(|v| v.as_f64())
+            .unwrap_or(1e-6) as f32;
+        let bad = |what: String| Err(FormatError::Shape(what));
+        if n_layer == 0 || n_layer > MAX_LAYERS {
+            return bad(format!("{n_layer} layers"));
+        }
+        for (name, v) in [("embedding_length", hidden), ("feed_forward_length", ffn), ("head_count", n_head), ("head_count_kv", n_kv)] {
+            if v == 0 || v > MAX_DIM {
+                return bad(format!("{name} = {v} is out of range"));
+            }
+        }
+        if hidden % n_head != 0 || n_head % n_kv != 0 {
+            return bad(format!("hidden {hidden}, heads {n_head} and kv heads {n_kv} do not divide"));
+        }
+        let head_dim = hidden / n_head;
+        if head_dim % 4 != 0 {
+            return bad(format!("head dimension {head_dim} is not a multiple of 4"));
+        }
+        let emb = f.require("token_embd.weight")?;
+        if emb.shape.len() != 2 || emb.shape[1] != hidden {
+            return bad(format!("token_embd.weight has shape {:?}, expected [vocab, {hidden}]", emb.shape));
+        }
+        let vocab = emb.shape[0];
+        if rope_theta <= 0.0 || !rope_theta.is_finite() || !(rms_eps > 0.0 && rms_eps < 1.0) {
+            return bad(format!("rope theta {rope_theta} or rms eps {rms_eps} out of range"));
+        }
+        let rope_halves = match arch {
+            Arch::Qwen2 => true,
+            Arch::Llama => f.meta(HF_ROPE_KEY).and_then(|v| v.as_bool()).unwrap_or(false),
+        };
+        Ok(ModelConfig {
+            arch,
+            n_layer,
+            hidden,
+            ffn,
+            n_head,
+            n_kv,
+            head_dim,
+            vocab,
+            train_ctx,
+            rope_theta,
+            rms_eps,
+            rope_halves,
+            tied_output: f.tensor("output.weight").is_none(),
+            qkv_bias: f.tensor("blk.0.attn_q.bias").is_some(),
+        })
+    }
+
+    pub fn q_width(&self) -> usize {
+        self.n_head * self.head_dim
+    }
+
+    pub fn kv_width(&self) -> usize {
+        self.n_kv * self.head_dim
+    }
+}

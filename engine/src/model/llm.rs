@@ -1,0 +1,395 @@
+//! A decoder-only transformer on the GPU: weights uploaded once, every launch prepared at load
+//! time, and a KV cache whose length is a number (truncation is O(1)).
+
+use super::{ModelConfig, ModelError};
+use crate::formats::ModelFile;
+use crate::gpu::dispatch::{submit, Dispatch};
+use crate::gpu::kernels::matmul::{MatmulArgs, Tokens};
+use crate::gpu::kernels::rope_store::{rotation_table, RopeArgs, RopeMode};
+use crate::gpu::kernels::sample::{SampleArgs, SamplingParams};
+use crate::gpu::kernels::{
+    argmax, attention, embedding, matmul, rmsnorm, rope_store, sample, silu_mul,
+};
+use crate::gpu::{GpuBuffer, GpuContext, GpuWeight};
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// KV-cache capacity in tokens (0: the model's training context, capped at 4096).
+    pub ctx_len: usize,
+    /// Tokens per forward block (prompt chunks and verify blocks).
+    pub max_block: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions { ctx_len: 0, max_block: 32 }
+    }
+}
+
+/// Which positions' logits a forward pass returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogitsRows {
+    Last,
+    All,
+}
+
+struct Layer {
+    _weights: Vec<GpuWeight>,
+    _buffers: Vec<GpuBuffer>,
+}
+
+pub struct Model {
+    pub config: ModelConfig,
+    pub ctx: Arc<GpuContext>,
+    ctx_len: usize,
+    max_block: usize,
+    len: usize,
+    step: GpuBuffer,
+    tokens: GpuBuffer,
+    logits: GpuBuffer,
+    next_token: GpuBuffer,
+    sample_scratch: GpuBuffer,
+    rng: GpuBuffer,
+    body: Vec<Dispatch>,
+    argmax: Dispatch,
+    sampler: Option<(SamplingParams, Dispatch)>,
+    gpu_bytes: u64,
+    _layers: Vec<Layer>,
+    _keep: Vec<GpuBuffer>,
+    _keep_weights: Vec<GpuWeight>,
+}
+
+fn matrix(f: &ModelFile, ctx: &GpuContext, name: &str, rows: usize, cols: usize) -> Result<GpuWeight, ModelError> {
+    let t = f.require(name)?;
+    if t.shape != [rows, cols] {
+        return Err(ModelError::Invalid(format!("{name} has shape {:?}, expected [{rows}, {cols}]", t.shape)));
+    }
+    Ok(GpuWeight::upload(ctx, name, t.dtype, rows, cols, f.tensor_bytes(name)?)?)
+}
+
+fn vector(f: &ModelFile, ctx: &GpuContext, name: &str, n: usize) -> Result<Vec<f32>, ModelError> {
+    let t = f.require(name)?;
+    if t.elems() != n || t.shape.len() != 1 {
+        return Err(ModelError::Invalid(format!("{name} has shape {:?}, expected [{n}]", t.shape)));
+    }
+    let _ = ctx;
+    Ok(f.tensor_f32(name)?)
+}
+
+impl Model {
+    /// Uploads the weights and prepares every launch. `progress(done, total)` counts bytes.
+    pub fn load(
+        ctx: Arc<GpuContext>,
+        file: &ModelFile,
+        opts: &LoadOptions,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Model, ModelError> {
+        let c = ModelConfig::from_file(file)?;
+        let ctx_len = if opts.ctx_len == 0 { c.train_ctx.min(4096) } else { opts.ctx_len };
+        if ctx_len == 0 || ctx_len > 1 << 20 {
+            return Err(ModelError::Invalid(format!("context length {ctx_len} out of range")));
+        }
+        let mb = opts.max_block.max(1);
+        let total: u64 = file.tensors.values().map(|(_, t)| t.size).sum();
+        let mut done = 0u64;
+        let mut tick = |f: &ModelFile, names: &[&str], progress: &mut dyn FnMut(u64, u64)| {
+            for n in names {
+                if let Some(t) = f.tensor(n) {
+                    done += t.size;
+                }
+            }
+            progress(done, total);
+        };
+        let g = ctx.as_ref();
+        let (h, qw, kvw, ffn) = (c.hidden, c.q_width(), c.kv_width(), c.ffn);
+        let step = GpuBuffer::uniform(g, "step", &[0, 0, 0, 0]);
+        let tokens = GpuBuffer::zeros(g, "tokens", mb);
+        let hidden = GpuBuffer::zeros(g, "hidden", mb * h);
+        let xn = GpuBuffer::zeros(g, "normed", mb * h);
+        let q = GpuBuffer::zeros(g, "q", mb * qw);
+        let k = GpuBuffer::zeros(g, "k", mb * kvw);
+        let v = GpuBuffer::zeros(g, "v", mb * kvw);
+        let attn = GpuBuffer::zeros(g, "attn", mb * qw);
+        let gate = GpuBuffer::zeros(g, "gate", mb * ffn);
+        let up = GpuBuffer::zeros(g, "up", mb * ffn);
+        let scores = GpuBuffer::zeros(g, "scores", mb * c.n_head * ctx_len);
+        let logits = GpuBuffer::zeros(g, "logits", mb * c.vocab);
+        let next_token = GpuBuffer::zeros(g, "next token", mb);
+        let sample_scratch = GpuBuffer::zeros(g, "sample scratch", c.vocab);
+        let rng = GpuBuffer::zeros(g, "rng", 1);
+        let zero = GpuBuffer::zeros(g, "zero", 4);
+        let rot = GpuBuffer::from_f32(g, "rope table", &rotation_table(ctx_len, c.head_dim, c.rope_theta));
+        let mode = if c.rope_halves { RopeMode::Halves } else { RopeMode::Adjacent };
+
+        let embd = matrix(file, g, "token_embd.weight", c.vocab, h)?;
+        tick(file, &["token_embd.weight"], progress);
+        let mut body = embedding::prepare(g, &embd, &tokens.buffer, &hidden.buffer, mb, &step)?;
+        let mut layers = Vec::with_capacity(c.n_layer);
+        let mm = |w: &GpuWeight, x: &GpuBuffer, y: &GpuBuffer, y_stride: usize, acc: bool| {
+            matmul::prepare(
+                g,
+                MatmulArgs { weight: w, x: &x.buffer, y: &y.buffer, y_stride, accumulate: acc, tokens: Tokens::All, max_tokens: mb },
+                &step,
+            )
+        };
+        for l in 0..c.n_layer {
+            let n = |s: &str| format!("blk.{l}.{s}");
+            let attn_norm = GpuBuffer::from_f32(g, "attn_norm", &vector(file, g, &n("attn_norm.weight"), h)?);
+            let ffn_norm = GpuBuffer::from_f32(g, "ffn_norm", &vector(file, g, &n("ffn_norm.weight"), h)?);
+            let wq = matrix(file, g, &n("attn_q.weight"), qw, h)?;
+            let wk = matrix(file, g, &n("attn_k.weight"), kvw, h)?;
+            let wv = matrix(file, g, &n("attn_v.weight"), kvw, h)?;
+            let wo = matrix(file, g, &n("attn_output.weight"), h, qw)?;
+            let wg = matrix(file, g, &n("ffn_gate.weight"), ffn, h)?;
+            let wu = matrix(file, g, &n("ffn_up.weight"), ffn, h)?;
+            let wd = matrix(file, g, &n("ffn_down.weight"), h, ffn)?;
+            let bias = if c.qkv_bias {
+                let mut b = vector(file, g, &n("attn_q.bias"), qw)?;
+                b.extend(vector(file, g, &n("attn_k.bias"), kvw)?);
+                b.extend(vector(file, g, &n("attn_v.bias"), kvw)?);
+                Some(GpuBuffer::from_f32(g, "qkv bias", &b))
+            } else {
+                None
+            };
+            let k_cache = GpuBuffer::zeros(g, "k cache", c.n_kv * ctx_len * c.head_dim);
+            let v_cache = GpuBuffer::zeros(g, "v cache", c.n_kv * ctx_len * c.head_dim);
+
+            body.push(rmsnorm::prepare(g, &hidden.buffer, &attn_norm, &xn.buffer, h, c.rms_eps, false, mb, &step)?);
+            body.extend(mm(&wq, &xn, &q, qw, false)?);
+            body.extend(mm(&wk, &xn, &k, kvw, false)?);
+            body.extend(mm(&wv, &xn, &v, kvw, false)?);
+            body.push(rope_store::prepare(
+                g,
+                RopeArgs {
+                    q: &q.buffer,
+                    k: &k.buffer,
+                    v: &v.buffer,
+                    bias: bias.as_ref(),
+                    k_cache: &k_cache.buffer,
+                    v_cache: &v_cache.buffer,
+                    rot_table: &rot,
+                    n_head: c.n_head,
+                    n_kv: c.n_kv,
+                    head_dim: c.head_dim,
+                    ctx_len,
+                    mode,
+                    zero: &zero,
+                },
+                &step,
+            )?);
+            body.push(attention::prepare(
+                g,
+                attention::AttentionArgs {
+                    q: &q.buffer,
+                    k_cache: &k_cache.buffer,
+                    v_cache: &v_cache.buffer,
+                    scores: &scores.buffer,
+                    out: &attn.buffer,
+                    n_head: c.n_head,
+                    n_kv: c.n_kv,
+                    head_dim: c.head_dim,
+                    ctx_len,
+                    max_tokens: mb,
+                },
+                &step,
+            )?);
+            body.extend(mm(&wo, &attn, &hidden, h, true)?);
+            body.push(rmsnorm::prepare(g, &hidden.buffer, &ffn_norm, &xn.buffer, h, c.rms_eps, false, mb, &step)?);
+            body.extend(mm(&wg, &xn, &gate, ffn, false)?);
+            body.extend(mm(&wu, &xn, &up, ffn, false)?);
+            body.push(silu_mul::prepare(g, &gate.buffer, &up.buffer, ffn, &step)?);
+            body.extend(mm(&wd, &gate, &hidden, h, true)?);
+            let mut bufs = vec![attn_norm, ffn_norm, k_cache, v_cache];
+            bufs.extend(bias);
+            layers.push(Layer { _weights: vec![wq, wk, wv, wo, wg, wu, wd], _buffers: bufs });
+            let names: Vec<String> = [
+                "attn_norm.weight", "ffn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight",
+                "attn_output.weight", "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight",
+                "attn_q.bias", "attn_k.bias", "attn_v.bias",
+            ]
+            .iter()
+            .map(|s| n(s))
+            .collect();
+            let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+            tick(file, &refs, progress);
+        }
+        let out_norm = GpuBuffer::from_f32(g, "output_norm", &vector(file, g, "output_norm.weight", h)?);
+        body.push(rmsnorm::prepare(g, &hidden.buffer, &out_norm, &xn.buffer, h, c.rms_eps, true, mb, &step)?);
+        let mut keep_weights = Vec::new();
+        let head = if c.tied_output { None } else { Some(matrix(file, g, "output.weight", c.vocab, h)?) };
+        let head_args = MatmulArgs {
+            weight: head.as_ref().unwrap_or(&embd),
+            x: &xn.buffer,
+            y: &logits.buffer,
+            y_stride: c.vocab,
+            accumulate: false,
+            tokens: Tokens::LogitsRows,
+            max_tokens: mb,
+        };
+        body.extend(matmul::prepare(g, head_args, &step)?);
+        keep_weights.extend(head);
+        tick(file, &["output_norm.weight", "output.weight"], progress);
+        let argmax = argmax::prepare(g, &logits.buffer, &next_token.buffer, c.vocab, 0, &step)?;
+        keep_weights.push(embd);
+        let gpu_bytes = keep_weights.iter().map(|w| w.gpu_bytes()).sum::<u64>()
+            + layers.iter().flat_map(|l| l._weights.iter()).map(|w| w.gpu_bytes()).sum::<u64>();
+        progress(total, total);
+        Ok(Model {
+            config: c,
+            ctx: ctx.clone(),
+            ctx_len,
+            max_block: mb,
+            len: 0,
+            step,
+            tokens,
+            logits,
+            next_token,
+            sample_scratch,
+            rng,
+            body,
+            argmax,
+            sampler: None,
+            gpu_bytes,
+            _layers: layers,
+            _keep: vec![hidden, xn, q, k, v, attn, gate, up, scores, zero, rot, out_norm],
+            _keep_weights: keep_weights,
+        })
+    }
+
+    /// Tokens in the KV cache.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn ctx_len(&self) -> usize {
+        self.ctx_len
+    }
+
+    pub fn max_block(&self) -> usize {
+        self.max_block
+    }
+
+    /// Bytes of weights held on the GPU.
+    pub fn gpu_weight_bytes(&self) -> u64 {
+        self.gpu_bytes
+    }
+
+    /// Forgets every cached position from `len` on. O(1): later writes overwrite them.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// Launches per forward block (for statistics).
+    pub fn dispatches_per_block(&self) -> usize {
+        self.body.len()
+    }
+
+    fn check_tokens(&self, tokens: &[u32]) -> Result<(), ModelError> {
+        if tokens.is_empty() {
+            return Err(ModelError::Invalid("a forward pass needs at least one token".into()));
+        }
+        if self.len + tokens.len() > self.ctx_len {
+            return Err(ModelError::ContextFull { have: self.len, adding: tokens.len(), ctx: self.ctx_len });
+        }
+        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= self.config.vocab) {
+            return Err(ModelError::BadToken(bad, self.config.vocab));
+        }
+        Ok(())
+    }
+
+    /// Runs `tokens` through the model in blocks, appending them to the cache, with the
+    /// `then` launch (argmax or sampling) after the last block.
+    fn run(&mut self, tokens: &[u32], rows: LogitsRows, then: Then) -> Result<(), ModelError> {
+        self.check_tokens(tokens)?;
+        let n_chunks = tokens.len().div_ceil(self.max_block);
+        for (i, chunk) in tokens.chunks(self.max_block).enumerate() {
+            let last = i + 1 == n_chunks;
+            let m = chunk.len();
+            let m_logits = match rows {
+                LogitsRows::All => m,
+                LogitsRows::Last if last => 1,
+                LogitsRows::Last => 0,
+            };
+            self.tokens.write_u32(&self.ctx, 0, chunk);
+            self.step.write_u32(&self.ctx, 0, &[m as u32, self.len as u32, m_logits as u32, 0]);
+            let mut list: Vec<&Dispatch> = self.body.iter().collect();
+            if m_logits == 0 {
+                // The final norm and output head have nothing to do.
+                list.truncate(list.len() - self.head_launches());
+            }
+            if last {
+                match then {
+                    Then::Nothing => {}
+                    Then::Argmax => list.push(&self.argmax),
+                    Then::Sample => list.extend(self.sampler.as_ref().map(|(_, d)| d)),
+                }
+            }
+            submit(&self.ctx, &list, m as u32, m_logits as u32)?;
+            self.len += m;
+        }
+        Ok(())
+    }
+
+    fn head_launches(&self) -> usize {
+        // final rmsnorm + one matmul per part of the output matrix
+        let out_parts = self.body.iter().rev().take_while(|d| d.label == "matmul").count();
+        1 + out_parts
+    }
+
+    /// Appends `tokens` and returns their logits: the last position's, or every position's
+    /// (row-major [positions, vocab]).
+    pub async fn forward(&mut self, tokens: &[u32], rows: LogitsRows) -> Result<Vec<f32>, ModelError> {
+        let vocab = self.config.vocab;
+        if rows == LogitsRows::Last {
+            self.run(tokens, rows, Then::Nothing)?;
+            return Ok(self.ctx.read_f32(&self.logits.buffer, 0, vocab as u64).await?);
+        }
+        let mut out = Vec::with_capacity(tokens.len() * vocab);
+        for chunk in tokens.chunks(self.max_block) {
+            self.run(chunk, rows, Then::Nothing)?;
+            out.extend(self.ctx.read_f32(&self.logits.buffer, 0, (chunk.len() * vocab) as u64).await?);
+        }
+        Ok(out)
+    }
+
+    /// Appends `tokens` and returns the next token: greedy argmax on the GPU, or a GPU sample.
+    /// One 4-byte read-back.
+    pub async fn forward_next(&mut self, tokens: &[u32], sampling: &SamplingParams) -> Result<u32, ModelError> {
+        if sampling.is_greedy() {
+            self.run(tokens, LogitsRows::Last, Then::Argmax)?;
+        } else {
+            if self.sampler.as_ref().map(|(p, _)| p != sampling).unwrap_or(true) {
+                let d = sample::prepare(
+                    &self.ctx,
+                    SampleArgs {
+                        logits: &self.logits.buffer,
+                        scratch: &self.sample_scratch.buffer,
+                        out: &self.next_token.buffer,
+                        rng: &self.rng.buffer,
+                        vocab: self.config.vocab,
+                        row: 0,
+                        out_offset: 0,
+                    },
+                    *sampling,
+                )?;
+                self.rng.write_u32(&self.ctx, 0, &[0]);
+                self.sampler = Some((*sampling, d));
+            }
+            self.run(tokens, LogitsRows::Last, Then::Sample)?;
+        }
+        let t = self.ctx.read_u32(&self.next_token.buffer, 0, 1).await?;
+        Ok(t[0])
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Then {
+    Nothing,
+    Argmax,
+    Sample,
+}

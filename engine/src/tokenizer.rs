@@ -1,0 +1,289 @@
+//! Tokenizers from tokenizer.json or from GGUF metadata (byte-level BPE: vocabulary, merges,
+//! token types and the `tokenizer.ggml.pre` pre-tokenizer), chat templates rendered with
+//! minijinja, and streaming detokenization that never splits a UTF-8 character.
+
+use crate::formats::{FormatError, MetaValue, ModelFile, SourceKind};
+use serde_json::{json, Value};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenizerError {
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    #[error("tokenizer: {0}")]
+    Build(String),
+    #[error("chat template: {0}")]
+    Template(String),
+}
+
+/// GPT-2's pre-tokenizer regex (also llama.cpp's default for BPE models).
+const GPT2_REGEX: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+/// Qwen2's regex, as in its tokenizer.json.
+const QWEN2_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+/// Llama 3's regex (`llama-bpe`).
+const LLAMA3_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+const CHATML_TEMPLATE: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+
+/// One chat message.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ChatMessage {
+    pub role: String,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: &str, content: &str) -> Self {
+        ChatMessage { role: role.into(), content: content.into() }
+    }
+}
+
+pub struct Tokenizer {
+    inner: tokenizers::Tokenizer,
+    pub bos_id: Option<u32>,
+    pub eos_ids: Vec<u32>,
+    pub add_bos: bool,
+    chat_template: Option<String>,
+    bos_text: String,
+    eos_text: String,
+}
+
+fn meta_strings(f: &ModelFile, key: &str) -> Result<Vec<String>, FormatError> {
+    let arr = f
+        .meta(key)
+        .and_then(|v| v.as_array())
+        .ok_or_else(|| FormatError::Missing(format!("metadata {key}")))?;
+    arr.iter()
+        .map(|v| v.as_str().map(str::to_string).ok_or_else(|| FormatError::Invalid(format!("{key} holds a non-string"))))
+        .collect()
+}
+
+fn meta_u32(f: &ModelFile, key: &str) -> Option<u32> {
+    f.meta(key).and_then(|v| v.as_u64()).and_then(|v| u32::try_from(v).ok())
+}
+
+impl Tokenizer {
+    /// The tokenizer of a model file: tokenizer.json for HF folders, metadata for GGUF.
+    pub fn from_model_file(f: &ModelFile) -> Result<Tokenizer, TokenizerError> {
+        match (f.kind, &f.tokenizer_json) {
+            (SourceKind::HfSafetensors, Some(json)) => {
+                let mut t = Self::from_json(json)?;
+                t.chat_template = f.meta_str("tokenizer.chat_template").map(str::to_string);
+                if let Some(b) = f.meta_str("tokenizer.hf.bos_token") {
+                    t.bos_text = b.to_string();
+                    t.bos_id = t.inner.token_to_id(b);
+                }
+                if let Some(e) = f.meta_str("tokenizer.hf.eos_token") {
+                    t.eos_text = e.to_string();
+                    t.eos_ids = t.inner.token_to_id(e).into_iter().collect();
+                }
+                Ok(t)
+            }
+            (SourceKind::HfSafetensors, None) => Err(TokenizerError::Build("the HF folder has no tokenizer.json".into())),
+            (SourceKind::Gguf, _) => Self::from_gguf(f),
+        }
+    }
+
+    /// From tokenizer.json text.
+    pub fn from_json(json: &str) -> Result<Tokenizer, TokenizerError> {
+        let inner: tokenizers::Tokenizer =
+            json.parse().map_err(|e| TokenizerError::Build(format!("tokenizer.json: {e}")))?;
+        let find = |names: &[&str]| names.iter().find_map(|n| inner.token_to_id(n).map(|id| (id, n.to_string())));
+        let eos = find(&["<|im_end|>", "<|endoftext|>", "</s>", "<|eot_id|>"]);
+        let bos = find(&["<|im_start|>", "<s>", "<|begin_of_text|>"]);
+        Ok(Tokenizer {
+            bos_id: bos.as_ref().map(|b| b.0),
+            eos_ids: eos.iter().map(|e| e.0).collect(),
+            add_bos: false,
+            chat_template: None,
+            bos_text: bos.map(|b| b.1).unwrap_or_default(),
+            eos_text: eos.map(|e| e.1).unwrap_or_default(),
+            inner,
+        })
+    }
+
+    /// From GGUF metadata: builds the equivalent tokenizer.json and loads it.
+    pub fn from_gguf(f: &ModelFile) -> Result<Tokenizer, TokenizerError> {
+        let model = f.meta_str("tokenizer.ggml.model").unwrap_or("");
+        if model != "gpt2" {
+            return Err(TokenizerError::Build(format!(
+                "tokenizer model '{model}' is not supported (byte-level BPE 'gpt2' is)"
+            )));
+        }
+        let tokens = meta_strings(f, "tokenizer.ggml.tokens")?;
+        let merges = meta_strings(f, "tokenizer.ggml.merges")?;
+        let types: Vec<i64> = match f.meta("tokenizer.ggml.token_type") {
+            Some(MetaValue::Array(a)) => a.iter().map(|v| v.as_i64().unwrap_or(1)).collect(),
+            _ => vec![1; tokens.len()],
+        };
+        if types.len() != tokens.len() {
+            return Err(TokenizerError::Build(format!(
+                "{} token types for {} tokens",
+                types.len(),
+                tokens.len()
+            )));
+        }
+        let pre = f.meta_str("tokenizer.ggml.pre").unwrap_or("default");
+        let split = |re: &str| json!({"type": "Split", "pattern": {"Regex": re}, "behavior": "Isolated", "invert": false});
+        let byte_level = |use_regex: bool| json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": use_regex});
+        let (normalizer, pre_tokenizer) = match pre {
+            "qwen2" => (json!({"type": "NFC"}), json!({"type": "Sequence", "pretokenizers": [split(QWEN2_REGEX), byte_level(false)]})),
+            "smollm" | "starcoder" | "refact" => (
+                Value::Null,
+                json!({"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": true}, byte_level(true)]}),
+            ),
+            "llama-bpe" | "llama3" => (Value::Null, json!({"type": "Sequence", "pretokenizers": [split(LLAMA3_REGEX), byte_level(false)]})),
+            "gpt-2" | "gpt2" | "default" => (Value::Null, json!({"type": "Sequence", "pretokenizers": [split(GPT2_REGEX), byte_level(false)]})),
+            other => {
+                return Err(TokenizerError::Build(format!(
+                    "pre-tokenizer '{other}' is not supported (qwen2, smollm, llama-bpe, gpt-2)"
+                )))
+            }
+        };
+        let mut vocab = serde_json::Map::with_capacity(tokens.len());
+        let mut added = Vec::new();
+        for (id, (tok, ty)) in tokens.iter().zip(&types).enumerate() {
+            vocab.insert(tok.clone(), json!(id));
+            // 3: control, 4: user-defined: matched whole, before BPE.
+            if *ty == 3 || *ty == 4 {
+                added.push(json!({"id": id, "content": tok, "single_word": false, "lstrip": false,
+                    "rstrip": false, "normalized": false, "special": *ty == 3}));
+            }
+        }
+        let mut merge_pairs = Vec::with_capacity(merges.len());
+        for m in &merges {
+            let (a, b) = m
+                .split_once(' ')
+                .ok_or_else(|| TokenizerError::Build(format!("merge '{m}' has no space")))?;
+            merge_pairs.push(json!([a, b]));
+        }
+        let doc = json!({
+            "version": "1.0",
+            "truncation": null,
+            "padding": null,
+            "added_tokens": added,
+            "normalizer": normalizer,
+            "pre_tokenizer": pre_tokenizer,
+            "post_processor": null,
+            "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
+            "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
+                "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
+                "vocab": vocab, "merges": merge_pairs},
+        });
+        let inner: tokenizers::Tokenizer = serde_json::from_value(doc)
+            .map_err(|e| TokenizerError::Build(format!("from GGUF metadata: {e}")))?;
+        let n = tokens.len() as u32;
+        let id_ok = |id: Option<u32>| id.filter(|&i| i < n);
+        let bos_id = id_ok(meta_u32(f, "tokenizer.ggml.bos_token_id"));
+        let eos_id = id_ok(meta_u32(f, "tokenizer.ggml.eos_token_id"));
+        let mut eos_ids: Vec<u32> = eos_id.into_iter().collect();
+        // Chat models end turns with <|im_end|> / <|endoftext|>; stop on either.
+        for extra in ["<|im_end|>", "<|endoftext|>", "<|eot_id|>"] {
+            if let Some(id) = inner.token_to_id(extra) {
+                if !eos_ids.contains(&id) {
+                    eos_ids.push(id);
+                }
+            }
+        }
+        let text = |id: Option<u32>| id.map(|i| tokens[i as usize].clone()).unwrap_or_default();
+        Ok(Tokenizer {
+            bos_text: text(bos_id),
+            eos_text: text(eos_id),
+            bos_id,
+            eos_ids,
+            add_bos: f.meta("tokenizer.ggml.add_bos_token").and_then(|v| v.as_bool()).unwrap_or(false),
+            chat_template: f.meta_str("tokenizer.chat_template").map(str::to_string),
+            inner,
+        })
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    /// Encodes text; special tokens written in the text (e.g. `<|im_start|>`) become their ids.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
+        let enc = self.inner.encode(text, false).map_err(|e| TokenizerError::Build(e.to_string()))?;
+        let mut ids = enc.get_ids().to_vec();
+        if self.add_bos {
+            if let Some(b) = self.bos_id {
+                ids.insert(0, b);
+            }
+        }
+        Ok(ids)
+    }
+
+    pub fn decode(&self, ids: &[u32], skip_special: bool) -> Result<String, TokenizerError> {
+        self.inner.decode(ids, skip_special).map_err(|e| TokenizerError::Build(e.to_string()))
+    }
+
+    pub fn token_text(&self, id: u32) -> Option<String> {
+        self.inner.id_to_token(id)
+    }
+
+    pub fn is_eos(&self, id: u32) -> bool {
+        self.eos_ids.contains(&id)
+    }
+
+    pub fn has_chat_template(&self) -> bool {
+        self.chat_template.is_some()
+    }
+
+    /// Renders the model's chat template (ChatML when the model has none).
+    pub fn apply_chat_template(&self, messages: &[ChatMessage], add_generation_prompt: bool) -> Result<String, TokenizerError> {
+        let source = self.chat_template.as_deref().unwrap_or(CHATML_TEMPLATE);
+        let mut env = minijinja::Environment::new();
+        minijinja_contrib::add_to_environment(&mut env);
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.add_function("raise_exception", |msg: String| -> Result<String, minijinja::Error> {
+            Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg))
+        });
+        env.add_template("chat", source).map_err(|e| TokenizerError::Template(e.to_string()))?;
+        let tmpl = env.get_template("chat").map_err(|e| TokenizerError::Template(e.to_string()))?;
+        tmpl.render(minijinja::context! {
+            messages => messages,
+            add_generation_prompt => add_generation_prompt,
+            bos_token => self.bos_text,
+            eos_token => self.eos_text,
+        })
+        .map_err(|e| TokenizerError::Template(e.to_string()))
+    }
+}
+
+/// Turns a stream of token ids into text pieces, holding back bytes of an incomplete UTF-8
+/// character until the token that completes it arrives.
+#[derive(Default)]
+pub struct TextStream {
+    ids: Vec<u32>,
+    prefix: usize,
+    read: usize,
+}
+
+impl TextStream {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a token; returns the text it completes (possibly empty).
+    pub fn push(&mut self, tok: &Tokenizer, id: u32) -> Result<String, TokenizerError> {
+        self.ids.push(id);
+        let before = tok.decode(&self.ids[self.prefix..self.read], true)?;
+        let now = tok.decode(&self.ids[self.prefix..], true)?;
+        if now.len() > before.len() && !now.ends_with('\u{FFFD}') && now.is_char_boundary(before.len()) {
+            let piece = now[before.len()..].to_string();
+            self.prefix = self.read;
+            self.read = self.ids.len();
+            Ok(piece)
+        } else {
+            Ok(String::new())
+        }
+    }
+
+    /// Whatever is still held back (an incomplete character at the very end).
+    pub fn finish(&mut self, tok: &Tokenizer) -> Result<String, TokenizerError> {
+        let before = tok.decode(&self.ids[self.prefix..self.read], true)?;
+        let now = tok.decode(&self.ids[self.prefix..], true)?;
+        self.prefix = self.ids.len();
+        self.read = self.ids.len();
+        Ok(now.get(before.len()..).unwrap_or("").to_string())
+    }
+}

@@ -1,0 +1,143 @@
+//! The `run`, `info` and `adapters` commands.
+
+use crate::SamplingArgs;
+use anyhow::{Context, Result};
+use cospec::decode::{generate, GenerateOptions, SamplingParams};
+use cospec::formats::ModelFile;
+use cospec::gpu::{GpuContext, GpuOptions};
+use cospec::model::{LoadOptions, Model, ModelConfig};
+use cospec::tokenizer::{ChatMessage, Tokenizer};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+pub fn open(path: &Path) -> Result<ModelFile> {
+    cospec::platform::open_model(path).with_context(|| format!("loading {}", path.display()))
+}
+
+pub fn gpu(opts: &GpuOptions) -> Result<Arc<GpuContext>> {
+    Ok(pollster::block_on(GpuContext::new(opts))?)
+}
+
+/// Uploads a model with a progress bar on stderr.
+pub fn load(ctx: Arc<GpuContext>, file: &ModelFile, opts: &LoadOptions) -> Result<Model> {
+    let bar = ProgressBar::new(file.file_bytes);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {elapsed}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_message("uploading weights");
+    let model = Model::load(ctx, file, opts, &mut |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
+    Ok(model)
+}
+
+pub fn sampling(s: &SamplingArgs) -> SamplingParams {
+    SamplingParams { temperature: s.temperature, top_k: s.top_k, top_p: s.top_p, seed: s.seed }
+}
+
+pub fn run(
+    gpu_opts: &GpuOptions,
+    path: &Path,
+    prompt: &str,
+    chat: bool,
+    max_tokens: usize,
+    ctx_len: usize,
+    sampling_args: &SamplingArgs,
+) -> Result<()> {
+    let file = open(path)?;
+    let tok = Tokenizer::from_model_file(&file)?;
+    let ctx = gpu(gpu_opts)?;
+    let mut model = load(ctx, &file, &LoadOptions { ctx_len, ..Default::default() })?;
+    let text = if chat {
+        tok.apply_chat_template(&[ChatMessage::new("user", prompt)], true)?
+    } else {
+        prompt.to_string()
+    };
+    let ids = tok.encode(&text)?;
+    if !chat {
+        print!("{prompt}");
+    }
+    let opts = GenerateOptions { max_tokens, sampling: sampling(sampling_args), stop_at_eos: true };
+    let mut stdout = std::io::stdout();
+    let out = pollster::block_on(generate(&mut model, &tok, &ids, &opts, &mut |piece| {
+        print!("{piece}");
+        let _ = stdout.flush();
+    }))?;
+    println!();
+    let s = &out.stats;
+    eprintln!(
+        "prompt: {} tokens, {:.1} tok/s | decode: {} tokens, {:.2} tok/s{}",
+        s.prompt_tokens,
+        s.prompt_tok_per_s(),
+        s.generated_tokens,
+        s.decode_tok_per_s(),
+        if s.stopped_at_eos { " (end of turn)" } else { "" }
+    );
+    Ok(())
+}
+
+pub fn info(gpu_opts: &GpuOptions, path: &Path) -> Result<()> {
+    let file = open(path)?;
+    let c = ModelConfig::from_file(&file)?;
+    println!("file:          {}", path.display());
+    println!("format:        {:?}", file.kind);
+    println!("architecture:  {}", c.arch.name());
+    if let Some(name) = file.meta_str("general.name") {
+        println!("name:          {name}");
+    }
+    println!(
+        "shape:         {} layers, hidden {}, FFN {}, {} heads / {} KV heads (head dim {}), vocab {}",
+        c.n_layer, c.hidden, c.ffn, c.n_head, c.n_kv, c.head_dim, c.vocab
+    );
+    println!(
+        "rope:          theta {}, {} | rms eps {:e} | output {} | QKV bias {}",
+        c.rope_theta,
+        if c.rope_halves { "half-split pairs" } else { "adjacent pairs (GGUF llama)" },
+        c.rms_eps,
+        if c.tied_output { "tied to the embedding" } else { "separate" },
+        if c.qkv_bias { "yes" } else { "no" }
+    );
+    println!("context:       {} (trained)", c.train_ctx);
+    let types: Vec<String> = file.type_histogram().iter().map(|(t, n)| format!("{t} x{n}")).collect();
+    println!("tensor types:  {}", types.join(", "));
+    println!("size:          {:.1} MiB in {} tensors", file.file_bytes as f64 / (1 << 20) as f64, file.tensors.len());
+    match Tokenizer::from_model_file(&file) {
+        Ok(t) => println!(
+            "tokenizer:     {} tokens, pre-tokenizer {}, chat template {}",
+            t.vocab_size(),
+            file.meta_str("tokenizer.ggml.pre").unwrap_or("tokenizer.json"),
+            if t.has_chat_template() { "yes" } else { "no (ChatML used)" }
+        ),
+        Err(e) => println!("tokenizer:     unusable: {e}"),
+    }
+    match gpu(gpu_opts) {
+        Ok(ctx) => {
+            println!("adapter:       {}", ctx.adapter);
+            println!(
+                "limits:        {} MiB per storage binding, {} MiB per buffer",
+                ctx.limits.max_storage_buffer_binding_size >> 20,
+                ctx.limits.max_buffer_size >> 20
+            );
+        }
+        Err(e) => println!("adapter:       none usable: {e}"),
+    }
+    Ok(())
+}
+
+pub fn adapters(gpu_opts: &GpuOptions) -> Result<()> {
+    let backends = cospec::gpu::context::parse_backends(gpu_opts.backend.as_deref())?;
+    let list = pollster::block_on(cospec::gpu::context::list_adapters(backends));
+    if list.is_empty() {
+        println!("no adapters found");
+    }
+    for (i, a) in list.iter().enumerate() {
+        println!("{i}: {a}");
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! `cospec`: run, inspect and benchmark models on any wgpu backend.
+
+mod bench;
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "cospec", version, about = "Portable WebGPU LLM engine with collaborative speculative decoding")]
+struct Cli {
+    /// GPU backend: vulkan, metal, dx12 or gl (default: the best one present)
+    #[arg(long, global = true)]
+    backend: Option<String>,
+    /// Use the adapter whose name contains this text (see `cospec adapters`)
+    #[arg(long, global = true)]
+    adapter: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct SamplingArgs {
+    /// 0 decodes greedily
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f32,
+    /// Keep the K most likely tokens (0: all)
+    #[arg(long, default_value_t = 0)]
+    top_k: u32,
+    /// Keep the smallest set of tokens whose probability reaches P
+    #[arg(long, default_value_t = 1.0)]
+    top_p: f32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate text from a prompt, streaming it, then print prompt and decode speed
+    Run {
+        /// A GGUF file or an HF folder (config.json + *.safetensors + tokenizer.json)
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        prompt: String,
+        /// Wrap the prompt in the model's chat template as a user turn
+        #[arg(long)]
+        chat: bool,
+        #[arg(long, default_value_t = 128)]
+        max_tokens: usize,
+        /// KV-cache capacity in tokens (0: the model's, at most 4096)
+        #[arg(long, default_value_t = 0)]
+        ctx: usize,
+        #[command(flatten)]
+        sampling: SamplingArgs,
+    },
+    /// Print a model's architecture, tensor types, size and the adapter that would run it
+    Info {
+        #[arg(long)]
+        model: PathBuf,
+    },
+    /// Measure prompt-processing and decode tokens per second
+    Bench {
+        #[arg(long)]
+        model: PathBuf,
+        /// Prompt tokens
+        #[arg(long, default_value_t = 128)]
+        prompt_tokens: usize,
+        /// Decoded tokens
+        #[arg(long, default_value_t = 64)]
+        gen_tokens: usize,
+        /// Repetitions (the median is reported)
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// Print one JSON line instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the GPU adapters wgpu can see
+    Adapters,
+}
+
+fn main() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        // Silences Mesa's harmless warning on machines without a session.
+        std::env::set_var("XDG_RUNTIME_DIR", "/tmp");
+    }
+    let cli = Cli::parse();
+    let gpu = cospec::gpu::GpuOptions { backend: cli.backend.clone(), adapter_name: cli.adapter.clone() };
+    let result = match cli.command {
+        Command::Run { model, prompt, chat, max_tokens, ctx, sampling } => {
+            commands::run(&gpu, &model, &prompt, chat, max_tokens, ctx, &sampling)
+        }
+        Command::Info { model } => commands::info(&gpu, &model),
+        Command::Bench { model, prompt_tokens, gen_tokens, reps, json } => {
+            bench::bench(&gpu, &model, prompt_tokens, gen_tokens, reps, json)
+        }
+        Command::Adapters => commands::adapters(&gpu),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,89 @@
+// Causal attention over the KV cache with grouped-query heads: one workgroup per (query head,
+// block token). Token t at absolute position pos0 + t attends to cache positions 0..=pos0 + t.
+// Scores go to a scratch row; every sum runs in a fixed order that depends only on the
+// position, so a token's output is the same in a decode pass and in a verify block.
+struct Params {
+    n_head: u32,
+    n_kv: u32,
+    head_dim: u32,
+    ctx: u32,
+    scale: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k_cache: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v_cache: array<f32>;
+@group(0) @binding(3) var<storage, read_write> scores: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<uniform> p: Params;
+@group(0) @binding(6) var<uniform> step: Step;
+
+const WG: u32 = 64u;
+var<workgroup> red: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let head = wid.x;
+    let t = wid.y;
+    if (t >= step.m) {
+        return;
+    }
+    let kvh = head / (p.n_head / p.n_kv);
+    let n_keys = step.pos0 + t + 1u;
+    let d4 = p.head_dim / 4u;
+    let q_off = (t * p.n_head + head) * d4;
+    let s_off = (t * p.n_head + head) * p.ctx;
+    let kv_off = kvh * p.ctx;
+
+    var local_max = -3.0e38;
+    for (var j = lid; j < n_keys; j += WG) {
+        let ko = (kv_off + j) * d4;
+        var s = 0.0;
+        for (var i = 0u; i < d4; i++) {
+            s += dot(q[q_off + i], k_cache[ko + i]);
+        }
+        s *= p.scale;
+        scores[s_off + j] = s;
+        local_max = max(local_max, s);
+    }
+    red[lid] = local_max;
+    workgroupBarrier();
+    for (var k = WG / 2u; k > 0u; k >>= 1u) {
+        if (lid < k) {
+            red[lid] = max(red[lid], red[lid + k]);
+        }
+        workgroupBarrier();
+    }
+    let mx = red[0];
+    workgroupBarrier();
+
+    var local_sum = 0.0;
+    for (var j = lid; j < n_keys; j += WG) {
+        let e = exp(scores[s_off + j] - mx);
+        scores[s_off + j] = e;
+        local_sum += e;
+    }
+    red[lid] = local_sum;
+    workgroupBarrier();
+    for (var k = WG / 2u; k > 0u; k >>= 1u) {
+        if (lid < k) {
+            red[lid] += red[lid + k];
+        }
+        workgroupBarrier();
+    }
+    let inv = 1.0 / red[0];
+    // Make this invocation's score writes visible to the whole workgroup.
+    storageBarrier();
+    workgroupBarrier();
+
+    for (var d = lid; d < p.head_dim; d += WG) {
+        var acc = 0.0;
+        for (var j = 0u; j < n_keys; j++) {
+            acc += scores[s_off + j] * v_cache[(kv_off + j) * p.head_dim + d];
+        }
+        out[(t * p.n_head + head) * p.head_dim + d] = acc * inv;
+    }
+}

@@ -1,0 +1,30 @@
+// x[t, :] = row tokens[t] of the (quantized) embedding table, for the rows this part holds.
+struct Params {
+    cols: u32,
+    row_words: u32,
+    first_row: u32,
+    rows: u32,
+}
+
+@group(0) @binding(0) var<storage, read> w: array<u32>;
+@group(0) @binding(1) var<storage, read> tokens: array<u32>;
+@group(0) @binding(2) var<storage, read_write> x: array<vec4<f32>>;
+@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(4) var<uniform> step: Step;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let c = gid.x;
+    let t = gid.y;
+    if (c >= p.cols / 8u || t >= step.m) {
+        return;
+    }
+    let tok = tokens[t];
+    if (tok < p.first_row || tok >= p.first_row + p.rows) {
+        return;
+    }
+    let wv = dq8((tok - p.first_row) * p.row_words, c);
+    let xi = (t * p.cols) / 4u + c * 2u;
+    x[xi] = wv.a;
+    x[xi + 1u] = wv.b;
+}

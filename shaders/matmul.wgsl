@@ -1,0 +1,79 @@
+// y[t, y_offset + r] (+)= sum_k W[r, k] * x[t, k] for every token t of the block: one kernel for
+// matrix-vector (decode) and matrix-matrix (prompt, verify) products. Weights stay quantized;
+// `dq8` (prepended per type) dequantizes 8 at a time in registers. Each output's reduction order
+// depends only on K and the workgroup shape, never on the token count, so a position's result
+// is bit-identical in a 1-token and a (k+1)-token pass (batch invariance, see COSPEC.md).
+struct Params {
+    k: u32,
+    n: u32,
+    row_words: u32,
+    y_offset: u32,
+    y_stride: u32,
+    x_stride: u32,
+    accumulate: u32,
+    // 0: all `step.m` tokens; 1: the trailing `step.m_logits` tokens only (logits)
+    count_sel: u32,
+}
+
+@group(0) @binding(0) var<storage, read> w: array<u32>;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(4) var<uniform> step: Step;
+
+const WG: u32 = {{WG}}u;
+const RPW: u32 = {{RPW}}u;
+const TPR: u32 = WG / RPW;
+const TM: u32 = {{TM}}u;
+
+var<workgroup> partial: array<f32, WG * TM>;
+
+@compute @workgroup_size(WG)
+fn main(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let row = (wid.x + wid.y * nwg.x) * RPW + lid / TPR;
+    let lane = lid % TPR;
+    let m = select(step.m, step.m_logits, p.count_sel == 1u);
+    let row_ok = row < p.n;
+    let chunks = p.k / 8u;
+    let base = row * p.row_words;
+    for (var t0 = 0u; t0 < m; t0 += TM) {
+        let tn = min(TM, m - t0);
+        var acc: array<f32, TM>;
+        if (row_ok) {
+            for (var c = lane; c < chunks; c += TPR) {
+                let wv = dq8(base, c);
+                for (var t = 0u; t < tn; t++) {
+                    let xi = ((t0 + t) * p.x_stride) / 4u + c * 2u;
+                    acc[t] += dot(wv.a, x[xi]) + dot(wv.b, x[xi + 1u]);
+                }
+            }
+        }
+        for (var t = 0u; t < TM; t++) {
+            partial[t * WG + lid] = acc[t];
+        }
+        workgroupBarrier();
+        for (var s = TPR / 2u; s > 0u; s >>= 1u) {
+            if (lane < s) {
+                for (var t = 0u; t < TM; t++) {
+                    partial[t * WG + lid] += partial[t * WG + lid + s];
+                }
+            }
+            workgroupBarrier();
+        }
+        if (lane == 0u && row_ok) {
+            for (var t = 0u; t < tn; t++) {
+                let yi = (t0 + t) * p.y_stride + p.y_offset + row;
+                var v = partial[t * WG + lid];
+                if (p.accumulate == 1u) {
+                    v += y[yi];
+                }
+                y[yi] = v;
+            }
+        }
+        workgroupBarrier();
+    }
+}

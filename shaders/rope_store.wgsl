@@ -1,0 +1,79 @@
+// Adds the QKV biases, rotates q and k by their absolute positions (RoPE), and appends k and v
+// to the layer's KV cache ([kv_head][position][head_dim]). One invocation per rotated pair.
+// mode 0 rotates adjacent pairs (GGUF llama, whose Q/K rows are permuted for it);
+// mode 1 rotates (i, i + d/2) (HF layout, qwen2).
+struct Params {
+    n_head: u32,
+    n_kv: u32,
+    head_dim: u32,
+    ctx: u32,
+    mode: u32,
+    _pad0: u32,
+    has_bias: u32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read_write> q: array<f32>;
+@group(0) @binding(1) var<storage, read> k: array<f32>;
+@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> k_cache: array<f32>;
+@group(0) @binding(5) var<storage, read_write> v_cache: array<f32>;
+// (cos, sin) of position * inv_freq[i], computed in f64 on the CPU: [ctx][head_dim / 2].
+@group(0) @binding(6) var<storage, read> rot: array<vec2<f32>>;
+@group(0) @binding(7) var<uniform> p: Params;
+@group(0) @binding(8) var<uniform> step: Step;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let half_d = p.head_dim / 2u;
+    let i = gid.x % half_d;
+    let head = gid.x / half_d;
+    let t = gid.y;
+    if (head >= p.n_head + p.n_kv || t >= step.m) {
+        return;
+    }
+    let pos = step.pos0 + t;
+    let r = rot[pos * half_d + i];
+    let cs = r.x;
+    let sn = r.y;
+    var i0 = 2u * i;
+    var i1 = 2u * i + 1u;
+    if (p.mode == 1u) {
+        i0 = i;
+        i1 = i + half_d;
+    }
+    let q_width = p.n_head * p.head_dim;
+    let kv_width = p.n_kv * p.head_dim;
+    if (head < p.n_head) {
+        let o = t * q_width + head * p.head_dim;
+        var a = q[o + i0];
+        var b = q[o + i1];
+        if (p.has_bias == 1u) {
+            a += bias[head * p.head_dim + i0];
+            b += bias[head * p.head_dim + i1];
+        }
+        q[o + i0] = a * cs - b * sn;
+        q[o + i1] = a * sn + b * cs;
+        return;
+    }
+    let h = head - p.n_head;
+    let o = t * kv_width + h * p.head_dim;
+    var a = k[o + i0];
+    var b = k[o + i1];
+    var va = v[o + i0];
+    var vb = v[o + i1];
+    if (p.has_bias == 1u) {
+        let kb = q_width + h * p.head_dim;
+        a += bias[kb + i0];
+        b += bias[kb + i1];
+        let vbo = q_width + kv_width + h * p.head_dim;
+        va += bias[vbo + i0];
+        vb += bias[vbo + i1];
+    }
+    let c = (h * p.ctx + pos) * p.head_dim;
+    k_cache[c + i0] = a * cs - b * sn;
+    k_cache[c + i1] = a * sn + b * cs;
+    v_cache[c + i0] = va;
+    v_cache[c + i1] = vb;
+}
