@@ -1,12 +1,13 @@
-// x[t, :] = row tokens[t] of the (quantized) embedding table, for the rows this part holds.
+// x[t, :] = row tokens[t] of the (quantized) embedding table, for the rows this part holds;
+// one invocation per 32-element chunk.
 struct Params {
-    cols: u32,
-    row_words: u32,
+    chunks: u32,
+    sbase: u32,
     first_row: u32,
     rows: u32,
 }
 
-@group(0) @binding(0) var<storage, read> w: array<u32>;
+@group(0) @binding(0) var<storage, read> w: array<vec4<u32>>;
 @group(0) @binding(1) var<storage, read> tokens: array<u32>;
 @group(0) @binding(2) var<storage, read_write> x: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> p: Params;
@@ -16,15 +17,16 @@ struct Params {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let c = gid.x;
     let t = gid.y;
-    if (c >= p.cols / 8u || t >= step.m) {
+    if (c >= p.chunks || t >= step.m) {
         return;
     }
     let tok = tokens[t];
     if (tok < p.first_row || tok >= p.first_row + p.rows) {
         return;
     }
-    let wv = dq8((tok - p.first_row) * p.row_words, c);
-    let xi = (t * p.cols) / 4u + c * 2u;
-    x[xi] = wv.a;
-    x[xi + 1u] = wv.b;
+    let wv = dq32((tok - p.first_row) * p.chunks + c, p.sbase);
+    let xi = (t * p.chunks + c) * 8u;
+    for (var i = 0u; i < 8u; i++) {
+        x[xi + i] = wv[i];
+    }
 }

@@ -1,12 +1,13 @@
 // y[t, y_offset + r] (+)= sum_k W[r, k] * x[t, k] for every token t of the block: one kernel for
-// matrix-vector (decode) and matrix-matrix (prompt, verify) products. Weights stay quantized;
-// `dq8` (prepended per type) dequantizes 8 at a time in registers. Each output's reduction order
-// depends only on K and the workgroup shape, never on the token count, so a position's result
-// is bit-identical in a 1-token and a (k+1)-token pass (batch invariance, see COSPEC.md).
+// matrix-vector (decode) and matrix-matrix (prompt, verify) products, for GPUs: TPR invocations
+// share a row, each taking every TPR-th 32-weight chunk, then a fixed reduction tree. Weights
+// stay quantized; `dq32` (prepended per type) dequantizes in registers. Each output's
+// reduction order depends only on K and the workgroup shape, never on the token count, so a
+// position's result is bit-identical in a 1-token and a (k+1)-token pass (batch invariance).
 struct Params {
-    k: u32,
+    chunks: u32,
     n: u32,
-    row_words: u32,
+    sbase: u32,
     y_offset: u32,
     y_stride: u32,
     x_stride: u32,
@@ -15,7 +16,7 @@ struct Params {
     count_sel: u32,
 }
 
-@group(0) @binding(0) var<storage, read> w: array<u32>;
+@group(0) @binding(0) var<storage, read> w: array<vec4<u32>>;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
@@ -38,17 +39,20 @@ fn main(
     let lane = lid % TPR;
     let m = select(step.m, step.m_logits, p.count_sel == 1u);
     let row_ok = row < p.n;
-    let chunks = p.k / 8u;
-    let base = row * p.row_words;
+    let xs = p.x_stride / 4u;
     for (var t0 = 0u; t0 < m; t0 += TM) {
         let tn = min(TM, m - t0);
         var acc: array<f32, TM>;
         if (row_ok) {
-            for (var c = lane; c < chunks; c += TPR) {
-                let wv = dq8(base, c);
+            for (var c = lane; c < p.chunks; c += TPR) {
+                let wv = dq32(row * p.chunks + c, p.sbase);
                 for (var t = 0u; t < tn; t++) {
-                    let xi = ((t0 + t) * p.x_stride) / 4u + c * 2u;
-                    acc[t] += dot(wv.a, x[xi]) + dot(wv.b, x[xi + 1u]);
+                    let xi = (t0 + t) * xs + c * 8u;
+                    var s = 0.0;
+                    for (var i = 0u; i < 8u; i++) {
+                        s += dot(wv[i], x[xi + i]);
+                    }
+                    acc[t] += s;
                 }
             }
         }

@@ -1,9 +1,20 @@
-// Shared by every dequantizer: 8 consecutive weights of a row, and byte/nibble helpers.
-// The including shader binds the packed weights as `w: array<u32>`.
-struct W8 { a: vec4<f32>, b: vec4<f32> }
+// Shared by every dequantizer. The including shader binds the packed weights as
+// `w: array<vec4<u32>>` (see engine/src/formats/gpu_pack.rs for the layout); `dq32(blk, sbase)`
+// returns the 32 weights of chunk `blk` (row * chunks_per_row + chunk) as 8 vec4s, `sbase`
+// being the first word of the part's scale region.
+alias W32 = array<vec4<f32>, 8>;
 
+fn word(i: u32) -> u32 {
+    return w[i >> 2u][i & 3u];
+}
+
+// The four bytes of `q`, shifted right by `shift` and masked.
 fn bytes4(q: u32, shift: u32, mask: u32) -> vec4<u32> {
-    return vec4<u32>(q >> shift, q >> (shift + 8u), q >> (shift + 16u), q >> (shift + 24u)) & vec4<u32>(mask);
+    return (vec4<u32>(q) >> vec4<u32>(shift, shift + 8u, shift + 16u, shift + 24u)) & vec4<u32>(mask);
+}
+
+fn nib4(q: u32, shift: u32) -> vec4<f32> {
+    return vec4<f32>(bytes4(q, shift, 0xFu));
 }
 
 fn sbytes4(q: u32) -> vec4<f32> {

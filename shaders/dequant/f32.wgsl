@@ -1,8 +1,9 @@
-// F32 rows, read 8 at a time.
-fn dq8(base: u32, c: u32) -> W8 {
-    let o = base + c * 8u;
-    return W8(
-        bitcast<vec4<f32>>(vec4<u32>(w[o], w[o + 1u], w[o + 2u], w[o + 3u])),
-        bitcast<vec4<f32>>(vec4<u32>(w[o + 4u], w[o + 5u], w[o + 6u], w[o + 7u])),
-    );
+// F32: 32 floats are 8 vec4s.
+fn dq32(blk: u32, sbase: u32) -> W32 {
+    let o = blk * 8u;
+    var r: W32;
+    for (var i = 0u; i < 8u; i++) {
+        r[i] = bitcast<vec4<f32>>(w[o + i]);
+    }
+    return r;
 }

@@ -1,13 +1,12 @@
-// Q4_0, GPU block of 5 words: [d | pad][16 bytes of nibbles]; element j<16 is the low nibble
-// of byte j, element j+16 its high nibble; w = (q - 8) * d.
-fn dq8(base: u32, c: u32) -> W8 {
-    let sub = c & 3u;
-    let o = base + (c >> 2u) * 5u;
-    let d = unpack2x16float(w[o]).x;
-    let qo = o + 1u + (sub & 1u) * 2u;
-    let sh = (sub >> 1u) * 4u;
-    return W8(
-        (vec4<f32>(bytes4(w[qo], sh, 0xFu)) - 8.0) * d,
-        (vec4<f32>(bytes4(w[qo + 1u], sh, 0xFu)) - 8.0) * d,
-    );
+// Q4_0: 16 quant bytes per block (weight j < 16 is the low nibble of byte j, weight j + 16 its
+// high nibble) and the f16 scale d in the scale region; w = (q - 8) * d.
+fn dq32(blk: u32, sbase: u32) -> W32 {
+    let q = w[blk];
+    let d = unpack2x16float(word(sbase + blk)).x;
+    var r: W32;
+    for (var i = 0u; i < 4u; i++) {
+        r[i] = (nib4(q[i], 0u) - 8.0) * d;
+        r[i + 4u] = (nib4(q[i], 4u) - 8.0) * d;
+    }
+    return r;
 }

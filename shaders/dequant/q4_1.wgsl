@@ -1,12 +1,11 @@
-// Q4_1, 5 words: [d | m][16 bytes of nibbles]; w = q * d + m.
-fn dq8(base: u32, c: u32) -> W8 {
-    let sub = c & 3u;
-    let o = base + (c >> 2u) * 5u;
-    let dm = unpack2x16float(w[o]);
-    let qo = o + 1u + (sub & 1u) * 2u;
-    let sh = (sub >> 1u) * 4u;
-    return W8(
-        vec4<f32>(bytes4(w[qo], sh, 0xFu)) * dm.x + dm.y,
-        vec4<f32>(bytes4(w[qo + 1u], sh, 0xFu)) * dm.x + dm.y,
-    );
+// Q4_1: like Q4_0 with a min: the scale word holds (d, m); w = q * d + m.
+fn dq32(blk: u32, sbase: u32) -> W32 {
+    let q = w[blk];
+    let dm = unpack2x16float(word(sbase + blk));
+    var r: W32;
+    for (var i = 0u; i < 4u; i++) {
+        r[i] = nib4(q[i], 0u) * dm.x + dm.y;
+        r[i + 4u] = nib4(q[i], 4u) * dm.x + dm.y;
+    }
+    return r;
 }

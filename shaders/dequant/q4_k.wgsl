@@ -1,18 +1,21 @@
-// Q4_K, 36 words: [d | dmin][12 scale bytes][128 bytes of nibbles]. 256 weights in 4 groups
-// of 64: a group's 32 bytes give its first 32 weights (low nibbles) and last 32 (high);
-// w = d * sc * q - dmin * m.
-fn dq8(base: u32, c: u32) -> W8 {
-    let sub = c & 31u;
-    let o = base + (c >> 5u) * 36u;
-    let g = sub >> 3u;
-    let h = (sub >> 2u) & 1u;
-    let dm = unpack2x16float(w[o]);
-    let sm = scale_min_k4(o + 1u, g * 2u + h);
+// Q4_K: 256-weight super-blocks of 9 vec4s: [d, dmin, 12 scale bytes][128 bytes of nibbles].
+// Sub-block j (32 weights) uses bytes 32 * (j / 2).. of the nibbles, low nibbles for even j,
+// high for odd; w = d * sc_j * q - dmin * m_j.
+fn dq32(blk: u32, sbase: u32) -> W32 {
+    let o = (blk >> 3u) * 9u;
+    let j = blk & 7u;
+    let hdr = w[o];
+    let dm = unpack2x16float(hdr.x);
+    let sm = scale_min_k4(hdr, j);
     let d = dm.x * sm.x;
     let m = dm.y * sm.y;
-    let qo = o + 4u + g * 8u + (sub & 3u) * 2u;
-    return W8(
-        d * vec4<f32>(bytes4(w[qo], h * 4u, 0xFu)) - m,
-        d * vec4<f32>(bytes4(w[qo + 1u], h * 4u, 0xFu)) - m,
-    );
+    let sh = (j & 1u) * 4u;
+    var r: W32;
+    for (var h = 0u; h < 2u; h++) {
+        let q = w[o + 1u + (j >> 1u) * 2u + h];
+        for (var i = 0u; i < 4u; i++) {
+            r[4u * h + i] = d * nib4(q[i], sh) - m;
+        }
+    }
+    return r;
 }

@@ -1,21 +1,22 @@
-// Q5_K, 44 words: [d | dmin][12 scale bytes][32 bytes qh][128 bytes of nibbles]; like Q4_K
-// with a 5th bit: bit (2 * group + high) of qh byte l belongs to weight l of that half-group.
-fn dq8(base: u32, c: u32) -> W8 {
-    let sub = c & 31u;
-    let o = base + (c >> 5u) * 44u;
-    let g = sub >> 3u;
-    let h = (sub >> 2u) & 1u;
-    let dm = unpack2x16float(w[o]);
-    let sm = scale_min_k4(o + 1u, g * 2u + h);
+// Q5_K: 11 vec4s: [d, dmin, 12 scale bytes][32 bytes qh][128 bytes of nibbles]; like Q4_K with
+// a 5th bit: bit j of qh byte l belongs to weight l of sub-block j.
+fn dq32(blk: u32, sbase: u32) -> W32 {
+    let o = (blk >> 3u) * 11u;
+    let j = blk & 7u;
+    let hdr = w[o];
+    let dm = unpack2x16float(hdr.x);
+    let sm = scale_min_k4(hdr, j);
     let d = dm.x * sm.x;
     let m = dm.y * sm.y;
-    let bit = g * 2u + h;
-    let ho = o + 4u + (sub & 3u) * 2u;
-    let qo = o + 12u + g * 8u + (sub & 3u) * 2u;
-    let ha = bytes4(w[ho], bit, 1u) << vec4<u32>(4u);
-    let hb = bytes4(w[ho + 1u], bit, 1u) << vec4<u32>(4u);
-    return W8(
-        d * vec4<f32>(bytes4(w[qo], h * 4u, 0xFu) | ha) - m,
-        d * vec4<f32>(bytes4(w[qo + 1u], h * 4u, 0xFu) | hb) - m,
-    );
+    let sh = (j & 1u) * 4u;
+    var r: W32;
+    for (var h = 0u; h < 2u; h++) {
+        let q = w[o + 3u + (j >> 1u) * 2u + h];
+        let qh = w[o + 1u + h];
+        for (var i = 0u; i < 4u; i++) {
+            let hb = bytes4(qh[i], j, 1u) << vec4<u32>(4u);
+            r[4u * h + i] = d * vec4<f32>(bytes4(q[i], sh, 0xFu) | hb) - m;
+        }
+    }
+    return r;
 }

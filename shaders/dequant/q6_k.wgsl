@@ -1,20 +1,27 @@
-// Q6_K, 53 words: [128 bytes ql][64 bytes qh][16 signed scales][d | pad]. Two halves of 128
-// weights; quarter qd of a half takes ql nibbles (bytes +32*(qd&1), nibble qd>>1) and qh bits
-// 2*qd..2*qd+1; w = d * sc * (q - 32).
-fn dq8(base: u32, c: u32) -> W8 {
-    let sub = c & 31u;
-    let o = base + (c >> 5u) * 53u;
-    let n = sub >> 4u;
-    let qd = (sub & 15u) >> 2u;
-    let l = (sub & 3u) * 2u;
-    let lo = o + n * 16u + (qd & 1u) * 8u + l;
-    let hi = o + 32u + n * 8u + l;
-    let si = n * 8u + ((sub & 3u) >> 1u) + qd * 2u;
-    let sc = f32(i32(w[o + 48u + si / 4u] << (24u - (si % 4u) * 8u)) >> 24u);
-    let d = unpack2x16float(w[o + 52u]).x * sc;
+// Q6_K: 14 vec4s: [128 bytes ql][64 bytes qh][16 signed scales][d, padding]. Sub-block j covers
+// half n = j / 4, quarter qd = j % 4: weight l takes the ql nibble (byte n*64 + (qd&1)*32 + l,
+// high nibble when qd >= 2), qh bits 2*qd.. of byte n*32 + l, and scale n*8 + qd*2 + l/16;
+// w = d * sc * (q - 32).
+fn dq32(blk: u32, sbase: u32) -> W32 {
+    let o = (blk >> 3u) * 14u;
+    let j = blk & 7u;
+    let n = j >> 2u;
+    let qd = j & 3u;
+    let d = unpack2x16float(w[o + 13u].x).x;
+    let scales = w[o + 12u];
     let lsh = (qd >> 1u) * 4u;
     let hsh = qd * 2u;
-    let qa = bytes4(w[lo], lsh, 0xFu) | (bytes4(w[hi], hsh, 3u) << vec4<u32>(4u));
-    let qb = bytes4(w[lo + 1u], lsh, 0xFu) | (bytes4(w[hi + 1u], hsh, 3u) << vec4<u32>(4u));
-    return W8(d * (vec4<f32>(qa) - 32.0), d * (vec4<f32>(qb) - 32.0));
+    var r: W32;
+    for (var h = 0u; h < 2u; h++) {
+        let ql = w[o + n * 4u + (qd & 1u) * 2u + h];
+        let qh = w[o + 8u + n * 2u + h];
+        let si = n * 8u + qd * 2u + h;
+        let sc = f32(bitcast<i32>(scales[si / 4u] << (24u - (si % 4u) * 8u)) >> 24u);
+        let ds = d * sc;
+        for (var i = 0u; i < 4u; i++) {
+            let q = bytes4(ql[i], lsh, 0xFu) | (bytes4(qh[i], hsh, 3u) << vec4<u32>(4u));
+            r[4u * h + i] = ds * (vec4<f32>(q) - 32.0);
+        }
+    }
+    return r;
 }

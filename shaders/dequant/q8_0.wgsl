@@ -1,7 +1,12 @@
-// Q8_0, 9 words: [d | pad][32 signed bytes]; w = q * d.
-fn dq8(base: u32, c: u32) -> W8 {
-    let o = base + (c >> 2u) * 9u;
-    let d = unpack2x16float(w[o]).x;
-    let qo = o + 1u + (c & 3u) * 2u;
-    return W8(sbytes4(w[qo]) * d, sbytes4(w[qo + 1u]) * d);
+// Q8_0: 32 signed bytes per block and the f16 scale d; w = q * d.
+fn dq32(blk: u32, sbase: u32) -> W32 {
+    let d = unpack2x16float(word(sbase + blk)).x;
+    var r: W32;
+    for (var h = 0u; h < 2u; h++) {
+        let q = w[2u * blk + h];
+        for (var i = 0u; i < 4u; i++) {
+            r[4u * h + i] = sbytes4(q[i]) * d;
+        }
+    }
+    return r;
 }

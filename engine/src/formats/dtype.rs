@@ -102,25 +102,38 @@ impl DType {
             .ok_or_else(|| FormatError::Shape(format!("{n} elements of {} overflow", self.name())))
     }
 
-    /// Words (u32) of one block in the GPU layout: blocks are padded so every field the
-    /// shaders read starts on a 4-byte boundary (see `gpu_pack`). Plain types use 8-element
-    /// "blocks" so every type dequantizes in chunks of 8.
-    pub fn gpu_block_words(self) -> usize {
+    /// Elements of one GPU group: a 32-weight block, a 256-weight K-quant super-block, or 32
+    /// plain floats. Shaders dequantize 32 weights at a time (`dq32`).
+    pub fn gpu_group_elems(self) -> usize {
+        self.block_elems().max(32)
+    }
+
+    /// 16-byte words of one group in the GPU layout's aligned region (quants, or whole K-quant
+    /// super-blocks, padded to 16 bytes so shaders read them with vec4 loads).
+    pub fn gpu_group_vec4s(self) -> usize {
         match self {
             DType::F32 => 8,
             DType::F16 | DType::BF16 => 4,
-            DType::Q4_0 | DType::Q4_1 => 5,
-            DType::Q5_0 => 6,
-            DType::Q8_0 => 9,
-            DType::Q4K => 36,
-            DType::Q5K => 44,
-            DType::Q6K => 53,
+            DType::Q4_0 | DType::Q4_1 | DType::Q5_0 => 1,
+            DType::Q8_0 => 2,
+            DType::Q4K => 9,
+            DType::Q5K => 11,
+            DType::Q6K => 14,
         }
     }
 
-    /// Elements per GPU block (plain types are grouped in 8s).
-    pub fn gpu_block_elems(self) -> usize {
-        self.block_elems().max(8)
+    /// u32 words of one group in the GPU layout's scale region (after all groups' quants).
+    pub fn gpu_scale_words(self) -> usize {
+        match self {
+            DType::Q4_0 | DType::Q4_1 | DType::Q8_0 => 1,
+            DType::Q5_0 => 2,
+            _ => 0,
+        }
+    }
+
+    /// u32 words per row of `cols` elements in the GPU layout.
+    pub fn gpu_row_words(self, cols: usize) -> usize {
+        cols / self.gpu_group_elems() * (self.gpu_group_vec4s() * 4 + self.gpu_scale_words())
     }
 
     pub fn is_quantized(self) -> bool {

@@ -78,6 +78,16 @@ pub struct GpuContext {
     pub limits: wgpu::Limits,
     pub features: wgpu::Features,
     pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
+    matmul_variant: Mutex<MatmulVariant>,
+}
+
+/// The two shapes of the matrix-product kernel (see shaders/matmul*.wgsl).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatmulVariant {
+    /// Invocations share a row and reduce through workgroup memory: for GPUs.
+    Cooperative,
+    /// Each invocation owns whole rows, no barriers: for CPU adapters (lavapipe, SwiftShader).
+    RowPerInvocation,
 }
 
 impl GpuContext {
@@ -138,7 +148,21 @@ impl GpuContext {
             limits,
             features: wgpu::Features::empty(),
             pipelines: Mutex::new(HashMap::new()),
+            matmul_variant: Mutex::new(if info.device_type == wgpu::DeviceType::Cpu {
+                MatmulVariant::RowPerInvocation
+            } else {
+                MatmulVariant::Cooperative
+            }),
         }))
+    }
+
+    pub fn matmul_variant(&self) -> MatmulVariant {
+        *self.matmul_variant.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Chooses the matrix-product shape for launches prepared from now on (tests use both).
+    pub fn set_matmul_variant(&self, v: MatmulVariant) {
+        *self.matmul_variant.lock().unwrap_or_else(|p| p.into_inner()) = v;
     }
 
     /// Largest byte size one storage binding may have on this device.
@@ -153,10 +177,11 @@ impl GpuContext {
             return Ok(p.clone());
         }
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        let desc = wgpu::ShaderModuleDescriptor {
             label: Some(key),
             source: wgpu::ShaderSource::Wgsl(source.into()),
-        });
+        };
+        let module = self.device.create_shader_module(desc);
         let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(key),
             layout: None,

@@ -5,6 +5,7 @@ use crate::formats::DType;
 
 pub const STEP: &str = include_str!("../../../shaders/step.wgsl");
 pub const MATMUL: &str = include_str!("../../../shaders/matmul.wgsl");
+pub const MATMUL_ROWS: &str = include_str!("../../../shaders/matmul_rows.wgsl");
 pub const EMBEDDING: &str = include_str!("../../../shaders/embedding.wgsl");
 pub const RMSNORM: &str = include_str!("../../../shaders/rmsnorm.wgsl");
 pub const ROPE_STORE: &str = include_str!("../../../shaders/rope_store.wgsl");
@@ -52,7 +53,8 @@ pub fn assemble(body: &str, dtype: Option<DType>, constants: &[(&str, u32)]) -> 
 pub fn all_variants() -> Vec<(String, String)> {
     let mut v = Vec::new();
     for dt in DType::ALL {
-        v.push((format!("matmul_{}", dt.name()), assemble(MATMUL, Some(dt), &super::kernels::matmul::DEFAULT_CONSTANTS)));
+        v.push((format!("matmul_{}", dt.name()), assemble(MATMUL, Some(dt), &super::kernels::matmul::COOPERATIVE_CONSTANTS)));
+        v.push((format!("matmul_rows_{}", dt.name()), assemble(MATMUL_ROWS, Some(dt), &super::kernels::matmul::ROWS_CONSTANTS)));
         v.push((format!("embedding_{}", dt.name()), assemble(EMBEDDING, Some(dt), &[])));
     }
     for (name, body) in [

@@ -19,9 +19,14 @@ pub struct GpuWeight {
 }
 
 impl GpuWeight {
-    /// Words of one row in the GPU layout.
-    pub fn row_words(dtype: DType, cols: usize) -> usize {
-        cols / dtype.gpu_block_elems() * dtype.gpu_block_words()
+    /// Chunks of 32 weights per row (the unit shaders dequantize).
+    pub fn chunks_per_row(&self) -> usize {
+        self.cols / 32
+    }
+
+    /// Where a part's scale region starts, in u32 words.
+    pub fn scale_base(&self, part: &WeightPart) -> usize {
+        part.rows * self.cols / self.dtype.gpu_group_elems() * self.dtype.gpu_group_vec4s() * 4
     }
 
     /// Uploads a [rows, cols] matrix from its file bytes, one part per binding-sized slab.
@@ -33,14 +38,14 @@ impl GpuWeight {
         cols: usize,
         bytes: &[u8],
     ) -> Result<GpuWeight, GpuError> {
-        if cols % dtype.gpu_block_elems() != 0 || cols % 8 != 0 {
+        if cols % dtype.gpu_group_elems() != 0 {
             return Err(GpuError::Shape(format!(
-                "{label}: {cols} columns is not a multiple of the {} block of {}",
-                dtype.gpu_block_elems(),
+                "{label}: {cols} columns is not a multiple of the {}-element group of {}",
+                dtype.gpu_group_elems(),
                 dtype.name()
             )));
         }
-        let row_bytes_gpu = (Self::row_words(dtype, cols) * 4) as u64;
+        let row_bytes_gpu = (dtype.gpu_row_words(cols) * 4) as u64;
         let rows_per_part = (ctx.max_binding_bytes() / row_bytes_gpu) as usize;
         if rows_per_part == 0 {
             return Err(GpuError::Limit(format!(
@@ -61,7 +66,7 @@ impl GpuWeight {
         while first_row < rows {
             let n = rows_per_part.min(rows - first_row);
             let src = &bytes[first_row * file_row_bytes..(first_row + n) * file_row_bytes];
-            let packed = pack_for_gpu(dtype, src, n * cols, cols).map_err(fmt_err)?;
+            let packed = pack_for_gpu(dtype, src, n, cols).map_err(fmt_err)?;
             let buffer = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(label),
                 contents: bytemuck::cast_slice(&packed),

@@ -18,15 +18,14 @@ pub fn prepare(
     })?;
     let key = format!("embedding_{}", table.dtype.name());
     let pipeline = ctx.pipeline(&key, &assemble(EMBEDDING, Some(table.dtype), &[]))?;
-    let row_words = GpuWeight::row_words(table.dtype, table.cols) as u32;
     let mut out = Vec::new();
     for part in &table.parts {
         let params = GpuBuffer::uniform(
             ctx,
             "embedding params",
-            &[table.cols as u32, row_words, part.first_row as u32, part.rows as u32],
+            &[table.chunks_per_row() as u32, table.scale_base(part) as u32, part.first_row as u32, part.rows as u32],
         );
-        let x_groups = (table.cols as u32 / 8).div_ceil(64);
+        let x_groups = (table.chunks_per_row() as u32).div_ceil(64);
         out.push(Dispatch::new(
             ctx,
             "embedding",

@@ -1,12 +1,17 @@
-//! y[t, :] (+)= W x[t, :] for the block's tokens, W quantized (shaders/matmul.wgsl).
+//! y[t, :] (+)= W x[t, :] for the block's tokens, W quantized (shaders/matmul.wgsl for GPUs,
+//! shaders/matmul_rows.wgsl for CPU adapters; the context picks, tests run both).
 
 use super::{check, elems};
 use crate::gpu::dispatch::{Dispatch, Grid};
-use crate::gpu::shaders::{assemble, MATMUL};
-use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight};
+use crate::gpu::shaders::{assemble, MATMUL, MATMUL_ROWS};
+use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight, MatmulVariant};
 
-/// Workgroup size, rows per workgroup and tokens per register tile.
-pub const DEFAULT_CONSTANTS: [(&str, u32); 3] = [("WG", 64), ("RPW", 4), ("TM", 8)];
+/// Cooperative shape: workgroup size, rows per workgroup, tokens per register tile.
+pub const COOPERATIVE_CONSTANTS: [(&str, u32); 3] = [("WG", 64), ("RPW", 4), ("TM", 8)];
+/// Row-per-invocation shape: workgroup size, (unused), tokens per register tile.
+pub const ROWS_CONSTANTS: [(&str, u32); 3] = [("WG", 16), ("RPW", 1), ("TM", 8)];
+/// Rows each invocation of the row-per-invocation shape owns (RPI in the shader).
+const ROWS_PER_INVOCATION: u32 = 2;
 
 /// Which tokens of the block a product covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,26 +37,29 @@ pub struct MatmulArgs<'a> {
 pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<Dispatch>, GpuError> {
     let w = a.weight;
     check(a.y_stride >= w.rows, || format!("matmul: y stride {} < {} rows", a.y_stride, w.rows))?;
+    check(w.cols % 32 == 0, || format!("matmul: {} columns is not a multiple of 32", w.cols))?;
     check(elems(a.x) >= (a.max_tokens * w.cols) as u64, || {
         format!("matmul: x holds {} floats, {} tokens x {} needed", elems(a.x), a.max_tokens, w.cols)
     })?;
     check(elems(a.y) >= (a.max_tokens * a.y_stride) as u64, || {
         format!("matmul: y holds {} floats, {} tokens x {} needed", elems(a.y), a.max_tokens, a.y_stride)
     })?;
-    let consts = DEFAULT_CONSTANTS;
-    let rpw = consts[1].1;
-    let key = format!("matmul_{}_{:?}", w.dtype.name(), consts);
-    let pipeline = ctx.pipeline(&key, &assemble(MATMUL, Some(w.dtype), &consts))?;
-    let row_words = GpuWeight::row_words(w.dtype, w.cols) as u32;
+    let variant = ctx.matmul_variant();
+    let (body, consts, rows_per_group) = match variant {
+        MatmulVariant::Cooperative => (MATMUL, COOPERATIVE_CONSTANTS, COOPERATIVE_CONSTANTS[1].1),
+        MatmulVariant::RowPerInvocation => (MATMUL_ROWS, ROWS_CONSTANTS, ROWS_CONSTANTS[0].1 * ROWS_PER_INVOCATION),
+    };
+    let key = format!("matmul_{variant:?}_{}", w.dtype.name());
+    let pipeline = ctx.pipeline(&key, &assemble(body, Some(w.dtype), &consts))?;
     let mut out = Vec::new();
     for part in &w.parts {
         let params = GpuBuffer::uniform(
             ctx,
             "matmul params",
             &[
-                w.cols as u32,
+                w.chunks_per_row() as u32,
                 part.rows as u32,
-                row_words,
+                w.scale_base(part) as u32,
                 part.first_row as u32,
                 a.y_stride as u32,
                 w.cols as u32,
@@ -59,7 +67,7 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
                 (a.tokens == Tokens::LogitsRows) as u32,
             ],
         );
-        let groups = (part.rows as u32).div_ceil(rpw);
+        let groups = (part.rows as u32).div_ceil(rows_per_group);
         out.push(Dispatch::new(
             ctx,
             "matmul",
