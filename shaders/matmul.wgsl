@@ -21,6 +21,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 @group(0) @binding(4) var<uniform> step: Step;
+// The weight part again, as words, for scale reads.
+@group(0) @binding(5) var<storage, read> ws: array<u32>;
 
 const WG: u32 = {{WG}}u;
 const RPW: u32 = {{RPW}}u;

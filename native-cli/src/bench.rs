@@ -41,19 +41,25 @@ pub fn bench(gpu_opts: &GpuOptions, path: &Path, prompt_tokens: usize, gen_token
         }
     }
     let (pp, tg) = (median(pp), median(tg));
+    let profile = pollster::block_on(model.profile(1, prompt_tokens, reps.max(1)))?;
     if json {
         println!(
             "{}",
             serde_json::json!({"model": path.display().to_string(), "adapter": adapter,
                 "prompt_tokens": prompt_tokens, "gen_tokens": gen_tokens, "reps": reps,
                 "prompt_tok_per_s": pp, "decode_tok_per_s": tg,
-                "dispatches_per_pass": model.dispatches_per_block()})
+                "dispatches_per_pass": model.dispatches_per_block(),
+                "decode_kernel_ms": profile.iter().map(|(l, s)| (l.to_string(), s * 1e3)).collect::<std::collections::BTreeMap<_, _>>()})
         );
     } else {
         println!("model:    {}", path.display());
         println!("adapter:  {adapter}");
         println!("prompt:   {prompt_tokens} tokens  {pp:8.2} tok/s");
         println!("decode:   {gen_tokens} tokens  {tg:8.2} tok/s   ({} launches per pass)", model.dispatches_per_block());
+        println!("decode pass by kernel (each kernel's launches alone, median):");
+        for (label, secs) in &profile {
+            println!("  {label:<12} {:8.2} ms", secs * 1e3);
+        }
     }
     Ok(())
 }

@@ -1,12 +1,9 @@
-// Shared by every dequantizer. The including shader binds the packed weights as
-// `w: array<vec4<u32>>` (see engine/src/formats/gpu_pack.rs for the layout); `dq32(blk, sbase)`
+// Shared by every dequantizer. The including shader binds a weight part twice, as
+// `w: array<vec4<u32>>` (16-byte loads) and `ws: array<u32>` (scale words) (see engine/src/formats/gpu_pack.rs for the layout); `dq32(blk, sbase)`
 // returns the 32 weights of chunk `blk` (row * chunks_per_row + chunk) as 8 vec4s, `sbase`
 // being the first word of the part's scale region.
 alias W32 = array<vec4<f32>, 8>;
 
-fn word(i: u32) -> u32 {
-    return w[i >> 2u][i & 3u];
-}
 
 // The four bytes of `q`, shifted right by `shift` and masked.
 fn bytes4(q: u32, shift: u32, mask: u32) -> vec4<u32> {

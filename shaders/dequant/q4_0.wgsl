@@ -2,7 +2,7 @@
 // high nibble) and the f16 scale d in the scale region; w = (q - 8) * d.
 fn dq32(blk: u32, sbase: u32) -> W32 {
     let q = w[blk];
-    let d = unpack2x16float(word(sbase + blk)).x;
+    let d = unpack2x16float(ws[sbase + blk]).x;
     var r: W32;
     for (var i = 0u; i < 4u; i++) {
         r[i] = (nib4(q[i], 0u) - 8.0) * d;

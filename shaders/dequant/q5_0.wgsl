@@ -2,8 +2,8 @@
 // holds (d, qh) per block; w = (q - 16) * d.
 fn dq32(blk: u32, sbase: u32) -> W32 {
     let q = w[blk];
-    let d = unpack2x16float(word(sbase + 2u * blk)).x;
-    let qh = word(sbase + 2u * blk + 1u);
+    let d = unpack2x16float(ws[sbase + 2u * blk]).x;
+    let qh = ws[sbase + 2u * blk + 1u];
     var r: W32;
     for (var i = 0u; i < 4u; i++) {
         let lo = (vec4<u32>(qh >> (4u * i)) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u);

@@ -1,6 +1,6 @@
 // Q8_0: 32 signed bytes per block and the f16 scale d; w = q * d.
 fn dq32(blk: u32, sbase: u32) -> W32 {
-    let d = unpack2x16float(word(sbase + blk)).x;
+    let d = unpack2x16float(ws[sbase + blk]).x;
     var r: W32;
     for (var h = 0u; h < 2u; h++) {
         let q = w[2u * blk + h];

@@ -81,6 +81,14 @@ pub struct GpuContext {
     matmul_variant: Mutex<MatmulVariant>,
 }
 
+/// How a kernel binds a buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BindKind {
+    Read,
+    ReadWrite,
+    Uniform,
+}
+
 /// The two shapes of the matrix-product kernel (see shaders/matmul*.wgsl).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MatmulVariant {
@@ -170,8 +178,9 @@ impl GpuContext {
         (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size)
     }
 
-    /// A compute pipeline for WGSL `source`, compiled once per `key`.
-    pub fn pipeline(&self, key: &str, source: &str) -> Result<Arc<wgpu::ComputePipeline>, GpuError> {
+    /// A compute pipeline for WGSL `source` with bindings `kinds` (binding i of group 0),
+    /// compiled once per `key`. Explicit layouts let a shader leave a binding unused.
+    pub fn pipeline(&self, key: &str, source: &str, kinds: &[BindKind]) -> Result<Arc<wgpu::ComputePipeline>, GpuError> {
         let mut cache = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(p) = cache.get(key) {
             return Ok(p.clone());
@@ -182,9 +191,33 @@ impl GpuContext {
             source: wgpu::ShaderSource::Wgsl(source.into()),
         };
         let module = self.device.create_shader_module(desc);
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, k)| wgpu::BindGroupLayoutEntry {
+                binding: i as u32,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: match k {
+                        BindKind::Read => wgpu::BufferBindingType::Storage { read_only: true },
+                        BindKind::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                        BindKind::Uniform => wgpu::BufferBindingType::Uniform,
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        let bgl = self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(key), entries: &entries });
+        let layout = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(key),
+            bind_group_layouts: &[Some(&bgl)],
+            immediate_size: 0,
+        });
         let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(key),
-            layout: None,
+            layout: Some(&layout),
             module: &module,
             entry_point: Some("main"),
             compilation_options: Default::default(),

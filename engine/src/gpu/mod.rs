@@ -9,5 +9,5 @@ pub mod shaders;
 pub mod weight;
 
 pub use buffers::GpuBuffer;
-pub use context::{AdapterSummary, GpuContext, GpuError, GpuOptions, MatmulVariant};
+pub use context::{AdapterSummary, BindKind, GpuContext, GpuError, GpuOptions, MatmulVariant};
 pub use weight::GpuWeight;

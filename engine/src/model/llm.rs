@@ -341,6 +341,38 @@ impl Model {
         1 + out_parts
     }
 
+    /// Time per pass spent in each kernel, for a block of `m` tokens at cache length `at`
+    /// (each kernel's launches run alone, `reps` times). The cache is left as it was.
+    pub async fn profile(&mut self, m: usize, at: usize, reps: usize) -> Result<Vec<(&'static str, f64)>, ModelError> {
+        let m = m.clamp(1, self.max_block);
+        if at + m > self.ctx_len {
+            return Err(ModelError::ContextFull { have: at, adding: m, ctx: self.ctx_len });
+        }
+        self.tokens.write_u32(&self.ctx, 0, &vec![0u32; m]);
+        self.step.write_u32(&self.ctx, 0, &[m as u32, at as u32, 1, 0]);
+        let mut labels: Vec<&'static str> = Vec::new();
+        for d in &self.body {
+            if !labels.contains(&d.label) {
+                labels.push(d.label);
+            }
+        }
+        let mut out = Vec::new();
+        for label in labels {
+            let list: Vec<&Dispatch> = self.body.iter().filter(|d| d.label == label).collect();
+            let mut times = Vec::new();
+            for _ in 0..reps.max(1) + 1 {
+                let t = web_time::Instant::now();
+                submit(&self.ctx, &list, m as u32, 1)?;
+                self.ctx.read_f32(&self.logits.buffer, 0, 1).await?;
+                times.push(t.elapsed().as_secs_f64());
+            }
+            times.remove(0);
+            times.sort_by(|a, b| a.total_cmp(b));
+            out.push((label, times[times.len() / 2]));
+        }
+        Ok(out)
+    }
+
     /// Appends `tokens` and returns their logits: the last position's, or every position's
     /// (row-major [positions, vocab]).
     pub async fn forward(&mut self, tokens: &[u32], rows: LogitsRows) -> Result<Vec<f32>, ModelError> {

@@ -2,11 +2,12 @@
 
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, ADD};
+use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError};
 
 /// `n` elements per token.
 pub fn prepare(ctx: &GpuContext, y: &wgpu::Buffer, x: &wgpu::Buffer, n: usize, step: &GpuBuffer) -> Result<Dispatch, GpuError> {
-    let pipeline = ctx.pipeline("add", &assemble(ADD, None, &[]))?;
+    let pipeline = ctx.pipeline("add", &assemble(ADD, None, &[]), &[ReadWrite, Read, Uniform, Uniform])?;
     let params = GpuBuffer::uniform(ctx, "add params", &[n as u32, 0, 0, 0]);
     Ok(Dispatch::new(
         ctx,

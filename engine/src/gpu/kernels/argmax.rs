@@ -2,6 +2,7 @@
 
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, ARGMAX};
+use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError};
 
 pub fn prepare(
@@ -12,7 +13,7 @@ pub fn prepare(
     out_offset: usize,
     step: &GpuBuffer,
 ) -> Result<Dispatch, GpuError> {
-    let pipeline = ctx.pipeline("argmax", &assemble(ARGMAX, None, &[]))?;
+    let pipeline = ctx.pipeline("argmax", &assemble(ARGMAX, None, &[]), &[Read, ReadWrite, Uniform, Uniform])?;
     let params = GpuBuffer::uniform(ctx, "argmax params", &[vocab as u32, out_offset as u32, 0, 0]);
     Ok(Dispatch::new(
         ctx,

@@ -3,6 +3,7 @@
 use super::check;
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, ATTENTION};
+use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError};
 
 pub struct AttentionArgs<'a> {
@@ -26,7 +27,7 @@ pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer) -> Result<D
     check(a.scores.size() / 4 >= (a.max_tokens * a.n_head * a.ctx_len) as u64, || {
         "attention: score scratch too small".into()
     })?;
-    let pipeline = ctx.pipeline("attention", &assemble(ATTENTION, None, &[]))?;
+    let pipeline = ctx.pipeline("attention", &assemble(ATTENTION, None, &[]), &[Read, Read, Read, ReadWrite, ReadWrite, Uniform, Uniform])?;
     let scale = 1.0f32 / (a.head_dim as f32).sqrt();
     let params = GpuBuffer::uniform(
         ctx,

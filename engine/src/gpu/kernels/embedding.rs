@@ -3,6 +3,7 @@
 use super::{check, elems};
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, EMBEDDING};
+use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight};
 
 pub fn prepare(
@@ -17,7 +18,7 @@ pub fn prepare(
         format!("embedding: x holds {} floats, {max_tokens} x {} needed", elems(x), table.cols)
     })?;
     let key = format!("embedding_{}", table.dtype.name());
-    let pipeline = ctx.pipeline(&key, &assemble(EMBEDDING, Some(table.dtype), &[]))?;
+    let pipeline = ctx.pipeline(&key, &assemble(EMBEDDING, Some(table.dtype), &[]), &[Read, Read, ReadWrite, Uniform, Uniform, Read])?;
     let mut out = Vec::new();
     for part in &table.parts {
         let params = GpuBuffer::uniform(
@@ -30,7 +31,7 @@ pub fn prepare(
             ctx,
             "embedding",
             pipeline.clone(),
-            &[&part.buffer, tokens, x, &params.buffer.clone(), &step.buffer],
+            &[&part.buffer, tokens, x, &params.buffer.clone(), &step.buffer, &part.buffer],
             Some(params),
             Grid::PerToken(x_groups),
         ));

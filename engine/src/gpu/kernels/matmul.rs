@@ -4,6 +4,7 @@
 use super::{check, elems};
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, MATMUL, MATMUL_ROWS};
+use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight, MatmulVariant};
 
 /// Cooperative shape: workgroup size, rows per workgroup, tokens per register tile.
@@ -50,7 +51,7 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
         MatmulVariant::RowPerInvocation => (MATMUL_ROWS, ROWS_CONSTANTS, ROWS_CONSTANTS[0].1 * ROWS_PER_INVOCATION),
     };
     let key = format!("matmul_{variant:?}_{}", w.dtype.name());
-    let pipeline = ctx.pipeline(&key, &assemble(body, Some(w.dtype), &consts))?;
+    let pipeline = ctx.pipeline(&key, &assemble(body, Some(w.dtype), &consts), &[Read, Read, ReadWrite, Uniform, Uniform, Read])?;
     let mut out = Vec::new();
     for part in &w.parts {
         let params = GpuBuffer::uniform(
@@ -72,7 +73,7 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
             ctx,
             "matmul",
             pipeline.clone(),
-            &[&part.buffer, a.x, a.y, &params.buffer.clone(), &step.buffer],
+            &[&part.buffer, a.x, a.y, &params.buffer.clone(), &step.buffer, &part.buffer],
             Some(params),
             Grid::Fixed(groups),
         ));

@@ -3,6 +3,7 @@
 use super::check;
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, ROPE_STORE};
+use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError};
 
 /// How q/k rows are laid out for rotation.
@@ -56,7 +57,7 @@ pub fn prepare(ctx: &GpuContext, a: RopeArgs, step: &GpuBuffer) -> Result<Dispat
             format!("rope: bias has {} elements", b.len)
         })?;
     }
-    let pipeline = ctx.pipeline("rope_store", &assemble(ROPE_STORE, None, &[]))?;
+    let pipeline = ctx.pipeline("rope_store", &assemble(ROPE_STORE, None, &[]), &[ReadWrite, Read, Read, Read, ReadWrite, ReadWrite, Read, Uniform, Uniform])?;
     let mode = match a.mode {
         RopeMode::Adjacent => 0,
         RopeMode::Halves => 1,

@@ -2,6 +2,7 @@
 
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::SAMPLE;
+use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -45,7 +46,7 @@ pub fn prepare(ctx: &GpuContext, a: SampleArgs, s: SamplingParams) -> Result<Dis
     if !(s.top_p > 0.0 && s.top_p <= 1.0) {
         return Err(GpuError::Shape(format!("top-p must be in (0, 1], got {}", s.top_p)));
     }
-    let pipeline = ctx.pipeline("sample", SAMPLE)?;
+    let pipeline = ctx.pipeline("sample", SAMPLE, &[Read, ReadWrite, ReadWrite, ReadWrite, Uniform])?;
     let seed = (s.seed ^ (s.seed >> 32)) as u32;
     let params = GpuBuffer::uniform(
         ctx,

@@ -2,11 +2,12 @@
 
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, SILU_MUL};
+use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError};
 
 /// `n` elements per token.
 pub fn prepare(ctx: &GpuContext, g: &wgpu::Buffer, u: &wgpu::Buffer, n: usize, step: &GpuBuffer) -> Result<Dispatch, GpuError> {
-    let pipeline = ctx.pipeline("silu_mul", &assemble(SILU_MUL, None, &[]))?;
+    let pipeline = ctx.pipeline("silu_mul", &assemble(SILU_MUL, None, &[]), &[ReadWrite, Read, Uniform, Uniform])?;
     let params = GpuBuffer::uniform(ctx, "silu params", &[n as u32, 0, 0, 0]);
     Ok(Dispatch::new(
         ctx,
