@@ -1,1 +1,83 @@
-//! Shared helpers for the cospec test suite.
+//! Shared helpers for the cospec test suite: GPU contexts, random quantized data, tiny random
+//! models written as GGUF, a plain CPU reference forward pass, and model-file lookup.
+
+pub mod blocks;
+pub mod reference;
+pub mod tiny;
+
+use cospec::gpu::{GpuContext, MatmulVariant};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+/// A device per matmul shape, shared by the tests of one binary.
+pub fn gpu_with(variant: MatmulVariant) -> Arc<GpuContext> {
+    static COOP: OnceLock<Arc<GpuContext>> = OnceLock::new();
+    static ROWS: OnceLock<Arc<GpuContext>> = OnceLock::new();
+    let cell = match variant {
+        MatmulVariant::Cooperative => &COOP,
+        MatmulVariant::RowPerInvocation => &ROWS,
+    };
+    cell.get_or_init(|| {
+        if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+            std::env::set_var("XDG_RUNTIME_DIR", "/tmp");
+        }
+        let ctx = pollster::block_on(GpuContext::new(&Default::default())).expect("a wgpu adapter (lavapipe in CI)");
+        ctx.set_matmul_variant(variant);
+        ctx
+    })
+    .clone()
+}
+
+/// The device with the shape the engine would pick for this adapter.
+pub fn gpu() -> Arc<GpuContext> {
+    static DEFAULT: OnceLock<Arc<GpuContext>> = OnceLock::new();
+    DEFAULT
+        .get_or_init(|| {
+            if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+                std::env::set_var("XDG_RUNTIME_DIR", "/tmp");
+            }
+            pollster::block_on(GpuContext::new(&Default::default())).expect("a wgpu adapter (lavapipe in CI)")
+        })
+        .clone()
+}
+
+pub const BOTH_VARIANTS: [MatmulVariant; 2] = [MatmulVariant::Cooperative, MatmulVariant::RowPerInvocation];
+
+/// Where scripts/fetch-models.sh caches models.
+pub fn models_dir() -> PathBuf {
+    match std::env::var_os("COSPEC_MODELS_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/cospec/models"),
+    }
+}
+
+/// A cached real model, or None (with a note) when it has not been fetched. With
+/// COSPEC_REQUIRE_MODELS=1 (set by CI after fetching) a missing model fails the test instead.
+pub fn real_model(name: &str) -> Option<PathBuf> {
+    let p = models_dir().join(name);
+    if p.is_file() {
+        return Some(p);
+    }
+    if std::env::var("COSPEC_REQUIRE_MODELS").as_deref() == Ok("1") {
+        panic!("{} is missing: run scripts/fetch-models.sh", p.display());
+    }
+    eprintln!("skipping: {} not fetched (scripts/fetch-models.sh)", p.display());
+    None
+}
+
+/// Largest |a - b| over largest |b|.
+pub fn rel_err(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    let mut num = 0f32;
+    let mut den = 0f32;
+    for (x, y) in a.iter().zip(b) {
+        if !x.is_finite() {
+            return f32::INFINITY;
+        }
+        num = num.max((x - y).abs());
+        den = den.max(y.abs());
+    }
+    num / den.max(1e-30)
+}
+
+pub const POISON: f32 = f32::NAN;

@@ -38,6 +38,19 @@ impl GpuWeight {
         cols: usize,
         bytes: &[u8],
     ) -> Result<GpuWeight, GpuError> {
+        Self::upload_split(ctx, label, dtype, rows, cols, bytes, ctx.max_binding_bytes())
+    }
+
+    /// As `upload`, with parts of at most `max_part_bytes` (tests force splits with it).
+    pub fn upload_split(
+        ctx: &GpuContext,
+        label: &str,
+        dtype: DType,
+        rows: usize,
+        cols: usize,
+        bytes: &[u8],
+        max_part_bytes: u64,
+    ) -> Result<GpuWeight, GpuError> {
         if cols % dtype.gpu_group_elems() != 0 {
             return Err(GpuError::Shape(format!(
                 "{label}: {cols} columns is not a multiple of the {}-element group of {}",
@@ -46,11 +59,11 @@ impl GpuWeight {
             )));
         }
         let row_bytes_gpu = (dtype.gpu_row_words(cols) * 4) as u64;
-        let rows_per_part = (ctx.max_binding_bytes() / row_bytes_gpu) as usize;
+        let rows_per_part = (max_part_bytes.min(ctx.max_binding_bytes()) / row_bytes_gpu) as usize;
         if rows_per_part == 0 {
             return Err(GpuError::Limit(format!(
                 "{label}: one row takes {row_bytes_gpu} bytes, more than a {}-byte binding",
-                ctx.max_binding_bytes()
+                max_part_bytes.min(ctx.max_binding_bytes())
             )));
         }
         let file_row_bytes = dtype.bytes_for(cols as u64).map_err(fmt_err)? as usize;

@@ -1,0 +1,173 @@
+//! Tiny random llama and qwen2 models written as GGUF files in memory, with a byte-level
+//! vocabulary so the tokenizer and chat template paths work on them too.
+
+use crate::blocks::{random_tensor, rng};
+use cospec::formats::gguf::{write, MetaValue};
+use cospec::formats::{DType, ModelFile};
+use half::f16;
+use rand::Rng;
+
+#[derive(Clone, Debug)]
+pub struct TinySpec {
+    pub arch: &'static str,
+    pub layers: usize,
+    pub hidden: usize,
+    pub ffn: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub vocab: usize,
+    pub qkv_bias: bool,
+    pub tied: bool,
+    /// Types of attention, FFN, embedding and output weights.
+    pub attn_type: DType,
+    pub ffn_type: DType,
+    pub embd_type: DType,
+    pub out_type: DType,
+    pub seed: u64,
+}
+
+/// llama: GQA, tied output, 32-element block types.
+pub fn tiny_llama(seed: u64) -> TinySpec {
+    TinySpec {
+        arch: "llama",
+        layers: 3,
+        hidden: 64,
+        ffn: 96,
+        heads: 4,
+        kv_heads: 2,
+        vocab: 300,
+        qkv_bias: false,
+        tied: true,
+        attn_type: DType::Q4_0,
+        ffn_type: DType::Q5_0,
+        embd_type: DType::Q8_0,
+        out_type: DType::Q8_0,
+        seed,
+    }
+}
+
+/// qwen2: GQA, QKV bias, separate output, K-quants.
+pub fn tiny_qwen2(seed: u64) -> TinySpec {
+    TinySpec {
+        arch: "qwen2",
+        layers: 2,
+        hidden: 256,
+        ffn: 512,
+        heads: 4,
+        kv_heads: 2,
+        vocab: 300,
+        qkv_bias: true,
+        tied: false,
+        attn_type: DType::Q4K,
+        ffn_type: DType::Q5K,
+        embd_type: DType::F16,
+        out_type: DType::Q6K,
+        seed,
+    }
+}
+
+fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// GPT-2's byte-to-character map (printable bytes map to themselves).
+pub fn byte_char(b: u8) -> char {
+    let printable = (b'!'..=b'~').contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
+    if printable {
+        return b as char;
+    }
+    let mut n = 0u32;
+    for x in 0..=255u8 {
+        let p = (b'!'..=b'~').contains(&x) || (0xA1..=0xAC).contains(&x) || (0xAE..=0xFF).contains(&x);
+        if !p {
+            if x == b {
+                return char::from_u32(256 + n).unwrap();
+            }
+            n += 1;
+        }
+    }
+    unreachable!()
+}
+
+/// The GGUF bytes of a tiny model. Vocabulary: 256 byte tokens, a few merges, ChatML specials,
+/// padded to `vocab`.
+pub fn tiny_gguf(s: &TinySpec) -> Vec<u8> {
+    let mut r = rng(s.seed);
+    let a = s.arch;
+    let hd = s.hidden / s.heads;
+    let kvw = s.kv_heads * hd;
+    let mut tokens: Vec<String> = (0..=255u8).map(|b| byte_char(b).to_string()).collect();
+    let merges = ["Ġ t", "h e", "Ġt he", "i n", "e r"];
+    for m in merges {
+        tokens.push(m.replace(' ', ""));
+    }
+    let specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"];
+    let first_special = tokens.len();
+    for sp in specials {
+        tokens.push(sp.to_string());
+    }
+    while tokens.len() < s.vocab {
+        tokens.push(format!("[PAD{}]", tokens.len()));
+    }
+    let types: Vec<MetaValue> = (0..s.vocab)
+        .map(|i| MetaValue::I32(if (first_special..first_special + 3).contains(&i) { 3 } else { 1 }))
+        .collect();
+    let meta = vec![
+        ("general.architecture".to_string(), MetaValue::Str(a.to_string())),
+        (format!("{a}.block_count"), MetaValue::U32(s.layers as u32)),
+        (format!("{a}.context_length"), MetaValue::U32(256)),
+        (format!("{a}.embedding_length"), MetaValue::U32(s.hidden as u32)),
+        (format!("{a}.feed_forward_length"), MetaValue::U32(s.ffn as u32)),
+        (format!("{a}.attention.head_count"), MetaValue::U32(s.heads as u32)),
+        (format!("{a}.attention.head_count_kv"), MetaValue::U32(s.kv_heads as u32)),
+        (format!("{a}.rope.freq_base"), MetaValue::F32(10000.0)),
+        (format!("{a}.attention.layer_norm_rms_epsilon"), MetaValue::F32(1e-5)),
+        ("tokenizer.ggml.model".to_string(), MetaValue::Str("gpt2".into())),
+        ("tokenizer.ggml.pre".to_string(), MetaValue::Str(if a == "qwen2" { "qwen2" } else { "smollm" }.into())),
+        ("tokenizer.ggml.tokens".to_string(), MetaValue::Array(tokens.into_iter().map(MetaValue::Str).collect())),
+        ("tokenizer.ggml.token_type".to_string(), MetaValue::Array(types)),
+        ("tokenizer.ggml.merges".to_string(), MetaValue::Array(merges.iter().map(|m| MetaValue::Str(m.to_string())).collect())),
+        ("tokenizer.ggml.bos_token_id".to_string(), MetaValue::U32(first_special as u32 + 1)),
+        ("tokenizer.ggml.eos_token_id".to_string(), MetaValue::U32(first_special as u32 + 2)),
+    ];
+    let mut tensors = Vec::new();
+    let mut mat = |name: String, dt: DType, rows: usize, cols: usize, scale: f32, r: &mut rand::rngs::StdRng| {
+        tensors.push((name, dt, vec![rows, cols], random_tensor(dt, rows * cols, scale, r)));
+    };
+    mat("token_embd.weight".into(), s.embd_type, s.vocab, s.hidden, 1.0, &mut r);
+    let attn_scale = 1.0 / (s.hidden as f32).sqrt() * 2.0;
+    for l in 0..s.layers {
+        let n = |x: &str| format!("blk.{l}.{x}");
+        mat(n("attn_q.weight"), s.attn_type, s.hidden, s.hidden, attn_scale, &mut r);
+        mat(n("attn_k.weight"), s.attn_type, kvw, s.hidden, attn_scale, &mut r);
+        mat(n("attn_v.weight"), s.attn_type, kvw, s.hidden, attn_scale, &mut r);
+        mat(n("attn_output.weight"), s.attn_type, s.hidden, s.hidden, attn_scale, &mut r);
+        mat(n("ffn_gate.weight"), s.ffn_type, s.ffn, s.hidden, attn_scale, &mut r);
+        mat(n("ffn_up.weight"), s.ffn_type, s.ffn, s.hidden, attn_scale, &mut r);
+        mat(n("ffn_down.weight"), s.ffn_type, s.hidden, s.ffn, 1.0 / (s.ffn as f32).sqrt() * 2.0, &mut r);
+    }
+    if !s.tied {
+        mat("output.weight".into(), s.out_type, s.vocab, s.hidden, attn_scale, &mut r);
+    }
+    drop(mat);
+    for l in 0..s.layers {
+        for norm in ["attn_norm.weight", "ffn_norm.weight"] {
+            let g: Vec<f32> = (0..s.hidden).map(|_| r.random_range(0.5f32..1.5)).collect();
+            tensors.push((format!("blk.{l}.{norm}"), DType::F32, vec![s.hidden], f32_bytes(&g)));
+        }
+        if s.qkv_bias {
+            for (b, n) in [("attn_q.bias", s.hidden), ("attn_k.bias", kvw), ("attn_v.bias", kvw)] {
+                let v: Vec<f32> = (0..n).map(|_| r.random_range(-0.5f32..0.5)).collect();
+                tensors.push((format!("blk.{l}.{b}"), DType::F32, vec![n], f32_bytes(&v)));
+            }
+        }
+    }
+    let g: Vec<f32> = (0..s.hidden).map(|_| r.random_range(0.5f32..1.5)).collect();
+    tensors.push(("output_norm.weight".into(), DType::F32, vec![s.hidden], f32_bytes(&g)));
+    let _ = f16::ZERO;
+    write(&meta, &tensors)
+}
+
+pub fn tiny_model_file(s: &TinySpec) -> ModelFile {
+    ModelFile::from_gguf(cospec::platform::blob_from_vec(tiny_gguf(s))).expect("tiny GGUF parses")
+}

@@ -1,0 +1,377 @@
+//! Every kernel against a plain CPU reference on fresh random inputs at awkward sizes, with
+//! outputs poisoned beforehand (the table-of-cases style of llama.cpp's test-backend-ops).
+
+use cospec::formats::{dequant::dequantize, DType};
+use cospec::gpu::dispatch::{submit, Dispatch};
+use cospec::gpu::kernels::matmul::{MatmulArgs, Tokens};
+use cospec::gpu::kernels::rope_store::{rotation_table, RopeArgs, RopeMode};
+use cospec::gpu::kernels::{add, argmax, attention, embedding, matmul, rmsnorm, rope_store, silu_mul};
+use cospec::gpu::{GpuBuffer, GpuContext, GpuWeight};
+use cospec_tests::blocks::{random_f32, random_tensor, rng};
+use cospec_tests::{gpu, gpu_with, rel_err, BOTH_VARIANTS, POISON};
+use rand::Rng;
+
+fn step(ctx: &GpuContext, m: usize, pos0: usize, m_logits: usize) -> GpuBuffer {
+    GpuBuffer::uniform(ctx, "step", &[m as u32, pos0 as u32, m_logits as u32, 0])
+}
+
+fn run(ctx: &GpuContext, ds: &[Dispatch], m: usize, m_logits: usize) {
+    let list: Vec<&Dispatch> = ds.iter().collect();
+    submit(ctx, &list, m as u32, m_logits as u32).unwrap();
+}
+
+fn read(ctx: &GpuContext, b: &GpuBuffer) -> Vec<f32> {
+    pollster::block_on(b.read_f32(ctx)).unwrap()
+}
+
+fn poisoned(ctx: &GpuContext, n: usize) -> GpuBuffer {
+    GpuBuffer::from_f32(ctx, "out", &vec![POISON; n])
+}
+
+/// Columns that fit each type's group, not multiples of anything convenient beyond that.
+fn cols_for(dt: DType) -> Vec<usize> {
+    if dt.block_elems() == 256 {
+        vec![256, 768]
+    } else {
+        vec![32, 96, 160]
+    }
+}
+
+fn check_matmul(ctx: &GpuContext, dt: DType, rows: usize, cols: usize, m: usize, accumulate: bool, seed: u64, max_part: Option<u64>) {
+    let mut r = rng(seed);
+    let wb = random_tensor(dt, rows * cols, 1.0, &mut r);
+    let wf = dequantize(dt, &wb, rows * cols).unwrap();
+    let x = random_f32(m * cols, &mut r);
+    let y_stride = rows + 3;
+    let y0: Vec<f32> = if accumulate { random_f32(m * y_stride, &mut r) } else { vec![POISON; m * y_stride] };
+    let w = match max_part {
+        Some(b) => GpuWeight::upload_split(ctx, "w", dt, rows, cols, &wb, b).unwrap(),
+        None => GpuWeight::upload(ctx, "w", dt, rows, cols, &wb).unwrap(),
+    };
+    if max_part.is_some() {
+        assert!(w.parts.len() > 1, "the weight should be split");
+    }
+    let xb = GpuBuffer::from_f32(ctx, "x", &x);
+    let yb = GpuBuffer::from_f32(ctx, "y", &y0);
+    let st = step(ctx, m, 0, m);
+    let ds = matmul::prepare(
+        ctx,
+        MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride, accumulate, tokens: Tokens::All, max_tokens: m },
+        &st,
+    )
+    .unwrap();
+    run(ctx, &ds, m, m);
+    let got = read(ctx, &yb);
+    for t in 0..m {
+        let want: Vec<f32> = (0..rows)
+            .map(|row| {
+                let d: f32 = (0..cols).map(|k| wf[row * cols + k] * x[t * cols + k]).sum();
+                if accumulate { d + y0[t * y_stride + row] } else { d }
+            })
+            .collect();
+        let g = &got[t * y_stride..t * y_stride + rows];
+        let e = rel_err(g, &want);
+        assert!(e < 1e-4, "{dt:?} {rows}x{cols} m={m} acc={accumulate}: token {t} rel err {e}");
+        // Columns past the rows stay untouched.
+        for extra in rows..y_stride {
+            let v = got[t * y_stride + extra];
+            assert!(v.is_nan() == y0[t * y_stride + extra].is_nan(), "{dt:?}: wrote past the last row");
+        }
+    }
+}
+
+#[test]
+fn matmul_matches_cpu_for_every_type_shape_and_variant() {
+    for variant in BOTH_VARIANTS {
+        let ctx = gpu_with(variant);
+        for (i, dt) in DType::ALL.into_iter().enumerate() {
+            for &cols in &cols_for(dt) {
+                for (rows, m) in [(37, 1), (130, 3), (5, 6)] {
+                    check_matmul(&ctx, dt, rows, cols, m, false, 1000 + i as u64 * 7 + rows as u64, None);
+                }
+            }
+            check_matmul(&ctx, dt, 67, cols_for(dt)[0], 5, true, 77 + i as u64, None);
+        }
+    }
+}
+
+#[test]
+fn matmul_over_split_weights_matches_cpu() {
+    for variant in BOTH_VARIANTS {
+        let ctx = gpu_with(variant);
+        for dt in [DType::Q4_0, DType::Q6K, DType::F16] {
+            let cols = cols_for(dt)[0];
+            let row_bytes = (dt.gpu_row_words(cols) * 4) as u64;
+            check_matmul(&ctx, dt, 101, cols, 2, false, 5, Some(row_bytes * 17));
+        }
+    }
+}
+
+#[test]
+fn matmul_block_rows_equal_single_token_rows_bitwise() {
+    // Batch invariance: a token's outputs do not depend on how many tokens share the pass.
+    for variant in BOTH_VARIANTS {
+        let ctx = gpu_with(variant);
+        for dt in [DType::Q4_1, DType::Q4K, DType::Q8_0] {
+            let (rows, cols) = (45, cols_for(dt)[1.min(cols_for(dt).len() - 1)]);
+            let mut r = rng(9);
+            let wb = random_tensor(dt, rows * cols, 1.0, &mut r);
+            let w = GpuWeight::upload(&ctx, "w", dt, rows, cols, &wb).unwrap();
+            let m = 7;
+            let x = random_f32(m * cols, &mut r);
+            let xb = GpuBuffer::from_f32(&ctx, "x", &x);
+            let yb = poisoned(&ctx, m * rows);
+            let st = step(&ctx, m, 0, m);
+            let args = MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride: rows, accumulate: false, tokens: Tokens::All, max_tokens: m };
+            run(&ctx, &matmul::prepare(&ctx, args, &st).unwrap(), m, m);
+            let block = read(&ctx, &yb);
+            for t in 0..m {
+                let x1 = GpuBuffer::from_f32(&ctx, "x1", &x[t * cols..(t + 1) * cols]);
+                let y1 = poisoned(&ctx, rows);
+                let st1 = step(&ctx, 1, 0, 1);
+                let a1 = MatmulArgs { weight: &w, x: &x1.buffer, y: &y1.buffer, y_stride: rows, accumulate: false, tokens: Tokens::All, max_tokens: 1 };
+                run(&ctx, &matmul::prepare(&ctx, a1, &st1).unwrap(), 1, 1);
+                let single = read(&ctx, &y1);
+                for row in 0..rows {
+                    assert_eq!(single[row].to_bits(), block[t * rows + row].to_bits(), "{variant:?} {dt:?} token {t} row {row}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn matmul_logits_rows_uses_only_trailing_tokens() {
+    let ctx = gpu();
+    let (rows, cols, m, m_logits) = (33, 64, 5, 2);
+    let mut r = rng(4);
+    let wb = random_tensor(DType::Q8_0, rows * cols, 1.0, &mut r);
+    let wf = dequantize(DType::Q8_0, &wb, rows * cols).unwrap();
+    let w = GpuWeight::upload(&ctx, "w", DType::Q8_0, rows, cols, &wb).unwrap();
+    let x = random_f32(m * cols, &mut r);
+    let xb = GpuBuffer::from_f32(&ctx, "x", &x);
+    let yb = poisoned(&ctx, m * rows);
+    let st = step(&ctx, m, 0, m_logits);
+    let a = MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride: rows, accumulate: false, tokens: Tokens::LogitsRows, max_tokens: m };
+    run(&ctx, &matmul::prepare(&ctx, a, &st).unwrap(), m, m_logits);
+    let got = read(&ctx, &yb);
+    for t in 0..m_logits {
+        let want: Vec<f32> = (0..rows).map(|row| (0..cols).map(|k| wf[row * cols + k] * x[t * cols + k]).sum()).collect();
+        assert!(rel_err(&got[t * rows..(t + 1) * rows], &want) < 1e-4);
+    }
+    assert!(got[m_logits * rows..].iter().all(|v| v.is_nan()), "rows past m_logits were written");
+}
+
+#[test]
+fn gpu_dequantization_matches_cpu_for_every_type() {
+    // The embedding kernel dequantizes whole rows: compare with the CPU dequantizer.
+    let ctx = gpu();
+    for (i, dt) in DType::ALL.into_iter().enumerate() {
+        let cols = cols_for(dt)[0];
+        let rows = 29;
+        let mut r = rng(300 + i as u64);
+        let wb = random_tensor(dt, rows * cols, 1.0, &mut r);
+        let wf = dequantize(dt, &wb, rows * cols).unwrap();
+        let row_bytes = (dt.gpu_row_words(cols) * 4) as u64;
+        let w = GpuWeight::upload_split(&ctx, "e", dt, rows, cols, &wb, row_bytes * 8).unwrap();
+        let toks: Vec<u32> = vec![0, 28, 7, 13, 8, 16, 3];
+        let tb = GpuBuffer::from_u32(&ctx, "tokens", &toks);
+        let xb = poisoned(&ctx, toks.len() * cols);
+        let st = step(&ctx, toks.len(), 0, 1);
+        run(&ctx, &embedding::prepare(&ctx, &w, &tb.buffer, &xb.buffer, toks.len(), &st).unwrap(), toks.len(), 1);
+        let got = read(&ctx, &xb);
+        for (t, &tok) in toks.iter().enumerate() {
+            let want = &wf[tok as usize * cols..(tok as usize + 1) * cols];
+            let g = &got[t * cols..(t + 1) * cols];
+            let e = rel_err(g, want);
+            assert!(e < 1e-6, "{dt:?}: row {tok} differs from the CPU dequantizer (rel err {e})");
+        }
+    }
+}
+
+#[test]
+fn rmsnorm_matches_cpu() {
+    let ctx = gpu();
+    for (n, m) in [(13usize, 1usize), (576, 3), (1000, 2)] {
+        let mut r = rng(n as u64);
+        let x = random_f32(n * m, &mut r);
+        let g = random_f32(n, &mut r);
+        let xb = GpuBuffer::from_f32(&ctx, "x", &x);
+        let gb = GpuBuffer::from_f32(&ctx, "g", &g);
+        let yb = poisoned(&ctx, n * m);
+        let st = step(&ctx, m, 0, 1);
+        let d = rmsnorm::prepare(&ctx, &xb.buffer, &gb, &yb.buffer, n, 1e-5, false, m, &st).unwrap();
+        run(&ctx, &[d], m, 1);
+        let got = read(&ctx, &yb);
+        for t in 0..m {
+            let row = &x[t * n..(t + 1) * n];
+            let inv = 1.0 / (row.iter().map(|v| v * v).sum::<f32>() / n as f32 + 1e-5).sqrt();
+            let want: Vec<f32> = row.iter().zip(&g).map(|(v, g)| v * inv * g).collect();
+            assert!(rel_err(&got[t * n..(t + 1) * n], &want) < 1e-5, "n={n} token {t}");
+        }
+    }
+}
+
+#[test]
+fn rope_store_matches_cpu_in_both_layouts_with_bias() {
+    let ctx = gpu();
+    for (mode, bias) in [(RopeMode::Adjacent, false), (RopeMode::Halves, true)] {
+        let (nh, nkv, hd, ctx_len, m, pos0) = (6usize, 2usize, 12usize, 40usize, 3usize, 17usize);
+        let mut r = rng(11);
+        let q = random_f32(m * nh * hd, &mut r);
+        let k = random_f32(m * nkv * hd, &mut r);
+        let v = random_f32(m * nkv * hd, &mut r);
+        let b = random_f32((nh + 2 * nkv) * hd, &mut r);
+        let qb = GpuBuffer::from_f32(&ctx, "q", &q);
+        let kb = GpuBuffer::from_f32(&ctx, "k", &k);
+        let vb = GpuBuffer::from_f32(&ctx, "v", &v);
+        let bb = GpuBuffer::from_f32(&ctx, "b", &b);
+        let kc = poisoned(&ctx, nkv * ctx_len * hd);
+        let vc = poisoned(&ctx, nkv * ctx_len * hd);
+        let rot = GpuBuffer::from_f32(&ctx, "rot", &rotation_table(ctx_len, hd, 10000.0));
+        let zero = GpuBuffer::zeros(&ctx, "zero", 4);
+        let st = step(&ctx, m, pos0, 1);
+        let d = rope_store::prepare(
+            &ctx,
+            RopeArgs { q: &qb.buffer, k: &kb.buffer, v: &vb.buffer, bias: bias.then_some(&bb), k_cache: &kc.buffer, v_cache: &vc.buffer, rot_table: &rot, n_head: nh, n_kv: nkv, head_dim: hd, ctx_len, mode, zero: &zero },
+            &st,
+        )
+        .unwrap();
+        run(&ctx, &[d], m, 1);
+        let (gq, gk, gv) = (read(&ctx, &qb), read(&ctx, &kc), read(&ctx, &vc));
+        let rot_ref = |vals: &mut [f32], pos: usize| {
+            for i in 0..hd / 2 {
+                let a = pos as f64 * 10000f64.powf(-2.0 * i as f64 / hd as f64);
+                let (s, c) = (a.sin() as f32, a.cos() as f32);
+                let (i0, i1) = if mode == RopeMode::Halves { (i, i + hd / 2) } else { (2 * i, 2 * i + 1) };
+                let (x, y) = (vals[i0], vals[i1]);
+                vals[i0] = x * c - y * s;
+                vals[i1] = x * s + y * c;
+            }
+        };
+        for t in 0..m {
+            let pos = pos0 + t;
+            for h in 0..nh {
+                let mut want: Vec<f32> = (0..hd).map(|i| q[(t * nh + h) * hd + i] + if bias { b[h * hd + i] } else { 0.0 }).collect();
+                rot_ref(&mut want, pos);
+                assert!(rel_err(&gq[(t * nh + h) * hd..(t * nh + h + 1) * hd], &want) < 1e-5);
+            }
+            for h in 0..nkv {
+                let kbias = |i: usize| if bias { b[nh * hd + h * hd + i] } else { 0.0 };
+                let vbias = |i: usize| if bias { b[(nh + nkv) * hd + h * hd + i] } else { 0.0 };
+                let mut want: Vec<f32> = (0..hd).map(|i| k[(t * nkv + h) * hd + i] + kbias(i)).collect();
+                rot_ref(&mut want, pos);
+                let c = (h * ctx_len + pos) * hd;
+                assert!(rel_err(&gk[c..c + hd], &want) < 1e-5);
+                let wv: Vec<f32> = (0..hd).map(|i| v[(t * nkv + h) * hd + i] + vbias(i)).collect();
+                assert!(rel_err(&gv[c..c + hd], &wv) < 1e-6);
+            }
+        }
+        // Positions outside the block are untouched.
+        assert!(gk[..pos0 * hd].iter().all(|v| v.is_nan()));
+    }
+}
+
+#[test]
+fn attention_matches_cpu_for_decode_and_causal_blocks() {
+    let ctx = gpu();
+    for (nh, nkv, hd, pos0, m) in [(4usize, 2usize, 16usize, 0usize, 1usize), (6, 3, 8, 5, 4), (4, 1, 12, 70, 3)] {
+        let ctx_len = 96;
+        let mut r = rng((nh * 100 + pos0) as u64);
+        let q = random_f32(m * nh * hd, &mut r);
+        let kc = random_f32(nkv * ctx_len * hd, &mut r);
+        let vc = random_f32(nkv * ctx_len * hd, &mut r);
+        let qb = GpuBuffer::from_f32(&ctx, "q", &q);
+        let kb = GpuBuffer::from_f32(&ctx, "kc", &kc);
+        let vb = GpuBuffer::from_f32(&ctx, "vc", &vc);
+        let scores = GpuBuffer::zeros(&ctx, "scores", m * nh * ctx_len);
+        let out = poisoned(&ctx, m * nh * hd);
+        let st = step(&ctx, m, pos0, 1);
+        let d = attention::prepare(
+            &ctx,
+            attention::AttentionArgs { q: &qb.buffer, k_cache: &kb.buffer, v_cache: &vb.buffer, scores: &scores.buffer, out: &out.buffer, n_head: nh, n_kv: nkv, head_dim: hd, ctx_len, max_tokens: m },
+            &st,
+        )
+        .unwrap();
+        run(&ctx, &[d], m, 1);
+        let got = read(&ctx, &out);
+        let scale = 1.0 / (hd as f32).sqrt();
+        for t in 0..m {
+            for h in 0..nh {
+                let kvh = h / (nh / nkv);
+                let qv = &q[(t * nh + h) * hd..(t * nh + h + 1) * hd];
+                let n_keys = pos0 + t + 1;
+                let s: Vec<f32> = (0..n_keys)
+                    .map(|j| qv.iter().zip(&kc[(kvh * ctx_len + j) * hd..]).map(|(a, b)| a * b).sum::<f32>() * scale)
+                    .collect();
+                let mx = s.iter().cloned().fold(f32::MIN, f32::max);
+                let e: Vec<f32> = s.iter().map(|v| (v - mx).exp()).collect();
+                let sum: f32 = e.iter().sum();
+                let want: Vec<f32> = (0..hd).map(|d| (0..n_keys).map(|j| e[j] * vc[(kvh * ctx_len + j) * hd + d]).sum::<f32>() / sum).collect();
+                let g = &got[(t * nh + h) * hd..(t * nh + h + 1) * hd];
+                assert!(rel_err(g, &want) < 1e-5, "nh={nh} pos0={pos0} t={t} h={h}: {}", rel_err(g, &want));
+            }
+        }
+    }
+}
+
+#[test]
+fn silu_mul_and_add_match_cpu() {
+    let ctx = gpu();
+    let (n, m) = (77usize, 3usize);
+    let mut r = rng(21);
+    let g = random_f32(n * m, &mut r);
+    let u = random_f32(n * m, &mut r);
+    let gb = GpuBuffer::from_f32(&ctx, "g", &g);
+    let ub = GpuBuffer::from_f32(&ctx, "u", &u);
+    let st = step(&ctx, m, 0, 1);
+    run(&ctx, &[silu_mul::prepare(&ctx, &gb.buffer, &ub.buffer, n, &st).unwrap()], m, 1);
+    let want: Vec<f32> = g.iter().zip(&u).map(|(a, b)| a / (1.0 + (-a).exp()) * b).collect();
+    assert!(rel_err(&read(&ctx, &gb), &want) < 1e-5);
+    let yb = GpuBuffer::from_f32(&ctx, "y", &g);
+    run(&ctx, &[add::prepare(&ctx, &yb.buffer, &ub.buffer, n, &st).unwrap()], m, 1);
+    let want: Vec<f32> = g.iter().zip(&u).map(|(a, b)| a + b).collect();
+    assert!(rel_err(&read(&ctx, &yb), &want) < 1e-6);
+}
+
+#[test]
+fn argmax_picks_the_lowest_index_of_the_maximum() {
+    let ctx = gpu();
+    for (vocab, rows) in [(1usize, 1usize), (300, 2), (49157, 3)] {
+        let mut r = rng(vocab as u64);
+        let mut logits = random_f32(vocab * rows, &mut r);
+        if vocab > 10 {
+            // A tie: the lower index must win; a NaN must never win.
+            logits[vocab + 7] = 5.0;
+            logits[vocab + 200] = 5.0;
+            logits[3] = f32::NAN;
+        }
+        let lb = GpuBuffer::from_f32(&ctx, "logits", &logits);
+        let out = GpuBuffer::from_u32(&ctx, "out", &vec![u32::MAX; rows + 2]);
+        let st = step(&ctx, rows, 0, rows);
+        run(&ctx, &[argmax::prepare(&ctx, &lb.buffer, &out.buffer, vocab, 1, &st).unwrap()], rows, rows);
+        let got = pollster::block_on(out.read_u32(&ctx)).unwrap();
+        assert_eq!(got[0], u32::MAX, "wrote before the offset");
+        for row in 0..rows {
+            let l = &logits[row * vocab..(row + 1) * vocab];
+            let mut best = 0usize;
+            for (i, v) in l.iter().enumerate() {
+                if *v > l[best] || l[best].is_nan() && !v.is_nan() {
+                    best = i;
+                }
+            }
+            assert_eq!(got[1 + row] as usize, best, "vocab {vocab} row {row}");
+        }
+    }
+}
+
+#[test]
+fn weight_with_columns_off_the_block_grid_is_refused() {
+    let ctx = gpu();
+    let mut r = rng(1);
+    let cols = 40;
+    let wb = random_tensor(DType::F32, 3 * cols, 1.0, &mut r);
+    let err = GpuWeight::upload(&ctx, "w", DType::F32, 3, cols, &wb).err().expect("refused");
+    assert!(err.to_string().contains("not a multiple"), "{err}");
+    let _ = r.random::<u8>();
+}
