@@ -1,0 +1,76 @@
+//! The real models of MODELS.md (fetched by scripts/fetch-models.sh; CI sets
+//! COSPEC_REQUIRE_MODELS=1 so a missing file fails instead of skipping). The Qwen GPU tests
+//! upload 1.6 GB and run only with COSPEC_LARGE_TESTS=1.
+
+use cospec::decode::{generate, GenerateOptions};
+use cospec::model::{LoadOptions, LogitsRows, Model};
+use cospec::tokenizer::{ChatMessage, Tokenizer};
+use cospec_tests::reference::RefModel;
+use cospec_tests::{gpu, real_model, rel_err};
+
+const SMOLLM2: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+
+fn large_tests() -> bool {
+    let on = std::env::var("COSPEC_LARGE_TESTS").as_deref() == Ok("1");
+    if !on {
+        eprintln!("skipping: set COSPEC_LARGE_TESTS=1 to run the Qwen GPU tests");
+    }
+    on
+}
+
+fn load(path: &std::path::Path) -> (cospec::formats::ModelFile, Model, Tokenizer) {
+    let f = cospec::platform::open_model(path).unwrap();
+    let m = Model::load(gpu(), &f, &LoadOptions { ctx_len: 512, max_block: 32 }, &mut |_, _| {}).unwrap();
+    let t = Tokenizer::from_model_file(&f).unwrap();
+    (f, m, t)
+}
+
+fn check_logits_against_reference(name: &str, prompt: &str) {
+    let Some(path) = real_model(name) else { return };
+    let (f, mut model, tok) = load(&path);
+    let ids = tok.encode(prompt).unwrap();
+    let got = pollster::block_on(model.forward(&ids, LogitsRows::All)).unwrap();
+    let want = RefModel::new(&f).forward(&ids);
+    let vocab = model.config.vocab;
+    for (pos, w) in want.iter().enumerate() {
+        let e = rel_err(&got[pos * vocab..(pos + 1) * vocab], w);
+        assert!(e < 1e-3, "{name}: position {pos} rel err {e}");
+    }
+}
+
+#[test]
+fn smollm2_gpu_logits_match_cpu_reference() {
+    check_logits_against_reference(SMOLLM2, "The capital of France is");
+}
+
+#[test]
+fn smollm2_greedy_says_paris() {
+    let Some(path) = real_model(SMOLLM2) else { return };
+    let (_, mut model, tok) = load(&path);
+    let ids = tok.encode("The capital of France is").unwrap();
+    let out = pollster::block_on(generate(&mut model, &tok, &ids, &GenerateOptions { max_tokens: 8, ..Default::default() }, &mut |_| {})).unwrap();
+    assert!(out.text.contains("Paris"), "continuation: {:?}", out.text);
+}
+
+#[test]
+fn qwen_draft_gpu_logits_match_cpu_reference() {
+    if !large_tests() {
+        return;
+    }
+    check_logits_against_reference("qwen2.5-coder-0.5b-instruct.gguf", "def add(a, b):");
+}
+
+#[test]
+fn qwen_pair_load_and_answer_in_chat() {
+    if !large_tests() {
+        return;
+    }
+    for name in ["qwen2.5-coder-0.5b-instruct.gguf", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"] {
+        let Some(path) = real_model(name) else { return };
+        let (_, mut model, tok) = load(&path);
+        let prompt = tok.apply_chat_template(&[ChatMessage::new("user", "What is 7 times 6? Answer with the number only.")], true).unwrap();
+        let ids = tok.encode(&prompt).unwrap();
+        let out = pollster::block_on(generate(&mut model, &tok, &ids, &GenerateOptions { max_tokens: 6, ..Default::default() }, &mut |_| {})).unwrap();
+        assert!(out.text.contains("42"), "{name}: {:?}", out.text);
+    }
+}

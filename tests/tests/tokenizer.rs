@@ -1,0 +1,101 @@
+//! Tokenizers built from GGUF metadata and tokenizer.json, chat templates, and streaming
+//! detokenization across UTF-8 boundaries; real models' ids from MODELS.md when fetched.
+
+use cospec::formats::ModelFile;
+use cospec::tokenizer::{ChatMessage, TextStream, Tokenizer};
+use cospec_tests::real_model;
+use cospec_tests::tiny::{tiny_model_file, tiny_qwen2};
+
+fn open(name: &str) -> Option<(ModelFile, Tokenizer)> {
+    let p = real_model(name)?;
+    let f = cospec::platform::open_model(&p).unwrap();
+    let t = Tokenizer::from_model_file(&f).unwrap();
+    Some((f, t))
+}
+
+#[test]
+fn tiny_gguf_tokenizer_applies_merges_and_specials() {
+    let f = tiny_model_file(&tiny_qwen2(1));
+    let t = Tokenizer::from_model_file(&f).unwrap();
+    let ids = t.encode("<|im_start|>the in").unwrap();
+    let id = |s: &str| (0..t.vocab_size() as u32).find(|&i| t.token_text(i).as_deref() == Some(s)).unwrap();
+    assert_eq!(ids, vec![id("<|im_start|>"), id("t"), id("he"), id("Ġ"), id("in")]);
+    assert_eq!(t.decode(&ids, false).unwrap(), "<|im_start|>the in");
+    assert!(t.is_eos(id("<|im_end|>")));
+}
+
+#[test]
+fn streaming_never_splits_a_utf8_character() {
+    let f = tiny_model_file(&tiny_qwen2(2));
+    let t = Tokenizer::from_model_file(&f).unwrap();
+    let text = "naïve café → 東京 🎉 ok";
+    let ids = t.encode(text).unwrap();
+    // Byte-level tokens: multi-byte characters span several tokens.
+    assert!(ids.len() > text.chars().count());
+    let mut s = TextStream::new();
+    let mut out = String::new();
+    for &id in &ids {
+        let piece = s.push(&t, id).unwrap();
+        assert!(!piece.contains('\u{FFFD}'), "a partial character leaked: {piece:?}");
+        out.push_str(&piece);
+    }
+    out.push_str(&s.finish(&t).unwrap());
+    assert_eq!(out, text);
+}
+
+#[test]
+fn chat_template_renders_chatml_when_the_model_has_none() {
+    let f = tiny_model_file(&tiny_qwen2(3));
+    let t = Tokenizer::from_model_file(&f).unwrap();
+    let s = t.apply_chat_template(&[ChatMessage::new("user", "hi")], true).unwrap();
+    assert_eq!(s, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+}
+
+#[test]
+fn tokenizer_json_path_loads() {
+    let json = r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[{"id":3,"content":"<|im_end|>","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true}],
+      "normalizer":null,"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":true},
+      "post_processor":null,"decoder":{"type":"ByteLevel","add_prefix_space":true,"trim_offsets":true,"use_regex":true},
+      "model":{"type":"BPE","dropout":null,"unk_token":null,"continuing_subword_prefix":null,"end_of_word_suffix":null,"fuse_unk":false,"byte_fallback":false,"vocab":{"a":0,"b":1,"ab":2,"<|im_end|>":3},"merges":["a b"]}}"#;
+    let t = Tokenizer::from_json(json).unwrap();
+    assert_eq!(t.encode("abab<|im_end|>").unwrap(), vec![2, 2, 3]);
+    assert_eq!(t.eos_ids, vec![3]);
+}
+
+#[test]
+fn smollm2_tokenizer_and_template() {
+    let Some((_, t)) = open("SmolLM2-135M-Instruct.Q4_1.gguf") else { return };
+    assert_eq!(t.bos_id, Some(1));
+    assert!(t.is_eos(2));
+    assert_eq!(t.encode("<|im_start|>").unwrap(), vec![1]);
+    // Digits are split one by one by the smollm pre-tokenizer.
+    let ids = t.encode("2024").unwrap();
+    assert_eq!(ids.len(), 4, "{ids:?}");
+    let s = t.apply_chat_template(&[ChatMessage::new("user", "Hi")], true).unwrap();
+    assert!(s.starts_with("<|im_start|>system\nYou are a helpful AI assistant named SmolLM"), "{s}");
+    assert!(s.ends_with("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"), "{s}");
+    assert_eq!(t.decode(&t.encode("The capital of France is").unwrap(), false).unwrap(), "The capital of France is");
+}
+
+fn check_qwen(name: &str) {
+    let Some((_, t)) = open(name) else { return };
+    assert_eq!(t.encode("Hello world").unwrap(), vec![9707, 1879]);
+    assert_eq!(t.encode("<|im_start|>user\n").unwrap(), vec![151644, 872, 198]);
+    assert_eq!(t.bos_id, Some(151643));
+    assert!(t.is_eos(151645));
+    let s = t.apply_chat_template(&[ChatMessage::new("user", "2+2?")], true).unwrap();
+    assert_eq!(
+        s,
+        "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n"
+    );
+}
+
+#[test]
+fn qwen_target_tokenizer_gives_the_documented_ids() {
+    check_qwen("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf");
+}
+
+#[test]
+fn qwen_draft_tokenizer_gives_the_documented_ids() {
+    check_qwen("qwen2.5-coder-0.5b-instruct.gguf");
+}
