@@ -1,0 +1,64 @@
+//! The `cospec` binary end to end on a tiny random model written to a temporary file.
+
+use cospec_tests::tiny::{tiny_gguf, tiny_llama};
+use std::path::PathBuf;
+use std::process::Command;
+
+fn tiny_file(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cospec-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn cospec(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cospec")).args(args).env("XDG_RUNTIME_DIR", "/tmp").output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn info_describes_the_model_and_adapter() {
+    let p = tiny_file("info.gguf", &tiny_gguf(&tiny_llama(1)));
+    let (ok, out, err) = cospec(&["info", "--model", p.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    for want in ["architecture:  llama", "3 layers", "Q4_0", "adapter:", "tokenizer:"] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn run_streams_text_and_reports_speeds() {
+    let p = tiny_file("run.gguf", &tiny_gguf(&tiny_llama(2)));
+    let (ok, out, err) = cospec(&["run", "--model", p.to_str().unwrap(), "--prompt", "the in", "--max-tokens", "6"]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("the in"), "{out}");
+    assert!(err.contains("prompt:") && err.contains("decode:") && err.contains("tok/s"), "{err}");
+    let (ok, _, err) = cospec(&["run", "--model", p.to_str().unwrap(), "--prompt", "hi", "--chat", "--max-tokens", "4", "--temperature", "0.8", "--top-k", "20", "--top-p", "0.9", "--seed", "3"]);
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn bench_prints_prompt_and_decode_speed() {
+    let p = tiny_file("bench.gguf", &tiny_gguf(&tiny_llama(3)));
+    let (ok, out, err) = cospec(&["bench", "--model", p.to_str().unwrap(), "--prompt-tokens", "8", "--gen-tokens", "4", "--reps", "1", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(v["decode_tok_per_s"].as_f64().unwrap() > 0.0);
+    assert!(v["prompt_tok_per_s"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bad_files_and_prompts_give_clear_errors() {
+    let full = tiny_gguf(&tiny_llama(4));
+    let p = tiny_file("cut.gguf", &full[..full.len() / 2]);
+    let (ok, _, err) = cospec(&["info", "--model", p.to_str().unwrap()]);
+    assert!(!ok && err.contains("truncated"), "{err}");
+    let (ok, _, err) = cospec(&["run", "--model", "/nonexistent/model.gguf", "--prompt", "x"]);
+    assert!(!ok && err.contains("/nonexistent/model.gguf"), "{err}");
+    let p = tiny_file("ctx.gguf", &full);
+    let long = "the ".repeat(40);
+    let (ok, _, err) = cospec(&["run", "--model", p.to_str().unwrap(), "--prompt", &long, "--ctx", "16"]);
+    assert!(!ok && err.contains("context"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
