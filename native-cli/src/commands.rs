@@ -130,6 +130,22 @@ pub fn info(gpu_opts: &GpuOptions, path: &Path) -> Result<()> {
     Ok(())
 }
 
+pub fn score(gpu_opts: &GpuOptions, path: &Path, tokens_path: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(tokens_path).with_context(|| format!("reading {}", tokens_path.display()))?;
+    let ids: Vec<u32> = serde_json::from_str(&text).with_context(|| format!("{} is not a JSON array of token ids", tokens_path.display()))?;
+    let file = open(path)?;
+    let ctx = gpu(gpu_opts)?;
+    let mut model = load(ctx, &file, &LoadOptions { ctx_len: ids.len().max(16), ..Default::default() })?;
+    let vocab = model.config.vocab;
+    let logits = pollster::block_on(model.forward(&ids, cospec::model::LogitsRows::All))?;
+    let top1: Vec<usize> = logits
+        .chunks(vocab)
+        .map(|row| row.iter().enumerate().fold(0, |b, (i, v)| if *v > row[b] { i } else { b }))
+        .collect();
+    println!("{}", serde_json::json!({ "top1": top1 }));
+    Ok(())
+}
+
 pub fn adapters(gpu_opts: &GpuOptions) -> Result<()> {
     let backends = cospec::gpu::context::parse_backends(gpu_opts.backend.as_deref())?;
     let list = pollster::block_on(cospec::gpu::context::list_adapters(backends));

@@ -76,6 +76,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Teacher-force token ids (a JSON array) through the model and print each position's
+    /// top-1 next token as JSON, for agreement checks with other engines
+    Score {
+        #[arg(long)]
+        model: PathBuf,
+        /// File holding a JSON array of token ids
+        #[arg(long)]
+        tokens: PathBuf,
+    },
     /// List the GPU adapters wgpu can see
     Adapters,
 }
@@ -95,6 +104,7 @@ fn main() {
         Command::Bench { model, prompt_tokens, gen_tokens, reps, json } => {
             bench::bench(&gpu, &model, prompt_tokens, gen_tokens, reps, json)
         }
+        Command::Score { model, tokens } => commands::score(&gpu, &model, &tokens),
         Command::Adapters => commands::adapters(&gpu),
     };
     if let Err(e) = result {
