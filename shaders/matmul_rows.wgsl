@@ -1,8 +1,10 @@
 // The same product as matmul.wgsl, shaped for CPU implementations of WebGPU (lavapipe,
 // SwiftShader), where invocations are SIMD lanes and barriers are context switches: each
-// invocation owns RPI (2) whole rows (so every activation load serves RPI rows), with no shared
-// memory and no barrier. Each output is summed over k in chunk order, whatever the token
-// count (batch invariant).
+// invocation owns RPI whole rows, with no workgroup memory and no barrier. `qdot` (per type)
+// dots a 32-weight chunk with activations `xv` (prepended: plain loads, or subgroup shuffles);
+// offsets and minimums fold into one term per chunk through the activation sums.
+// Every token runs the same code in the same order, so a position's outputs are identical
+// whatever the block size (batch invariance).
 struct Params {
     chunks: u32,
     n: u32,
@@ -23,27 +25,15 @@ struct Params {
 @group(0) @binding(5) var<storage, read> ws: array<u32>;
 
 const WG: u32 = {{WG}}u;
-const RPI: u32 = 2u;
+const RPI: u32 = 4u;
 
-fn dot32(wv: W32, xi: u32) -> f32 {
-    var s = 0.0;
-    for (var i = 0u; i < 8u; i++) {
-        s += dot(wv[i], x[xi + i]);
-    }
-    return s;
-}
-
-fn store(t: u32, row0: u32, v: vec2<f32>) {
-    for (var r = 0u; r < RPI; r++) {
-        if (row0 + r < p.n) {
-            let yi = t * p.y_stride + p.y_offset + row0 + r;
-            var o = v[r];
-            if (p.accumulate == 1u) {
-                o += y[yi];
-            }
-            y[yi] = o;
-        }
-    }
+// Sums of the chunk's first and last 16 activations.
+fn xsum() -> vec2<f32> {
+    let one = vec4<f32>(1.0);
+    return vec2<f32>(
+        dot(xv(0u) + xv(1u), one) + dot(xv(2u) + xv(3u), one),
+        dot(xv(4u) + xv(5u), one) + dot(xv(6u) + xv(7u), one),
+    );
 }
 
 @compute @workgroup_size(WG)
@@ -51,60 +41,33 @@ fn main(
     @builtin(local_invocation_index) lid: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
+    {{LANE_PARAM}}
 ) {
-    let row0 = ((wid.x + wid.y * nwg.x) * WG + lid) * RPI;
-    if (row0 >= p.n) {
-        return;
-    }
-    // A missing second row re-reads the first and is never written.
-    let b0 = row0 * p.chunks;
-    let b1 = min(row0 + 1u, p.n - 1u) * p.chunks;
+    let first = ((wid.x + wid.y * nwg.x) * WG + lid) * RPI;
+    // Invocations past the last row work on it (subgroups stay full) and write nothing.
+    let last = p.n - 1u;
+    let b0 = min(first, last) * p.chunks;
+    let b1 = min(first + 1u, last) * p.chunks;
+    let b2 = min(first + 2u, last) * p.chunks;
+    let b3 = min(first + 3u, last) * p.chunks;
     let m = select(step.m, step.m_logits, p.count_sel == 1u);
     let xs = p.x_stride / 4u;
-    if (m == 1u) {
-        // Decode: the same sums as token 0 of a tile below, without the tile's branches.
-        var a = vec2<f32>(0.0);
+    for (var t = 0u; t < m; t++) {
+        var a = vec4<f32>(0.0);
         for (var c = 0u; c < p.chunks; c++) {
-            let w0 = dq32(b0 + c, p.sbase);
-            let w1 = dq32(b1 + c, p.sbase);
-            let xi = c * 8u;
-            a += vec2<f32>(dot32(w0, xi), dot32(w1, xi));
+            x_begin(t * xs + c * 8u, {{LANE_ID}});
+            let s = xsum();
+            a += vec4<f32>(qdot(b0 + c, p.sbase, s), qdot(b1 + c, p.sbase, s), qdot(b2 + c, p.sbase, s), qdot(b3 + c, p.sbase, s));
         }
-        store(0u, row0, a);
-        return;
-    }
-    // Tokens in tiles of 4, one accumulator each: indexing a private array by the token spills
-    // to memory on CPU implementations.
-    for (var t0 = 0u; t0 < m; t0 += 4u) {
-        let tn = min(4u, m - t0);
-        var a0 = vec2<f32>(0.0);
-        var a1 = vec2<f32>(0.0);
-        var a2 = vec2<f32>(0.0);
-        var a3 = vec2<f32>(0.0);
-        for (var c = 0u; c < p.chunks; c++) {
-            let w0 = dq32(b0 + c, p.sbase);
-            let w1 = dq32(b1 + c, p.sbase);
-            let xi = t0 * xs + c * 8u;
-            a0 += vec2<f32>(dot32(w0, xi), dot32(w1, xi));
-            if (tn > 1u) {
-                a1 += vec2<f32>(dot32(w0, xi + xs), dot32(w1, xi + xs));
+        for (var r = 0u; r < RPI; r++) {
+            if (first + r < p.n) {
+                let yi = t * p.y_stride + p.y_offset + first + r;
+                var o = a[r];
+                if (p.accumulate == 1u) {
+                    o += y[yi];
+                }
+                y[yi] = o;
             }
-            if (tn > 2u) {
-                a2 += vec2<f32>(dot32(w0, xi + 2u * xs), dot32(w1, xi + 2u * xs));
-            }
-            if (tn > 3u) {
-                a3 += vec2<f32>(dot32(w0, xi + 3u * xs), dot32(w1, xi + 3u * xs));
-            }
-        }
-        store(t0, row0, a0);
-        if (tn > 1u) {
-            store(t0 + 1u, row0, a1);
-        }
-        if (tn > 2u) {
-            store(t0 + 2u, row0, a2);
-        }
-        if (tn > 3u) {
-            store(t0 + 3u, row0, a3);
         }
     }
 }

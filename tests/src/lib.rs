@@ -13,9 +13,11 @@ use std::sync::{Arc, OnceLock};
 pub fn gpu_with(variant: MatmulVariant) -> Arc<GpuContext> {
     static COOP: OnceLock<Arc<GpuContext>> = OnceLock::new();
     static ROWS: OnceLock<Arc<GpuContext>> = OnceLock::new();
+    static ROWS_SG: OnceLock<Arc<GpuContext>> = OnceLock::new();
     let cell = match variant {
         MatmulVariant::Cooperative => &COOP,
         MatmulVariant::RowPerInvocation => &ROWS,
+        MatmulVariant::RowPerInvocationSubgroup => &ROWS_SG,
     };
     cell.get_or_init(|| {
         if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
@@ -41,7 +43,16 @@ pub fn gpu() -> Arc<GpuContext> {
         .clone()
 }
 
-pub const BOTH_VARIANTS: [MatmulVariant; 2] = [MatmulVariant::Cooperative, MatmulVariant::RowPerInvocation];
+/// Every matmul shape this device can run (the subgroup shape needs fixed subgroups of 8+).
+pub fn matmul_variants() -> Vec<MatmulVariant> {
+    let mut v = vec![MatmulVariant::Cooperative, MatmulVariant::RowPerInvocation];
+    if gpu().subgroup_size.is_some() {
+        v.push(MatmulVariant::RowPerInvocationSubgroup);
+    } else {
+        eprintln!("note: no fixed subgroups of 8+ on this adapter; the subgroup matmul shape is not tested");
+    }
+    v
+}
 
 /// Where scripts/fetch-models.sh caches models.
 pub fn models_dir() -> PathBuf {

@@ -8,7 +8,7 @@ use cospec::gpu::kernels::rope_store::{rotation_table, RopeArgs, RopeMode};
 use cospec::gpu::kernels::{add, argmax, attention, embedding, matmul, rmsnorm, rope_store, silu_mul};
 use cospec::gpu::{GpuBuffer, GpuContext, GpuWeight};
 use cospec_tests::blocks::{random_f32, random_tensor, rng};
-use cospec_tests::{gpu, gpu_with, rel_err, BOTH_VARIANTS, POISON};
+use cospec_tests::{gpu, gpu_with, rel_err, matmul_variants, POISON};
 use rand::Rng;
 
 fn step(ctx: &GpuContext, m: usize, pos0: usize, m_logits: usize) -> GpuBuffer {
@@ -82,7 +82,7 @@ fn check_matmul(ctx: &GpuContext, dt: DType, rows: usize, cols: usize, m: usize,
 
 #[test]
 fn matmul_matches_cpu_for_every_type_shape_and_variant() {
-    for variant in BOTH_VARIANTS {
+    for variant in matmul_variants() {
         let ctx = gpu_with(variant);
         for (i, dt) in DType::ALL.into_iter().enumerate() {
             for &cols in &cols_for(dt) {
@@ -97,7 +97,7 @@ fn matmul_matches_cpu_for_every_type_shape_and_variant() {
 
 #[test]
 fn matmul_over_split_weights_matches_cpu() {
-    for variant in BOTH_VARIANTS {
+    for variant in matmul_variants() {
         let ctx = gpu_with(variant);
         for dt in [DType::Q4_0, DType::Q6K, DType::F16] {
             let cols = cols_for(dt)[0];
@@ -110,7 +110,7 @@ fn matmul_over_split_weights_matches_cpu() {
 #[test]
 fn matmul_block_rows_equal_single_token_rows_bitwise() {
     // Batch invariance: a token's outputs do not depend on how many tokens share the pass.
-    for variant in BOTH_VARIANTS {
+    for variant in matmul_variants() {
         let ctx = gpu_with(variant);
         for dt in [DType::Q4_1, DType::Q4K, DType::Q8_0] {
             let (rows, cols) = (45, cols_for(dt)[1.min(cols_for(dt).len() - 1)]);

@@ -5,7 +5,7 @@
 use cospec::model::{LoadOptions, LogitsRows, Model};
 use cospec_tests::reference::RefModel;
 use cospec_tests::tiny::{tiny_llama, tiny_model_file, tiny_qwen2, TinySpec};
-use cospec_tests::{gpu, gpu_with, rel_err, BOTH_VARIANTS};
+use cospec_tests::{gpu, gpu_with, rel_err, matmul_variants};
 
 fn load(spec: &TinySpec, ctx: std::sync::Arc<cospec::gpu::GpuContext>, max_block: usize) -> (Model, RefModel) {
     let file = tiny_model_file(spec);
@@ -18,7 +18,7 @@ fn prompt(n: usize, vocab: usize, seed: usize) -> Vec<u32> {
 }
 
 fn check_against_reference(spec: TinySpec) {
-    for variant in BOTH_VARIANTS {
+    for variant in matmul_variants() {
         let (mut model, reference) = load(&spec, gpu_with(variant), 16);
         let mut tokens = prompt(32, spec.vocab, spec.seed as usize);
         // Prompt in two blocks of 16, all positions' logits.
@@ -55,7 +55,7 @@ fn tiny_qwen2_gpu_logits_match_cpu_reference() {
 #[test]
 fn logits_are_bit_identical_in_single_token_and_block_passes() {
     for spec in [tiny_llama(3), tiny_qwen2(4)] {
-        for variant in BOTH_VARIANTS {
+        for variant in matmul_variants() {
             let (mut model, _) = load(&spec, gpu_with(variant), 9);
             let toks = prompt(20, spec.vocab, 1);
             pollster::block_on(model.forward(&toks[..11], LogitsRows::Last)).unwrap();

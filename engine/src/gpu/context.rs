@@ -79,6 +79,8 @@ pub struct GpuContext {
     pub features: wgpu::Features,
     pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
     matmul_variant: Mutex<MatmulVariant>,
+    /// The subgroup size when subgroups are enabled and fixed.
+    pub subgroup_size: Option<u32>,
 }
 
 /// How a kernel binds a buffer.
@@ -96,6 +98,9 @@ pub enum MatmulVariant {
     Cooperative,
     /// Each invocation owns whole rows, no barriers: for CPU adapters (lavapipe, SwiftShader).
     RowPerInvocation,
+    /// As RowPerInvocation, sharing activation loads through subgroup shuffles: for CPU
+    /// adapters with fixed subgroups of at least 8.
+    RowPerInvocationSubgroup,
 }
 
 impl GpuContext {
@@ -138,10 +143,15 @@ impl GpuContext {
                 info.name, limits.max_storage_buffers_per_shader_stage
             )));
         }
+        let features = adapter.features() & wgpu::Features::SUBGROUP;
+        // Subgroup shuffles share activations only where subgroups have a fixed size of 8+.
+        let fixed_subgroups = features.contains(wgpu::Features::SUBGROUP)
+            && info.subgroup_min_size == info.subgroup_max_size
+            && info.subgroup_min_size >= 8;
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("cospec"),
-                required_features: wgpu::Features::empty(),
+                required_features: features,
                 required_limits: limits.clone(),
                 experimental_features: wgpu::ExperimentalFeatures::disabled(),
                 memory_hints: wgpu::MemoryHints::Performance,
@@ -154,13 +164,14 @@ impl GpuContext {
             queue,
             adapter: AdapterSummary::of(&info),
             limits,
-            features: wgpu::Features::empty(),
+            features,
             pipelines: Mutex::new(HashMap::new()),
-            matmul_variant: Mutex::new(if info.device_type == wgpu::DeviceType::Cpu {
-                MatmulVariant::RowPerInvocation
-            } else {
-                MatmulVariant::Cooperative
+            matmul_variant: Mutex::new(match (info.device_type == wgpu::DeviceType::Cpu, fixed_subgroups) {
+                (true, true) => MatmulVariant::RowPerInvocationSubgroup,
+                (true, false) => MatmulVariant::RowPerInvocation,
+                _ => MatmulVariant::Cooperative,
             }),
+            subgroup_size: fixed_subgroups.then_some(info.subgroup_min_size),
         }))
     }
 

@@ -5,7 +5,7 @@ use crate::formats::DType;
 
 pub const STEP: &str = include_str!("../../../shaders/step.wgsl");
 pub const MATMUL: &str = include_str!("../../../shaders/matmul.wgsl");
-pub const MATMUL_ROWS: &str = include_str!("../../../shaders/matmul_rows.wgsl");
+const MATMUL_ROWS: &str = include_str!("../../../shaders/matmul_rows.wgsl");
 pub const EMBEDDING: &str = include_str!("../../../shaders/embedding.wgsl");
 pub const RMSNORM: &str = include_str!("../../../shaders/rmsnorm.wgsl");
 pub const ROPE_STORE: &str = include_str!("../../../shaders/rope_store.wgsl");
@@ -36,6 +36,39 @@ pub fn dequant(dtype: DType) -> String {
     format!("{DQ_COMMON}\n{scales}\n{body}")
 }
 
+/// The `qdot` function of a weight type (needs `dequant` and an `xv` provider before it).
+pub fn qdot(dtype: DType) -> &'static str {
+    match dtype {
+        DType::F32 => include_str!("../../../shaders/qdot/f32.wgsl"),
+        DType::F16 => include_str!("../../../shaders/qdot/f16.wgsl"),
+        DType::BF16 => include_str!("../../../shaders/qdot/bf16.wgsl"),
+        DType::Q4_0 => include_str!("../../../shaders/qdot/q4_0.wgsl"),
+        DType::Q4_1 => include_str!("../../../shaders/qdot/q4_1.wgsl"),
+        DType::Q5_0 => include_str!("../../../shaders/qdot/q5_0.wgsl"),
+        DType::Q8_0 => include_str!("../../../shaders/qdot/q8_0.wgsl"),
+        DType::Q4K => include_str!("../../../shaders/qdot/q4_k.wgsl"),
+        DType::Q5K => include_str!("../../../shaders/qdot/q5_k.wgsl"),
+        DType::Q6K => include_str!("../../../shaders/qdot/q6_k.wgsl"),
+    }
+}
+
+const XV_LOAD: &str = include_str!("../../../shaders/xv_load.wgsl");
+const XV_SUBGROUP: &str = include_str!("../../../shaders/xv_subgroup.wgsl");
+
+/// The CPU-shaped product for a type; `subgroups` shares activations by subgroup shuffles.
+pub fn matmul_rows(dtype: DType, wg: u32, subgroups: bool) -> String {
+    let (xv, lane_param, lane_id) = if subgroups {
+        (XV_SUBGROUP, "@builtin(subgroup_invocation_id) sid: u32,", "sid")
+    } else {
+        (XV_LOAD, "", "0u")
+    };
+    let body = MATMUL_ROWS.replace("{{LANE_PARAM}}", lane_param).replace("{{LANE_ID}}", lane_id);
+    let mut src = assemble(&body, Some(dtype), &[("WG", wg)]);
+    src.push_str(xv);
+    src.push_str(qdot(dtype));
+    src
+}
+
 /// Assembles a kernel: `Step`, an optional dequantizer, the body with `{{K}}` replaced by V.
 pub fn assemble(body: &str, dtype: Option<DType>, constants: &[(&str, u32)]) -> String {
     let mut src = String::from(STEP);
@@ -54,7 +87,8 @@ pub fn all_variants() -> Vec<(String, String)> {
     let mut v = Vec::new();
     for dt in DType::ALL {
         v.push((format!("matmul_{}", dt.name()), assemble(MATMUL, Some(dt), &super::kernels::matmul::COOPERATIVE_CONSTANTS)));
-        v.push((format!("matmul_rows_{}", dt.name()), assemble(MATMUL_ROWS, Some(dt), &super::kernels::matmul::ROWS_CONSTANTS)));
+        v.push((format!("matmul_rows_{}", dt.name()), matmul_rows(dt, 16, false)));
+        v.push((format!("matmul_rows_subgroup_{}", dt.name()), matmul_rows(dt, 16, true)));
         v.push((format!("embedding_{}", dt.name()), assemble(EMBEDDING, Some(dt), &[])));
     }
     for (name, body) in [

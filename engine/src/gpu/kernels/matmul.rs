@@ -1,18 +1,17 @@
 //! y[t, :] (+)= W x[t, :] for the block's tokens, W quantized (shaders/matmul.wgsl for GPUs,
-//! shaders/matmul_rows.wgsl for CPU adapters; the context picks, tests run both).
+//! shaders/matmul_rows.wgsl for CPU adapters; the context picks, tests run every shape).
 
 use super::{check, elems};
 use crate::gpu::dispatch::{Dispatch, Grid};
-use crate::gpu::shaders::{assemble, MATMUL, MATMUL_ROWS};
+use crate::gpu::shaders::{assemble, matmul_rows, MATMUL};
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight, MatmulVariant};
 
 /// Cooperative shape: workgroup size, rows per workgroup, tokens per register tile.
 pub const COOPERATIVE_CONSTANTS: [(&str, u32); 3] = [("WG", 64), ("RPW", 4), ("TM", 8)];
-/// Row-per-invocation shape: workgroup size, (unused), tokens per register tile.
-pub const ROWS_CONSTANTS: [(&str, u32); 3] = [("WG", 16), ("RPW", 1), ("TM", 8)];
-/// Rows each invocation of the row-per-invocation shape owns (RPI in the shader).
-const ROWS_PER_INVOCATION: u32 = 2;
+/// Row-per-invocation shape: workgroup size and rows per invocation (RPI in the shader).
+const ROWS_WG: u32 = 16;
+const ROWS_PER_INVOCATION: u32 = 4;
 
 /// Which tokens of the block a product covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,12 +45,17 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
         format!("matmul: y holds {} floats, {} tokens x {} needed", elems(a.y), a.max_tokens, a.y_stride)
     })?;
     let variant = ctx.matmul_variant();
-    let (body, consts, rows_per_group) = match variant {
-        MatmulVariant::Cooperative => (MATMUL, COOPERATIVE_CONSTANTS, COOPERATIVE_CONSTANTS[1].1),
-        MatmulVariant::RowPerInvocation => (MATMUL_ROWS, ROWS_CONSTANTS, ROWS_CONSTANTS[0].1 * ROWS_PER_INVOCATION),
+    let (source, rows_per_group) = match variant {
+        MatmulVariant::Cooperative => {
+            (assemble(MATMUL, Some(w.dtype), &COOPERATIVE_CONSTANTS), COOPERATIVE_CONSTANTS[1].1)
+        }
+        MatmulVariant::RowPerInvocation | MatmulVariant::RowPerInvocationSubgroup => (
+            matmul_rows(w.dtype, ROWS_WG, variant == MatmulVariant::RowPerInvocationSubgroup),
+            ROWS_WG * ROWS_PER_INVOCATION,
+        ),
     };
     let key = format!("matmul_{variant:?}_{}", w.dtype.name());
-    let pipeline = ctx.pipeline(&key, &assemble(body, Some(w.dtype), &consts), &[Read, Read, ReadWrite, Uniform, Uniform, Read])?;
+    let pipeline = ctx.pipeline(&key, &source, &[Read, Read, ReadWrite, Uniform, Uniform, Read])?;
     let mut out = Vec::new();
     for part in &w.parts {
         let params = GpuBuffer::uniform(

@@ -1,0 +1,27 @@
+// q6_k: the chunk's weights dotted with activations `xv(0..7)`, which the including kernel
+// defines; `xs` holds the sums of the chunk's first and last 16 activations.
+// Each 16-weight half has its own scale: sum_j w_j x_j = sum_h d * sc_h * (sum q x - 32 * sum x).
+fn qdot(blk: u32, sbase: u32, xs: vec2<f32>) -> f32 {
+    let o = (blk >> 3u) * 14u;
+    let j = blk & 7u;
+    let n = j >> 2u;
+    let qd = j & 3u;
+    let d = unpack2x16float(w[o + 13u].x).x;
+    let scales = w[o + 12u];
+    let lsh = (qd >> 1u) * 4u;
+    let hsh = qd * 2u;
+    var r = 0.0;
+    for (var h = 0u; h < 2u; h++) {
+        let ql = w[o + n * 4u + (qd & 1u) * 2u + h];
+        let qh = w[o + 8u + n * 2u + h];
+        let si = n * 8u + qd * 2u + h;
+        let sc = f32(bitcast<i32>(scales[si / 4u] << (24u - (si % 4u) * 8u)) >> 24u);
+        var s = 0.0;
+        for (var i = 0u; i < 4u; i++) {
+            let q = bytes4(ql[i], lsh, 0xFu) | (bytes4(qh[i], hsh, 3u) << vec4<u32>(4u));
+            s += dot(vec4<f32>(q), xv(4u * h + i));
+        }
+        r += d * sc * (s - 32.0 * xs[h]);
+    }
+    return r;
+}
