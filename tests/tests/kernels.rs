@@ -6,7 +6,7 @@ use cospec::gpu::dispatch::{submit, Dispatch};
 use cospec::gpu::kernels::matmul::{MatmulArgs, Tokens};
 use cospec::gpu::kernels::rope_store::{rotation_table, RopeArgs, RopeMode};
 use cospec::gpu::kernels::{add, argmax, attention, embedding, matmul, rmsnorm, rope_store, silu_mul};
-use cospec::gpu::{GpuBuffer, GpuContext, GpuWeight};
+use cospec::gpu::{GpuBuffer, GpuContext, GpuWeight, MatmulVariant};
 use cospec_tests::blocks::{random_f32, random_tensor, rng};
 use cospec_tests::{gpu, gpu_with, rel_err, matmul_variants, POISON};
 use rand::Rng;
@@ -22,6 +22,11 @@ fn run(ctx: &GpuContext, ds: &[Dispatch], m: usize, m_logits: usize) {
 
 fn read(ctx: &GpuContext, b: &GpuBuffer) -> Vec<f32> {
     pollster::block_on(b.read_f32(ctx)).unwrap()
+}
+
+/// A device per kernel family: GPU shapes (workgroup reductions) and CPU shapes (serial).
+fn shapes() -> Vec<std::sync::Arc<GpuContext>> {
+    vec![gpu_with(MatmulVariant::Cooperative), gpu_with(MatmulVariant::RowPerInvocation)]
 }
 
 fn poisoned(ctx: &GpuContext, n: usize) -> GpuBuffer {
@@ -190,9 +195,8 @@ fn gpu_dequantization_matches_cpu_for_every_type() {
 }
 
 #[test]
-fn rmsnorm_matches_cpu() {
-    let ctx = gpu();
-    for (n, m) in [(13usize, 1usize), (576, 3), (1000, 2)] {
+fn rmsnorm_matches_cpu_in_both_shapes() {
+    for (ctx, (n, m)) in shapes().into_iter().flat_map(|c| [(13usize, 1usize), (576, 3), (1000, 2)].map(|s| (c.clone(), s))) {
         let mut r = rng(n as u64);
         let x = random_f32(n * m, &mut r);
         let g = random_f32(n, &mut r);
@@ -273,9 +277,9 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias() {
 }
 
 #[test]
-fn attention_matches_cpu_for_decode_and_causal_blocks() {
-    let ctx = gpu();
-    for (nh, nkv, hd, pos0, m) in [(4usize, 2usize, 16usize, 0usize, 1usize), (6, 3, 8, 5, 4), (4, 1, 12, 70, 3)] {
+fn attention_matches_cpu_for_decode_and_causal_blocks_in_both_shapes() {
+    let cases = [(4usize, 2usize, 16usize, 0usize, 1usize), (6, 3, 8, 5, 4), (4, 1, 12, 70, 3)];
+    for (ctx, (nh, nkv, hd, pos0, m)) in shapes().into_iter().flat_map(|c| cases.map(|s| (c.clone(), s))) {
         let ctx_len = 96;
         let mut r = rng((nh * 100 + pos0) as u64);
         let q = random_f32(m * nh * hd, &mut r);

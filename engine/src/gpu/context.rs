@@ -175,6 +175,12 @@ impl GpuContext {
         }))
     }
 
+    /// Whether kernels take their CPU shapes (no workgroup memory, no barriers): follows the
+    /// matmul choice, so tests that force a shape exercise the whole family.
+    pub fn cpu_shapes(&self) -> bool {
+        self.matmul_variant() != MatmulVariant::Cooperative
+    }
+
     pub fn matmul_variant(&self) -> MatmulVariant {
         *self.matmul_variant.lock().unwrap_or_else(|p| p.into_inner())
     }

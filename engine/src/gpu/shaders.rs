@@ -8,8 +8,10 @@ pub const MATMUL: &str = include_str!("../../../shaders/matmul.wgsl");
 const MATMUL_ROWS: &str = include_str!("../../../shaders/matmul_rows.wgsl");
 pub const EMBEDDING: &str = include_str!("../../../shaders/embedding.wgsl");
 pub const RMSNORM: &str = include_str!("../../../shaders/rmsnorm.wgsl");
+pub const RMSNORM_SERIAL: &str = include_str!("../../../shaders/rmsnorm_serial.wgsl");
 pub const ROPE_STORE: &str = include_str!("../../../shaders/rope_store.wgsl");
 pub const ATTENTION: &str = include_str!("../../../shaders/attention.wgsl");
+pub const ATTENTION_SERIAL: &str = include_str!("../../../shaders/attention_serial.wgsl");
 pub const SILU_MUL: &str = include_str!("../../../shaders/silu_mul.wgsl");
 pub const ADD: &str = include_str!("../../../shaders/add.wgsl");
 pub const ARGMAX: &str = include_str!("../../../shaders/argmax.wgsl");
@@ -93,6 +95,8 @@ pub fn all_variants() -> Vec<(String, String)> {
     }
     for (name, body) in [
         ("rmsnorm", RMSNORM),
+        ("rmsnorm_serial", RMSNORM_SERIAL),
+        ("attention_serial", ATTENTION_SERIAL),
         ("rope_store", ROPE_STORE),
         ("attention", ATTENTION),
         ("silu_mul", SILU_MUL),

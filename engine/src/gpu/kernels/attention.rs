@@ -2,7 +2,7 @@
 
 use super::check;
 use crate::gpu::dispatch::{Dispatch, Grid};
-use crate::gpu::shaders::{assemble, ATTENTION};
+use crate::gpu::shaders::{assemble, ATTENTION, ATTENTION_SERIAL};
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError};
 
@@ -27,7 +27,8 @@ pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer) -> Result<D
     check(a.scores.size() / 4 >= (a.max_tokens * a.n_head * a.ctx_len) as u64, || {
         "attention: score scratch too small".into()
     })?;
-    let pipeline = ctx.pipeline("attention", &assemble(ATTENTION, None, &[]), &[Read, Read, Read, ReadWrite, ReadWrite, Uniform, Uniform])?;
+    let (key, body) = if ctx.cpu_shapes() { ("attention_serial", ATTENTION_SERIAL) } else { ("attention", ATTENTION) };
+    let pipeline = ctx.pipeline(key, &assemble(body, None, &[]), &[Read, Read, Read, ReadWrite, ReadWrite, Uniform, Uniform])?;
     let scale = 1.0f32 / (a.head_dim as f32).sqrt();
     let params = GpuBuffer::uniform(
         ctx,

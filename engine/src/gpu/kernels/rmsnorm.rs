@@ -2,7 +2,7 @@
 
 use super::{check, elems};
 use crate::gpu::dispatch::{Dispatch, Grid};
-use crate::gpu::shaders::{assemble, RMSNORM};
+use crate::gpu::shaders::{assemble, RMSNORM, RMSNORM_SERIAL};
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError};
 
@@ -23,7 +23,8 @@ pub fn prepare(
     check(elems(x) >= (n * max_tokens) as u64 && elems(y) >= (n * max_tokens) as u64, || {
         format!("rmsnorm: buffers too small for {max_tokens} x {n}")
     })?;
-    let pipeline = ctx.pipeline("rmsnorm", &assemble(RMSNORM, None, &[]), &[Read, Read, ReadWrite, Uniform, Uniform])?;
+    let (key, body) = if ctx.cpu_shapes() { ("rmsnorm_serial", RMSNORM_SERIAL) } else { ("rmsnorm", RMSNORM) };
+    let pipeline = ctx.pipeline(key, &assemble(body, None, &[]), &[Read, Read, ReadWrite, Uniform, Uniform])?;
     let params = GpuBuffer::uniform(ctx, "rmsnorm params", &[n as u32, eps.to_bits(), logits_rows as u32, 0]);
     let grid = if logits_rows { Grid::PerLogitsRow(1) } else { Grid::PerToken(1) };
     // One workgroup per token: the grid's y dimension carries the token, x is 1.
