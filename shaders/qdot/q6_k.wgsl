@@ -6,8 +6,8 @@ fn qdot(blk: u32, sbase: u32, xs: vec2<f32>) -> f32 {
     let j = blk & 7u;
     let n = j >> 2u;
     let qd = j & 3u;
-    let d = unpack2x16float(w[o + 13u].x).x;
-    let scales = w[o + 12u];
+    // d and the scale word as single words: a vec4 load costs four on CPU implementations.
+    let d = unpack2x16float(ws[(o + 13u) * 4u]).x;
     let lsh = (qd >> 1u) * 4u;
     let hsh = qd * 2u;
     var r = 0.0;
@@ -15,7 +15,7 @@ fn qdot(blk: u32, sbase: u32, xs: vec2<f32>) -> f32 {
         let ql = w[o + n * 4u + (qd & 1u) * 2u + h];
         let qh = w[o + 8u + n * 2u + h];
         let si = n * 8u + qd * 2u + h;
-        let sc = f32(bitcast<i32>(scales[si / 4u] << (24u - (si % 4u) * 8u)) >> 24u);
+        let sc = f32(bitcast<i32>(ws[(o + 12u) * 4u + si / 4u] << (24u - (si % 4u) * 8u)) >> 24u);
         var s = 0.0;
         for (var i = 0u; i < 4u; i++) {
             let q = bytes4(ql[i], lsh, 0xFu) | (bytes4(qh[i], hsh, 3u) << vec4<u32>(4u));
