@@ -84,8 +84,20 @@ def cospec_decode_tps(model, gen, reps):
     return json.loads(out.stdout)
 
 
-def agreement(llm, model):
-    same = total = 0
+def reference_top1(model, ids):
+    """Top-1 per position from the plain f32 CPU reference (tests/examples/reference_top1.rs)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(ids, f)
+    out = subprocess.run(["cargo", "run", "--release", "-q", "-p", "cospec-tests", "--example", "reference_top1", "--", model, f.name],
+                         cwd=root, check=True, capture_output=True, text=True)
+    os.unlink(f.name)
+    return json.loads(out.stdout)["top1"]
+
+
+def agreement(llm, model, with_reference=False):
+    """(cospec == llama.cpp, positions, cospec == f32 reference, llama.cpp == f32 reference)."""
+    same = total = ref_same = llama_ref_same = 0
     for text in TEXTS:
         ids = llm.tokenize(text.encode(), add_bos=False, special=False)
         llm.reset()
@@ -99,7 +111,11 @@ def agreement(llm, model):
         mine = json.loads(out.stdout)["top1"]
         same += sum(a == b for a, b in zip(ref, mine))
         total += len(ids)
-    return same, total
+        if with_reference:
+            exact = reference_top1(model, ids)
+            ref_same += sum(a == b for a, b in zip(exact, mine))
+            llama_ref_same += sum(a == b for a, b in zip(exact, ref))
+    return same, total, ref_same, llama_ref_same
 
 
 def main():
@@ -108,23 +124,30 @@ def main():
     ap.add_argument("--gen", type=int, default=64)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--no-agreement", action="store_true")
+    ap.add_argument("--reference", action="store_true",
+                    help="also compare both engines with the f32 CPU reference (slow: minutes for 1.5B)")
     a = ap.parse_args()
     from llama_cpp import Llama, __version__
     print(f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; llama-cpp-python {__version__}, 2 threads")
     print()
-    print("| model | cospec decode tok/s (adapter) | llama.cpp decode tok/s | ratio | top-1 agreement |")
-    print("|---|---|---|---|---|")
+    head = "| model | cospec decode tok/s (adapter) | llama.cpp decode tok/s | ratio | top-1 agreement |"
+    if a.reference:
+        head += " cospec = f32 reference | llama.cpp = f32 reference |"
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
     for model in a.models:
         llm = Llama(model_path=model, n_threads=2, n_threads_batch=2, n_ctx=1024, logits_all=True, verbose=False)
         ref_tps = llama_decode_tps(llm, a.gen, a.reps)
         mine = cospec_decode_tps(model, a.gen, a.reps)
-        agree = "-"
+        agree, extra = "-", ""
         if not a.no_agreement:
-            same, total = agreement(llm, model)
+            same, total, ref_same, llama_ref_same = agreement(llm, model, a.reference)
             agree = f"{same}/{total} = {100.0 * same / total:.1f}%"
+            if a.reference:
+                extra = f" {ref_same}/{total} = {100.0 * ref_same / total:.1f}% | {llama_ref_same}/{total} = {100.0 * llama_ref_same / total:.1f}% |"
         del llm
         print(f"| {os.path.basename(model)} | {mine['decode_tok_per_s']:.2f} ({mine['adapter'].split(' (')[0]}) | "
-              f"{ref_tps:.2f} | {mine['decode_tok_per_s'] / ref_tps:.3f} | {agree} |", flush=True)
+              f"{ref_tps:.2f} | {mine['decode_tok_per_s'] / ref_tps:.3f} | {agree} |{extra}", flush=True)
 
 
 if __name__ == "__main__":
