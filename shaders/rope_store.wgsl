@@ -1,5 +1,6 @@
-// Adds the QKV biases, rotates q and k by their absolute positions (RoPE), and appends k and v
-// to the layer's KV cache ([kv_head][position][head_dim]). One invocation per rotated pair.
+// Adds the QKV biases, rotates q and k by their absolute positions (RoPE), writes q for
+// attention and appends k and v to the layer's KV cache ([kv_head][position][head_dim]).
+// Input rows are [q | k | v] as one product writes them. One invocation per rotated pair.
 // mode 0 rotates adjacent pairs (GGUF llama, whose Q/K rows are permuted for it);
 // mode 1 rotates (i, i + d/2) (HF layout, qwen2).
 struct Params {
@@ -13,16 +14,15 @@ struct Params {
     _pad: u32,
 }
 
-@group(0) @binding(0) var<storage, read_write> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> k_cache: array<f32>;
-@group(0) @binding(5) var<storage, read_write> v_cache: array<f32>;
+@group(0) @binding(0) var<storage, read> qkv: array<f32>;
+@group(0) @binding(1) var<storage, read_write> q: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> k_cache: array<f32>;
+@group(0) @binding(4) var<storage, read_write> v_cache: array<f32>;
 // (cos, sin) of position * inv_freq[i], computed in f64 on the CPU: [ctx][head_dim / 2].
-@group(0) @binding(6) var<storage, read> rot: array<vec2<f32>>;
-@group(0) @binding(7) var<uniform> p: Params;
-@group(0) @binding(8) var<uniform> step: Step;
+@group(0) @binding(5) var<storage, read> rot: array<vec2<f32>>;
+@group(0) @binding(6) var<uniform> p: Params;
+@group(0) @binding(7) var<uniform> step: Step;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -45,10 +45,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let q_width = p.n_head * p.head_dim;
     let kv_width = p.n_kv * p.head_dim;
+    let row = t * (q_width + 2u * kv_width);
     if (head < p.n_head) {
         let o = t * q_width + head * p.head_dim;
-        var a = q[o + i0];
-        var b = q[o + i1];
+        let src = row + head * p.head_dim;
+        var a = qkv[src + i0];
+        var b = qkv[src + i1];
         if (p.has_bias == 1u) {
             a += bias[head * p.head_dim + i0];
             b += bias[head * p.head_dim + i1];
@@ -58,11 +60,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let h = head - p.n_head;
-    let o = t * kv_width + h * p.head_dim;
-    var a = k[o + i0];
-    var b = k[o + i1];
-    var va = v[o + i0];
-    var vb = v[o + i1];
+    let ko = row + q_width + h * p.head_dim;
+    let vo = ko + kv_width;
+    var a = qkv[ko + i0];
+    var b = qkv[ko + i1];
+    var va = qkv[vo + i0];
+    var vb = qkv[vo + i1];
     if (p.has_bias == 1u) {
         let kb = q_width + h * p.head_dim;
         a += bias[kb + i0];

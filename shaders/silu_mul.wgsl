@@ -1,4 +1,5 @@
-// g = silu(g) * u, elementwise over the block's FFN activations.
+// act = silu(gate) * up, elementwise over the block's FFN activations; each input row is
+// [gate | up] as one product writes them.
 struct Params {
     n: u32,
     _pad0: u32,
@@ -6,8 +7,8 @@ struct Params {
     _pad2: u32,
 }
 
-@group(0) @binding(0) var<storage, read_write> g: array<f32>;
-@group(0) @binding(1) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> gu: array<f32>;
+@group(0) @binding(1) var<storage, read_write> act: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
 @group(0) @binding(3) var<uniform> step: Step;
 
@@ -17,6 +18,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (i >= p.n * step.m) {
         return;
     }
-    let a = g[i];
-    g[i] = a / (1.0 + exp(-a)) * u[i];
+    let t = i / p.n;
+    let j = i % p.n;
+    let a = gu[t * 2u * p.n + j];
+    act[i] = a / (1.0 + exp(-a)) * gu[t * 2u * p.n + p.n + j];
 }

@@ -20,6 +20,8 @@ pub struct TinySpec {
     pub tied: bool,
     /// Types of attention, FFN, embedding and output weights.
     pub attn_type: DType,
+    /// attn_v's type: when it differs from attn_type the q/k/v products cannot be stacked.
+    pub v_type: DType,
     pub ffn_type: DType,
     pub embd_type: DType,
     pub out_type: DType,
@@ -39,6 +41,7 @@ pub fn tiny_llama(seed: u64) -> TinySpec {
         qkv_bias: false,
         tied: true,
         attn_type: DType::Q4_0,
+        v_type: DType::Q4_0,
         ffn_type: DType::Q5_0,
         embd_type: DType::Q8_0,
         out_type: DType::Q8_0,
@@ -46,7 +49,7 @@ pub fn tiny_llama(seed: u64) -> TinySpec {
     }
 }
 
-/// qwen2: GQA, QKV bias, separate output, K-quants.
+/// qwen2: GQA, QKV bias, separate output, K-quants, a v projection of another type.
 pub fn tiny_qwen2(seed: u64) -> TinySpec {
     TinySpec {
         arch: "qwen2",
@@ -59,6 +62,7 @@ pub fn tiny_qwen2(seed: u64) -> TinySpec {
         qkv_bias: true,
         tied: false,
         attn_type: DType::Q4K,
+        v_type: DType::Q6K,
         ffn_type: DType::Q5K,
         embd_type: DType::F16,
         out_type: DType::Q6K,
@@ -140,7 +144,7 @@ pub fn tiny_gguf(s: &TinySpec) -> Vec<u8> {
         let n = |x: &str| format!("blk.{l}.{x}");
         mat(n("attn_q.weight"), s.attn_type, s.hidden, s.hidden, attn_scale, &mut r);
         mat(n("attn_k.weight"), s.attn_type, kvw, s.hidden, attn_scale, &mut r);
-        mat(n("attn_v.weight"), s.attn_type, kvw, s.hidden, attn_scale, &mut r);
+        mat(n("attn_v.weight"), s.v_type, kvw, s.hidden, attn_scale, &mut r);
         mat(n("attn_output.weight"), s.attn_type, s.hidden, s.hidden, attn_scale, &mut r);
         mat(n("ffn_gate.weight"), s.ffn_type, s.ffn, s.hidden, attn_scale, &mut r);
         mat(n("ffn_up.weight"), s.ffn_type, s.ffn, s.hidden, attn_scale, &mut r);

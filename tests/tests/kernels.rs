@@ -47,7 +47,8 @@ fn check_matmul(ctx: &GpuContext, dt: DType, rows: usize, cols: usize, m: usize,
     let wb = random_tensor(dt, rows * cols, 1.0, &mut r);
     let wf = dequantize(dt, &wb, rows * cols).unwrap();
     let x = random_f32(m * cols, &mut r);
-    let y_stride = rows + 3;
+    // Outputs land at column 2 of rows of rows + 5: the columns around them must stay untouched.
+    let y_stride = rows + 5;
     let y0: Vec<f32> = if accumulate { random_f32(m * y_stride, &mut r) } else { vec![POISON; m * y_stride] };
     let w = match max_part {
         Some(b) => GpuWeight::upload_split(ctx, "w", dt, rows, cols, &wb, b).unwrap(),
@@ -61,7 +62,7 @@ fn check_matmul(ctx: &GpuContext, dt: DType, rows: usize, cols: usize, m: usize,
     let st = step(ctx, m, 0, m);
     let ds = matmul::prepare(
         ctx,
-        MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride, accumulate, tokens: Tokens::All, max_tokens: m },
+        MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride, y_col: 2, accumulate, tokens: Tokens::All, max_tokens: m },
         &st,
     )
     .unwrap();
@@ -71,14 +72,14 @@ fn check_matmul(ctx: &GpuContext, dt: DType, rows: usize, cols: usize, m: usize,
         let want: Vec<f32> = (0..rows)
             .map(|row| {
                 let d: f32 = (0..cols).map(|k| wf[row * cols + k] * x[t * cols + k]).sum();
-                if accumulate { d + y0[t * y_stride + row] } else { d }
+                if accumulate { d + y0[t * y_stride + 2 + row] } else { d }
             })
             .collect();
-        let g = &got[t * y_stride..t * y_stride + rows];
+        let g = &got[t * y_stride + 2..t * y_stride + 2 + rows];
         let e = rel_err(g, &want);
         assert!(e < 1e-4, "{dt:?} {rows}x{cols} m={m} acc={accumulate}: token {t} rel err {e}");
         // Columns past the rows stay untouched.
-        for extra in rows..y_stride {
+        for extra in (0..2).chain(rows + 2..y_stride) {
             let v = got[t * y_stride + extra];
             assert!(v.is_nan() == y0[t * y_stride + extra].is_nan(), "{dt:?}: wrote past the last row");
         }
@@ -127,14 +128,14 @@ fn matmul_block_rows_equal_single_token_rows_bitwise() {
             let xb = GpuBuffer::from_f32(&ctx, "x", &x);
             let yb = poisoned(&ctx, m * rows);
             let st = step(&ctx, m, 0, m);
-            let args = MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride: rows, accumulate: false, tokens: Tokens::All, max_tokens: m };
+            let args = MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::All, max_tokens: m };
             run(&ctx, &matmul::prepare(&ctx, args, &st).unwrap(), m, m);
             let block = read(&ctx, &yb);
             for t in 0..m {
                 let x1 = GpuBuffer::from_f32(&ctx, "x1", &x[t * cols..(t + 1) * cols]);
                 let y1 = poisoned(&ctx, rows);
                 let st1 = step(&ctx, 1, 0, 1);
-                let a1 = MatmulArgs { weight: &w, x: &x1.buffer, y: &y1.buffer, y_stride: rows, accumulate: false, tokens: Tokens::All, max_tokens: 1 };
+                let a1 = MatmulArgs { weight: &w, x: &x1.buffer, y: &y1.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::All, max_tokens: 1 };
                 run(&ctx, &matmul::prepare(&ctx, a1, &st1).unwrap(), 1, 1);
                 let single = read(&ctx, &y1);
                 for row in 0..rows {
@@ -157,7 +158,7 @@ fn matmul_logits_rows_uses_only_trailing_tokens() {
     let xb = GpuBuffer::from_f32(&ctx, "x", &x);
     let yb = poisoned(&ctx, m * rows);
     let st = step(&ctx, m, 0, m_logits);
-    let a = MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride: rows, accumulate: false, tokens: Tokens::LogitsRows, max_tokens: m };
+    let a = MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::LogitsRows, max_tokens: m };
     run(&ctx, &matmul::prepare(&ctx, a, &st).unwrap(), m, m_logits);
     let got = read(&ctx, &yb);
     for t in 0..m_logits {
@@ -226,9 +227,14 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias() {
         let k = random_f32(m * nkv * hd, &mut r);
         let v = random_f32(m * nkv * hd, &mut r);
         let b = random_f32((nh + 2 * nkv) * hd, &mut r);
-        let qb = GpuBuffer::from_f32(&ctx, "q", &q);
-        let kb = GpuBuffer::from_f32(&ctx, "k", &k);
-        let vb = GpuBuffer::from_f32(&ctx, "v", &v);
+        let mut qkv = Vec::new();
+        for t in 0..m {
+            qkv.extend_from_slice(&q[t * nh * hd..(t + 1) * nh * hd]);
+            qkv.extend_from_slice(&k[t * nkv * hd..(t + 1) * nkv * hd]);
+            qkv.extend_from_slice(&v[t * nkv * hd..(t + 1) * nkv * hd]);
+        }
+        let qkvb = GpuBuffer::from_f32(&ctx, "qkv", &qkv);
+        let qb = poisoned(&ctx, m * nh * hd);
         let bb = GpuBuffer::from_f32(&ctx, "b", &b);
         let kc = poisoned(&ctx, nkv * ctx_len * hd);
         let vc = poisoned(&ctx, nkv * ctx_len * hd);
@@ -237,7 +243,7 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias() {
         let st = step(&ctx, m, pos0, 1);
         let d = rope_store::prepare(
             &ctx,
-            RopeArgs { q: &qb.buffer, k: &kb.buffer, v: &vb.buffer, bias: bias.then_some(&bb), k_cache: &kc.buffer, v_cache: &vc.buffer, rot_table: &rot, n_head: nh, n_kv: nkv, head_dim: hd, ctx_len, mode, zero: &zero },
+            RopeArgs { qkv: &qkvb.buffer, q: &qb.buffer, bias: bias.then_some(&bb), k_cache: &kc.buffer, v_cache: &vc.buffer, rot_table: &rot, n_head: nh, n_kv: nkv, head_dim: hd, ctx_len, mode, zero: &zero },
             &st,
         )
         .unwrap();
@@ -326,12 +332,18 @@ fn silu_mul_and_add_match_cpu() {
     let mut r = rng(21);
     let g = random_f32(n * m, &mut r);
     let u = random_f32(n * m, &mut r);
-    let gb = GpuBuffer::from_f32(&ctx, "g", &g);
-    let ub = GpuBuffer::from_f32(&ctx, "u", &u);
+    let mut gu = Vec::new();
+    for t in 0..m {
+        gu.extend_from_slice(&g[t * n..(t + 1) * n]);
+        gu.extend_from_slice(&u[t * n..(t + 1) * n]);
+    }
+    let gub = GpuBuffer::from_f32(&ctx, "gate_up", &gu);
+    let act = poisoned(&ctx, n * m);
     let st = step(&ctx, m, 0, 1);
-    run(&ctx, &[silu_mul::prepare(&ctx, &gb.buffer, &ub.buffer, n, &st).unwrap()], m, 1);
+    run(&ctx, &[silu_mul::prepare(&ctx, &gub.buffer, &act.buffer, n, &st).unwrap()], m, 1);
     let want: Vec<f32> = g.iter().zip(&u).map(|(a, b)| a / (1.0 + (-a).exp()) * b).collect();
-    assert!(rel_err(&read(&ctx, &gb), &want) < 1e-5);
+    assert!(rel_err(&read(&ctx, &act), &want) < 1e-5);
+    let ub = GpuBuffer::from_f32(&ctx, "u", &u);
     let yb = GpuBuffer::from_f32(&ctx, "y", &g);
     run(&ctx, &[add::prepare(&ctx, &yb.buffer, &ub.buffer, n, &st).unwrap()], m, 1);
     let want: Vec<f32> = g.iter().zip(&u).map(|(a, b)| a + b).collect();

@@ -68,6 +68,34 @@ fn matrix(f: &ModelFile, ctx: &GpuContext, name: &str, rows: usize, cols: usize)
     Ok(GpuWeight::upload(ctx, name, t.dtype, rows, cols, f.tensor_bytes(name)?)?)
 }
 
+/// Matrices that share an input, as products writing side by side into one output row: one
+/// stacked upload (one launch) when their types match, else one weight each at its column.
+fn stacked(f: &ModelFile, ctx: &GpuContext, names: &[(String, usize)], cols: usize) -> Result<Vec<(GpuWeight, usize)>, ModelError> {
+    let infos = names.iter().map(|(n, rows)| {
+        let t = f.require(n)?;
+        if t.shape != [*rows, cols] {
+            return Err(ModelError::Invalid(format!("{n} has shape {:?}, expected [{rows}, {cols}]", t.shape)));
+        }
+        Ok(t)
+    }).collect::<Result<Vec<_>, ModelError>>()?;
+    if infos.iter().all(|t| t.dtype == infos[0].dtype) {
+        let mut bytes = Vec::new();
+        for (n, _) in names {
+            bytes.extend_from_slice(f.tensor_bytes(n)?);
+        }
+        let rows: usize = names.iter().map(|(_, r)| r).sum();
+        let label = names.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join("+");
+        return Ok(vec![(GpuWeight::upload(ctx, &label, infos[0].dtype, rows, cols, &bytes)?, 0)]);
+    }
+    let mut col = 0;
+    let mut out = Vec::new();
+    for (n, rows) in names {
+        out.push((matrix(f, ctx, n, *rows, cols)?, col));
+        col += rows;
+    }
+    Ok(out)
+}
+
 fn vector(f: &ModelFile, ctx: &GpuContext, name: &str, n: usize) -> Result<Vec<f32>, ModelError> {
     let t = f.require(name)?;
     if t.elems() != n || t.shape.len() != 1 {
@@ -107,12 +135,12 @@ impl Model {
         let tokens = GpuBuffer::zeros(g, "tokens", mb);
         let hidden = GpuBuffer::zeros(g, "hidden", mb * h);
         let xn = GpuBuffer::zeros(g, "normed", mb * h);
+        let qkv_w = qw + 2 * kvw;
+        let qkv = GpuBuffer::zeros(g, "qkv", mb * qkv_w);
         let q = GpuBuffer::zeros(g, "q", mb * qw);
-        let k = GpuBuffer::zeros(g, "k", mb * kvw);
-        let v = GpuBuffer::zeros(g, "v", mb * kvw);
         let attn = GpuBuffer::zeros(g, "attn", mb * qw);
-        let gate = GpuBuffer::zeros(g, "gate", mb * ffn);
-        let up = GpuBuffer::zeros(g, "up", mb * ffn);
+        let gate_up = GpuBuffer::zeros(g, "gate_up", mb * 2 * ffn);
+        let act = GpuBuffer::zeros(g, "act", mb * ffn);
         let scores = GpuBuffer::zeros(g, "scores", mb * c.n_head * ctx_len);
         let logits = GpuBuffer::zeros(g, "logits", mb * c.vocab);
         let next_token = GpuBuffer::zeros(g, "next token", mb);
@@ -126,10 +154,10 @@ impl Model {
         tick(file, &["token_embd.weight"], progress);
         let mut body = embedding::prepare(g, &embd, &tokens.buffer, &hidden.buffer, mb, &step)?;
         let mut layers = Vec::with_capacity(c.n_layer);
-        let mm = |w: &GpuWeight, x: &GpuBuffer, y: &GpuBuffer, y_stride: usize, acc: bool| {
+        let mm = |w: &GpuWeight, x: &GpuBuffer, y: &GpuBuffer, y_stride: usize, y_col: usize, acc: bool| {
             matmul::prepare(
                 g,
-                MatmulArgs { weight: w, x: &x.buffer, y: &y.buffer, y_stride, accumulate: acc, tokens: Tokens::All, max_tokens: mb },
+                MatmulArgs { weight: w, x: &x.buffer, y: &y.buffer, y_stride, y_col, accumulate: acc, tokens: Tokens::All, max_tokens: mb },
                 &step,
             )
         };
@@ -137,12 +165,9 @@ impl Model {
             let n = |s: &str| format!("blk.{l}.{s}");
             let attn_norm = GpuBuffer::from_f32(g, "attn_norm", &vector(file, g, &n("attn_norm.weight"), h)?);
             let ffn_norm = GpuBuffer::from_f32(g, "ffn_norm", &vector(file, g, &n("ffn_norm.weight"), h)?);
-            let wq = matrix(file, g, &n("attn_q.weight"), qw, h)?;
-            let wk = matrix(file, g, &n("attn_k.weight"), kvw, h)?;
-            let wv = matrix(file, g, &n("attn_v.weight"), kvw, h)?;
+            let wqkv = stacked(file, g, &[(n("attn_q.weight"), qw), (n("attn_k.weight"), kvw), (n("attn_v.weight"), kvw)], h)?;
             let wo = matrix(file, g, &n("attn_output.weight"), h, qw)?;
-            let wg = matrix(file, g, &n("ffn_gate.weight"), ffn, h)?;
-            let wu = matrix(file, g, &n("ffn_up.weight"), ffn, h)?;
+            let wgu = stacked(file, g, &[(n("ffn_gate.weight"), ffn), (n("ffn_up.weight"), ffn)], h)?;
             let wd = matrix(file, g, &n("ffn_down.weight"), h, ffn)?;
             let bias = if c.qkv_bias {
                 let mut b = vector(file, g, &n("attn_q.bias"), qw)?;
@@ -156,15 +181,14 @@ impl Model {
             let v_cache = GpuBuffer::zeros(g, "v cache", c.n_kv * ctx_len * c.head_dim);
 
             body.push(rmsnorm::prepare(g, &hidden.buffer, &attn_norm, &xn.buffer, h, c.rms_eps, false, mb, &step)?);
-            body.extend(mm(&wq, &xn, &q, qw, false)?);
-            body.extend(mm(&wk, &xn, &k, kvw, false)?);
-            body.extend(mm(&wv, &xn, &v, kvw, false)?);
+            for (w, col) in &wqkv {
+                body.extend(mm(w, &xn, &qkv, qkv_w, *col, false)?);
+            }
             body.push(rope_store::prepare(
                 g,
                 RopeArgs {
+                    qkv: &qkv.buffer,
                     q: &q.buffer,
-                    k: &k.buffer,
-                    v: &v.buffer,
                     bias: bias.as_ref(),
                     k_cache: &k_cache.buffer,
                     v_cache: &v_cache.buffer,
@@ -194,15 +218,18 @@ impl Model {
                 },
                 &step,
             )?);
-            body.extend(mm(&wo, &attn, &hidden, h, true)?);
+            body.extend(mm(&wo, &attn, &hidden, h, 0, true)?);
             body.push(rmsnorm::prepare(g, &hidden.buffer, &ffn_norm, &xn.buffer, h, c.rms_eps, false, mb, &step)?);
-            body.extend(mm(&wg, &xn, &gate, ffn, false)?);
-            body.extend(mm(&wu, &xn, &up, ffn, false)?);
-            body.push(silu_mul::prepare(g, &gate.buffer, &up.buffer, ffn, &step)?);
-            body.extend(mm(&wd, &gate, &hidden, h, true)?);
+            for (w, col) in &wgu {
+                body.extend(mm(w, &xn, &gate_up, 2 * ffn, *col, false)?);
+            }
+            body.push(silu_mul::prepare(g, &gate_up.buffer, &act.buffer, ffn, &step)?);
+            body.extend(mm(&wd, &act, &hidden, h, 0, true)?);
             let mut bufs = vec![attn_norm, ffn_norm, k_cache, v_cache];
             bufs.extend(bias);
-            layers.push(Layer { _weights: vec![wq, wk, wv, wo, wg, wu, wd], _buffers: bufs });
+            let mut weights: Vec<GpuWeight> = wqkv.into_iter().chain(wgu).map(|(w, _)| w).collect();
+            weights.extend([wo, wd]);
+            layers.push(Layer { _weights: weights, _buffers: bufs });
             let names: Vec<String> = [
                 "attn_norm.weight", "ffn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight",
                 "attn_output.weight", "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight",
@@ -223,6 +250,7 @@ impl Model {
             x: &xn.buffer,
             y: &logits.buffer,
             y_stride: c.vocab,
+            y_col: 0,
             accumulate: false,
             tokens: Tokens::LogitsRows,
             max_tokens: mb,
@@ -252,7 +280,7 @@ impl Model {
             sampler: None,
             gpu_bytes,
             _layers: layers,
-            _keep: vec![hidden, xn, q, k, v, attn, gate, up, scores, zero, rot, out_norm],
+            _keep: vec![hidden, xn, qkv, q, attn, gate_up, act, scores, zero, rot, out_norm],
             _keep_weights: keep_weights,
         })
     }

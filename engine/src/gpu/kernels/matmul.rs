@@ -25,8 +25,10 @@ pub struct MatmulArgs<'a> {
     pub weight: &'a GpuWeight,
     pub x: &'a wgpu::Buffer,
     pub y: &'a wgpu::Buffer,
-    /// Elements per row of y (>= weight rows).
+    /// Elements per row of y (>= y_col + weight rows).
     pub y_stride: usize,
+    /// First column of y this product writes (products can share an output row).
+    pub y_col: usize,
     /// Add into y instead of overwriting it (fuses a residual connection).
     pub accumulate: bool,
     pub tokens: Tokens,
@@ -36,7 +38,7 @@ pub struct MatmulArgs<'a> {
 /// One dispatch per weight part.
 pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<Dispatch>, GpuError> {
     let w = a.weight;
-    check(a.y_stride >= w.rows, || format!("matmul: y stride {} < {} rows", a.y_stride, w.rows))?;
+    check(a.y_stride >= a.y_col + w.rows, || format!("matmul: y stride {} < {} + {} rows", a.y_stride, a.y_col, w.rows))?;
     check(w.cols % 32 == 0, || format!("matmul: {} columns is not a multiple of 32", w.cols))?;
     check(elems(a.x) >= (a.max_tokens * w.cols) as u64, || {
         format!("matmul: x holds {} floats, {} tokens x {} needed", elems(a.x), a.max_tokens, w.cols)
@@ -65,7 +67,7 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
                 w.chunks_per_row() as u32,
                 part.rows as u32,
                 w.scale_base(part) as u32,
-                part.first_row as u32,
+                (a.y_col + part.first_row) as u32,
                 a.y_stride as u32,
                 w.cols as u32,
                 a.accumulate as u32,

@@ -16,9 +16,10 @@ pub enum RopeMode {
 }
 
 pub struct RopeArgs<'a> {
+    /// Rows of [q | k | v] for the block's tokens.
+    pub qkv: &'a wgpu::Buffer,
+    /// Rotated q, [tokens][n_head * head_dim].
     pub q: &'a wgpu::Buffer,
-    pub k: &'a wgpu::Buffer,
-    pub v: &'a wgpu::Buffer,
     /// q, k, v biases concatenated, or None.
     pub bias: Option<&'a GpuBuffer>,
     pub k_cache: &'a wgpu::Buffer,
@@ -57,7 +58,7 @@ pub fn prepare(ctx: &GpuContext, a: RopeArgs, step: &GpuBuffer) -> Result<Dispat
             format!("rope: bias has {} elements", b.len)
         })?;
     }
-    let pipeline = ctx.pipeline("rope_store", &assemble(ROPE_STORE, None, &[]), &[ReadWrite, Read, Read, Read, ReadWrite, ReadWrite, Read, Uniform, Uniform])?;
+    let pipeline = ctx.pipeline("rope_store", &assemble(ROPE_STORE, None, &[]), &[Read, ReadWrite, Read, ReadWrite, ReadWrite, Read, Uniform, Uniform])?;
     let mode = match a.mode {
         RopeMode::Adjacent => 0,
         RopeMode::Halves => 1,
@@ -82,7 +83,7 @@ pub fn prepare(ctx: &GpuContext, a: RopeArgs, step: &GpuBuffer) -> Result<Dispat
         ctx,
         "rope_store",
         pipeline,
-        &[a.q, a.k, a.v, &bias.buffer, a.k_cache, a.v_cache, &a.rot_table.buffer, &params.buffer.clone(), &step.buffer],
+        &[a.qkv, a.q, &bias.buffer, a.k_cache, a.v_cache, &a.rot_table.buffer, &params.buffer.clone(), &step.buffer],
         Some(params),
         Grid::PerToken(pairs.div_ceil(64)),
     ))
