@@ -13,7 +13,9 @@ fn qdot(blk: u32, sbase: u32, xs: vec2<f32>) -> f32 {
         let q = w[o + 3u + (j >> 1u) * 2u + h];
         let qh = w[o + 1u + h];
         for (var i = 0u; i < 4u; i++) {
-            let v = bytes4(q[i], sh, 0xFu) | (bytes4(qh[i], j, 1u) << vec4<u32>(4u));
+            // Assemble the four 5-bit values in one word, then unpack once.
+            let packed = ((q[i] >> sh) & 0x0F0F0F0Fu) | (((qh[i] >> j) & 0x01010101u) << 4u);
+            let v = bytes4(packed, 0u, 0xFFu);
             s += dot(vec4<f32>(v), xv(4u * h + i));
         }
     }

@@ -18,7 +18,9 @@ fn qdot(blk: u32, sbase: u32, xs: vec2<f32>) -> f32 {
         let sc = f32(bitcast<i32>(ws[(o + 12u) * 4u + si / 4u] << (24u - (si % 4u) * 8u)) >> 24u);
         var s = 0.0;
         for (var i = 0u; i < 4u; i++) {
-            let q = bytes4(ql[i], lsh, 0xFu) | (bytes4(qh[i], hsh, 3u) << vec4<u32>(4u));
+            // Assemble the four 6-bit values in one word, then unpack once.
+            let packed = ((ql[i] >> lsh) & 0x0F0F0F0Fu) | (((qh[i] >> hsh) & 0x03030303u) << 4u);
+            let q = bytes4(packed, 0u, 0xFFu);
             s += dot(vec4<f32>(q), xv(4u * h + i));
         }
         r += d * sc * (s - 32.0 * xs[h]);
