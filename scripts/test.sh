@@ -8,4 +8,13 @@ scripts/setup.sh
 scripts/fetch-models.sh smollm2 qwen
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 export COSPEC_REQUIRE_MODELS=1
-cargo test --workspace
+log="$(mktemp)"
+set +e
+cargo test --workspace 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary (the last binary alone may hold no tests).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+rm -f "$log"
+exit "$status"
