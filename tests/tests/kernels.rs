@@ -6,7 +6,7 @@ use cospec::gpu::dispatch::{submit, Dispatch};
 use cospec::gpu::kernels::matmul::{MatmulArgs, Tokens};
 use cospec::gpu::kernels::rope_store::{rotation_table, RopeArgs, RopeMode};
 use cospec::gpu::kernels::{add, argmax, attention, embedding, matmul, rmsnorm, rope_store, silu_mul};
-use cospec::gpu::{GpuBuffer, GpuContext, GpuWeight, MatmulVariant};
+use cospec::gpu::{GpuBuffer, GpuContext, GpuWeight};
 use cospec_tests::blocks::{random_f32, random_tensor, rng};
 use cospec_tests::{gpu, gpu_with, rel_err, matmul_variants, POISON};
 use rand::Rng;
@@ -24,9 +24,10 @@ fn read(ctx: &GpuContext, b: &GpuBuffer) -> Vec<f32> {
     pollster::block_on(b.read_f32(ctx)).unwrap()
 }
 
-/// A device per kernel family: GPU shapes (workgroup reductions) and CPU shapes (serial).
+/// A device per kernel family: GPU shapes (workgroup reductions), CPU shapes (serial) and CPU
+/// shapes with subgroups where the adapter has them.
 fn shapes() -> Vec<std::sync::Arc<GpuContext>> {
-    vec![gpu_with(MatmulVariant::Cooperative), gpu_with(MatmulVariant::RowPerInvocation)]
+    matmul_variants().into_iter().map(gpu_with).collect()
 }
 
 fn poisoned(ctx: &GpuContext, n: usize) -> GpuBuffer {
@@ -196,7 +197,7 @@ fn gpu_dequantization_matches_cpu_for_every_type() {
 }
 
 #[test]
-fn rmsnorm_matches_cpu_in_both_shapes() {
+fn rmsnorm_matches_cpu_in_every_shape() {
     for (ctx, (n, m)) in shapes().into_iter().flat_map(|c| [(13usize, 1usize), (576, 3), (1000, 2)].map(|s| (c.clone(), s))) {
         let mut r = rng(n as u64);
         let x = random_f32(n * m, &mut r);
@@ -283,7 +284,7 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias() {
 }
 
 #[test]
-fn attention_matches_cpu_for_decode_and_causal_blocks_in_both_shapes() {
+fn attention_matches_cpu_for_decode_and_causal_blocks_in_every_shape() {
     let cases = [(4usize, 2usize, 16usize, 0usize, 1usize), (6, 3, 8, 5, 4), (4, 1, 12, 70, 3)];
     for (ctx, (nh, nkv, hd, pos0, m)) in shapes().into_iter().flat_map(|c| cases.map(|s| (c.clone(), s))) {
         let ctx_len = 96;

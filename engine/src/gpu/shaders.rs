@@ -12,6 +12,7 @@ pub const RMSNORM_SERIAL: &str = include_str!("../../../shaders/rmsnorm_serial.w
 pub const ROPE_STORE: &str = include_str!("../../../shaders/rope_store.wgsl");
 pub const ATTENTION: &str = include_str!("../../../shaders/attention.wgsl");
 pub const ATTENTION_SERIAL: &str = include_str!("../../../shaders/attention_serial.wgsl");
+pub const ATTENTION_SUBGROUP: &str = include_str!("../../../shaders/attention_subgroup.wgsl");
 pub const SILU_MUL: &str = include_str!("../../../shaders/silu_mul.wgsl");
 pub const ADD: &str = include_str!("../../../shaders/add.wgsl");
 pub const ARGMAX: &str = include_str!("../../../shaders/argmax.wgsl");
@@ -105,6 +106,7 @@ pub fn all_variants() -> Vec<(String, String)> {
     ] {
         v.push((name.to_string(), assemble(body, None, &[])));
     }
+    v.push(("attention_subgroup".to_string(), assemble(ATTENTION_SUBGROUP, None, &[("S", 8)])));
     v.push(("sample".to_string(), SAMPLE.to_string()));
     v
 }

@@ -2,9 +2,9 @@
 
 use super::check;
 use crate::gpu::dispatch::{Dispatch, Grid};
-use crate::gpu::shaders::{assemble, ATTENTION, ATTENTION_SERIAL};
+use crate::gpu::shaders::{assemble, ATTENTION, ATTENTION_SERIAL, ATTENTION_SUBGROUP};
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
-use crate::gpu::{GpuBuffer, GpuContext, GpuError};
+use crate::gpu::{GpuBuffer, GpuContext, GpuError, MatmulVariant};
 
 pub struct AttentionArgs<'a> {
     pub q: &'a wgpu::Buffer,
@@ -27,8 +27,17 @@ pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer) -> Result<D
     check(a.scores.size() / 4 >= (a.max_tokens * a.n_head * a.ctx_len) as u64, || {
         "attention: score scratch too small".into()
     })?;
-    let (key, body) = if ctx.cpu_shapes() { ("attention_serial", ATTENTION_SERIAL) } else { ("attention", ATTENTION) };
-    let pipeline = ctx.pipeline(key, &assemble(body, None, &[]), &[Read, Read, Read, ReadWrite, ReadWrite, Uniform, Uniform])?;
+    // GPUs: a 64-invocation workgroup per (head, token); CPU adapters: one subgroup, or one
+    // invocation without subgroups.
+    let (key, source) = match ctx.matmul_variant() {
+        MatmulVariant::Cooperative => ("attention".to_string(), assemble(ATTENTION, None, &[])),
+        MatmulVariant::RowPerInvocation => ("attention_serial".to_string(), assemble(ATTENTION_SERIAL, None, &[])),
+        MatmulVariant::RowPerInvocationSubgroup => {
+            let s = ctx.subgroup_size.unwrap_or(8);
+            (format!("attention_subgroup_{s}"), assemble(ATTENTION_SUBGROUP, None, &[("S", s)]))
+        }
+    };
+    let pipeline = ctx.pipeline(&key, &source, &[Read, Read, Read, ReadWrite, ReadWrite, Uniform, Uniform])?;
     let scale = 1.0f32 / (a.head_dim as f32).sqrt();
     let params = GpuBuffer::uniform(
         ctx,

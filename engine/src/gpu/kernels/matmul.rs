@@ -9,8 +9,7 @@ use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight, MatmulVariant};
 
 /// Cooperative shape: workgroup size, rows per workgroup, tokens per register tile.
 pub const COOPERATIVE_CONSTANTS: [(&str, u32); 3] = [("WG", 64), ("RPW", 4), ("TM", 8)];
-/// Row-per-invocation shape: workgroup size and rows per invocation (RPI in the shader).
-const ROWS_WG: u32 = 16;
+/// Rows each invocation of the row-per-invocation shape owns (RPI in the shader).
 const ROWS_PER_INVOCATION: u32 = 4;
 
 /// Which tokens of the block a product covers.
@@ -47,16 +46,18 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
         format!("matmul: y holds {} floats, {} tokens x {} needed", elems(a.y), a.max_tokens, a.y_stride)
     })?;
     let variant = ctx.matmul_variant();
+    // Row shape: small workgroups spread few rows over every core; one full subgroup at least.
+    let rows_wg = ctx.subgroup_size.unwrap_or(8).max(8);
     let (source, rows_per_group) = match variant {
         MatmulVariant::Cooperative => {
             (assemble(MATMUL, Some(w.dtype), &COOPERATIVE_CONSTANTS), COOPERATIVE_CONSTANTS[1].1)
         }
         MatmulVariant::RowPerInvocation | MatmulVariant::RowPerInvocationSubgroup => (
-            matmul_rows(w.dtype, ROWS_WG, variant == MatmulVariant::RowPerInvocationSubgroup),
-            ROWS_WG * ROWS_PER_INVOCATION,
+            matmul_rows(w.dtype, rows_wg, variant == MatmulVariant::RowPerInvocationSubgroup),
+            rows_wg * ROWS_PER_INVOCATION,
         ),
     };
-    let key = format!("matmul_{variant:?}_{}", w.dtype.name());
+    let key = format!("matmul_{variant:?}_{}_{rows_wg}", w.dtype.name());
     let pipeline = ctx.pipeline(&key, &source, &[Read, Read, ReadWrite, Uniform, Uniform, Read])?;
     let mut out = Vec::new();
     for part in &w.parts {
