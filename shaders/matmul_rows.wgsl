@@ -1,7 +1,8 @@
 // The same product as matmul.wgsl, shaped for CPU implementations of WebGPU (lavapipe,
 // SwiftShader), where invocations are SIMD lanes and barriers are context switches: each
 // invocation owns RPI whole rows, with no workgroup memory and no barrier. `qdot` (per type)
-// dots a 32-weight chunk with activations `xv` (prepended: plain loads, or subgroup shuffles);
+// dots a 32-weight chunk with activations `xv` (appended: plain loads, or subgroup shuffles)
+// of the input stage `x_in` (appended: plain, with a fused RMSNorm, or with a fused SiLU gate);
 // offsets and minimums fold into one term per chunk through the activation sums.
 // Every token runs the same code in the same order, so a position's outputs are identical
 // whatever the block size (batch invariance).
@@ -14,6 +15,11 @@ struct Params {
     x_stride: u32,
     accumulate: u32,
     count_sel: u32,
+    // RMSNorm epsilon for the fused-norm input stage
+    eps_bits: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> w: array<vec4<u32>>;
@@ -23,6 +29,8 @@ struct Params {
 @group(0) @binding(4) var<uniform> step: Step;
 // The weight part again, as words, for scale reads.
 @group(0) @binding(5) var<storage, read> ws: array<u32>;
+// RMSNorm gain for the fused-norm input stage (unused by the others).
+@group(0) @binding(6) var<storage, read> gain: array<vec4<f32>>;
 
 const WG: u32 = {{WG}}u;
 const RPI: u32 = 4u;
@@ -51,11 +59,11 @@ fn main(
     let b2 = min(first + 2u, last) * p.chunks;
     let b3 = min(first + 3u, last) * p.chunks;
     let m = select(step.m, step.m_logits, p.count_sel == 1u);
-    let xs = p.x_stride / 4u;
     for (var t = 0u; t < m; t++) {
+        x_token(t, {{LANE_ID}});
         var a = vec4<f32>(0.0);
         for (var c = 0u; c < p.chunks; c++) {
-            x_begin(t * xs + c * 8u, {{LANE_ID}});
+            x_begin(t, c * 8u, {{LANE_ID}});
             let s = xsum();
             a += vec4<f32>(qdot(b0 + c, p.sbase, s), qdot(b1 + c, p.sbase, s), qdot(b2 + c, p.sbase, s), qdot(b3 + c, p.sbase, s));
         }

@@ -3,10 +3,10 @@
 
 use cospec::formats::{dequant::dequantize, DType};
 use cospec::gpu::dispatch::{submit, Dispatch};
-use cospec::gpu::kernels::matmul::{MatmulArgs, Tokens};
+use cospec::gpu::kernels::matmul::{Input, MatmulArgs, Tokens};
 use cospec::gpu::kernels::rope_store::{rotation_table, RopeArgs, RopeMode};
 use cospec::gpu::kernels::{add, argmax, attention, embedding, matmul, rmsnorm, rope_store, silu_mul};
-use cospec::gpu::{GpuBuffer, GpuContext, GpuWeight};
+use cospec::gpu::{GpuBuffer, GpuContext, GpuWeight, MatmulVariant};
 use cospec_tests::blocks::{random_f32, random_tensor, rng};
 use cospec_tests::{gpu, gpu_with, rel_err, matmul_variants, POISON};
 use rand::Rng;
@@ -63,7 +63,7 @@ fn check_matmul(ctx: &GpuContext, dt: DType, rows: usize, cols: usize, m: usize,
     let st = step(ctx, m, 0, m);
     let ds = matmul::prepare(
         ctx,
-        MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride, y_col: 2, accumulate, tokens: Tokens::All, max_tokens: m },
+        MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride, y_col: 2, accumulate, tokens: Tokens::All, max_tokens: m, input: Input::Plain },
         &st,
     )
     .unwrap();
@@ -129,14 +129,14 @@ fn matmul_block_rows_equal_single_token_rows_bitwise() {
             let xb = GpuBuffer::from_f32(&ctx, "x", &x);
             let yb = poisoned(&ctx, m * rows);
             let st = step(&ctx, m, 0, m);
-            let args = MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::All, max_tokens: m };
+            let args = MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::All, max_tokens: m, input: Input::Plain };
             run(&ctx, &matmul::prepare(&ctx, args, &st).unwrap(), m, m);
             let block = read(&ctx, &yb);
             for t in 0..m {
                 let x1 = GpuBuffer::from_f32(&ctx, "x1", &x[t * cols..(t + 1) * cols]);
                 let y1 = poisoned(&ctx, rows);
                 let st1 = step(&ctx, 1, 0, 1);
-                let a1 = MatmulArgs { weight: &w, x: &x1.buffer, y: &y1.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::All, max_tokens: 1 };
+                let a1 = MatmulArgs { weight: &w, x: &x1.buffer, y: &y1.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::All, max_tokens: 1, input: Input::Plain };
                 run(&ctx, &matmul::prepare(&ctx, a1, &st1).unwrap(), 1, 1);
                 let single = read(&ctx, &y1);
                 for row in 0..rows {
@@ -159,7 +159,7 @@ fn matmul_logits_rows_uses_only_trailing_tokens() {
     let xb = GpuBuffer::from_f32(&ctx, "x", &x);
     let yb = poisoned(&ctx, m * rows);
     let st = step(&ctx, m, 0, m_logits);
-    let a = MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::LogitsRows, max_tokens: m };
+    let a = MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::LogitsRows, max_tokens: m, input: Input::Plain };
     run(&ctx, &matmul::prepare(&ctx, a, &st).unwrap(), m, m_logits);
     let got = read(&ctx, &yb);
     for t in 0..m_logits {
@@ -391,4 +391,51 @@ fn weight_with_columns_off_the_block_grid_is_refused() {
     let err = GpuWeight::upload(&ctx, "w", DType::F32, 3, cols, &wb).err().expect("refused");
     assert!(err.to_string().contains("not a multiple"), "{err}");
     let _ = r.random::<u8>();
+}
+
+#[test]
+fn fused_rmsnorm_and_silu_inputs_match_cpu_in_row_shapes() {
+    for variant in matmul_variants() {
+        let ctx = gpu_with(variant);
+        for (i, dt) in [DType::Q4_1, DType::Q4K, DType::Q6K, DType::F16].into_iter().enumerate() {
+            let (rows, cols, m) = (21usize, cols_for(dt)[0], 3usize);
+            let mut r = rng(500 + i as u64);
+            let wb = random_tensor(dt, rows * cols, 1.0, &mut r);
+            let wf = dequantize(dt, &wb, rows * cols).unwrap();
+            let w = GpuWeight::upload(&ctx, "w", dt, rows, cols, &wb).unwrap();
+            let x = random_f32(m * 2 * cols, &mut r);
+            let gain = random_f32(cols, &mut r);
+            let xb = GpuBuffer::from_f32(&ctx, "x", &x);
+            let gb = GpuBuffer::from_f32(&ctx, "gain", &gain);
+            let st = step(&ctx, m, 0, m);
+            for fused in ["rmsnorm", "silu"] {
+                let (input, x_stride) = match fused {
+                    "rmsnorm" => (Input::RmsNorm { gain: &gb, eps: 1e-5 }, cols),
+                    _ => (Input::SiluGate, 2 * cols),
+                };
+                let yb = poisoned(&ctx, m * rows);
+                let a = MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::All, max_tokens: m, input };
+                let prepared = matmul::prepare(&ctx, a, &st);
+                if variant == MatmulVariant::Cooperative {
+                    assert!(prepared.is_err(), "the workgroup shape must refuse fused inputs");
+                    continue;
+                }
+                run(&ctx, &prepared.unwrap(), m, m);
+                let got = read(&ctx, &yb);
+                for t in 0..m {
+                    let row = &x[t * x_stride..t * x_stride + cols];
+                    let xin: Vec<f32> = if fused == "rmsnorm" {
+                        let inv = 1.0 / (row.iter().map(|v| v * v).sum::<f32>() / cols as f32 + 1e-5).sqrt();
+                        row.iter().zip(&gain).map(|(v, g)| v * inv * g).collect()
+                    } else {
+                        let up = &x[t * x_stride + cols..t * x_stride + 2 * cols];
+                        row.iter().zip(up).map(|(g, u)| g / (1.0 + (-g).exp()) * u).collect()
+                    };
+                    let want: Vec<f32> = (0..rows).map(|o| (0..cols).map(|k| wf[o * cols + k] * xin[k]).sum()).collect();
+                    let e = rel_err(&got[t * rows..(t + 1) * rows], &want);
+                    assert!(e < 1e-4, "{variant:?} {dt:?} {fused}: token {t} rel err {e}");
+                }
+            }
+        }
+    }
 }

@@ -58,8 +58,18 @@ pub fn qdot(dtype: DType) -> &'static str {
 const XV_LOAD: &str = include_str!("../../../shaders/xv_load.wgsl");
 const XV_SUBGROUP: &str = include_str!("../../../shaders/xv_subgroup.wgsl");
 
+/// What a product does to its input on the way in (row shapes only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InputStage {
+    Plain,
+    /// RMSNorm of the input row, times a gain.
+    RmsNorm,
+    /// silu(gate) * up from [gate | up] rows.
+    SiluGate,
+}
+
 /// The CPU-shaped product for a type; `subgroups` shares activations by subgroup shuffles.
-pub fn matmul_rows(dtype: DType, wg: u32, subgroups: bool) -> String {
+pub fn matmul_rows(dtype: DType, wg: u32, subgroups: bool, input: InputStage) -> String {
     let (xv, lane_param, lane_id) = if subgroups {
         (XV_SUBGROUP, "@builtin(subgroup_invocation_id) sid: u32,", "sid")
     } else {
@@ -68,6 +78,11 @@ pub fn matmul_rows(dtype: DType, wg: u32, subgroups: bool) -> String {
     let body = MATMUL_ROWS.replace("{{LANE_PARAM}}", lane_param).replace("{{LANE_ID}}", lane_id);
     let mut src = assemble(&body, Some(dtype), &[("WG", wg)]);
     src.push_str(xv);
+    src.push_str(match input {
+        InputStage::Plain => include_str!("../../../shaders/input_plain.wgsl"),
+        InputStage::RmsNorm => include_str!("../../../shaders/input_rmsnorm.wgsl"),
+        InputStage::SiluGate => include_str!("../../../shaders/input_silu_gate.wgsl"),
+    });
     src.push_str(qdot(dtype));
     src
 }
@@ -90,8 +105,10 @@ pub fn all_variants() -> Vec<(String, String)> {
     let mut v = Vec::new();
     for dt in DType::ALL {
         v.push((format!("matmul_{}", dt.name()), assemble(MATMUL, Some(dt), &super::kernels::matmul::COOPERATIVE_CONSTANTS)));
-        v.push((format!("matmul_rows_{}", dt.name()), matmul_rows(dt, 16, false)));
-        v.push((format!("matmul_rows_subgroup_{}", dt.name()), matmul_rows(dt, 16, true)));
+        for input in [InputStage::Plain, InputStage::RmsNorm, InputStage::SiluGate] {
+            v.push((format!("matmul_rows_{}_{input:?}", dt.name()), matmul_rows(dt, 16, false, input)));
+            v.push((format!("matmul_rows_subgroup_{}_{input:?}", dt.name()), matmul_rows(dt, 16, true, input)));
+        }
         v.push((format!("embedding_{}", dt.name()), assemble(EMBEDDING, Some(dt), &[])));
     }
     for (name, body) in [

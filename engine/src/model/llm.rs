@@ -4,7 +4,7 @@
 use super::{ModelConfig, ModelError};
 use crate::formats::ModelFile;
 use crate::gpu::dispatch::{submit, Dispatch};
-use crate::gpu::kernels::matmul::{MatmulArgs, Tokens};
+use crate::gpu::kernels::matmul::{Input, MatmulArgs, Tokens};
 use crate::gpu::kernels::rope_store::{rotation_table, RopeArgs, RopeMode};
 use crate::gpu::kernels::sample::{SampleArgs, SamplingParams};
 use crate::gpu::kernels::{
@@ -154,13 +154,16 @@ impl Model {
         tick(file, &["token_embd.weight"], progress);
         let mut body = embedding::prepare(g, &embd, &tokens.buffer, &hidden.buffer, mb, &step)?;
         let mut layers = Vec::with_capacity(c.n_layer);
-        let mm = |w: &GpuWeight, x: &GpuBuffer, y: &GpuBuffer, y_stride: usize, y_col: usize, acc: bool| {
+        let mm = |w: &GpuWeight, x: &GpuBuffer, input: Input, y: &GpuBuffer, y_stride: usize, y_col: usize, acc: bool| {
             matmul::prepare(
                 g,
-                MatmulArgs { weight: w, x: &x.buffer, y: &y.buffer, y_stride, y_col, accumulate: acc, tokens: Tokens::All, max_tokens: mb },
+                MatmulArgs { weight: w, x: &x.buffer, y: &y.buffer, y_stride, y_col, accumulate: acc, tokens: Tokens::All, max_tokens: mb, input },
                 &step,
             )
         };
+        // CPU adapters fold RMSNorm and the SiLU gate into the products' input stage (a launch
+        // costs more there than recomputing a norm per invocation); GPUs run them as kernels.
+        let fuse = ctx.cpu_shapes();
         for l in 0..c.n_layer {
             let n = |s: &str| format!("blk.{l}.{s}");
             let attn_norm = GpuBuffer::from_f32(g, "attn_norm", &vector(file, g, &n("attn_norm.weight"), h)?);
@@ -180,9 +183,14 @@ impl Model {
             let k_cache = GpuBuffer::zeros(g, "k cache", c.n_kv * ctx_len * c.head_dim);
             let v_cache = GpuBuffer::zeros(g, "v cache", c.n_kv * ctx_len * c.head_dim);
 
-            body.push(rmsnorm::prepare(g, &hidden.buffer, &attn_norm, &xn.buffer, h, c.rms_eps, false, mb, &step)?);
+            let attn_in = if fuse {
+                (&hidden, Input::RmsNorm { gain: &attn_norm, eps: c.rms_eps })
+            } else {
+                body.push(rmsnorm::prepare(g, &hidden.buffer, &attn_norm, &xn.buffer, h, c.rms_eps, false, mb, &step)?);
+                (&xn, Input::Plain)
+            };
             for (w, col) in &wqkv {
-                body.extend(mm(w, &xn, &qkv, qkv_w, *col, false)?);
+                body.extend(mm(w, attn_in.0, attn_in.1, &qkv, qkv_w, *col, false)?);
             }
             body.push(rope_store::prepare(
                 g,
@@ -218,13 +226,22 @@ impl Model {
                 },
                 &step,
             )?);
-            body.extend(mm(&wo, &attn, &hidden, h, 0, true)?);
-            body.push(rmsnorm::prepare(g, &hidden.buffer, &ffn_norm, &xn.buffer, h, c.rms_eps, false, mb, &step)?);
+            body.extend(mm(&wo, &attn, Input::Plain, &hidden, h, 0, true)?);
+            let ffn_in = if fuse {
+                (&hidden, Input::RmsNorm { gain: &ffn_norm, eps: c.rms_eps })
+            } else {
+                body.push(rmsnorm::prepare(g, &hidden.buffer, &ffn_norm, &xn.buffer, h, c.rms_eps, false, mb, &step)?);
+                (&xn, Input::Plain)
+            };
             for (w, col) in &wgu {
-                body.extend(mm(w, &xn, &gate_up, 2 * ffn, *col, false)?);
+                body.extend(mm(w, ffn_in.0, ffn_in.1, &gate_up, 2 * ffn, *col, false)?);
             }
-            body.push(silu_mul::prepare(g, &gate_up.buffer, &act.buffer, ffn, &step)?);
-            body.extend(mm(&wd, &act, &hidden, h, 0, true)?);
+            if fuse {
+                body.extend(mm(&wd, &gate_up, Input::SiluGate, &hidden, h, 0, true)?);
+            } else {
+                body.push(silu_mul::prepare(g, &gate_up.buffer, &act.buffer, ffn, &step)?);
+                body.extend(mm(&wd, &act, Input::Plain, &hidden, h, 0, true)?);
+            }
             let mut bufs = vec![attn_norm, ffn_norm, k_cache, v_cache];
             bufs.extend(bias);
             let mut weights: Vec<GpuWeight> = wqkv.into_iter().chain(wgu).map(|(w, _)| w).collect();
@@ -254,6 +271,7 @@ impl Model {
             accumulate: false,
             tokens: Tokens::LogitsRows,
             max_tokens: mb,
+            input: Input::Plain,
         };
         body.extend(matmul::prepare(g, head_args, &step)?);
         keep_weights.extend(head);

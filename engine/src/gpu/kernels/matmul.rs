@@ -3,7 +3,7 @@
 
 use super::{check, elems};
 use crate::gpu::dispatch::{Dispatch, Grid};
-use crate::gpu::shaders::{assemble, matmul_rows, MATMUL};
+use crate::gpu::shaders::{assemble, matmul_rows, InputStage, MATMUL};
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight, MatmulVariant};
 
@@ -32,6 +32,18 @@ pub struct MatmulArgs<'a> {
     pub accumulate: bool,
     pub tokens: Tokens,
     pub max_tokens: usize,
+    /// A fused input stage (row shapes only; GPUs run RMSNorm and SiLU as their own kernels).
+    pub input: Input<'a>,
+}
+
+/// What the product applies to x on the way in.
+#[derive(Clone, Copy)]
+pub enum Input<'a> {
+    Plain,
+    /// x is the un-normalized row; the product sees rmsnorm(x) * gain.
+    RmsNorm { gain: &'a GpuBuffer, eps: f32 },
+    /// x rows are [gate | up], twice the product's width; the product sees silu(gate) * up.
+    SiluGate,
 }
 
 /// One dispatch per weight part.
@@ -39,9 +51,19 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
     let w = a.weight;
     check(a.y_stride >= a.y_col + w.rows, || format!("matmul: y stride {} < {} + {} rows", a.y_stride, a.y_col, w.rows))?;
     check(w.cols % 32 == 0, || format!("matmul: {} columns is not a multiple of 32", w.cols))?;
-    check(elems(a.x) >= (a.max_tokens * w.cols) as u64, || {
-        format!("matmul: x holds {} floats, {} tokens x {} needed", elems(a.x), a.max_tokens, w.cols)
+    // Binding 6 (the norm gain) is x again when unused: read-only bindings may alias.
+    let (stage, x_stride, gain, eps) = match a.input {
+        Input::Plain => (InputStage::Plain, w.cols, None, 0.0f32),
+        Input::RmsNorm { gain, eps } => (InputStage::RmsNorm, w.cols, Some(gain), eps),
+        Input::SiluGate => (InputStage::SiluGate, 2 * w.cols, None, 0.0),
+    };
+    check(elems(a.x) >= (a.max_tokens * x_stride) as u64, || {
+        format!("matmul: x holds {} floats, {} tokens x {} needed", elems(a.x), a.max_tokens, x_stride)
     })?;
+    if let Some(g) = gain {
+        check(g.len == w.cols, || format!("matmul: norm gain has {} elements, {} expected", g.len, w.cols))?;
+    }
+    check(stage == InputStage::Plain || ctx.cpu_shapes(), || "matmul: fused input stages need the row shapes".into())?;
     check(elems(a.y) >= (a.max_tokens * a.y_stride) as u64, || {
         format!("matmul: y holds {} floats, {} tokens x {} needed", elems(a.y), a.max_tokens, a.y_stride)
     })?;
@@ -53,12 +75,12 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
             (assemble(MATMUL, Some(w.dtype), &COOPERATIVE_CONSTANTS), COOPERATIVE_CONSTANTS[1].1)
         }
         MatmulVariant::RowPerInvocation | MatmulVariant::RowPerInvocationSubgroup => (
-            matmul_rows(w.dtype, rows_wg, variant == MatmulVariant::RowPerInvocationSubgroup),
+            matmul_rows(w.dtype, rows_wg, variant == MatmulVariant::RowPerInvocationSubgroup, stage),
             rows_wg * ROWS_PER_INVOCATION,
         ),
     };
-    let key = format!("matmul_{variant:?}_{}_{rows_wg}", w.dtype.name());
-    let pipeline = ctx.pipeline(&key, &source, &[Read, Read, ReadWrite, Uniform, Uniform, Read])?;
+    let key = format!("matmul_{variant:?}_{}_{rows_wg}_{stage:?}", w.dtype.name());
+    let pipeline = ctx.pipeline(&key, &source, &[Read, Read, ReadWrite, Uniform, Uniform, Read, Read])?;
     let mut out = Vec::new();
     for part in &w.parts {
         let params = GpuBuffer::uniform(
@@ -70,9 +92,13 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
                 w.scale_base(part) as u32,
                 (a.y_col + part.first_row) as u32,
                 a.y_stride as u32,
-                w.cols as u32,
+                x_stride as u32,
                 a.accumulate as u32,
                 (a.tokens == Tokens::LogitsRows) as u32,
+                eps.to_bits(),
+                0,
+                0,
+                0,
             ],
         );
         let groups = (part.rows as u32).div_ceil(rows_per_group);
@@ -80,7 +106,7 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
             ctx,
             "matmul",
             pipeline.clone(),
-            &[&part.buffer, a.x, a.y, &params.buffer.clone(), &step.buffer, &part.buffer],
+            &[&part.buffer, a.x, a.y, &params.buffer.clone(), &step.buffer, &part.buffer, gain.map(|g| &g.buffer).unwrap_or(a.x)],
             Some(params),
             Grid::Fixed(groups),
         ));

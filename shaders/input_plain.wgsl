@@ -1,0 +1,10 @@
+// Product input stage: the activations as they are.
+fn x_raw(t: u32, i4: u32) -> vec4<f32> {
+    return x[t * (p.x_stride / 4u) + i4];
+}
+
+fn x_token(t: u32, lane: u32) {}
+
+fn x_in(t: u32, i4: u32) -> vec4<f32> {
+    return x_raw(t, i4);
+}

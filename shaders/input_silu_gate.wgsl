@@ -1,0 +1,12 @@
+// Product input stage with the gated activation fused: input rows are [gate | up] (twice the
+// product's width) and the product sees silu(gate) * up.
+fn x_raw(t: u32, i4: u32) -> vec4<f32> {
+    return x[t * (p.x_stride / 4u) + i4];
+}
+
+fn x_token(t: u32, lane: u32) {}
+
+fn x_in(t: u32, i4: u32) -> vec4<f32> {
+    let g = x_raw(t, i4);
+    return g / (1.0 + exp(-g)) * x_raw(t, i4 + p.chunks * 8u);
+}
