@@ -34,14 +34,23 @@ struct Params {
 
 const WG: u32 = {{WG}}u;
 const RPI: u32 = 4u;
+// 32-weight chunks per `qdot` call: 2 for K-quants, whose sub-block pairs share loads.
+const CPQ: u32 = {{CPQ}}u;
 
-// Sums of the chunk's first and last 16 activations.
-fn xsum() -> vec2<f32> {
+// Sums of each 16 activations of the call's chunks (zero past CPQ chunks).
+fn xsum() -> vec4<f32> {
     let one = vec4<f32>(1.0);
-    return vec2<f32>(
+    var r = vec4<f32>(
         dot(xv(0u) + xv(1u), one) + dot(xv(2u) + xv(3u), one),
         dot(xv(4u) + xv(5u), one) + dot(xv(6u) + xv(7u), one),
+        0.0,
+        0.0,
     );
+    if (CPQ == 2u) {
+        r.z = dot(xv(8u) + xv(9u), one) + dot(xv(10u) + xv(11u), one);
+        r.w = dot(xv(12u) + xv(13u), one) + dot(xv(14u) + xv(15u), one);
+    }
+    return r;
 }
 
 @compute @workgroup_size(WG)
@@ -62,7 +71,7 @@ fn main(
     for (var t = 0u; t < m; t++) {
         x_token(t, {{LANE_ID}});
         var a = vec4<f32>(0.0);
-        for (var c = 0u; c < p.chunks; c++) {
+        for (var c = 0u; c < p.chunks; c += CPQ) {
             x_begin(t, c * 8u, {{LANE_ID}});
             let s = xsum();
             a += vec4<f32>(qdot(b0 + c, p.sbase, s), qdot(b1 + c, p.sbase, s), qdot(b2 + c, p.sbase, s), qdot(b3 + c, p.sbase, s));

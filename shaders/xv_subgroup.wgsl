@@ -3,13 +3,21 @@
 // instead of eight (on CPU implementations a per-invocation load is the dominant cost). Needs
 // subgroups of at least 8 invocations that step through the chunks together.
 var<private> x_mine: vec4<f32>;
+var<private> x_mine2: vec4<f32>;
 
 fn x_begin(t: u32, i4: u32, lane: u32) {
     x_mine = x_in(t, i4 + (lane & 7u));
+    if (CPQ == 2u) {
+        x_mine2 = x_in(t, i4 + 8u + (lane & 7u));
+    }
 }
 
+// i < 8 * CPQ: the i-th vec4 of the call's chunks.
 fn xv(i: u32) -> vec4<f32> {
-    return subgroupShuffle(x_mine, i);
+    if (i < 8u) {
+        return subgroupShuffle(x_mine, i);
+    }
+    return subgroupShuffle(x_mine2, i - 8u);
 }
 
 // Sum of squares of token t's raw input row of n4 vec4s, lanes taking every 8th vec4.

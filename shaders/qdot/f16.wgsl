@@ -1,7 +1,7 @@
 // f16: the chunk's weights dotted with activations `xv(0..7)`, which the including kernel
-// defines; `xs` holds the sums of the chunk's first and last 16 activations.
+// defines; `xs` holds the sums of each 16 activations of the call's chunks.
 // sum of the chunk's weights times the activations `xv(0..7)` (defined by the kernel).
-fn qdot(blk: u32, sbase: u32, xs: vec2<f32>) -> f32 {
+fn qdot(blk: u32, sbase: u32, xs: vec4<f32>) -> f32 {
     let o = blk * 4u;
     var s = 0.0;
     for (var i = 0u; i < 4u; i++) {

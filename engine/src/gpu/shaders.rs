@@ -76,7 +76,9 @@ pub fn matmul_rows(dtype: DType, wg: u32, subgroups: bool, input: InputStage) ->
         (XV_LOAD, "", "0u")
     };
     let body = MATMUL_ROWS.replace("{{LANE_PARAM}}", lane_param).replace("{{LANE_ID}}", lane_id);
-    let mut src = assemble(&body, Some(dtype), &[("WG", wg)]);
+    // K-quant `qdot`s take sub-block pairs, which share their loads.
+    let chunks_per_qdot = if dtype.block_elems() == 256 { 2 } else { 1 };
+    let mut src = assemble(&body, Some(dtype), &[("WG", wg), ("CPQ", chunks_per_qdot)]);
     src.push_str(xv);
     src.push_str(match input {
         InputStage::Plain => include_str!("../../../shaders/input_plain.wgsl"),
