@@ -2,24 +2,7 @@
 // block token). Token t at absolute position pos0 + t attends to cache positions 0..=pos0 + t.
 // Scores go to a scratch row; every sum runs in a fixed order that depends only on the
 // position, so a token's output is the same in a decode pass and in a verify block.
-struct Params {
-    n_head: u32,
-    n_kv: u32,
-    head_dim: u32,
-    ctx: u32,
-    scale: f32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> k_cache: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> v_cache: array<f32>;
-@group(0) @binding(3) var<storage, read_write> scores: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<uniform> p: Params;
-@group(0) @binding(6) var<uniform> step: Step;
+// Parameters and bindings: attention_bindings.wgsl.
 
 const WG: u32 = 64u;
 var<workgroup> red: array<f32, WG>;
@@ -79,11 +62,11 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     storageBarrier();
     workgroupBarrier();
 
-    for (var d = lid; d < p.head_dim; d += WG) {
-        var acc = 0.0;
+    for (var i = lid; i < d4; i += WG) {
+        var acc = vec4<f32>(0.0);
         for (var j = 0u; j < n_keys; j++) {
-            acc += scores[s_off + j] * v_cache[(kv_off + j) * p.head_dim + d];
+            acc += scores[s_off + j] * v_cache[(kv_off + j) * d4 + i];
         }
-        out[(t * p.n_head + head) * p.head_dim + d] = acc * inv;
+        out[(t * p.n_head + head) * d4 + i] = acc * inv;
     }
 }

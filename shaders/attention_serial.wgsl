@@ -1,24 +1,7 @@
 // attention.wgsl shaped for CPU adapters: one invocation per (query head, block token), no
 // workgroup memory and no barrier. Scores go to the same scratch rows; every sum runs over
 // positions in order, so a token's output is the same in a decode pass and a verify block.
-struct Params {
-    n_head: u32,
-    n_kv: u32,
-    head_dim: u32,
-    ctx: u32,
-    scale: f32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> k_cache: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> v_cache: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> scores: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
-@group(0) @binding(5) var<uniform> p: Params;
-@group(0) @binding(6) var<uniform> step: Step;
+// Parameters and bindings: attention_bindings.wgsl.
 
 @compute @workgroup_size(1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>) {

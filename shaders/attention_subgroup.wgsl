@@ -2,24 +2,7 @@
 // (query head, block token). Lanes take every S-th key for the scores and every S-th vec4 of
 // the head for the weighted sum of values; maxima and sums are subgroup reductions, so there
 // is no workgroup memory. Every sum's order depends only on the position (batch invariance).
-struct Params {
-    n_head: u32,
-    n_kv: u32,
-    head_dim: u32,
-    ctx: u32,
-    scale: f32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> k_cache: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> v_cache: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> scores: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
-@group(0) @binding(5) var<uniform> p: Params;
-@group(0) @binding(6) var<uniform> step: Step;
+// Parameters and bindings: attention_bindings.wgsl.
 
 const S: u32 = {{S}}u;
 

@@ -4,25 +4,7 @@
 // stay quantized; `dq32` (prepended per type) dequantizes in registers. Each output's
 // reduction order depends only on K and the workgroup shape, never on the token count, so a
 // position's result is bit-identical in a 1-token and a (k+1)-token pass (batch invariance).
-struct Params {
-    chunks: u32,
-    n: u32,
-    sbase: u32,
-    y_offset: u32,
-    y_stride: u32,
-    x_stride: u32,
-    accumulate: u32,
-    // 0: all `step.m` tokens; 1: the trailing `step.m_logits` tokens only (logits)
-    count_sel: u32,
-}
-
-@group(0) @binding(0) var<storage, read> w: array<vec4<u32>>;
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
-@group(0) @binding(4) var<uniform> step: Step;
-// The weight part again, as words, for scale reads.
-@group(0) @binding(5) var<storage, read> ws: array<u32>;
+// Parameters and bindings: matmul_bindings.wgsl.
 
 const WG: u32 = {{WG}}u;
 const RPW: u32 = {{RPW}}u;

@@ -6,29 +6,7 @@
 // offsets and minimums fold into one term per chunk through the activation sums.
 // Every token runs the same code in the same order, so a position's outputs are identical
 // whatever the block size (batch invariance).
-struct Params {
-    chunks: u32,
-    n: u32,
-    sbase: u32,
-    y_offset: u32,
-    y_stride: u32,
-    x_stride: u32,
-    accumulate: u32,
-    count_sel: u32,
-    // RMSNorm epsilon for the fused-norm input stage
-    eps_bits: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-@group(0) @binding(0) var<storage, read> w: array<vec4<u32>>;
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
-@group(0) @binding(4) var<uniform> step: Step;
-// The weight part again, as words, for scale reads.
-@group(0) @binding(5) var<storage, read> ws: array<u32>;
+// Parameters and bindings: matmul_bindings.wgsl.
 // RMSNorm gain for the fused-norm input stage (unused by the others).
 @group(0) @binding(6) var<storage, read> gain: array<vec4<f32>>;
 

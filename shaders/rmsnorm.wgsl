@@ -1,18 +1,6 @@
 // y[t] = x[t] / sqrt(mean(x[t]^2) + eps) * g, one workgroup per token; a fixed reduction tree
 // keeps each token's result independent of the block size.
-struct Params {
-    n: u32,
-    eps: f32,
-    // 0: all step.m tokens; 1: only the trailing step.m_logits tokens (final norm before logits)
-    count_sel: u32,
-    _pad: u32,
-}
-
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
-@group(0) @binding(4) var<uniform> step: Step;
+// Parameters and bindings: rmsnorm_bindings.wgsl.
 
 const WG: u32 = 64u;
 var<workgroup> part: array<f32, WG>;

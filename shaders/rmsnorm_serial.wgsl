@@ -1,17 +1,6 @@
 // rmsnorm.wgsl shaped for CPU adapters: one invocation per token, no workgroup memory and no
 // barrier (barriers are context switches there). Same result contract, its own summation order.
-struct Params {
-    n: u32,
-    eps: f32,
-    count_sel: u32,
-    _pad: u32,
-}
-
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
-@group(0) @binding(4) var<uniform> step: Step;
+// Parameters and bindings: rmsnorm_bindings.wgsl.
 
 @compute @workgroup_size(1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>) {

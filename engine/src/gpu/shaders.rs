@@ -4,15 +4,22 @@
 use crate::formats::DType;
 
 pub const STEP: &str = include_str!("../../../shaders/step.wgsl");
-pub const MATMUL: &str = include_str!("../../../shaders/matmul.wgsl");
-const MATMUL_ROWS: &str = include_str!("../../../shaders/matmul_rows.wgsl");
+/// Shader bodies with the bindings they share prepended.
+macro_rules! with_bindings {
+    ($bindings:literal, $body:literal) => {
+        concat!(include_str!($bindings), "\n", include_str!($body))
+    };
+}
+
+pub const MATMUL: &str = with_bindings!("../../../shaders/matmul_bindings.wgsl", "../../../shaders/matmul.wgsl");
+const MATMUL_ROWS: &str = with_bindings!("../../../shaders/matmul_bindings.wgsl", "../../../shaders/matmul_rows.wgsl");
 pub const EMBEDDING: &str = include_str!("../../../shaders/embedding.wgsl");
-pub const RMSNORM: &str = include_str!("../../../shaders/rmsnorm.wgsl");
-pub const RMSNORM_SERIAL: &str = include_str!("../../../shaders/rmsnorm_serial.wgsl");
+pub const RMSNORM: &str = with_bindings!("../../../shaders/rmsnorm_bindings.wgsl", "../../../shaders/rmsnorm.wgsl");
+pub const RMSNORM_SERIAL: &str = with_bindings!("../../../shaders/rmsnorm_bindings.wgsl", "../../../shaders/rmsnorm_serial.wgsl");
 pub const ROPE_STORE: &str = include_str!("../../../shaders/rope_store.wgsl");
-pub const ATTENTION: &str = include_str!("../../../shaders/attention.wgsl");
-pub const ATTENTION_SERIAL: &str = include_str!("../../../shaders/attention_serial.wgsl");
-pub const ATTENTION_SUBGROUP: &str = include_str!("../../../shaders/attention_subgroup.wgsl");
+pub const ATTENTION: &str = with_bindings!("../../../shaders/attention_bindings.wgsl", "../../../shaders/attention.wgsl");
+pub const ATTENTION_SERIAL: &str = with_bindings!("../../../shaders/attention_bindings.wgsl", "../../../shaders/attention_serial.wgsl");
+pub const ATTENTION_SUBGROUP: &str = with_bindings!("../../../shaders/attention_bindings.wgsl", "../../../shaders/attention_subgroup.wgsl");
 pub const SILU_MUL: &str = include_str!("../../../shaders/silu_mul.wgsl");
 pub const ADD: &str = include_str!("../../../shaders/add.wgsl");
 pub const ARGMAX: &str = include_str!("../../../shaders/argmax.wgsl");

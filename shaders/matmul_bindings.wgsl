@@ -1,0 +1,25 @@
+// Parameters and bindings shared by the product shapes (matmul*.wgsl).
+struct Params {
+    chunks: u32,
+    n: u32,
+    sbase: u32,
+    y_offset: u32,
+    y_stride: u32,
+    x_stride: u32,
+    accumulate: u32,
+    // 0: all `step.m` tokens; 1: the trailing `step.m_logits` tokens only (logits)
+    count_sel: u32,
+    // RMSNorm epsilon for the fused-norm input stage (row shapes)
+    eps_bits: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<storage, read> w: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(4) var<uniform> step: Step;
+// The weight part again, as words, for scale reads.
+@group(0) @binding(5) var<storage, read> ws: array<u32>;
