@@ -119,6 +119,25 @@ impl Model {
             return Err(ModelError::Invalid(format!("context length {ctx_len} out of range")));
         }
         let mb = opts.max_block.max(1);
+        if mb > 512 {
+            return Err(ModelError::Invalid(format!("block size {mb} out of range (1..=512)")));
+        }
+        // The largest activation buffers must each fit one storage binding of this device.
+        let limit = ctx.max_binding_bytes();
+        for (what, floats) in [
+            ("attention scores (block x heads x context)", mb * c.n_head * ctx_len),
+            ("logits (block x vocabulary)", mb * c.vocab),
+            ("KV cache of one layer", c.n_kv * ctx_len * c.head_dim),
+            ("FFN activations", mb * 2 * c.ffn),
+        ] {
+            if floats as u64 * 4 > limit {
+                return Err(ModelError::Invalid(format!(
+                    "{what} would take {} MiB, more than this device's {} MiB storage binding: lower the context length or block size",
+                    floats as u64 * 4 >> 20,
+                    limit >> 20
+                )));
+            }
+        }
         let total: u64 = file.tensors.values().map(|(_, t)| t.size).sum();
         let mut done = 0u64;
         let mut tick = |f: &ModelFile, names: &[&str], progress: &mut dyn FnMut(u64, u64)| {
