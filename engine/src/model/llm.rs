@@ -96,12 +96,11 @@ fn stacked(f: &ModelFile, ctx: &GpuContext, names: &[(String, usize)], cols: usi
     Ok(out)
 }
 
-fn vector(f: &ModelFile, ctx: &GpuContext, name: &str, n: usize) -> Result<Vec<f32>, ModelError> {
+fn vector(f: &ModelFile, name: &str, n: usize) -> Result<Vec<f32>, ModelError> {
     let t = f.require(name)?;
     if t.elems() != n || t.shape.len() != 1 {
         return Err(ModelError::Invalid(format!("{name} has shape {:?}, expected [{n}]", t.shape)));
     }
-    let _ = ctx;
     Ok(f.tensor_f32(name)?)
 }
 
@@ -185,16 +184,16 @@ impl Model {
         let fuse = ctx.cpu_shapes();
         for l in 0..c.n_layer {
             let n = |s: &str| format!("blk.{l}.{s}");
-            let attn_norm = GpuBuffer::from_f32(g, "attn_norm", &vector(file, g, &n("attn_norm.weight"), h)?);
-            let ffn_norm = GpuBuffer::from_f32(g, "ffn_norm", &vector(file, g, &n("ffn_norm.weight"), h)?);
+            let attn_norm = GpuBuffer::from_f32(g, "attn_norm", &vector(file, &n("attn_norm.weight"), h)?);
+            let ffn_norm = GpuBuffer::from_f32(g, "ffn_norm", &vector(file, &n("ffn_norm.weight"), h)?);
             let wqkv = stacked(file, g, &[(n("attn_q.weight"), qw), (n("attn_k.weight"), kvw), (n("attn_v.weight"), kvw)], h)?;
             let wo = matrix(file, g, &n("attn_output.weight"), h, qw)?;
             let wgu = stacked(file, g, &[(n("ffn_gate.weight"), ffn), (n("ffn_up.weight"), ffn)], h)?;
             let wd = matrix(file, g, &n("ffn_down.weight"), h, ffn)?;
             let bias = if c.qkv_bias {
-                let mut b = vector(file, g, &n("attn_q.bias"), qw)?;
-                b.extend(vector(file, g, &n("attn_k.bias"), kvw)?);
-                b.extend(vector(file, g, &n("attn_v.bias"), kvw)?);
+                let mut b = vector(file, &n("attn_q.bias"), qw)?;
+                b.extend(vector(file, &n("attn_k.bias"), kvw)?);
+                b.extend(vector(file, &n("attn_v.bias"), kvw)?);
                 Some(GpuBuffer::from_f32(g, "qkv bias", &b))
             } else {
                 None
@@ -277,7 +276,7 @@ impl Model {
             let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
             tick(file, &refs, progress);
         }
-        let out_norm = GpuBuffer::from_f32(g, "output_norm", &vector(file, g, "output_norm.weight", h)?);
+        let out_norm = GpuBuffer::from_f32(g, "output_norm", &vector(file, "output_norm.weight", h)?);
         body.push(rmsnorm::prepare(g, &hidden.buffer, &out_norm, &xn.buffer, h, c.rms_eps, true, mb, &step)?);
         let mut keep_weights = Vec::new();
         let head = if c.tied_output { None } else { Some(matrix(file, g, "output.weight", c.vocab, h)?) };
