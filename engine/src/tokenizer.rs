@@ -200,6 +200,18 @@ impl Tokenizer {
         self.inner.get_vocab_size(true)
     }
 
+    /// The first token whose id differs between two tokenizers, if any (a speculative pair
+    /// must agree on every id).
+    pub fn vocabulary_difference(&self, other: &Tokenizer) -> Option<String> {
+        let (a, b) = (self.inner.get_vocab(true), other.inner.get_vocab(true));
+        if a.len() != b.len() {
+            return Some(format!("{} tokens vs {}", a.len(), b.len()));
+        }
+        let mut diffs: Vec<(&String, &u32)> = a.iter().filter(|(t, id)| b.get(*t) != Some(id)).collect();
+        diffs.sort_by_key(|(_, id)| **id);
+        diffs.first().map(|(t, id)| format!("token {t:?} is id {id} in one and {:?} in the other", b.get(*t)))
+    }
+
     /// Encodes text; special tokens written in the text (e.g. `<|im_start|>`) become their ids.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
         let enc = self.inner.encode(text, false).map_err(|e| TokenizerError::Build(e.to_string()))?;

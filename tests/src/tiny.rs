@@ -26,6 +26,9 @@ pub struct TinySpec {
     pub embd_type: DType,
     pub out_type: DType,
     pub seed: u64,
+    /// Regenerates the last layer's FFN down projection from this seed at this scale: the
+    /// same model but for one matrix, a draft that often agrees with its target.
+    pub perturb_last_ffn: Option<(u64, f32)>,
 }
 
 /// llama: GQA, tied output, 32-element block types.
@@ -46,6 +49,7 @@ pub fn tiny_llama(seed: u64) -> TinySpec {
         embd_type: DType::Q8_0,
         out_type: DType::Q8_0,
         seed,
+        perturb_last_ffn: None,
     }
 }
 
@@ -67,6 +71,7 @@ pub fn tiny_qwen2(seed: u64) -> TinySpec {
         embd_type: DType::F16,
         out_type: DType::Q6K,
         seed,
+        perturb_last_ffn: None,
     }
 }
 
@@ -154,6 +159,11 @@ pub fn tiny_gguf(s: &TinySpec) -> Vec<u8> {
         mat("output.weight".into(), s.out_type, s.vocab, s.hidden, attn_scale, &mut r);
     }
     drop(mat);
+    if let Some((seed, scale)) = s.perturb_last_ffn {
+        let name = format!("blk.{}.ffn_down.weight", s.layers - 1);
+        let t = tensors.iter_mut().find(|t| t.0 == name).expect("the last FFN down projection");
+        t.3 = random_tensor(s.ffn_type, s.hidden * s.ffn, scale / (s.ffn as f32).sqrt() * 2.0, &mut rng(seed));
+    }
     for l in 0..s.layers {
         for norm in ["attn_norm.weight", "ffn_norm.weight"] {
             let g: Vec<f32> = (0..s.hidden).map(|_| r.random_range(0.5f32..1.5)).collect();

@@ -1,6 +1,9 @@
-//! Decoding: autoregressive generation with streaming text and timing statistics.
+//! Decoding: autoregressive generation, and speculative decoding with an arbiter.
 
+pub mod arbiter;
 pub mod generate;
+pub mod speculative;
 
 pub use crate::gpu::kernels::sample::SamplingParams;
 pub use generate::{generate, GenerateOptions, GenerationOutput, GenerationStats};
+pub use speculative::{Mode, Origin, SpecOptions, SpecOutput, SpecRun, SpecSession, SpecStats};

@@ -80,16 +80,19 @@ pub fn fold(n: u32, max_dim: u32) -> (u32, u32, u32) {
     }
 }
 
+/// Records dispatches as one compute pass of `enc`.
+pub fn encode_pass(ctx: &GpuContext, enc: &mut wgpu::CommandEncoder, dispatches: &[&Dispatch], m: u32, m_logits: u32) {
+    let mut pass = enc.begin_compute_pass(&Default::default());
+    let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
+    for d in dispatches {
+        d.encode(&mut pass, m, m_logits, max_dim);
+    }
+}
+
 /// Runs dispatches in one compute pass and submits them.
 pub fn submit(ctx: &GpuContext, dispatches: &[&Dispatch], m: u32, m_logits: u32) -> Result<(), GpuError> {
     let mut enc = ctx.device.create_command_encoder(&Default::default());
-    {
-        let mut pass = enc.begin_compute_pass(&Default::default());
-        let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
-        for d in dispatches {
-            d.encode(&mut pass, m, m_logits, max_dim);
-        }
-    }
+    encode_pass(ctx, &mut enc, dispatches, m, m_logits);
     ctx.queue.submit([enc.finish()]);
     Ok(())
 }

@@ -24,6 +24,19 @@ pub const SILU_MUL: &str = include_str!("../../../shaders/silu_mul.wgsl");
 pub const ADD: &str = include_str!("../../../shaders/add.wgsl");
 pub const ARGMAX: &str = include_str!("../../../shaders/argmax.wgsl");
 pub const SAMPLE: &str = include_str!("../../../shaders/sample.wgsl");
+/// Speculative-step kernels, each with the shared `Spec` parameters and layout constants.
+pub const SPEC_FEATURES: &str = with_bindings!("../../../shaders/spec/spec_params.wgsl", "../../../shaders/spec/features.wgsl");
+pub const SPEC_RESAMPLE: &str = with_bindings!("../../../shaders/spec/spec_params.wgsl", "../../../shaders/spec/resample.wgsl");
+pub const SPEC_VERIFY: &str = concat!(
+    include_str!("../../../shaders/spec/spec_params.wgsl"),
+    include_str!("../../../shaders/spec/arbiter_mlp.wgsl"),
+    include_str!("../../../shaders/spec/verify.wgsl"),
+);
+pub const ARBITER_EVAL: &str = concat!(
+    include_str!("../../../shaders/spec/spec_params.wgsl"),
+    include_str!("../../../shaders/spec/arbiter_mlp.wgsl"),
+    include_str!("../../../shaders/spec/arbiter_eval.wgsl"),
+);
 
 const DQ_COMMON: &str = include_str!("../../../shaders/dequant/common.wgsl");
 const DQ_KSCALES: &str = include_str!("../../../shaders/dequant/kquant_scales.wgsl");
@@ -134,5 +147,8 @@ pub fn all_variants() -> Vec<(String, String)> {
     }
     v.push(("attention_subgroup".to_string(), assemble(ATTENTION_SUBGROUP, None, &[("S", 8)])));
     v.push(("sample".to_string(), SAMPLE.to_string()));
+    for (name, src) in [("spec_features", SPEC_FEATURES), ("spec_verify", SPEC_VERIFY), ("spec_resample", SPEC_RESAMPLE), ("arbiter_eval", ARBITER_EVAL)] {
+        v.push((name.to_string(), src.to_string()));
+    }
     v
 }

@@ -3,7 +3,7 @@
 
 use super::{ModelConfig, ModelError};
 use crate::formats::ModelFile;
-use crate::gpu::dispatch::{submit, Dispatch};
+use crate::gpu::dispatch::{encode_pass, submit, Dispatch};
 use crate::gpu::kernels::matmul::{Input, MatmulArgs, Tokens};
 use crate::gpu::kernels::rope_store::{rotation_table, RopeArgs, RopeMode};
 use crate::gpu::kernels::sample::{SampleArgs, SamplingParams};
@@ -32,6 +32,8 @@ impl Default for LoadOptions {
 pub enum LogitsRows {
     Last,
     All,
+    /// No logits (a prefill).
+    None,
 }
 
 struct Layer {
@@ -366,9 +368,24 @@ impl Model {
         Ok(())
     }
 
+    /// The launches of one block of `m` tokens with `m_logits` logits rows, then `pick`.
+    fn block_launches(&self, m_logits: usize, pick: Pick) -> Vec<&Dispatch> {
+        let mut list: Vec<&Dispatch> = self.body.iter().collect();
+        if m_logits == 0 {
+            // The final norm and output head have nothing to do.
+            list.truncate(list.len() - self.head_launches());
+        }
+        match pick {
+            Pick::Nothing => {}
+            Pick::Argmax => list.push(&self.argmax),
+            Pick::Sample => list.extend(self.sampler.as_ref().map(|(_, d)| d)),
+        }
+        list
+    }
+
     /// Runs `tokens` through the model in blocks, appending them to the cache, with the
-    /// `then` launch (argmax or sampling) after the last block.
-    fn run(&mut self, tokens: &[u32], rows: LogitsRows, then: Then) -> Result<(), ModelError> {
+    /// `pick` launch (argmax or sampling) after the last block.
+    fn run(&mut self, tokens: &[u32], rows: LogitsRows, pick: Pick) -> Result<(), ModelError> {
         self.check_tokens(tokens)?;
         let n_chunks = tokens.len().div_ceil(self.max_block);
         for (i, chunk) in tokens.chunks(self.max_block).enumerate() {
@@ -377,25 +394,73 @@ impl Model {
             let m_logits = match rows {
                 LogitsRows::All => m,
                 LogitsRows::Last if last => 1,
-                LogitsRows::Last => 0,
+                LogitsRows::Last | LogitsRows::None => 0,
             };
             self.tokens.write_u32(&self.ctx, 0, chunk);
             self.step.write_u32(&self.ctx, 0, &[m as u32, self.len as u32, m_logits as u32, 0]);
-            let mut list: Vec<&Dispatch> = self.body.iter().collect();
-            if m_logits == 0 {
-                // The final norm and output head have nothing to do.
-                list.truncate(list.len() - self.head_launches());
-            }
-            if last {
-                match then {
-                    Then::Nothing => {}
-                    Then::Argmax => list.push(&self.argmax),
-                    Then::Sample => list.extend(self.sampler.as_ref().map(|(_, d)| d)),
-                }
-            }
+            let list = self.block_launches(m_logits, if last { pick } else { Pick::Nothing });
             submit(&self.ctx, &list, m as u32, m_logits as u32)?;
             self.len += m;
         }
+        Ok(())
+    }
+
+    /// Appends `tokens` to the cache without computing logits (a prompt before decoding).
+    pub fn prefill(&mut self, tokens: &[u32]) -> Result<(), ModelError> {
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        self.run(tokens, LogitsRows::None, Pick::Nothing)
+    }
+
+    /// Records one block as a compute pass of `enc`, for callers that chain passes in one
+    /// submission. The block's tokens and `Step` values must be in place when it runs (written
+    /// or copied into `tokens_buffer` and `step_buffer`); the caller accounts for the cache
+    /// length with `set_len`.
+    pub(crate) fn encode_block(&self, enc: &mut wgpu::CommandEncoder, m: usize, m_logits: usize, pick: Pick) {
+        let list = self.block_launches(m_logits, pick);
+        encode_pass(&self.ctx, enc, &list, m as u32, m_logits as u32);
+    }
+
+    pub(crate) fn tokens_buffer(&self) -> &GpuBuffer {
+        &self.tokens
+    }
+
+    pub(crate) fn step_buffer(&self) -> &GpuBuffer {
+        &self.step
+    }
+
+    pub(crate) fn logits_buffer(&self) -> &GpuBuffer {
+        &self.logits
+    }
+
+    pub(crate) fn next_token_buffer(&self) -> &GpuBuffer {
+        &self.next_token
+    }
+
+    /// Sets the cached length after chained passes recorded with `encode_block`.
+    pub(crate) fn set_len(&mut self, len: usize) {
+        debug_assert!(len <= self.ctx_len);
+        self.len = len.min(self.ctx_len);
+    }
+
+    /// Prepares the sampling launch for `sampling` and restarts its draw counter.
+    pub(crate) fn prepare_sampler(&mut self, sampling: &SamplingParams) -> Result<(), ModelError> {
+        let d = sample::prepare(
+            &self.ctx,
+            SampleArgs {
+                logits: &self.logits.buffer,
+                scratch: &self.sample_scratch.buffer,
+                out: &self.next_token.buffer,
+                rng: &self.rng.buffer,
+                vocab: self.config.vocab,
+                row: 0,
+                out_offset: 0,
+            },
+            *sampling,
+        )?;
+        self.rng.write_u32(&self.ctx, 0, &[0]);
+        self.sampler = Some((*sampling, d));
         Ok(())
     }
 
@@ -441,13 +506,17 @@ impl Model {
     /// (row-major [positions, vocab]).
     pub async fn forward(&mut self, tokens: &[u32], rows: LogitsRows) -> Result<Vec<f32>, ModelError> {
         let vocab = self.config.vocab;
+        if rows == LogitsRows::None {
+            self.prefill(tokens)?;
+            return Ok(Vec::new());
+        }
         if rows == LogitsRows::Last {
-            self.run(tokens, rows, Then::Nothing)?;
+            self.run(tokens, rows, Pick::Nothing)?;
             return Ok(self.ctx.read_f32(&self.logits.buffer, 0, vocab as u64).await?);
         }
         let mut out = Vec::with_capacity(tokens.len() * vocab);
         for chunk in tokens.chunks(self.max_block) {
-            self.run(chunk, rows, Then::Nothing)?;
+            self.run(chunk, rows, Pick::Nothing)?;
             out.extend(self.ctx.read_f32(&self.logits.buffer, 0, (chunk.len() * vocab) as u64).await?);
         }
         Ok(out)
@@ -457,34 +526,21 @@ impl Model {
     /// One 4-byte read-back.
     pub async fn forward_next(&mut self, tokens: &[u32], sampling: &SamplingParams) -> Result<u32, ModelError> {
         if sampling.is_greedy() {
-            self.run(tokens, LogitsRows::Last, Then::Argmax)?;
+            self.run(tokens, LogitsRows::Last, Pick::Argmax)?;
         } else {
             if self.sampler.as_ref().map(|(p, _)| p != sampling).unwrap_or(true) {
-                let d = sample::prepare(
-                    &self.ctx,
-                    SampleArgs {
-                        logits: &self.logits.buffer,
-                        scratch: &self.sample_scratch.buffer,
-                        out: &self.next_token.buffer,
-                        rng: &self.rng.buffer,
-                        vocab: self.config.vocab,
-                        row: 0,
-                        out_offset: 0,
-                    },
-                    *sampling,
-                )?;
-                self.rng.write_u32(&self.ctx, 0, &[0]);
-                self.sampler = Some((*sampling, d));
+                self.prepare_sampler(sampling)?;
             }
-            self.run(tokens, LogitsRows::Last, Then::Sample)?;
+            self.run(tokens, LogitsRows::Last, Pick::Sample)?;
         }
         let t = self.ctx.read_u32(&self.next_token.buffer, 0, 1).await?;
         Ok(t[0])
     }
 }
 
-#[derive(Clone, Copy)]
-enum Then {
+/// What follows a block: nothing, a greedy pick, or a sampled pick (into the next-token buffer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pick {
     Nothing,
     Argmax,
     Sample,

@@ -10,6 +10,7 @@ pub mod rmsnorm;
 pub mod rope_store;
 pub mod sample;
 pub mod silu_mul;
+pub mod spec;
 
 use super::GpuError;
 

@@ -1,0 +1,106 @@
+// The draw that ends a sampled speculative step (when verify asked for one): from the residual
+// norm(max(0, p_T - q_T)) after a rejection, or from p_T for the bonus token. It replaces the
+// last committed token. Invocations own contiguous ranges visited in index order, so a seed
+// gives the same token on every device.
+@group(0) @binding(0) var<storage, read> p_logits: array<f32>;
+@group(0) @binding(1) var<storage, read> q_logits: array<f32>;
+@group(0) @binding(2) var<storage, read> rows: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<u32>;
+@group(0) @binding(4) var<uniform> s: Spec;
+
+const WG: u32 = 256u;
+var<workgroup> part: array<f32, WG>;
+var<workgroup> owner: u32;
+var<workgroup> owner_u: f32;
+var<workgroup> plain: u32;
+
+fn weight(i: u32, pb: u32, qb: u32, o: u32, residual: bool) -> f32 {
+    let p = exp((p_logits[pb + i] - rows[o + R_P_MAX]) * s.inv_temp - rows[o + R_P_LOGZ_T]);
+    if (!residual) {
+        return select(0.0, p, p == p);
+    }
+    let q = exp((q_logits[qb + i] - rows[o + R_Q_MAX]) * s.inv_temp - rows[o + R_Q_LOGZ_T]);
+    let w = max(p - q, 0.0);
+    return select(0.0, w, w == w);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) lid: u32) {
+    let r = out[O_SAMPLE_ROW];
+    if (r == NONE) {
+        return;
+    }
+    let n = s.vocab;
+    let o = r * ROW;
+    let pb = r * n;
+    let qb = select(0u, r * n, r < s.k);
+    let chunk = (n + WG - 1u) / WG;
+    let start = min(lid * chunk, n);
+    let end = min(start + chunk, n);
+    if (lid == 0u) {
+        plain = out[O_SAMPLE_KIND];
+    }
+    workgroupBarrier();
+    // Two rounds at most: a residual with no mass (p == q) falls back to p itself.
+    for (var round = 0u; round < 2u; round++) {
+        let residual = workgroupUniformLoad(&plain) == 0u;
+        var mine = 0.0;
+        for (var i = start; i < end; i++) {
+            mine += weight(i, pb, qb, o, residual);
+        }
+        part[lid] = mine;
+        workgroupBarrier();
+        if (lid == 0u) {
+            var total = 0.0;
+            for (var i = 0u; i < WG; i++) {
+                total += part[i];
+            }
+            let u = uniform01(s.seed, s.step_index, 32u + round) * total;
+            var acc = 0.0;
+            var who = WG;
+            var last_nonzero = WG;
+            for (var i = 0u; i < WG; i++) {
+                if (part[i] > 0.0) {
+                    last_nonzero = i;
+                    if (who == WG && acc + part[i] > u) {
+                        who = i;
+                        owner_u = u - acc;
+                    }
+                }
+                acc += part[i];
+            }
+            if (who == WG) {
+                who = last_nonzero;
+                owner_u = 3.4e38;
+            }
+            owner = who;
+            if (who == WG) {
+                plain = 1u;
+            }
+        }
+        workgroupBarrier();
+        let who = workgroupUniformLoad(&owner);
+        if (who != WG) {
+            if (lid == who) {
+                var acc = 0.0;
+                var pick = NONE;
+                var last = start;
+                for (var i = start; i < end; i++) {
+                    let w = weight(i, pb, qb, o, residual);
+                    if (w > 0.0) {
+                        last = i;
+                        acc += w;
+                        if (pick == NONE && acc > owner_u) {
+                            pick = i;
+                        }
+                    }
+                }
+                if (pick == NONE) {
+                    pick = last;
+                }
+                out[O_TOKENS + out[O_COUNT] - 1u] = pick;
+            }
+            return;
+        }
+    }
+}
