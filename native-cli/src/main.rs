@@ -2,6 +2,7 @@
 
 mod bench;
 mod commands;
+mod speculative;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -36,11 +37,29 @@ pub struct SamplingArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Generate text from a prompt, streaming it, then print prompt and decode speed
+    /// Generate text from a prompt, streaming it, then print prompt and decode speed. With
+    /// --draft and --target: speculative decoding, tokens coloured by origin on a terminal
     Run {
         /// A GGUF file or an HF folder (config.json + *.safetensors + tokenizer.json)
+        #[arg(long, required_unless_present = "target", conflicts_with = "target")]
+        model: Option<PathBuf>,
+        /// Draft model of a speculative pair (same tokenizer as the target)
+        #[arg(long, requires = "target")]
+        draft: Option<PathBuf>,
+        /// Target model of a speculative pair
         #[arg(long)]
-        model: PathBuf,
+        target: Option<PathBuf>,
+        /// With a pair: target-only, draft-only, spd (lossless) or cospec (arbiter at mismatches)
+        #[arg(long, default_value = "spd")]
+        mode: String,
+        /// Draft tokens per step (1..=16)
+        #[arg(short = 'k', long = "k", default_value_t = 4)]
+        k: usize,
+        #[command(flatten)]
+        arbiter: speculative::ArbiterArgs,
+        /// Print one JSON object (text, tokens, origins, statistics, mismatch features)
+        #[arg(long)]
+        json: bool,
         #[arg(long)]
         prompt: String,
         /// Wrap the prompt in the model's chat template as a user turn
@@ -97,8 +116,16 @@ fn main() {
     let cli = Cli::parse();
     let gpu = cospec::gpu::GpuOptions { backend: cli.backend.clone(), adapter_name: cli.adapter.clone() };
     let result = match cli.command {
-        Command::Run { model, prompt, chat, max_tokens, ctx, sampling } => {
-            commands::run(&gpu, &model, &prompt, chat, max_tokens, ctx, &sampling)
+        Command::Run { model, draft, target, mode, k, arbiter, json, prompt, chat, max_tokens, ctx, sampling } => {
+            match (model, target) {
+                (Some(model), None) => commands::run(&gpu, &model, &prompt, chat, max_tokens, ctx, &sampling),
+                (None, Some(target)) => {
+                    // Without a draft, the target is its own draft (useful to check losslessness).
+                    let draft = draft.unwrap_or_else(|| target.clone());
+                    speculative::run(&gpu, &draft, &target, &mode, k, &arbiter, &prompt, chat, max_tokens, ctx, &sampling, json)
+                }
+                _ => Err(anyhow::anyhow!("give --model, or --target with --draft")),
+            }
         }
         Command::Info { model } => commands::info(&gpu, &model),
         Command::Bench { model, prompt_tokens, gen_tokens, reps, json } => {

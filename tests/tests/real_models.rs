@@ -74,3 +74,45 @@ fn qwen_pair_load_and_answer_in_chat() {
         assert!(out.text.contains("42"), "{name}: {:?}", out.text);
     }
 }
+
+#[test]
+fn smollm2_as_its_own_draft_is_accepted_everywhere_and_lossless() {
+    use cospec::decode::{Mode, SpecOptions, SpecSession};
+    let Some(path) = real_model(SMOLLM2) else { return };
+    let (_, draft, tok) = load(&path);
+    let (_, target, _) = load(&path);
+    let mut s = SpecSession::new(draft, target, 6).unwrap();
+    let ids = tok.encode("The capital of France is").unwrap();
+    let opts = |mode, k| SpecOptions { mode, k, max_tokens: 40, stop_at_eos: false, ..Default::default() };
+    let reference = pollster::block_on(s.generate(&tok, &ids, &opts(Mode::TargetOnly, 1), &mut |_, _| {})).unwrap();
+    for k in [1, 3, 6] {
+        let out = pollster::block_on(s.generate(&tok, &ids, &opts(Mode::Spd, k), &mut |_, _| {})).unwrap();
+        assert_eq!(out.tokens, reference.tokens, "k = {k}");
+        assert_eq!(out.stats.mismatches, 0, "k = {k}: a model must agree with itself");
+        assert_eq!(out.stats.origins.target, 0);
+        // Every full step commits k + 1 tokens; only the last may be cut by the budget.
+        assert_eq!(out.stats.target_passes, 40usize.div_ceil(k + 1), "k = {k}");
+    }
+}
+
+#[test]
+fn qwen_pair_speculative_decoding_is_lossless() {
+    use cospec::decode::{Mode, SpecOptions, SpecSession};
+    if !large_tests() {
+        return;
+    }
+    let (Some(dp), Some(tp)) = (real_model("qwen2.5-coder-0.5b-instruct.gguf"), real_model("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")) else {
+        return;
+    };
+    let (_, draft, dtok) = load(&dp);
+    let (_, target, tok) = load(&tp);
+    assert!(tok.vocabulary_difference(&dtok).is_none());
+    let mut s = SpecSession::new(draft, target, 4).unwrap();
+    let prompt = tok.apply_chat_template(&[ChatMessage::new("user", "Tom has 3 boxes of 12 apples and eats 5. How many apples are left?")], true).unwrap();
+    let ids = tok.encode(&prompt).unwrap();
+    let opts = |mode| SpecOptions { mode, k: 4, max_tokens: 48, stop_at_eos: false, ..Default::default() };
+    let reference = pollster::block_on(s.generate(&tok, &ids, &opts(Mode::TargetOnly), &mut |_, _| {})).unwrap();
+    let out = pollster::block_on(s.generate(&tok, &ids, &opts(Mode::Spd), &mut |_, _| {})).unwrap();
+    assert_eq!(out.tokens, reference.tokens);
+    assert!(out.stats.tokens_per_target_pass() > 1.5, "{:?}", out.stats);
+}
