@@ -62,3 +62,44 @@ fn bad_files_and_prompts_give_clear_errors() {
     assert!(!ok && err.contains("context"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn run_with_a_pair_reports_origins_and_statistics() {
+    use cospec_tests::tiny::TinySpec;
+    let t = TinySpec { tied: false, ..tiny_llama(21) };
+    let d = TinySpec { perturb_last_ffn: Some((1021, 0.6)), ..t.clone() };
+    let tp = tiny_file("target.gguf", &tiny_gguf(&t));
+    let dp = tiny_file("draft.gguf", &tiny_gguf(&d));
+    let pair = ["run", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--prompt", "the in", "--max-tokens", "24"];
+    let run = |extra: &[&str]| {
+        let args: Vec<&str> = pair.iter().chain(extra).copied().collect();
+        cospec(&args)
+    };
+    let (ok, out, err) = run(&["--mode", "spd", "-k", "3"]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("the in"), "{out}");
+    for want in ["spd (target, k = 3)", "tokens/pass", "mismatches/100", "draft accepted", "1.00 submissions and 1.00 read-backs per step"] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+    let json = |extra: &[&str]| -> serde_json::Value {
+        let (ok, out, err) = run(extra);
+        assert!(ok, "{err}");
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    let target_only = json(&["--mode", "target-only", "--json"]);
+    let spd = json(&["--mode", "spd", "-k", "4", "--json"]);
+    assert_eq!(spd["tokens"], target_only["tokens"], "lossless through the CLI");
+    assert!(spd["stats"]["target_passes"].as_u64().unwrap() < target_only["stats"]["target_passes"].as_u64().unwrap());
+    let kept = json(&["--mode", "cospec", "--policy", "draft", "-k", "4", "--json"]);
+    assert!(kept["origins"].as_array().unwrap().iter().any(|o| o == "draft-kept"), "{kept}");
+    assert_eq!(kept["stats"]["keeps"], kept["stats"]["mismatches"]);
+    for (args, want) in [
+        (vec!["--mode", "cospec", "--policy", "nope"], "unknown policy"),
+        (vec!["--mode", "cospec", "--policy", "learned"], "--arbiter"),
+        (vec!["--mode", "fast"], "unknown mode"),
+        (vec!["-k", "17"], "out of range"),
+    ] {
+        let (ok, _, err) = run(&args);
+        assert!(!ok && err.contains(want), "{args:?}: {err}");
+    }
+}
