@@ -1,6 +1,7 @@
 //! `cospec`: run, inspect and benchmark models on any wgpu backend.
 
 mod bench;
+mod bench_spd;
 mod commands;
 mod speculative;
 
@@ -104,6 +105,31 @@ enum Command {
         #[arg(long)]
         tokens: PathBuf,
     },
+    /// Target-only against speculative decoding on the same prompts, side by side, with the
+    /// draft, target and verify pass costs behind the ratio
+    BenchSpd {
+        #[arg(long)]
+        draft: std::path::PathBuf,
+        #[arg(long)]
+        target: std::path::PathBuf,
+        /// A JSON array of prompt strings, or one prompt per line (each sent as a chat turn)
+        #[arg(long)]
+        prompts: std::path::PathBuf,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        #[arg(long, default_value_t = 256)]
+        max_tokens: usize,
+        /// Draft lengths to measure
+        #[arg(long, value_delimiter = ',', default_value = "2,4,6")]
+        ks: Vec<usize>,
+        /// spd, or cospec with --policy
+        #[arg(long, default_value = "spd")]
+        mode: String,
+        #[command(flatten)]
+        arbiter: speculative::ArbiterArgs,
+        #[arg(long)]
+        json: bool,
+    },
     /// List the GPU adapters wgpu can see
     Adapters,
 }
@@ -132,6 +158,9 @@ fn main() {
             bench::bench(&gpu, &model, prompt_tokens, gen_tokens, reps, json)
         }
         Command::Score { model, tokens } => commands::score(&gpu, &model, &tokens),
+        Command::BenchSpd { draft, target, prompts, limit, max_tokens, ks, mode, arbiter, json } => {
+            bench_spd::bench_spd(&gpu, &draft, &target, &prompts, limit, max_tokens, &ks, &mode, &arbiter, json)
+        }
         Command::Adapters => commands::adapters(&gpu),
     };
     if let Err(e) = result {

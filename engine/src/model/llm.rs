@@ -502,6 +502,29 @@ impl Model {
         Ok(out)
     }
 
+    /// Wall time of one whole forward block of `m` tokens at cache length `at` (every
+    /// position's logits, as a verify block computes), median of `reps` after a warm-up.
+    /// The cache is left as it was.
+    pub async fn pass_seconds(&mut self, m: usize, at: usize, reps: usize) -> Result<f64, ModelError> {
+        let m = m.clamp(1, self.max_block);
+        if at + m > self.ctx_len {
+            return Err(ModelError::ContextFull { have: at, adding: m, ctx: self.ctx_len });
+        }
+        self.tokens.write_u32(&self.ctx, 0, &vec![0u32; m]);
+        self.step.write_u32(&self.ctx, 0, &[m as u32, at as u32, m as u32, 0]);
+        let list = self.block_launches(m, Pick::Argmax);
+        let mut times = Vec::new();
+        for _ in 0..reps.max(1) + 1 {
+            let t = web_time::Instant::now();
+            submit(&self.ctx, &list, m as u32, m as u32)?;
+            self.ctx.read_u32(&self.next_token.buffer, 0, 1).await?;
+            times.push(t.elapsed().as_secs_f64());
+        }
+        times.remove(0);
+        times.sort_by(|a, b| a.total_cmp(b));
+        Ok(times[times.len() / 2])
+    }
+
     /// Appends `tokens` and returns their logits: the last position's, or every position's
     /// (row-major [positions, vocab]).
     pub async fn forward(&mut self, tokens: &[u32], rows: LogitsRows) -> Result<Vec<f32>, ModelError> {
