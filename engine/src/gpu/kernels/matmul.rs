@@ -9,6 +9,25 @@ use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight, MatmulVariant};
 
 /// Cooperative shape: workgroup size, rows per workgroup, tokens per register tile.
 pub const COOPERATIVE_CONSTANTS: [(&str, u32); 3] = [("WG", 64), ("RPW", 4), ("TM", 8)];
+
+/// The cooperative shape in use: COOPERATIVE_CONSTANTS, or `COSPEC_COOP_SHAPE=WG,RPW,TM` for
+/// tuning on a new GPU (WG / RPW a power of two; checked, else the default with a warning).
+pub fn cooperative_shape() -> [(&'static str, u32); 3] {
+    static SHAPE: std::sync::OnceLock<[(&'static str, u32); 3]> = std::sync::OnceLock::new();
+    *SHAPE.get_or_init(|| {
+        let Ok(v) = std::env::var("COSPEC_COOP_SHAPE") else { return COOPERATIVE_CONSTANTS };
+        let n: Vec<u32> = v.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+        match n[..] {
+            [wg, rpw, tm] if (1..=256).contains(&wg) && rpw >= 1 && wg % rpw == 0 && (wg / rpw).is_power_of_two() && (1..=32).contains(&tm) => {
+                [("WG", wg), ("RPW", rpw), ("TM", tm)]
+            }
+            _ => {
+                eprintln!("warning: COSPEC_COOP_SHAPE={v:?} is not WG,RPW,TM with WG/RPW a power of two; using the default");
+                COOPERATIVE_CONSTANTS
+            }
+        }
+    })
+}
 /// Rows each invocation of the row-per-invocation shape owns (RPI in the shader).
 const ROWS_PER_INVOCATION: u32 = 4;
 
@@ -72,7 +91,8 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
     let rows_wg = ctx.subgroup_size.unwrap_or(8).max(8);
     let (source, rows_per_group) = match variant {
         MatmulVariant::Cooperative => {
-            (assemble(MATMUL, Some(w.dtype), &COOPERATIVE_CONSTANTS), COOPERATIVE_CONSTANTS[1].1)
+            let shape = cooperative_shape();
+            (assemble(MATMUL, Some(w.dtype), &shape), shape[1].1)
         }
         MatmulVariant::RowPerInvocation | MatmulVariant::RowPerInvocationSubgroup => (
             matmul_rows(w.dtype, rows_wg, variant == MatmulVariant::RowPerInvocationSubgroup, stage),
