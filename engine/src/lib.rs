@@ -2,6 +2,7 @@
 //! The same crate runs natively (Vulkan, Metal, DX12, GL through wgpu) and in the browser.
 
 pub mod decode;
+pub mod eval;
 pub mod formats;
 pub mod gpu;
 pub mod model;

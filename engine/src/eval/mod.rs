@@ -1,0 +1,3 @@
+//! Evaluation on math word problems: answer grading and the problem set.
+
+pub mod grading;
