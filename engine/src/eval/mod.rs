@@ -1,3 +1,4 @@
 //! Evaluation on math word problems: answer grading and the problem set.
 
 pub mod grading;
+pub mod policy_gradient;
