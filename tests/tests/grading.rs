@@ -42,3 +42,47 @@ fn grades_numerically() {
     assert!(is_correct("18 + 5 = 23, minus 3 is 20. #### 20", "20"));
     assert!(!is_correct("The answer is 20. Wait, 18 + 5 = 23.", "23"));
 }
+
+#[test]
+fn rollout_file_round_trip_and_torn_lines() {
+    use cospec::eval::rollouts::{append, load, Rollout};
+    let dir = std::env::temp_dir().join(format!("cospec-rollouts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("rollouts.jsonl");
+    let _ = std::fs::remove_file(&path);
+    assert!(load(&path).unwrap().is_empty());
+    let r = |i: usize| Rollout {
+        problem: format!("t{i}v0"),
+        round: 1,
+        position: i * 3,
+        features: (0..14).map(|f| f as f32 * 0.5 + i as f32).collect(),
+        reward_keep: (i % 2) as f32,
+        reward_take: 1.0,
+        tokens_keep: 100 + i,
+        tokens_take: 90,
+    };
+    append(&path, &[r(0), r(1)]).unwrap();
+    append(&path, &[r(2)]).unwrap();
+    // A run killed mid-write leaves a torn line; the next run's records still load.
+    std::fs::OpenOptions::new().append(true).open(&path).and_then(|mut f| std::io::Write::write_all(&mut f, b"{\"problem\":\"t9")).unwrap();
+    let got = load(&path).unwrap();
+    assert_eq!(got, vec![r(0), r(1), r(2)]);
+    assert_eq!(got[1].sample().features, r(1).features);
+}
+
+#[test]
+fn problems_parse_split_and_refuse_leaks() {
+    use cospec::eval::problems::{parse, select};
+    let text = r#"{"template": 61, "variant": 0, "split": "dev", "question": "q61", "answer": "5"}
+{"template": 3, "variant": 1, "split": "train", "question": "q3b", "answer": "1,000"}
+{"template": 60, "variant": 2, "split": "dev", "question": "q60c", "answer": "2"}
+{"template": 60, "variant": 0, "split": "dev", "question": "q60", "answer": "7"}
+"#;
+    let all = parse(text).unwrap();
+    let dev = select(&all, "dev", None);
+    assert_eq!(dev.iter().map(|p| p.key()).collect::<Vec<_>>(), ["t60v0", "t61v0", "t60v2"]);
+    assert_eq!(select(&all, "dev", Some(2)).len(), 2);
+    assert_eq!(select(&all, "train", None).len(), 1);
+    let leak = r#"{"template": 85, "variant": 0, "split": "train", "question": "q", "answer": "1"}"#;
+    assert!(parse(leak).unwrap_err().contains("test split"));
+}

@@ -2,3 +2,5 @@
 
 pub mod grading;
 pub mod policy_gradient;
+pub mod problems;
+pub mod rollouts;
