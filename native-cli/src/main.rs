@@ -3,6 +3,7 @@
 mod bench;
 mod bench_spd;
 mod commands;
+mod eval;
 mod speculative;
 
 use clap::{Parser, Subcommand};
@@ -130,6 +131,34 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Every mode on the same math problems: accuracy (95% CI), tok/s, speed-up, tokens per
+    /// target pass, mismatches, keeps, flips vs target-only (McNemar) and a plot; resumable
+    Eval {
+        #[arg(long)]
+        draft: std::path::PathBuf,
+        #[arg(long)]
+        target: std::path::PathBuf,
+        /// JSON lines from scripts/fetch_problems.py
+        #[arg(long)]
+        problems: std::path::PathBuf,
+        /// train, dev (templates 60..79) or test (reserved: needs COSPEC_FINAL_TEST=1)
+        #[arg(long, default_value = "dev")]
+        split: String,
+        /// Comma-separated: draft-only, target-only, spd, cospec:POLICY
+        #[arg(long, value_delimiter = ',', default_value = "draft-only,target-only,spd,cospec:entropy,cospec:cosd,cospec:diff")]
+        modes: Vec<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long, default_value_t = 512)]
+        max_tokens: usize,
+        #[arg(short = 'k', long = "k", default_value_t = 4)]
+        k: usize,
+        /// Output folder (records.jsonl there makes a re-run resume)
+        #[arg(long, default_value = "eval-out")]
+        out: std::path::PathBuf,
+        #[command(flatten)]
+        arbiter: speculative::ArbiterArgs,
+    },
     /// List the GPU adapters wgpu can see
     Adapters,
 }
@@ -160,6 +189,10 @@ fn main() {
         Command::Score { model, tokens } => commands::score(&gpu, &model, &tokens),
         Command::BenchSpd { draft, target, prompts, limit, max_tokens, ks, mode, arbiter, json } => {
             bench_spd::bench_spd(&gpu, &draft, &target, &prompts, limit, max_tokens, &ks, &mode, &arbiter, json)
+        }
+        Command::Eval { draft, target, problems, split, modes, limit, max_tokens, k, out, arbiter } => {
+            let a = eval::EvalArgs { draft, target, problems, split, modes, limit, max_tokens, k, out };
+            eval::eval(&gpu, &a, &arbiter)
         }
         Command::Adapters => commands::adapters(&gpu),
     };

@@ -103,3 +103,57 @@ fn run_with_a_pair_reports_origins_and_statistics() {
         assert!(!ok && err.contains(want), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn eval_writes_the_table_and_resumes() {
+    use cospec_tests::tiny::TinySpec;
+    let t = TinySpec { tied: false, ..tiny_llama(23) };
+    let d = TinySpec { perturb_last_ffn: Some((1023, 0.6)), ..t.clone() };
+    let tp = tiny_file("eval-target.gguf", &tiny_gguf(&t));
+    let dp = tiny_file("eval-draft.gguf", &tiny_gguf(&d));
+    let problems = (60..63)
+        .map(|i| format!(r#"{{"template": {i}, "variant": 0, "split": "dev", "question": "What is {i} + 1?", "answer": "{}"}}"#, i + 1))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let pf = tiny_file("problems.jsonl", problems.as_bytes());
+    let out = pf.parent().unwrap().join("eval-out");
+    let _ = std::fs::remove_dir_all(&out);
+    let args = [
+        "eval", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--problems", pf.to_str().unwrap(),
+        "--modes", "draft-only,target-only,spd,cospec:draft,cospec:entropy", "--max-tokens", "12", "-k", "3", "--out", out.to_str().unwrap(),
+    ];
+    let (ok, table, err) = cospec(&args);
+    assert!(ok, "{err}");
+    for col in ["accuracy", "95% CI", "tok/s", "speed-up vs target-only", "tokens/target pass", "mismatches/100 tokens", "mismatches kept", "wrong->right", "right->wrong", "McNemar p"] {
+        assert!(table.contains(col), "missing column {col:?}:\n{table}");
+    }
+    for mode in ["| draft-only |", "| target-only |", "| spd |", "| cospec:draft |", "| cospec:entropy |"] {
+        assert!(table.contains(mode), "missing row {mode}:\n{table}");
+    }
+    assert!(table.contains("/3 = "), "three problems per row:\n{table}");
+    for f in ["table.md", "table.json", "flips.md", "accuracy_vs_speed.svg", "records.jsonl", "config.json"] {
+        assert!(out.join(f).exists(), "{f} not written");
+    }
+    let records = || std::fs::read_to_string(out.join("records.jsonl")).unwrap();
+    assert_eq!(records().lines().count(), 15);
+    // A re-run runs nothing; losing the last record reruns exactly that one.
+    let (ok, again, err) = cospec(&args);
+    assert!(ok && err.contains("15 done, 0 to run"), "{err}");
+    assert_eq!(again, table);
+    let all = records();
+    let kept: Vec<&str> = all.lines().take(14).collect();
+    std::fs::write(out.join("records.jsonl"), kept.join("\n") + "\n").unwrap();
+    let (ok, _, err) = cospec(&args);
+    assert!(ok && err.contains("14 done, 1 to run"), "{err}");
+    assert_eq!(records().lines().count(), 15);
+    // Another setup into the same folder is refused; the reserved split needs an explicit flag.
+    let mut other = args.to_vec();
+    let at = other.len() - 5;
+    other[at] = "20";
+    let (ok, _, err) = cospec(&other);
+    assert!(!ok && err.contains("another setup"), "{err}");
+    let mut test_split = args.to_vec();
+    test_split.extend(["--split", "test"]);
+    let (ok, _, err) = cospec(&test_split);
+    assert!(!ok && err.contains("reserved"), "{err}");
+}

@@ -3,4 +3,5 @@
 pub mod grading;
 pub mod policy_gradient;
 pub mod problems;
+pub mod report;
 pub mod rollouts;

@@ -1,0 +1,132 @@
+//! `cospec eval`: every mode on the same math problems, one table. Each (mode, problem) result
+//! is appended to OUT/records.jsonl as soon as it is graded, so a re-run with the same OUT
+//! resumes where the last one stopped; the table (Markdown and JSON), the flips against
+//! target-only and an SVG plot of accuracy against tok/s are rewritten at the end.
+
+use crate::speculative::{open_pair, ArbiterArgs};
+use anyhow::{bail, Context, Result};
+use cospec::decode::{Mode, SpecOptions};
+use cospec::eval::grading::{extract_answer, is_correct};
+use cospec::eval::problems::{parse, prompt_text, select};
+use cospec::eval::report::{markdown, rows, svg_plot, Record};
+use cospec::gpu::GpuOptions;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub struct EvalArgs {
+    pub draft: PathBuf,
+    pub target: PathBuf,
+    pub problems: PathBuf,
+    pub split: String,
+    pub modes: Vec<String>,
+    pub limit: Option<usize>,
+    pub max_tokens: usize,
+    pub k: usize,
+    pub out: PathBuf,
+}
+
+/// "draft-only", "target-only", "spd", or "cospec:POLICY".
+fn parse_mode(s: &str, arbiter: &ArbiterArgs) -> Result<(Mode, cospec::decode::arbiter::Policy)> {
+    let (mode, policy) = s.split_once(':').unwrap_or((s, "target"));
+    let Some(m) = Mode::from_name(mode) else { bail!("unknown mode {s:?}: draft-only, target-only, spd or cospec:POLICY") };
+    if m == Mode::Cospec && !s.contains(':') {
+        bail!("give cospec's policy as cospec:POLICY (e.g. cospec:entropy)");
+    }
+    Ok((m, arbiter.policy(policy)?))
+}
+
+fn load_records(path: &Path) -> Result<Vec<Record>> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(t.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Result<()> {
+    let text = std::fs::read_to_string(&a.problems).with_context(|| format!("reading {} (scripts/fetch_problems.py writes it)", a.problems.display()))?;
+    let all = parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", a.problems.display()))?;
+    if a.split == "test" && std::env::var("COSPEC_FINAL_TEST").as_deref() != Ok("1") {
+        bail!("templates 80..99 are reserved for the final held-out table: set COSPEC_FINAL_TEST=1 to evaluate on them");
+    }
+    let problems = select(&all, &a.split, a.limit);
+    if problems.is_empty() {
+        bail!("no {} problems in {}", a.split, a.problems.display());
+    }
+    let modes: Vec<(String, Mode, cospec::decode::arbiter::Policy)> =
+        a.modes.iter().map(|s| parse_mode(s, arbiter).map(|(m, p)| (s.clone(), m, p))).collect::<Result<_>>()?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    // Records from a different setup must not mix into this table.
+    let config = serde_json::json!({"draft": a.draft.file_name().map(|f| f.to_string_lossy().to_string()),
+        "target": a.target.file_name().map(|f| f.to_string_lossy().to_string()), "split": a.split, "max_tokens": a.max_tokens, "k": a.k,
+        "thresholds": format!("{:?}", arbiter.thresholds()), "arbiter": arbiter.arbiter.as_ref().map(|p| p.display().to_string())});
+    let config_path = a.out.join("config.json");
+    match std::fs::read_to_string(&config_path) {
+        Ok(old) if serde_json::from_str::<serde_json::Value>(&old).ok().as_ref() != Some(&config) => {
+            bail!("{} holds results of another setup ({old}); use another --out", a.out.display())
+        }
+        Ok(_) => {}
+        Err(_) => std::fs::write(&config_path, serde_json::to_string_pretty(&config)?)?,
+    }
+    let records_path = a.out.join("records.jsonl");
+    let mut records = load_records(&records_path)?;
+    let done: HashSet<(String, String)> = records.iter().map(|r| (r.mode.clone(), r.problem.clone())).collect();
+    let todo = problems.len() * modes.len() - problems.iter().flat_map(|p| modes.iter().map(move |m| (m.0.clone(), p.key()))).filter(|x| done.contains(x)).count();
+    eprintln!("{} problems x {} modes: {} done, {todo} to run", problems.len(), modes.len(), problems.len() * modes.len() - todo);
+    if todo > 0 {
+        let (mut session, tok) = open_pair(gpu_opts, &a.draft, &a.target, (a.max_tokens + 1024).min(4096), a.k.max(1))?;
+        let bar = ProgressBar::new(todo as u64);
+        bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed} eta {eta}").expect("static template").progress_chars("=> "));
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&records_path)?;
+        for p in &problems {
+            let ids = tok.encode(&prompt_text(&tok, p)?)?;
+            for (name, mode, policy) in &modes {
+                if done.contains(&(name.clone(), p.key())) {
+                    continue;
+                }
+                bar.set_message(format!("{} {name}", p.key()));
+                let opts = SpecOptions { mode: *mode, k: a.k, policy: policy.clone(), max_tokens: a.max_tokens, stop_at_eos: true, ..Default::default() };
+                let out = pollster::block_on(session.generate(&tok, &ids, &opts, &mut |_, _| {}))?;
+                let s = &out.stats;
+                let r = Record {
+                    mode: name.clone(),
+                    problem: p.key(),
+                    correct: is_correct(&out.text, &p.answer),
+                    extracted: extract_answer(&out.text),
+                    answer: p.answer.clone(),
+                    tokens: s.generated_tokens,
+                    seconds: s.decode_secs,
+                    target_passes: s.target_passes,
+                    mismatches: s.mismatches,
+                    keeps: s.keeps,
+                };
+                writeln!(file, "{}", serde_json::to_string(&r)?)?;
+                file.flush()?;
+                records.push(r);
+                bar.inc(1);
+            }
+        }
+        bar.finish_and_clear();
+    }
+    let names: Vec<String> = modes.iter().map(|m| m.0.clone()).collect();
+    let keys: HashSet<String> = problems.iter().map(|p| p.key()).collect();
+    records.retain(|r| keys.contains(&r.problem));
+    let table = rows(&records, &names);
+    let title = format!("{} split, {} problems, greedy, max {} tokens, k = {}", a.split, problems.len(), a.max_tokens, a.k);
+    let md = markdown(&table, &title);
+    std::fs::write(a.out.join("table.md"), &md)?;
+    std::fs::write(a.out.join("table.json"), serde_json::to_string_pretty(&serde_json::json!({"title": title, "rows": table}))?)?;
+    std::fs::write(a.out.join("accuracy_vs_speed.svg"), svg_plot(&table, &title))?;
+    let mut flips = String::from("# Flips against target-only (same problems)\n\n");
+    for r in &table {
+        if r.mode != "target-only" && r.mcnemar_p.is_some() {
+            flips.push_str(&format!("- {}: wrong->right {:?}; right->wrong {:?}\n", r.mode, r.wrong_to_right, r.right_to_wrong));
+        }
+    }
+    std::fs::write(a.out.join("flips.md"), flips)?;
+    println!("{md}");
+    eprintln!("wrote {}/{{table.md,table.json,flips.md,accuracy_vs_speed.svg,records.jsonl}}", a.out.display());
+    Ok(())
+}
