@@ -5,6 +5,7 @@ mod bench_spd;
 mod commands;
 mod eval;
 mod speculative;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -159,6 +160,47 @@ enum Command {
         #[command(flatten)]
         arbiter: speculative::ArbiterArgs,
     },
+    /// Train the learned arbiter: on-policy rounds of branch rollouts at mismatches (appended
+    /// to a rollouts file, so collection resumes) and policy-gradient updates of the MLP
+    TrainArbiter {
+        #[arg(long)]
+        draft: std::path::PathBuf,
+        #[arg(long)]
+        target: std::path::PathBuf,
+        /// JSON lines from scripts/fetch_problems.py (train split: templates 0..59)
+        #[arg(long)]
+        problems: std::path::PathBuf,
+        /// The trained arbiter (safetensors)
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Rollouts file (default: OUT with extension rollouts.jsonl; dev rollouts beside it)
+        #[arg(long)]
+        rollouts: Option<std::path::PathBuf>,
+        #[arg(long, default_value_t = 2)]
+        rounds: u32,
+        #[arg(long, default_value_t = 20)]
+        problems_per_round: usize,
+        /// Dev problems (templates 60..79) for the held-out oracle agreement
+        #[arg(long, default_value_t = 10)]
+        dev_problems: usize,
+        /// Mismatches rolled out per trajectory (the first ones)
+        #[arg(long, default_value_t = 4)]
+        mismatches_per_problem: usize,
+        #[arg(long, default_value_t = 384)]
+        max_tokens: usize,
+        #[arg(short = 'k', long = "k", default_value_t = 4)]
+        k: usize,
+        #[arg(long, default_value_t = 32)]
+        hidden: usize,
+        #[arg(long, default_value_t = 300)]
+        epochs: usize,
+        /// Reward cost subtracted from keeping the draft token
+        #[arg(long, default_value_t = 0.0)]
+        keep_cost: f32,
+        /// Keep threshold on the MLP's probability
+        #[arg(long, default_value_t = 0.5)]
+        threshold: f32,
+    },
     /// List the GPU adapters wgpu can see
     Adapters,
 }
@@ -193,6 +235,10 @@ fn main() {
         Command::Eval { draft, target, problems, split, modes, limit, max_tokens, k, out, arbiter } => {
             let a = eval::EvalArgs { draft, target, problems, split, modes, limit, max_tokens, k, out };
             eval::eval(&gpu, &a, &arbiter)
+        }
+        Command::TrainArbiter { draft, target, problems, out, rollouts, rounds, problems_per_round, dev_problems, mismatches_per_problem, max_tokens, k, hidden, epochs, keep_cost, threshold } => {
+            let a = train::TrainArgs { draft, target, problems, out, rollouts, rounds, problems_per_round, dev_problems, mismatches_per_problem, max_tokens, k, hidden, epochs, keep_cost, threshold };
+            train::train_arbiter(&gpu, &a)
         }
         Command::Adapters => commands::adapters(&gpu),
     };

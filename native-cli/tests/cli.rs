@@ -157,3 +157,42 @@ fn eval_writes_the_table_and_resumes() {
     let (ok, _, err) = cospec(&test_split);
     assert!(!ok && err.contains("reserved"), "{err}");
 }
+
+#[test]
+fn train_arbiter_collects_resumes_and_writes_a_usable_arbiter() {
+    use cospec_tests::tiny::TinySpec;
+    let t = TinySpec { tied: false, ..tiny_llama(25) };
+    let d = TinySpec { perturb_last_ffn: Some((1025, 0.8)), ..t.clone() };
+    let tp = tiny_file("train-target.gguf", &tiny_gguf(&t));
+    let dp = tiny_file("train-draft.gguf", &tiny_gguf(&d));
+    let problems = (0..4)
+        .chain(60..62)
+        .map(|i| format!(r#"{{"template": {i}, "variant": 0, "split": "{}", "question": "Add {i} and 2.", "answer": "{}"}}"#, if i < 60 { "train" } else { "dev" }, i + 2))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let pf = tiny_file("train-problems.jsonl", problems.as_bytes());
+    let out = pf.parent().unwrap().join("arbiter.safetensors");
+    let rollouts = pf.parent().unwrap().join("arbiter.rollouts.jsonl");
+    let _ = std::fs::remove_file(&rollouts);
+    let _ = std::fs::remove_file(rollouts.with_extension("dev.jsonl"));
+    let args = [
+        "train-arbiter", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--problems", pf.to_str().unwrap(),
+        "--out", out.to_str().unwrap(), "--rounds", "2", "--problems-per-round", "2", "--dev-problems", "2",
+        "--max-tokens", "16", "-k", "3", "--epochs", "50",
+    ];
+    let (ok, stdout, err) = cospec(&args);
+    assert!(ok, "{err}");
+    assert!(err.contains("round 1:") && err.contains("round 2:"), "{err}");
+    assert!(stdout.contains("agreement with the oracle branch choice"), "{stdout}");
+    let lines = std::fs::read_to_string(&rollouts).unwrap().lines().count();
+    assert!(lines >= 4, "{lines} rollout records");
+    let mlp = cospec::decode::arbiter::Mlp::from_safetensors(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(mlp.hidden(), 32);
+    // Re-running collects nothing new.
+    let (ok, _, err) = cospec(&args);
+    assert!(ok, "{err}");
+    assert_eq!(std::fs::read_to_string(&rollouts).unwrap().lines().count(), lines);
+    // The arbiter drives a cospec run through the WGSL kernel.
+    let (ok, _, err) = cospec(&["run", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--prompt", "Add", "--max-tokens", "12", "--mode", "cospec", "--policy", "learned", "--arbiter", out.to_str().unwrap()]);
+    assert!(ok && err.contains("cospec (learned"), "{err}");
+}

@@ -78,6 +78,9 @@ fn main() {
         for (var f = 0u; f < FEATURES; f++) {
             out[O_FEATURES + mismatches * FEATURE_STRIDE + f] = bitcast<u32>(feat[f]);
         }
+        // The two candidate tokens ride in the row's spare slots (for branch rollouts).
+        out[O_FEATURES + mismatches * FEATURE_STRIDE + FEATURES] = d;
+        out[O_FEATURES + mismatches * FEATURE_STRIDE + FEATURES + 1u] = t;
         out[O_MISMATCH_POS + mismatches] = i;
         mismatches++;
         if (keep_draft()) {

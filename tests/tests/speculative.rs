@@ -72,6 +72,10 @@ fn greedy_spd_reproduces_target_only_tokens_at_every_k() {
                 let counted = st.origins.draft_accepted + st.origins.target + st.origins.bonus;
                 assert_eq!(counted, out.tokens.len());
                 assert!(out.origins.iter().all(|o| *o != Origin::Draft));
+                for m in &out.mismatches {
+                    assert_eq!(out.tokens[m.position], m.target_token, "SPD commits the target's token at a mismatch");
+                    assert_ne!(m.draft_token, m.target_token);
+                }
             }
         }
     }
@@ -132,6 +136,11 @@ fn draft_policy_keeps_every_draft_token() {
     assert!(st.mismatches > 0);
     assert_eq!(st.keeps, st.mismatches);
     assert_eq!(st.origins.target, 0);
+    for m in &out.mismatches {
+        assert!(m.kept);
+        assert_eq!(out.tokens[m.position], m.draft_token);
+        assert_ne!(m.draft_token, m.target_token);
+    }
     // Every step is k draft tokens and a bonus (the last step may be cut by the budget).
     assert!(st.tokens_per_target_pass() > 3.5, "{}", st.tokens_per_target_pass());
     // The non-bonus tokens are exactly the draft's own greedy continuation of the sequence.

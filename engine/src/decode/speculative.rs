@@ -171,6 +171,10 @@ pub struct MismatchRecord {
     pub position: usize,
     pub features: Features,
     pub kept: bool,
+    /// The draft's token and the target's (its argmax; with sampling, the residual draw is
+    /// the committed token when the target's was taken).
+    pub draft_token: u32,
+    pub target_token: u32,
 }
 
 pub struct SpecOutput {
@@ -572,9 +576,16 @@ impl SpecSession {
                 *v = f32::from_bits(out[spec::O_FEATURES + j * spec::FEATURE_STRIDE + f]);
             }
             let kept = run.origins[base + pos] == Origin::DraftKept;
+            let row = spec::O_FEATURES + j * spec::FEATURE_STRIDE;
             run.stats.mismatches += 1;
             run.stats.keeps += kept as usize;
-            run.mismatches.push(MismatchRecord { position: base + pos, features, kept });
+            run.mismatches.push(MismatchRecord {
+                position: base + pos,
+                features,
+                kept,
+                draft_token: out[row + FEATURES],
+                target_token: out[row + FEATURES + 1],
+            });
         }
         // Roll back: the target keeps x and the committed tokens but the last; the draft keeps
         // what it cached of them (the proposals d_1..d_{k-1}).

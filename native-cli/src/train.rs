@@ -1,0 +1,163 @@
+//! `cospec train-arbiter`: on-policy rounds of branch rollouts and policy-gradient updates.
+//! A round decodes training problems with the current policy (round 1: SPD); at each of the
+//! first mismatches of a trajectory it rolls the other branch out to the end with the same
+//! policy and grades both (the chosen branch is the trajectory itself), appending one record
+//! per mismatch to the rollouts file. Then the MLP is refit on every rollout so far. Re-running
+//! with the same rollouts file resumes: problems already collected in a round are skipped.
+//! Finally dev rollouts (never trained on) give the agreement with the oracle branch choice.
+
+use crate::speculative::open_pair;
+use anyhow::{bail, Context, Result};
+use cospec::decode::arbiter::{Mlp, Policy};
+use cospec::decode::{Mode, SpecOptions, SpecSession};
+use cospec::eval::grading::is_correct;
+use cospec::eval::policy_gradient::{oracle_agreement, train, TrainOptions};
+use cospec::eval::problems::{parse, prompt_text, select, Problem};
+use cospec::eval::rollouts::{append, load, Rollout};
+use cospec::gpu::kernels::spec::FEATURES;
+use cospec::gpu::GpuOptions;
+use cospec::tokenizer::Tokenizer;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub struct TrainArgs {
+    pub draft: PathBuf,
+    pub target: PathBuf,
+    pub problems: PathBuf,
+    pub out: PathBuf,
+    pub rollouts: Option<PathBuf>,
+    pub rounds: u32,
+    pub problems_per_round: usize,
+    pub dev_problems: usize,
+    pub mismatches_per_problem: usize,
+    pub max_tokens: usize,
+    pub k: usize,
+    pub hidden: usize,
+    pub epochs: usize,
+    pub keep_cost: f32,
+    pub threshold: f32,
+}
+
+/// Decodes `ids` with `policy` and returns the text, tokens and mismatches.
+fn decode(s: &mut SpecSession, tok: &Tokenizer, ids: &[u32], policy: &Policy, k: usize, max_tokens: usize) -> Result<cospec::decode::SpecOutput> {
+    let mode = if *policy == Policy::Target { Mode::Spd } else { Mode::Cospec };
+    let opts = SpecOptions { mode, k, policy: policy.clone(), max_tokens, stop_at_eos: true, ..Default::default() };
+    Ok(pollster::block_on(s.generate(tok, ids, &opts, &mut |_, _| {}))?)
+}
+
+/// Branch rollouts at the first mismatches of one problem's trajectory.
+#[allow(clippy::too_many_arguments)]
+fn collect(s: &mut SpecSession, tok: &Tokenizer, p: &Problem, policy: &Policy, round: u32, a: &TrainArgs) -> Result<Vec<Rollout>> {
+    let prompt = tok.encode(&prompt_text(tok, p)?)?;
+    let main = decode(s, tok, &prompt, policy, a.k, a.max_tokens)?;
+    let main_ok = is_correct(&main.text, &p.answer) as u8 as f32;
+    let mut out = Vec::new();
+    for m in main.mismatches.iter().take(a.mismatches_per_problem) {
+        let other = if m.kept { m.target_token } else { m.draft_token };
+        let mut ids = prompt.clone();
+        ids.extend_from_slice(&main.tokens[..m.position]);
+        ids.push(other);
+        let rest = a.max_tokens.saturating_sub(m.position + 1);
+        let (other_ok, other_len) = if rest == 0 || tok.is_eos(other) {
+            let text = tok.decode(&main.tokens[..m.position], true)? + &tok.decode(&[other], true)?;
+            (is_correct(&text, &p.answer) as u8 as f32, m.position + 1)
+        } else {
+            let branch = decode(s, tok, &ids, policy, a.k, rest)?;
+            let mut toks = main.tokens[..m.position].to_vec();
+            toks.push(other);
+            let text = tok.decode(&toks, true)? + &branch.text;
+            (is_correct(&text, &p.answer) as u8 as f32, m.position + 1 + branch.tokens.len())
+        };
+        let (reward_keep, reward_take, tokens_keep, tokens_take) =
+            if m.kept { (main_ok, other_ok, main.tokens.len(), other_len) } else { (other_ok, main_ok, other_len, main.tokens.len()) };
+        out.push(Rollout { problem: p.key(), round, position: m.position, features: m.features.to_vec(), reward_keep, reward_take, tokens_keep, tokens_take });
+    }
+    Ok(out)
+}
+
+pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
+    let text = std::fs::read_to_string(&a.problems).with_context(|| format!("reading {}", a.problems.display()))?;
+    let all = parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", a.problems.display()))?;
+    let train_set = select(&all, "train", None);
+    let dev_set = select(&all, "dev", Some(a.dev_problems));
+    if train_set.is_empty() {
+        bail!("no training problems in {}", a.problems.display());
+    }
+    let rollouts_path = a.rollouts.clone().unwrap_or_else(|| a.out.with_extension("rollouts.jsonl"));
+    let dev_path = rollouts_path.with_extension("dev.jsonl");
+    let (mut s, tok) = open_pair(gpu_opts, &a.draft, &a.target, (a.max_tokens + 1024).min(4096), a.k.max(1))?;
+    let opts = TrainOptions { hidden: a.hidden, epochs: a.epochs, keep_cost: a.keep_cost, ..Default::default() };
+    let t0 = std::time::Instant::now();
+    let mut policy = Policy::Target;
+    let mut mlp: Option<Mlp> = None;
+    for round in 1..=a.rounds {
+        let have = load(&rollouts_path)?;
+        let done: HashSet<String> = have.iter().filter(|r| r.round == round).map(|r| r.problem.clone()).collect();
+        // Each round takes the next slice of the training problems (wrapping around).
+        let start = (round as usize - 1) * a.problems_per_round;
+        let chosen: Vec<&Problem> = (0..a.problems_per_round.min(train_set.len())).map(|i| &train_set[(start + i) % train_set.len()]).collect();
+        let bar = ProgressBar::new(chosen.len() as u64);
+        bar.set_style(ProgressStyle::with_template("round {msg} [{bar:30}] {pos}/{len} {elapsed} eta {eta}").expect("static template").progress_chars("=> "));
+        bar.set_message(format!("{round}/{} ({})", a.rounds, policy.name()));
+        for p in chosen {
+            if !done.contains(&p.key()) {
+                let mut new = collect(&mut s, &tok, p, &policy, round, a)?;
+                if new.is_empty() {
+                    // A problem without mismatches: a marker (no features) records it as collected.
+                    new.push(Rollout { problem: p.key(), round, position: usize::MAX, features: vec![], reward_keep: 0.0, reward_take: 0.0, tokens_keep: 0, tokens_take: 0 });
+                }
+                append(&rollouts_path, &new)?;
+            }
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let samples: Vec<_> = load(&rollouts_path)?.iter().filter(|r| r.features.len() == FEATURES).map(|r| r.sample()).collect();
+        let decisive = samples.iter().filter(|s| s.reward_keep != s.reward_take).count();
+        let fitted = train(&samples, &opts);
+        let (ag, n) = oracle_agreement(&fitted, &samples, a.threshold);
+        eprintln!(
+            "round {round}: {} rollouts ({decisive} where the branches' grades differ), train agreement with the oracle {ag}/{n}, {:.0} s so far",
+            samples.len(),
+            t0.elapsed().as_secs_f64()
+        );
+        let shared = Arc::new(fitted.clone());
+        policy = Policy::Learned { mlp: shared, threshold: a.threshold };
+        mlp = Some(fitted);
+    }
+    let mlp = mlp.context("no training round ran (--rounds 0)")?;
+    let rollouts_total = load(&rollouts_path)?.iter().filter(|r| r.features.len() == FEATURES).count();
+    let mut meta = HashMap::new();
+    meta.insert("rounds".to_string(), a.rounds.to_string());
+    meta.insert("rollouts".to_string(), rollouts_total.to_string());
+    meta.insert("threshold".to_string(), a.threshold.to_string());
+    meta.insert("k".to_string(), a.k.to_string());
+    meta.insert("max_tokens".to_string(), a.max_tokens.to_string());
+    std::fs::write(&a.out, mlp.to_safetensors(&meta)?).with_context(|| format!("writing {}", a.out.display()))?;
+    eprintln!("wrote {} ({} rollouts in {})", a.out.display(), rollouts_total, rollouts_path.display());
+    // Held-out dev agreement: rollouts under the final policy, never used for training.
+    if !dev_set.is_empty() {
+        let have: HashSet<String> = load(&dev_path)?.iter().map(|r| r.problem.clone()).collect();
+        for p in &dev_set {
+            if !have.contains(&p.key()) {
+                let mut new = collect(&mut s, &tok, p, &policy, 0, a)?;
+                if new.is_empty() {
+                    new.push(Rollout { problem: p.key(), round: 0, position: usize::MAX, features: vec![], reward_keep: 0.0, reward_take: 0.0, tokens_keep: 0, tokens_take: 0 });
+                }
+                append(&dev_path, &new)?;
+            }
+        }
+        let dev: Vec<_> = load(&dev_path)?.iter().filter(|r| r.features.len() == FEATURES).map(|r| r.sample()).collect();
+        let (ag, n) = oracle_agreement(&mlp, &dev, a.threshold);
+        let always_take = dev.iter().filter(|s| s.reward_keep != s.reward_take && s.reward_take > s.reward_keep).count();
+        println!(
+            "dev: {} rollouts from {} problems; agreement with the oracle branch choice {ag}/{n} = {:.1}% (always-take-target: {always_take}/{n})",
+            dev.len(),
+            dev_set.len(),
+            100.0 * ag as f64 / n.max(1) as f64
+        );
+        println!("accuracy and speed on dev: cospec eval --modes target-only,spd,cospec:learned --arbiter {}", a.out.display());
+    }
+    Ok(())
+}
