@@ -16,8 +16,8 @@ const POISON: f32 = f32::NAN;
 
 struct Step {
     ctx: Arc<GpuContext>,
-    p: GpuBuffer,
-    q: GpuBuffer,
+    _p: GpuBuffer,
+    _q: GpuBuffer,
     proposals: GpuBuffer,
     rows: GpuBuffer,
     outcome: GpuBuffer,
@@ -54,7 +54,7 @@ impl Step {
             },
         )
         .unwrap();
-        Step { ctx, p, q, proposals, rows, outcome, params, _mlp: mlp_buf, kernels }
+        Step { ctx, _p: p, _q: q, proposals, rows, outcome, params, _mlp: mlp_buf, kernels }
     }
 
     fn run(&self, proposals: &[u32], params: SpecParams) -> Vec<u32> {
