@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything the test suite needs, then the tests: a Vulkan driver (lavapipe when there is no
-# GPU), the real models (SmolLM2 and the Qwen pair, cached), and `cargo test`.
+# GPU), the real models (SmolLM2 and the Qwen pair, cached), `cargo test`, and a wasm32 build
+# of the engine.
 # COSPEC_LARGE_TESTS=1 adds the Qwen GPU tests (about a minute more on two cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,4 +18,13 @@ set -e
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
 rm -f "$log"
+# The engine must keep compiling for the browser (wasm32): platform differences stay in
+# engine/src/platform.rs and target-specific dependencies.
+if [ "$status" -eq 0 ]; then
+    rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || true
+    if ! cargo build --release --target wasm32-unknown-unknown -p cospec; then
+        echo "the engine no longer builds for wasm32-unknown-unknown"
+        status=1
+    fi
+fi
 exit "$status"

@@ -1,7 +1,7 @@
 //! What differs between native and the browser, in one place: reading model files.
 //! Natively files are memory-mapped; in the browser the page hands the engine bytes.
 
-use crate::formats::{Blob, FormatError, ModelFile};
+use crate::formats::Blob;
 use std::sync::Arc;
 
 /// Wraps in-memory bytes (browser downloads, tests) as a blob.
@@ -12,6 +12,7 @@ pub fn blob_from_vec(bytes: Vec<u8>) -> Blob {
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     use super::*;
+    use crate::formats::{FormatError, ModelFile};
     use std::path::Path;
 
     fn io_err(path: &Path, e: impl std::fmt::Display) -> FormatError {
