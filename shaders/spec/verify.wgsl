@@ -47,6 +47,20 @@ fn accepts(r: u32, u: f32) -> bool {
     return log(u) < lp - lq;
 }
 
+// The step's last token (at index n) from the target's row `row`, and the outcome header.
+// With sampling, `resample` replaces that token by a draw of kind `kind` (0 residual, 1 p).
+fn close_step(n: u32, token: u32, origin: u32, row: u32, kind: u32, mismatches: u32, kept: u32) {
+    out[O_TOKENS + n] = token;
+    out[O_ORIGINS + n] = origin;
+    if (s.sampling == 1u) {
+        out[O_SAMPLE_ROW] = row;
+        out[O_SAMPLE_KIND] = kind;
+    }
+    out[O_COUNT] = n + 1u;
+    out[O_MISMATCHES] = mismatches;
+    out[O_KEEPS] = kept;
+}
+
 @compute @workgroup_size(1)
 fn main() {
     var n = 0u;
@@ -91,27 +105,9 @@ fn main() {
             continue;
         }
         // Take the target: its argmax, or a draw from the residual max(0, p - q).
-        out[O_TOKENS + n] = t;
-        out[O_ORIGINS + n] = ORIGIN_TARGET;
-        if (s.sampling == 1u) {
-            out[O_SAMPLE_ROW] = i;
-            out[O_SAMPLE_KIND] = 0u;
-        }
-        n++;
-        out[O_COUNT] = n;
-        out[O_MISMATCHES] = mismatches;
-        out[O_KEEPS] = kept;
+        close_step(n, t, ORIGIN_TARGET, i, 0u, mismatches, kept);
         return;
     }
-    // Every draft token stands: the bonus token from the last row.
-    out[O_TOKENS + n] = u32(rows[k * ROW + R_TARGET]);
-    out[O_ORIGINS + n] = ORIGIN_BONUS;
-    if (s.sampling == 1u) {
-        out[O_SAMPLE_ROW] = k;
-        out[O_SAMPLE_KIND] = 1u;
-    }
-    n++;
-    out[O_COUNT] = n;
-    out[O_MISMATCHES] = mismatches;
-    out[O_KEEPS] = kept;
+    // Every draft token stands: the bonus token from the last row (or a draw from p).
+    close_step(n, u32(rows[k * ROW + R_TARGET]), ORIGIN_BONUS, k, 1u, mismatches, kept);
 }

@@ -5,7 +5,7 @@
 
 use cospec::decode::arbiter::{Features, Mlp, Policy};
 use cospec::gpu::dispatch::{submit, Dispatch};
-use cospec::gpu::kernels::spec::{self, SpecBuffers, SpecParams, FEATURES, FEATURE_STRIDE, MAX_K, OUTCOME_WORDS, ROW};
+use cospec::gpu::kernels::spec::{self, SpecBuffers, SpecParams, FEATURES, MAX_K, OUTCOME_WORDS, ROW};
 use cospec::gpu::{GpuBuffer, GpuContext};
 use cospec_tests::blocks::rng;
 use cospec_tests::gpu;
@@ -273,7 +273,6 @@ fn verify_kernel_decisions_match_cpu_policies() {
     for (pi, p) in policies.iter().enumerate().skip(2) {
         assert!(decided[pi][0] > 0 && decided[pi][1] > 0, "{}: {:?}", p.name(), decided[pi]);
     }
-    let _ = FEATURE_STRIDE;
 }
 
 /// The first committed token of a sampled step with k = 1, over many steps (random streams),
