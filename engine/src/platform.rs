@@ -12,7 +12,8 @@ pub fn blob_from_vec(bytes: Vec<u8>) -> Blob {
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     use super::*;
-    use crate::formats::{FormatError, ModelFile};
+    use crate::formats::{slice_of, ByteSource, FormatError, ModelFile};
+    use std::borrow::Cow;
     use std::path::Path;
 
     fn io_err(path: &Path, e: impl std::fmt::Display) -> FormatError {
@@ -20,9 +21,12 @@ mod native {
     }
 
     struct Mapped(memmap2::Mmap);
-    impl AsRef<[u8]> for Mapped {
-        fn as_ref(&self) -> &[u8] {
-            &self.0
+    impl ByteSource for Mapped {
+        fn len(&self) -> u64 {
+            self.0.len() as u64
+        }
+        fn read(&self, offset: u64, len: u64) -> Result<Cow<'_, [u8]>, FormatError> {
+            slice_of(&self.0, offset, len).map(Cow::Borrowed)
         }
     }
 

@@ -2,7 +2,7 @@
 //! against the file's length before use.
 
 use super::dtype::DType;
-use super::{FormatError, TensorInfo};
+use super::{FormatError, Incomplete, TensorInfo};
 use std::collections::BTreeMap;
 
 const MAGIC: &[u8; 4] = b"GGUF";
@@ -87,26 +87,33 @@ pub struct GgufHeader {
     pub data_offset: u64,
 }
 
+/// Reads the first bytes of a file of `file_len` bytes. Running past those bytes but not past
+/// the file sets `need_more`: the caller retries with a longer prefix.
 struct Cursor<'a> {
     buf: &'a [u8],
     pos: usize,
+    file_len: u64,
+    need_more: bool,
 }
 
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: u64, what: &str) -> Result<&'a [u8], FormatError> {
-        let remaining = (self.buf.len() - self.pos) as u64;
-        if n > remaining {
+        let in_prefix = (self.buf.len() - self.pos) as u64;
+        if n > in_prefix {
+            self.need_more = n <= self.remaining();
             return Err(FormatError::Truncated(format!(
-                "{what} needs {n} bytes at offset {} but only {remaining} remain",
-                self.pos
+                "{what} needs {n} bytes at offset {} but only {} remain",
+                self.pos,
+                self.remaining()
             )));
         }
         let s = &self.buf[self.pos..self.pos + n as usize];
         self.pos += n as usize;
         Ok(s)
     }
+    /// Bytes left in the file (not the prefix): what bounds the counts a header declares.
     fn remaining(&self) -> u64 {
-        (self.buf.len() - self.pos) as u64
+        self.file_len - self.pos as u64
     }
     fn u8(&mut self, what: &str) -> Result<u8, FormatError> {
         Ok(self.take(1, what)?[0])
@@ -131,9 +138,20 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Parses the header of a GGUF file. `buf` is the whole file (memory-mapped natively).
+/// Parses the header of a GGUF file held whole in memory.
 pub fn parse(buf: &[u8]) -> Result<GgufHeader, FormatError> {
-    let mut c = Cursor { buf, pos: 0 };
+    let mut c = Cursor { buf, pos: 0, file_len: buf.len() as u64, need_more: false };
+    parse_header(&mut c)
+}
+
+/// Parses the header of a `file_len`-byte GGUF file from its first bytes `buf`.
+pub(crate) fn parse_prefix(buf: &[u8], file_len: u64) -> Result<GgufHeader, Incomplete> {
+    let mut c = Cursor { buf, pos: 0, file_len, need_more: false };
+    parse_header(&mut c).map_err(|e| if c.need_more { Incomplete::NeedMore } else { Incomplete::Error(e) })
+}
+
+fn parse_header(c: &mut Cursor) -> Result<GgufHeader, FormatError> {
+    let file_len = c.file_len;
     let magic = c.take(4, "magic")?;
     if magic != MAGIC {
         return Err(FormatError::BadMagic(format!(
@@ -152,21 +170,19 @@ pub fn parse(buf: &[u8]) -> Result<GgufHeader, FormatError> {
     // Each entry takes at least 8 (key length) + 4 (type) bytes: bound counts by the file.
     if n_kv > c.remaining() / 12 {
         return Err(FormatError::Invalid(format!(
-            "metadata count {n_kv} cannot fit in a {}-byte file",
-            buf.len()
+            "metadata count {n_kv} cannot fit in a {file_len}-byte file"
         )));
     }
     if n_tensors > c.remaining() / 24 {
         return Err(FormatError::Invalid(format!(
-            "tensor count {n_tensors} cannot fit in a {}-byte file",
-            buf.len()
+            "tensor count {n_tensors} cannot fit in a {file_len}-byte file"
         )));
     }
     let mut metadata = BTreeMap::new();
     for _ in 0..n_kv {
         let key = c.string("metadata key")?;
         let ty = c.u32("metadata type")?;
-        let value = read_value(&mut c, ty, &key, 0)?;
+        let value = read_value(c, ty, &key, 0)?;
         metadata.insert(key, value);
     }
     let alignment = match metadata.get("general.alignment") {
@@ -198,7 +214,6 @@ pub fn parse(buf: &[u8]) -> Result<GgufHeader, FormatError> {
         raw.push((name, dims, ty, offset));
     }
     let data_offset = (c.pos as u64).div_ceil(alignment) * alignment;
-    let file_len = buf.len() as u64;
     if data_offset > file_len && n_tensors > 0 {
         return Err(FormatError::Truncated(format!(
             "tensor data would start at {data_offset}, past the end of the {file_len}-byte file"
@@ -284,7 +299,7 @@ fn read_value(c: &mut Cursor, ty: u32, key: &str, depth: u32) -> Result<MetaValu
                     c.remaining()
                 )));
             }
-            let mut v = Vec::with_capacity(count as usize);
+            let mut v = Vec::with_capacity((count as usize).min(1 << 16));
             for _ in 0..count {
                 v.push(read_value(c, elem_ty, key, depth + 1)?);
             }

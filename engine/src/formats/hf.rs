@@ -1,7 +1,7 @@
 //! Hugging Face folders (config.json + *.safetensors + tokenizer.json): tensors renamed to
 //! GGUF's names and the config translated to GGUF metadata keys, so one model builder serves both.
 
-use super::{Blob, DType, FormatError, MetaValue, ModelFile, SourceKind, TensorInfo};
+use super::{parse_prefix, Blob, DType, FormatError, Incomplete, MetaValue, ModelFile, SourceKind, TensorInfo};
 use std::collections::BTreeMap;
 
 /// Marks HF-layout Q/K weights (not permuted for llama.cpp's rope): the model uses half-split rope.
@@ -94,31 +94,12 @@ impl ModelFile {
         let mut tensors = BTreeMap::new();
         let mut file_bytes = 0u64;
         for (index, blob) in files.iter().enumerate() {
-            let bytes: &[u8] = (**blob).as_ref();
-            file_bytes += bytes.len() as u64;
-            let st = safetensors::SafeTensors::deserialize(bytes)
+            file_bytes += blob.len();
+            let header = parse_prefix(blob.as_ref(), safetensors_header)
                 .map_err(|e| FormatError::Invalid(format!("safetensors file {index}: {e}")))?;
-            for (name, view) in st.tensors() {
+            for (name, dtype, shape, offset, size) in header {
                 let Some(gname) = gguf_name(&name) else { continue };
-                let dtype = match view.dtype() {
-                    safetensors::Dtype::F32 => DType::F32,
-                    safetensors::Dtype::F16 => DType::F16,
-                    safetensors::Dtype::BF16 => DType::BF16,
-                    other => {
-                        return Err(FormatError::UnsupportedType(format!(
-                            "{other:?} in safetensors tensor '{name}'"
-                        )))
-                    }
-                };
-                let data = view.data();
-                let offset = data.as_ptr() as usize - bytes.as_ptr() as usize;
-                let info = TensorInfo {
-                    name: gname.clone(),
-                    dtype,
-                    shape: view.shape().to_vec(),
-                    offset: offset as u64,
-                    size: data.len() as u64,
-                };
+                let info = TensorInfo { name: gname.clone(), dtype, shape, offset, size };
                 if tensors.insert(gname.clone(), (index, info)).is_some() {
                     return Err(FormatError::Invalid(format!("tensor '{name}' appears twice")));
                 }
@@ -133,4 +114,61 @@ impl ModelFile {
             file_bytes,
         })
     }
+}
+
+/// One tensor of a safetensors header: name, type, shape, file offset, byte size.
+type SafetensorsEntry = (String, DType, Vec<usize>, u64, u64);
+
+/// Reads a safetensors header (u64 length, JSON) from the file's first bytes: every tensor's
+/// range checked against the file, so tensors can be read one at a time later.
+fn safetensors_header(buf: &[u8], file_len: u64) -> Result<Vec<SafetensorsEntry>, Incomplete> {
+    let invalid = |m: String| Incomplete::Error(FormatError::Invalid(m));
+    if file_len < 8 {
+        return Err(invalid(format!("{file_len} bytes is too short for a safetensors header")));
+    }
+    if buf.len() < 8 {
+        return Err(Incomplete::NeedMore);
+    }
+    let n = u64::from_le_bytes(buf[..8].try_into().expect("8 bytes"));
+    let data_start = n.checked_add(8).filter(|&e| e <= file_len).ok_or_else(|| {
+        invalid(format!("header length {n} runs past the end of the {file_len}-byte file"))
+    })?;
+    if (buf.len() as u64) < data_start {
+        return Err(Incomplete::NeedMore);
+    }
+    let json: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&buf[8..data_start as usize])
+        .map_err(|e| invalid(format!("header is not a JSON object: {e}")))?;
+    let mut out = Vec::with_capacity(json.len());
+    for (name, v) in json {
+        if name == "__metadata__" {
+            continue;
+        }
+        let dtype = match v["dtype"].as_str() {
+            Some("F32") => DType::F32,
+            Some("F16") => DType::F16,
+            Some("BF16") => DType::BF16,
+            other => {
+                return Err(Incomplete::Error(FormatError::UnsupportedType(format!(
+                    "{} in safetensors tensor '{name}'",
+                    other.unwrap_or("no dtype")
+                ))))
+            }
+        };
+        let dims = |key: &str| -> Option<Vec<u64>> { v[key].as_array()?.iter().map(|d| d.as_u64()).collect() };
+        let shape = dims("shape").ok_or_else(|| invalid(format!("tensor '{name}' has no valid shape")))?;
+        let offsets = dims("data_offsets").filter(|o| o.len() == 2 && o[0] <= o[1]);
+        let [begin, end] = offsets.as_deref().map(|o| [o[0], o[1]]).ok_or_else(|| invalid(format!("tensor '{name}' has no valid data_offsets")))?;
+        let elems = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d)).filter(|&e| e <= file_len);
+        let size = elems.and_then(|e| dtype.bytes_for(e).ok()).ok_or_else(|| {
+            Incomplete::Error(FormatError::Shape(format!("tensor '{name}' has absurd shape {shape:?}")))
+        })?;
+        if end - begin != size {
+            return Err(invalid(format!("tensor '{name}' spans {} bytes but its shape {shape:?} needs {size}", end - begin)));
+        }
+        let offset = data_start.checked_add(begin).filter(|&o| o + size <= file_len).ok_or_else(|| {
+            Incomplete::Error(FormatError::Truncated(format!("tensor '{name}' runs past the end of the {file_len}-byte file")))
+        })?;
+        out.push((name, dtype, shape.iter().map(|&d| d as usize).collect(), offset, size));
+    }
+    Ok(out)
 }

@@ -10,6 +10,7 @@ pub mod hf;
 pub use dtype::DType;
 pub use gguf::MetaValue;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -48,8 +49,69 @@ impl TensorInfo {
     }
 }
 
-/// The bytes of one file, memory-mapped natively or held in memory.
-pub type Blob = Arc<dyn AsRef<[u8]> + Send + Sync>;
+/// The bytes of one weight file, read by range: a memory map natively, bytes in memory in
+/// tests, a browser `Blob` on the web. Readers ask for one tensor at a time, so a loader in the
+/// browser never holds a whole model in the wasm heap.
+pub trait ByteSource: Send + Sync {
+    fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// `len` bytes from `offset` (callers stay within `len()`): borrowed where mapped,
+    /// owned where fetched.
+    fn read(&self, offset: u64, len: u64) -> Result<Cow<'_, [u8]>, FormatError>;
+}
+
+impl ByteSource for Vec<u8> {
+    fn len(&self) -> u64 {
+        self.as_slice().len() as u64
+    }
+    fn read(&self, offset: u64, len: u64) -> Result<Cow<'_, [u8]>, FormatError> {
+        slice_of(self, offset, len).map(Cow::Borrowed)
+    }
+}
+
+/// `bytes[offset..offset + len]`, or an error naming the range.
+pub fn slice_of(bytes: &[u8], offset: u64, len: u64) -> Result<&[u8], FormatError> {
+    offset
+        .checked_add(len)
+        .filter(|&end| end <= bytes.len() as u64)
+        .map(|end| &bytes[offset as usize..end as usize])
+        .ok_or_else(|| FormatError::Truncated(format!("{len} bytes at offset {offset} of a {}-byte file", bytes.len())))
+}
+
+pub type Blob = Arc<dyn ByteSource>;
+
+/// Reads a header of unknown size: a prefix that grows (x4) while `parse` says it needs more.
+/// The prefix never exceeds the file, so a hostile header costs at most the file's size.
+pub(crate) fn parse_prefix<T>(
+    src: &dyn ByteSource,
+    mut parse: impl FnMut(&[u8], u64) -> Result<T, Incomplete>,
+) -> Result<T, FormatError> {
+    let total = src.len();
+    let mut want = total.min(1 << 20);
+    loop {
+        let prefix = src.read(0, want)?;
+        match parse(&prefix, total) {
+            Ok(v) => return Ok(v),
+            Err(Incomplete::NeedMore) if want < total => want = total.min(want * 4),
+            Err(Incomplete::NeedMore) => return Err(FormatError::Truncated("the header runs past the end of the file".into())),
+            Err(Incomplete::Error(e)) => return Err(e),
+        }
+    }
+}
+
+/// A header parse over a prefix: an error, or a request for more bytes.
+pub(crate) enum Incomplete {
+    NeedMore,
+    Error(FormatError),
+}
+
+impl From<FormatError> for Incomplete {
+    fn from(e: FormatError) -> Self {
+        Incomplete::Error(e)
+    }
+}
 
 /// Which container a model came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,8 +135,7 @@ pub struct ModelFile {
 
 impl ModelFile {
     pub fn from_gguf(blob: Blob) -> Result<ModelFile, FormatError> {
-        let bytes: &[u8] = (*blob).as_ref();
-        let header = gguf::parse(bytes)?;
+        let header = parse_prefix(blob.as_ref(), gguf::parse_prefix)?;
         let mut tensors = BTreeMap::new();
         for t in header.tensors {
             if tensors.contains_key(&t.name) {
@@ -86,7 +147,7 @@ impl ModelFile {
             kind: SourceKind::Gguf,
             metadata: header.metadata,
             tensors,
-            file_bytes: bytes.len() as u64,
+            file_bytes: blob.len(),
             blobs: vec![blob],
             tokenizer_json: None,
         })
@@ -101,19 +162,18 @@ impl ModelFile {
     }
 
     /// The raw file bytes of a tensor (bounds were checked when the file was parsed).
-    pub fn tensor_bytes(&self, name: &str) -> Result<&[u8], FormatError> {
+    pub fn tensor_bytes(&self, name: &str) -> Result<Cow<'_, [u8]>, FormatError> {
         let (blob, t) = self
             .tensors
             .get(name)
             .ok_or_else(|| FormatError::Missing(format!("tensor '{name}'")))?;
-        let bytes: &[u8] = (*self.blobs[*blob]).as_ref();
-        Ok(&bytes[t.offset as usize..(t.offset + t.size) as usize])
+        self.blobs[*blob].read(t.offset, t.size)
     }
 
     /// A tensor dequantized to f32 on the CPU.
     pub fn tensor_f32(&self, name: &str) -> Result<Vec<f32>, FormatError> {
         let t = self.require(name)?;
-        dequant::dequantize(t.dtype, self.tensor_bytes(name)?, t.elems())
+        dequant::dequantize(t.dtype, &self.tensor_bytes(name)?, t.elems())
     }
 
     pub fn meta(&self, key: &str) -> Option<&MetaValue> {

@@ -67,7 +67,7 @@ fn matrix(f: &ModelFile, ctx: &GpuContext, name: &str, rows: usize, cols: usize)
     if t.shape != [rows, cols] {
         return Err(ModelError::Invalid(format!("{name} has shape {:?}, expected [{rows}, {cols}]", t.shape)));
     }
-    Ok(GpuWeight::upload(ctx, name, t.dtype, rows, cols, f.tensor_bytes(name)?)?)
+    Ok(GpuWeight::upload(ctx, name, t.dtype, rows, cols, &f.tensor_bytes(name)?)?)
 }
 
 /// Matrices that share an input, as products writing side by side into one output row: one
@@ -83,7 +83,7 @@ fn stacked(f: &ModelFile, ctx: &GpuContext, names: &[(String, usize)], cols: usi
     if infos.iter().all(|t| t.dtype == infos[0].dtype) {
         let mut bytes = Vec::new();
         for (n, _) in names {
-            bytes.extend_from_slice(f.tensor_bytes(n)?);
+            bytes.extend_from_slice(&f.tensor_bytes(n)?);
         }
         let rows: usize = names.iter().map(|(_, r)| r).sum();
         let label = names.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join("+");
