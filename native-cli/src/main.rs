@@ -211,7 +211,7 @@ fn main() {
         std::env::set_var("XDG_RUNTIME_DIR", "/tmp");
     }
     let cli = Cli::parse();
-    let gpu = cospec::gpu::GpuOptions { backend: cli.backend.clone(), adapter_name: cli.adapter.clone() };
+    let gpu = cospec::gpu::GpuOptions { backend: cli.backend.clone(), adapter_name: cli.adapter.clone(), ..Default::default() };
     let result = match cli.command {
         Command::Run { model, draft, target, mode, k, arbiter, json, prompt, chat, max_tokens, ctx, sampling } => {
             match (model, target) {

@@ -132,10 +132,10 @@ fn too_long_prompt_and_bad_token_ids_are_errors() {
 
 #[test]
 fn a_missing_adapter_name_is_a_clear_error() {
-    let opts = cospec::gpu::GpuOptions { backend: None, adapter_name: Some("no-such-gpu-xyz".into()) };
+    let opts = cospec::gpu::GpuOptions { backend: None, adapter_name: Some("no-such-gpu-xyz".into()), ..Default::default() };
     let e = pollster::block_on(cospec::gpu::GpuContext::new(&opts)).err().unwrap().to_string();
     assert!(e.contains("no-such-gpu-xyz") && e.contains("adapters present"), "{e}");
-    let opts = cospec::gpu::GpuOptions { backend: Some("glide".into()), adapter_name: None };
+    let opts = cospec::gpu::GpuOptions { backend: Some("glide".into()), adapter_name: None, ..Default::default() };
     let e = pollster::block_on(cospec::gpu::GpuContext::new(&opts)).err().unwrap().to_string();
     assert!(e.contains("unknown backend 'glide'"), "{e}");
 }

@@ -26,6 +26,9 @@ pub struct GpuOptions {
     pub backend: Option<String>,
     /// Pick the adapter whose name contains this text (case-insensitive).
     pub adapter_name: Option<String>,
+    /// Split weights as if a storage binding held at most this many bytes (below the
+    /// device's own limit): exercises the split path on devices with big bindings.
+    pub max_binding_bytes: Option<u64>,
 }
 
 /// What the CLI shows of an adapter.
@@ -81,6 +84,7 @@ pub struct GpuContext {
     matmul_variant: Mutex<MatmulVariant>,
     /// The subgroup size when subgroups are enabled and fixed.
     pub subgroup_size: Option<u32>,
+    binding_cap: u64,
 }
 
 /// How a kernel binds a buffer.
@@ -113,7 +117,12 @@ impl GpuContext {
             ..wgpu::InstanceDescriptor::new_without_display_handle_from_env()
         });
         let adapter = pick_adapter(&instance, backends, opts).await?;
-        Self::from_adapter(adapter).await
+        let mut ctx = Self::from_adapter(adapter).await?;
+        if let Some(cap) = opts.max_binding_bytes {
+            let ctx = Arc::get_mut(&mut ctx).expect("a context nobody else holds yet");
+            ctx.binding_cap = cap.max(4096);
+        }
+        Ok(ctx)
     }
 
     pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<Arc<GpuContext>, GpuError> {
@@ -172,6 +181,7 @@ impl GpuContext {
                 _ => MatmulVariant::Cooperative,
             }),
             subgroup_size: fixed_subgroups.then_some(info.subgroup_min_size),
+            binding_cap: u64::MAX,
         }))
     }
 
@@ -192,7 +202,7 @@ impl GpuContext {
 
     /// Largest byte size one storage binding may have on this device.
     pub fn max_binding_bytes(&self) -> u64 {
-        (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size)
+        (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size).min(self.binding_cap)
     }
 
     /// A compute pipeline for WGSL `source` with bindings `kinds` (binding i of group 0),
