@@ -3,6 +3,7 @@
 
 pub mod blocks;
 pub mod reference;
+pub mod serve;
 pub mod tiny;
 
 use cospec::gpu::{GpuContext, MatmulVariant};

@@ -1,0 +1,75 @@
+// Drives the cospec page in headless Chromium (playwright-core, /usr/bin/chromium): waits for
+// both models, sends each prompt of the plan with its settings, and writes what the page
+// showed (reply text from the transcript, statistics panel) as JSON, plus screenshots.
+// Usage: node tests/browser/chat.mjs URL PLAN_JSON OUT_JSON SCREENSHOT_DIR
+import { createRequire } from 'node:module';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(join(dirname(fileURLToPath(import.meta.url)), '../../web/package.json'));
+const { chromium } = require('playwright-core');
+const [url, planJson, outJson, shots] = process.argv.slice(2);
+const plan = JSON.parse(planJson);
+const timeout = (plan.timeout_s || 300) * 1000;
+
+const profile = mkdtempSync(join(tmpdir(), 'cospec-chromium-'));
+const browser = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  viewport: { width: 1360, height: 860 },
+  args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-dev-shm-usage', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+});
+const results = { runs: [] };
+try {
+  const page = await browser.newPage();
+  page.on('console', (m) => console.error(`[page ${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
+  const t0 = Date.now();
+  await page.goto(url);
+  await page.waitForFunction(() => document.body.dataset.ready === '1' || document.body.dataset.error, null, { timeout });
+  const err = await page.evaluate(() => document.body.dataset.error);
+  if (err) throw new Error(`page error while loading: ${err}`);
+  results.load_s = (Date.now() - t0) / 1000;
+  results.adapter = await page.textContent('#adapter');
+  for (const [i, run] of plan.runs.entries()) {
+    await page.click('#new-chat');
+    await page.click(`#mode button[data-mode="${run.mode}"]`);
+    if (run.policy) await page.selectOption('#policy', run.policy);
+    await page.evaluate((r) => {
+      const set = (id, v) => { const el = document.querySelector(id); el.value = String(v); el.dispatchEvent(new Event('input')); };
+      set('#k', r.k || 4);
+      set('#temperature', r.temperature || 0);
+      set('#max-tokens', r.max_tokens || 32);
+      document.querySelector('#chat').checked = !!r.chat;
+    }, run);
+    const before = Number(await page.evaluate(() => document.body.dataset.replies || 0));
+    await page.fill('#prompt', run.prompt);
+    await page.click('#send');
+    if (run.mid_screenshot) {
+      await page.waitForFunction(() => document.querySelectorAll('.msg.assistant.cursor span').length >= 12, null, { timeout });
+      await page.screenshot({ path: join(shots, run.mid_screenshot) });
+    }
+    await page.waitForFunction((n) => Number(document.body.dataset.replies || 0) > n || document.body.dataset.error, before, { timeout });
+    const e2 = await page.evaluate(() => document.body.dataset.error);
+    if (e2) throw new Error(`page error in run ${i}: ${e2}`);
+    results.runs.push(await page.evaluate(() => {
+      const msgs = document.querySelectorAll('.msg.assistant');
+      const last = msgs[msgs.length - 1];
+      const stat = (id) => document.querySelector(id).textContent;
+      return {
+        text: last.dataset.text,
+        origins: [...new Set([...last.querySelectorAll('span:not(.meta)')].map((s) => s.className))],
+        meta: last.querySelector('.meta')?.textContent,
+        stats: { tok_per_s: stat('#s-tps'), tokens_per_pass: stat('#s-tpp'), passes: stat('#s-passes'), mismatches: stat('#s-mis'), keeps: stat('#s-keeps'), tokens: stat('#s-tokens') },
+      };
+    }));
+    if (run.screenshot) await page.screenshot({ path: join(shots, run.screenshot) });
+  }
+} finally {
+  writeFileSync(outJson, JSON.stringify(results, null, 1));
+  await browser.close();
+  rmSync(profile, { recursive: true, force: true });
+}
