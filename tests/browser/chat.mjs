@@ -52,6 +52,10 @@ try {
       await page.waitForFunction(() => document.querySelectorAll('.msg.assistant.cursor span').length >= 12, null, { timeout });
       await page.screenshot({ path: join(shots, run.mid_screenshot) });
     }
+    if (run.stop_after) {
+      await page.waitForFunction((n) => document.querySelectorAll('.msg.assistant.cursor span').length >= n, run.stop_after, { timeout });
+      await page.click('#stop');
+    }
     await page.waitForFunction((n) => Number(document.body.dataset.replies || 0) > n || document.body.dataset.error, before, { timeout });
     const e2 = await page.evaluate(() => document.body.dataset.error);
     if (e2) throw new Error(`page error in run ${i}: ${e2}`);

@@ -5,7 +5,7 @@ use crate::blob_source::BlobSource;
 use crate::chat_protocol::{parse_settings, prompt_text, StatsView, StepReport, MAX_K};
 use cospec::decode::speculative::{Origin, SpecSession};
 use cospec::formats::{Blob as WeightBlob, ModelFile};
-use cospec::gpu::{GpuContext, GpuOptions};
+use cospec::gpu::{GpuContext, GpuOptions, MatmulVariant};
 use cospec::model::{LoadOptions, Model};
 use cospec::tokenizer::Tokenizer;
 use std::sync::Arc;
@@ -40,14 +40,21 @@ fn js_err(e: impl std::fmt::Display) -> JsError {
 #[wasm_bindgen]
 impl Engine {
     /// Opens the browser's GPU. `max_binding_bytes` > 0 splits weights as if bindings were
-    /// that small (the page's test switch).
-    pub async fn create(max_binding_bytes: f64) -> Result<Engine, JsError> {
+    /// that small (the page's test switch); `matmul` ("cooperative", "rows" or "" for the
+    /// engine's choice) forces a product shape, for measurements.
+    pub async fn create(max_binding_bytes: f64, matmul: &str) -> Result<Engine, JsError> {
         let opts = GpuOptions {
             backend: Some("webgpu".into()),
             adapter_name: None,
             max_binding_bytes: (max_binding_bytes > 0.0).then_some(max_binding_bytes as u64),
         };
         let ctx = GpuContext::new(&opts).await.map_err(js_err)?;
+        match matmul {
+            "" => {}
+            "cooperative" => ctx.set_matmul_variant(MatmulVariant::Cooperative),
+            "rows" => ctx.set_matmul_variant(MatmulVariant::RowPerInvocation),
+            other => return Err(js_err(format!("matmul shape '{other}': cooperative or rows"))),
+        }
         Ok(Engine { ctx, pair: Some(Pair::Apart { draft: None, target: None }) })
     }
 
@@ -55,7 +62,8 @@ impl Engine {
     pub fn adapter(&self) -> String {
         let c = &self.ctx;
         serde_json::json!({
-            "name": c.adapter.name,
+            // Browsers often hide the adapter's name.
+            "name": if c.adapter.name.is_empty() { format!("WebGPU {} adapter", if c.adapter.device_type == "Cpu" { "fallback (CPU)" } else { "GPU" }) } else { c.adapter.name.clone() },
             "backend": c.adapter.backend,
             "device_type": c.adapter.device_type,
             "max_binding_bytes": c.max_binding_bytes(),

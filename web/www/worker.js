@@ -35,7 +35,7 @@ async function handle(m) {
     case 'init': {
       if (!navigator.gpu) throw new Error('NO_WEBGPU');
       await init();
-      engine = await Engine.create(m.maxBindingBytes || 0);
+      engine = await Engine.create(m.maxBindingBytes || 0, m.matmul || '');
       post({ type: 'ready', adapter: JSON.parse(engine.adapter()) });
       break;
     }

@@ -1,0 +1,143 @@
+//! The page in headless Chromium (WebGPU on SwiftShader), driven by tests/browser/chat.mjs:
+//! a tiny random pair served locally must give, in SPD and in CoSpec mode, exactly the text the
+//! native engine gives for the same models, prompt and settings (the lossless path is
+//! deterministic across platforms), with weights split across bindings in the browser too, the
+//! statistics shown, and a screenshot saved under target/browser-e2e/. SmolLM2 must answer
+//! "Paris", and the stop button must stop.
+//! Needs `scripts/web.sh build`, /usr/bin/chromium and web/node_modules (scripts/test.sh sets
+//! all up and sets COSPEC_BROWSER_TESTS=1, which makes a missing piece a failure, not a skip).
+
+use cospec::decode::speculative::SpecSession;
+use cospec::model::{LoadOptions, Model};
+use cospec::tokenizer::Tokenizer;
+use cospec_tests::serve::StaticServer;
+use cospec_tests::tiny::{tiny_gguf, tiny_llama, tiny_model_file, TinySpec};
+use cospec_tests::{gpu, real_model};
+use cospec_web::chat_protocol::{parse_settings, prompt_text, MAX_K};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The built site, or None (a skip) when the browser pieces are absent and not required.
+fn site() -> Option<PathBuf> {
+    let site = root().join("target/web/site");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let missing: Vec<String> = [
+        (site.join("pkg/cospec_web_bg.wasm"), "the page (scripts/web.sh build)"),
+        (PathBuf::from(&chromium), "Chromium (apt-get install chromium)"),
+        (root().join("web/node_modules/playwright-core"), "playwright-core (cd web && npm ci)"),
+    ]
+    .into_iter()
+    .filter(|(p, _)| !p.exists())
+    .map(|(_, what)| what.to_string())
+    .collect();
+    if missing.is_empty() {
+        return Some(site);
+    }
+    if std::env::var("COSPEC_BROWSER_TESTS").as_deref() == Ok("1") {
+        panic!("browser test needs: {}", missing.join(", "));
+    }
+    eprintln!("skipping the browser test: missing {}", missing.join(", "));
+    None
+}
+
+/// Runs the page through `plan` and returns what it showed.
+fn drive(name: &str, site: &Path, models: &Path, query: &str, plan: Value) -> Value {
+    let server = StaticServer::start(site, models).unwrap();
+    let out_dir = root().join("target/browser-e2e");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let out = out_dir.join(format!("{name}.json"));
+    let _ = std::fs::remove_file(&out);
+    let status = Command::new("node")
+        .arg(root().join("tests/browser/chat.mjs"))
+        .arg(server.url(&format!("?{query}&autoload=1")))
+        .arg(plan.to_string())
+        .arg(&out)
+        .arg(&out_dir)
+        .status()
+        .expect("node runs");
+    let result: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap_or_default()).unwrap_or(Value::Null);
+    assert!(status.success(), "the browser run failed (see the [page] lines above); partial result: {result}");
+    result
+}
+
+/// A pair whose embedding (2000 x 256 Q8_0, about 540 KB) is split into 3 bindings under the
+/// 256 KiB cap the page is given, and whose draft disagrees often enough to exercise the arbiter.
+fn browser_pair() -> (TinySpec, TinySpec) {
+    let target = TinySpec { tied: false, layers: 2, hidden: 256, ffn: 384, heads: 4, kv_heads: 2, vocab: 2000, ..tiny_llama(77) };
+    let draft = TinySpec { perturb_last_ffn: Some((1077, 0.6)), ..target.clone() };
+    (target, draft)
+}
+
+#[test]
+fn the_page_chats_like_the_native_engine_with_a_tiny_pair() {
+    let Some(site) = site() else { return };
+    let (t, d) = browser_pair();
+    let models = root().join("target/browser-e2e/models");
+    std::fs::create_dir_all(&models).unwrap();
+    std::fs::write(models.join("target.gguf"), tiny_gguf(&t)).unwrap();
+    std::fs::write(models.join("draft.gguf"), tiny_gguf(&d)).unwrap();
+
+    // Native reference with the page's own settings parser and prompt rule, on lavapipe.
+    let (tf, df) = (tiny_model_file(&t), tiny_model_file(&d));
+    let tok = Tokenizer::from_model_file(&tf).unwrap();
+    let opts = LoadOptions { ctx_len: 256, max_block: 16 };
+    let load = |f| Model::load(gpu(), f, &opts, &mut |_, _| {}).unwrap();
+    let mut session = SpecSession::new(load(&df), load(&tf), MAX_K).unwrap();
+    let prompt = "the quick brown fox";
+    let runs = [
+        json!({"mode": "spd", "k": 4, "max_tokens": 40, "chat": false, "prompt": prompt}),
+        json!({"mode": "cospec", "policy": "entropy", "k": 3, "max_tokens": 40, "chat": false, "prompt": prompt, "screenshot": "tiny-pair.png"}),
+    ];
+    let mut native = Vec::new();
+    for r in &runs {
+        let settings = json!({"mode": r["mode"], "policy": r.get("policy").cloned().unwrap_or(json!("entropy")), "k": r["k"], "max_tokens": r["max_tokens"], "chat": false, "temperature": 0.0, "seed": 1});
+        let (_, o) = parse_settings(&settings.to_string()).unwrap();
+        let text = prompt_text(&tok, &json!([{"role": "user", "content": prompt}]).to_string(), false).unwrap();
+        let ids = tok.encode(&text).unwrap();
+        native.push(pollster::block_on(session.generate(&tok, &ids, &o, &mut |_, _| {})).unwrap());
+    }
+    assert!(native[0].stats.mismatches >= 3, "the pair must disagree: {:?}", native[0].stats);
+    eprintln!("native: {:?}", native.iter().map(|o| (o.tokens.len(), o.stats.mismatches, o.stats.keeps)).collect::<Vec<_>>());
+
+    let shown = drive("tiny-pair", &site, &models, "draft=models/draft.gguf&target=models/target.gguf&maxBinding=262144", json!({"timeout_s": 240, "runs": runs}));
+    for (i, (n, b)) in native.iter().zip(shown["runs"].as_array().unwrap()).enumerate() {
+        assert_eq!(b["text"].as_str(), Some(n.text.as_str()), "run {i} ({}): browser text differs from native", runs[i]["mode"]);
+        let s = &b["stats"];
+        assert_eq!(s["tokens"].as_str().and_then(|v| v.parse().ok()), Some(n.tokens.len()), "run {i}: {s}");
+        assert_eq!(s["passes"].as_str().and_then(|v| v.parse().ok()), Some(n.stats.target_passes), "run {i}: {s}");
+        assert_eq!(s["mismatches"].as_str().and_then(|v| v.parse().ok()), Some(n.stats.mismatches), "run {i}: {s}");
+        let tps: f64 = s["tok_per_s"].as_str().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+        assert!(tps > 0.0, "run {i}: tok/s shown: {s}");
+        let origins: Vec<&str> = b["origins"].as_array().unwrap().iter().filter_map(|o| o.as_str()).collect();
+        assert!(origins.contains(&"draft-accepted"), "run {i}: {origins:?}");
+    }
+    assert!(shown["adapter"].as_str().unwrap_or("").contains("WebGpu"), "{}", shown["adapter"]);
+    assert!(root().join("target/browser-e2e/tiny-pair.png").exists());
+}
+
+#[test]
+fn smollm2_in_the_page_says_paris_and_stops_when_asked() {
+    let Some(site) = site() else { return };
+    let Some(path) = real_model("SmolLM2-135M-Instruct.Q4_1.gguf") else { return };
+    let models = path.parent().unwrap();
+    let m = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+    let shown = drive(
+        "smollm2",
+        &site,
+        models,
+        &format!("draft={m}&target={m}"),
+        json!({"timeout_s": 400, "runs": [
+            {"mode": "target-only", "max_tokens": 8, "chat": false, "prompt": "The capital of France is"},
+            {"mode": "spd", "k": 4, "max_tokens": 200, "chat": true, "prompt": "Write a long story about a robot.", "stop_after": 6},
+        ]}),
+    );
+    let runs = shown["runs"].as_array().unwrap();
+    assert!(runs[0]["text"].as_str().unwrap_or("").contains("Paris"), "{}", runs[0]);
+    let stopped: usize = runs[1]["stats"]["tokens"].as_str().and_then(|v| v.parse().ok()).unwrap_or(usize::MAX);
+    assert!((1..200).contains(&stopped), "stop after a few steps, got {stopped} tokens: {}", runs[1]);
+}
