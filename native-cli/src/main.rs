@@ -19,6 +19,10 @@ struct Cli {
     /// Use the adapter whose name contains this text (see `cospec adapters`)
     #[arg(long, global = true)]
     adapter: Option<String>,
+    /// Force a matrix-product shape: cooperative, rows or rows-subgroup (default: picked from
+    /// the adapter; for measurements)
+    #[arg(long, global = true)]
+    matmul: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -211,7 +215,14 @@ fn main() {
         std::env::set_var("XDG_RUNTIME_DIR", "/tmp");
     }
     let cli = Cli::parse();
-    let gpu = cospec::gpu::GpuOptions { backend: cli.backend.clone(), adapter_name: cli.adapter.clone(), ..Default::default() };
+    let matmul = match cli.matmul.as_deref().map(cospec::gpu::MatmulVariant::from_name).transpose() {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let gpu = cospec::gpu::GpuOptions { backend: cli.backend.clone(), adapter_name: cli.adapter.clone(), matmul, ..Default::default() };
     let result = match cli.command {
         Command::Run { model, draft, target, mode, k, arbiter, json, prompt, chat, max_tokens, ctx, sampling } => {
             match (model, target) {

@@ -47,14 +47,9 @@ impl Engine {
             backend: Some("webgpu".into()),
             adapter_name: None,
             max_binding_bytes: (max_binding_bytes > 0.0).then_some(max_binding_bytes as u64),
+            matmul: if matmul.is_empty() { None } else { Some(MatmulVariant::from_name(matmul).map_err(js_err)?) },
         };
         let ctx = GpuContext::new(&opts).await.map_err(js_err)?;
-        match matmul {
-            "" => {}
-            "cooperative" => ctx.set_matmul_variant(MatmulVariant::Cooperative),
-            "rows" => ctx.set_matmul_variant(MatmulVariant::RowPerInvocation),
-            other => return Err(js_err(format!("matmul shape '{other}': cooperative or rows"))),
-        }
         Ok(Engine { ctx, pair: Some(Pair::Apart { draft: None, target: None }) })
     }
 

@@ -29,6 +29,9 @@ pub struct GpuOptions {
     /// Split weights as if a storage binding held at most this many bytes (below the
     /// device's own limit): exercises the split path on devices with big bindings.
     pub max_binding_bytes: Option<u64>,
+    /// Force a matrix-product shape instead of the one picked from the adapter (for
+    /// measurements): see `MatmulVariant::from_name`.
+    pub matmul: Option<MatmulVariant>,
 }
 
 /// What the CLI shows of an adapter.
@@ -107,6 +110,19 @@ pub enum MatmulVariant {
     RowPerInvocationSubgroup,
 }
 
+impl MatmulVariant {
+    pub const NAMES: [&'static str; 3] = ["cooperative", "rows", "rows-subgroup"];
+
+    pub fn from_name(name: &str) -> Result<MatmulVariant, GpuError> {
+        Ok(match name {
+            "cooperative" => MatmulVariant::Cooperative,
+            "rows" => MatmulVariant::RowPerInvocation,
+            "rows-subgroup" => MatmulVariant::RowPerInvocationSubgroup,
+            other => return Err(GpuError::Shape(format!("matmul shape '{other}': one of {}", Self::NAMES.join(", ")))),
+        })
+    }
+}
+
 impl GpuContext {
     /// Opens a device. Natively, `adapter_name` is matched against every adapter's name here
     /// (wgpu's own env-var matching panics on a miss).
@@ -118,6 +134,12 @@ impl GpuContext {
         });
         let adapter = pick_adapter(&instance, backends, opts).await?;
         let mut ctx = Self::from_adapter(adapter).await?;
+        if let Some(v) = opts.matmul {
+            if v == MatmulVariant::RowPerInvocationSubgroup && ctx.subgroup_size.is_none() {
+                return Err(GpuError::Limit(format!("{} has no fixed subgroups of 8+ for the rows-subgroup shape", ctx.adapter.name)));
+            }
+            ctx.set_matmul_variant(v);
+        }
         if let Some(cap) = opts.max_binding_bytes {
             let ctx = Arc::get_mut(&mut ctx).expect("a context nobody else holds yet");
             ctx.binding_cap = cap.max(4096);
