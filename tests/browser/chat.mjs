@@ -1,6 +1,9 @@
 // Drives the cospec page in headless Chromium (playwright-core, /usr/bin/chromium): waits for
 // both models, sends each prompt of the plan with its settings, and writes what the page
 // showed (reply text from the transcript, statistics panel) as JSON, plus screenshots.
+// Plan: {runs: [...], files: {role: path} (picked through the page's file input instead of a
+// URL), reload_check (reload, count model downloads), no_webgpu (hide navigator.gpu and
+// record the page's message), timeout_s}.
 // Usage: node tests/browser/chat.mjs URL PLAN_JSON OUT_JSON SCREENSHOT_DIR
 import { createRequire } from 'node:module';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
@@ -23,12 +26,31 @@ const browser = await chromium.launchPersistentContext(profile, {
     '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
 });
 const results = { runs: [] };
-try {
+try { main: {
   const page = await browser.newPage();
   page.on('console', (m) => console.error(`[page ${m.type()}] ${m.text()}`));
   page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
+  // Model downloads, from the page or its worker (both go through the context).
+  let modelRequests = 0;
+  browser.on('request', (r) => { if (r.url().includes('/models/')) modelRequests += 1; });
+  if (plan.no_webgpu) {
+    await page.addInitScript(() => { delete Object.getPrototypeOf(navigator).gpu; });
+    await page.goto(url);
+    await page.waitForSelector('#fatal:not([hidden])', { timeout });
+    results.fatal = await page.textContent('#fatal');
+    await page.screenshot({ path: join(shots, 'no-webgpu.png') });
+    break main;
+  }
   const t0 = Date.now();
   await page.goto(url);
+  if (plan.files) {
+    await page.waitForSelector('#adapter.ok', { timeout });
+    for (const [role, path] of Object.entries(plan.files)) {
+      await page.selectOption(`.model[data-role=${role}] .source`, '@files');
+      await page.setInputFiles(`.model[data-role=${role}] .files`, path);
+    }
+    await page.click('#load');
+  }
   await page.waitForFunction(() => document.body.dataset.ready === '1' || document.body.dataset.error, null, { timeout });
   const err = await page.evaluate(() => document.body.dataset.error);
   if (err) throw new Error(`page error while loading: ${err}`);
@@ -72,7 +94,15 @@ try {
     }));
     if (run.screenshot) await page.screenshot({ path: join(shots, run.screenshot) });
   }
-} finally {
+  results.model_requests = modelRequests;
+  if (plan.reload_check) {
+    modelRequests = 0;
+    await page.reload();
+    await page.waitForFunction(() => document.body.dataset.ready === '1' || document.body.dataset.error, null, { timeout });
+    results.model_requests_after_reload = modelRequests;
+    results.bars_after_reload = await page.evaluate(() => [...document.querySelectorAll('.bar span')].map((s) => s.textContent));
+  }
+} } finally {
   writeFileSync(outJson, JSON.stringify(results, null, 1));
   await browser.close();
   rmSync(profile, { recursive: true, force: true });

@@ -54,7 +54,7 @@ fn drive(name: &str, site: &Path, models: &Path, query: &str, plan: Value) -> Va
     let _ = std::fs::remove_file(&out);
     let status = Command::new("node")
         .arg(root().join("tests/browser/chat.mjs"))
-        .arg(server.url(&format!("?{query}&autoload=1")))
+        .arg(server.url(&format!("?{query}")))
         .arg(plan.to_string())
         .arg(&out)
         .arg(&out_dir)
@@ -104,7 +104,15 @@ fn the_page_chats_like_the_native_engine_with_a_tiny_pair() {
     assert!(native[0].stats.mismatches >= 3, "the pair must disagree: {:?}", native[0].stats);
     eprintln!("native: {:?}", native.iter().map(|o| (o.tokens.len(), o.stats.mismatches, o.stats.keeps)).collect::<Vec<_>>());
 
-    let shown = drive("tiny-pair", &site, &models, "draft=models/draft.gguf&target=models/target.gguf&maxBinding=262144", json!({"timeout_s": 240, "runs": runs}));
+    // The draft comes through the page's file picker, the target from a URL.
+    let draft_path = models.join("draft.gguf");
+    let shown = drive(
+        "tiny-pair",
+        &site,
+        &models,
+        "target=models/target.gguf&maxBinding=262144",
+        json!({"timeout_s": 240, "runs": runs, "files": {"draft": draft_path}}),
+    );
     for (i, (n, b)) in native.iter().zip(shown["runs"].as_array().unwrap()).enumerate() {
         assert_eq!(b["text"].as_str(), Some(n.text.as_str()), "run {i} ({}): browser text differs from native", runs[i]["mode"]);
         let s = &b["stats"];
@@ -130,8 +138,8 @@ fn smollm2_in_the_page_says_paris_and_stops_when_asked() {
         "smollm2",
         &site,
         models,
-        &format!("draft={m}&target={m}"),
-        json!({"timeout_s": 400, "runs": [
+        &format!("draft={m}&target={m}&autoload=1"),
+        json!({"timeout_s": 400, "reload_check": true, "runs": [
             {"mode": "target-only", "max_tokens": 8, "chat": false, "prompt": "The capital of France is"},
             {"mode": "spd", "k": 4, "max_tokens": 200, "chat": true, "prompt": "Write a long story about a robot.", "stop_after": 6},
         ]}),
@@ -140,4 +148,17 @@ fn smollm2_in_the_page_says_paris_and_stops_when_asked() {
     assert!(runs[0]["text"].as_str().unwrap_or("").contains("Paris"), "{}", runs[0]);
     let stopped: usize = runs[1]["stats"]["tokens"].as_str().and_then(|v| v.parse().ok()).unwrap_or(usize::MAX);
     assert!((1..200).contains(&stopped), "stop after a few steps, got {stopped} tokens: {}", runs[1]);
+    // Downloads are kept in the Cache API: a reload loads both models without fetching.
+    assert!(shown["model_requests"].as_u64().unwrap_or(0) >= 1, "{shown}");
+    assert_eq!(shown["model_requests_after_reload"].as_u64(), Some(0), "{shown}");
+    let bars = shown["bars_after_reload"].to_string();
+    assert!(bars.contains("ready"), "{bars}");
+}
+
+#[test]
+fn a_browser_without_webgpu_gets_a_clear_message() {
+    let Some(site) = site() else { return };
+    let shown = drive("no-webgpu", &site, &site, "", json!({"timeout_s": 60, "no_webgpu": true}));
+    let text = shown["fatal"].as_str().unwrap_or("");
+    assert!(text.contains("no WebGPU") && text.contains("Chrome"), "{shown}");
 }

@@ -102,8 +102,12 @@ impl Engine {
         .to_string();
         let loaded = Some(Loaded { model, tokenizer });
         if role == "draft" { draft = loaded } else { target = loaded }
-        self.pair = Some(Self::pair(draft, target).map_err(js_err)?);
-        Ok(summary)
+        let (pair, mismatch) = Self::pair(draft, target);
+        self.pair = Some(pair);
+        match mismatch {
+            Some(e) => Err(js_err(e)),
+            None => Ok(summary),
+        }
     }
 
     /// Whether both models are loaded and paired.
@@ -115,8 +119,7 @@ impl Engine {
     /// `on_step(report_json)` gets each step's text and statistics; a falsy return stops the
     /// generation after that step. Returns the final report as JSON.
     pub async fn chat(&mut self, messages_json: String, settings_json: String, on_step: js_sys::Function) -> Result<String, JsError> {
-        let (_, opts) = parse_settings(&settings_json).map_err(js_err)?;
-        let settings: crate::chat_protocol::ChatSettings = serde_json::from_str(&settings_json).map_err(js_err)?;
+        let (settings, opts) = parse_settings(&settings_json).map_err(js_err)?;
         let Some(Pair::Session { session, target_tok, .. }) = self.pair.as_mut() else {
             return Err(js_err("load a draft and a target model first"));
         };
@@ -153,16 +156,25 @@ impl Engine {
         }
     }
 
-    fn pair(draft: Option<Loaded>, target: Option<Loaded>) -> Result<Pair, String> {
+    /// Pairs the two models when both are loaded and compatible; otherwise keeps them apart
+    /// (so loading the other role again can fix it) and says why.
+    fn pair(draft: Option<Loaded>, target: Option<Loaded>) -> (Pair, Option<String>) {
         let (d, t) = match (draft, target) {
             (Some(d), Some(t)) => (d, t),
-            (draft, target) => return Ok(Pair::Apart { draft, target }),
+            (draft, target) => return (Pair::Apart { draft, target }, None),
         };
-        if let Some(diff) = d.tokenizer.vocabulary_difference(&t.tokenizer) {
-            return Err(format!("the draft and the target do not share a tokenizer ({diff}): pick a pair of one family"));
-        }
-        let session = SpecSession::new(d.model, t.model, MAX_K).map_err(|e| e.to_string())?;
-        Ok(Pair::Session { session, draft_tok: d.tokenizer, target_tok: t.tokenizer })
+        let problem = match d.tokenizer.vocabulary_difference(&t.tokenizer) {
+            Some(diff) => format!("the draft and the target do not share a tokenizer ({diff}): pick a pair of one family"),
+            None => match SpecSession::check(&d.model, &t.model, MAX_K) {
+                Err(e) => e.to_string(),
+                Ok(()) => match SpecSession::new(d.model, t.model, MAX_K) {
+                    Ok(session) => return (Pair::Session { session, draft_tok: d.tokenizer, target_tok: t.tokenizer }, None),
+                    // Unreachable after `check`, but an error never becomes a panic here.
+                    Err(e) => return (Pair::Apart { draft: None, target: None }, Some(e.to_string())),
+                },
+            },
+        };
+        (Pair::Apart { draft: Some(d), target: Some(t) }, Some(problem))
     }
 }
 

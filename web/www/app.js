@@ -26,6 +26,13 @@ function bar(role, frac, label) {
   el.lastElementChild.textContent = label;
 }
 
+// The two model pickers, from one template.
+for (const role of roles) {
+  const box = $(`.model[data-role=${role}]`);
+  box.append($('#model-picker').content.cloneNode(true));
+  $('label', box).innerHTML = `${box.dataset.label} <small>(${box.dataset.hint})</small>`;
+}
+
 // Model choices: models.json beside the page (scripts/web.sh writes it from the cache), a URL,
 // or local files (one .gguf, or an HF folder's config.json + tokenizer.json + *.safetensors).
 async function fillSources() {

@@ -208,8 +208,9 @@ fn invalid(s: impl Into<String>) -> ModelError {
 }
 
 impl SpecSession {
-    /// Pairs two loaded models for draft lengths up to `max_k`.
-    pub fn new(draft: Model, target: Model, max_k: usize) -> Result<SpecSession, ModelError> {
+    /// Whether `draft` and `target` can be paired for draft lengths up to `max_k` (what `new`
+    /// refuses), without giving them up.
+    pub fn check(draft: &Model, target: &Model, max_k: usize) -> Result<(), ModelError> {
         if !Arc::ptr_eq(&draft.ctx, &target.ctx) {
             return Err(invalid("the draft and target models must be loaded on the same GPU context"));
         }
@@ -229,6 +230,12 @@ impl SpecSession {
                 draft.max_block()
             )));
         }
+        Ok(())
+    }
+
+    /// Pairs two loaded models for draft lengths up to `max_k`.
+    pub fn new(draft: Model, target: Model, max_k: usize) -> Result<SpecSession, ModelError> {
+        Self::check(&draft, &target, max_k)?;
         let ctx = target.ctx.clone();
         let g = ctx.as_ref();
         let vocab = target.config.vocab;
