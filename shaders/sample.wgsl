@@ -142,34 +142,15 @@ fn main(@builtin(local_invocation_index) lid: u32) {
         let v = e[i];
         mine += select(0.0, v, v >= thr);
     }
-    red[lid] = mine;
+    draw_parts[lid] = mine;
     workgroupBarrier();
     if (lid == 0u) {
         let draw = rng[0];
         let h = pcg(p.seed ^ pcg(draw));
-        var total = 0.0;
-        for (var i = 0u; i < WG; i++) {
-            total += red[i];
-        }
-        let u = f32(h >> 8u) / 16777216.0 * total;
-        var acc = 0.0;
-        var who = WG;
-        var last_nonzero = 0u;
-        for (var i = 0u; i < WG; i++) {
-            if (red[i] > 0.0) {
-                last_nonzero = i;
-                if (who == WG && acc + red[i] > u) {
-                    who = i;
-                    owner_u = u - acc;
-                }
-            }
-            acc += red[i];
-        }
-        if (who == WG) {
-            who = last_nonzero;
-            owner_u = 3.4e38;
-        }
-        owner = who;
+        let d = draw_owner(f32(h >> 8u) / 16777216.0 * draw_total());
+        // No mass at all (NaN logits): the first range answers, as before a draw existed.
+        owner = select(d.owner, 0u, d.owner == WG);
+        owner_u = d.offset;
         rng[0] = draw + 1u;
     }
     workgroupBarrier();

@@ -1,7 +1,6 @@
 // The draw that ends a sampled speculative step (when verify asked for one): from the residual
 // norm(max(0, p_T - q_T)) after a rejection, or from p_T for the bonus token. It replaces the
-// last committed token. Invocations own contiguous ranges visited in index order, so a seed
-// gives the same token on every device.
+// last committed token. The owner of the draw comes from draw_owner.wgsl.
 @group(0) @binding(0) var<storage, read> p_logits: array<f32>;
 @group(0) @binding(1) var<storage, read> q_logits: array<f32>;
 @group(0) @binding(2) var<storage, read> rows: array<f32>;
@@ -9,7 +8,6 @@
 @group(0) @binding(4) var<uniform> s: Spec;
 
 const WG: u32 = 256u;
-var<workgroup> part: array<f32, WG>;
 var<workgroup> owner: u32;
 var<workgroup> owner_u: f32;
 var<workgroup> plain: u32;
@@ -48,32 +46,13 @@ fn main(@builtin(local_invocation_index) lid: u32) {
         for (var i = start; i < end; i++) {
             mine += weight(i, pb, qb, o, residual);
         }
-        part[lid] = mine;
+        draw_parts[lid] = mine;
         workgroupBarrier();
         if (lid == 0u) {
-            var total = 0.0;
-            for (var i = 0u; i < WG; i++) {
-                total += part[i];
-            }
-            let u = uniform01(s.seed, s.step_index, 32u + round) * total;
-            var acc = 0.0;
-            var who = WG;
-            var last_nonzero = WG;
-            for (var i = 0u; i < WG; i++) {
-                if (part[i] > 0.0) {
-                    last_nonzero = i;
-                    if (who == WG && acc + part[i] > u) {
-                        who = i;
-                        owner_u = u - acc;
-                    }
-                }
-                acc += part[i];
-            }
-            if (who == WG) {
-                who = last_nonzero;
-                owner_u = 3.4e38;
-            }
+            let d = draw_owner(uniform01(s.seed, s.step_index, 32u + round) * draw_total());
+            let who = d.owner;
             owner = who;
+            owner_u = d.offset;
             if (who == WG) {
                 plain = 1u;
             }

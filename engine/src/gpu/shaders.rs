@@ -23,10 +23,15 @@ pub const ATTENTION_SUBGROUP: &str = with_bindings!("../../../shaders/attention_
 pub const SILU_MUL: &str = include_str!("../../../shaders/silu_mul.wgsl");
 pub const ADD: &str = include_str!("../../../shaders/add.wgsl");
 pub const ARGMAX: &str = include_str!("../../../shaders/argmax.wgsl");
-pub const SAMPLE: &str = include_str!("../../../shaders/sample.wgsl");
+pub const SAMPLE: &str = concat!(include_str!("../../../shaders/sample.wgsl"), "\n", include_str!("../../../shaders/draw_owner.wgsl"));
 /// Speculative-step kernels, each with the shared `Spec` parameters and layout constants.
 pub const SPEC_FEATURES: &str = with_bindings!("../../../shaders/spec/spec_params.wgsl", "../../../shaders/spec/features.wgsl");
-pub const SPEC_RESAMPLE: &str = with_bindings!("../../../shaders/spec/spec_params.wgsl", "../../../shaders/spec/resample.wgsl");
+pub const SPEC_RESAMPLE: &str = concat!(
+    include_str!("../../../shaders/spec/spec_params.wgsl"),
+    include_str!("../../../shaders/spec/resample.wgsl"),
+    "\n",
+    include_str!("../../../shaders/draw_owner.wgsl"),
+);
 pub const SPEC_VERIFY: &str = concat!(
     include_str!("../../../shaders/spec/spec_params.wgsl"),
     include_str!("../../../shaders/spec/arbiter_mlp.wgsl"),
