@@ -7,7 +7,7 @@ use crate::speculative::{open_pair, ArbiterArgs};
 use anyhow::{bail, Context, Result};
 use cospec::decode::{Mode, SpecOptions};
 use cospec::eval::grading::{extract_answer, is_correct};
-use cospec::eval::problems::{parse, prompt_text, select};
+use cospec::eval::problems::{parse, prompt_text, select, Problem};
 use cospec::eval::report::{markdown, rows, svg_plot, Record};
 use cospec::gpu::GpuOptions;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -15,15 +15,44 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub struct EvalArgs {
+/// The draft, the target and the problems file: what `eval` and `train-arbiter` share.
+#[derive(clap::Args, Debug)]
+pub struct ProblemPair {
+    #[arg(long)]
     pub draft: PathBuf,
+    #[arg(long)]
     pub target: PathBuf,
+    /// JSON lines from scripts/fetch_problems.py
+    #[arg(long)]
     pub problems: PathBuf,
+}
+
+impl ProblemPair {
+    pub fn load_problems(&self) -> Result<Vec<Problem>> {
+        let path = &self.problems;
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {} (scripts/fetch_problems.py writes it)", path.display()))?;
+        parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub pair: ProblemPair,
+    /// train, dev (templates 60..79) or test (reserved: needs COSPEC_FINAL_TEST=1)
+    #[arg(long, default_value = "dev")]
     pub split: String,
+    /// Comma-separated: draft-only, target-only, spd, cospec:POLICY
+    #[arg(long, value_delimiter = ',', default_value = "draft-only,target-only,spd,cospec:entropy,cospec:cosd,cospec:diff")]
     pub modes: Vec<String>,
+    #[arg(long)]
     pub limit: Option<usize>,
+    #[arg(long, default_value_t = 512)]
     pub max_tokens: usize,
+    #[arg(short = 'k', long = "k", default_value_t = 4)]
     pub k: usize,
+    /// Output folder (records.jsonl there makes a re-run resume)
+    #[arg(long, default_value = "eval-out")]
     pub out: PathBuf,
 }
 
@@ -46,21 +75,20 @@ fn load_records(path: &Path) -> Result<Vec<Record>> {
 }
 
 pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Result<()> {
-    let text = std::fs::read_to_string(&a.problems).with_context(|| format!("reading {} (scripts/fetch_problems.py writes it)", a.problems.display()))?;
-    let all = parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", a.problems.display()))?;
+    let all = a.pair.load_problems()?;
     if a.split == "test" && std::env::var("COSPEC_FINAL_TEST").as_deref() != Ok("1") {
         bail!("templates 80..99 are reserved for the final held-out table: set COSPEC_FINAL_TEST=1 to evaluate on them");
     }
     let problems = select(&all, &a.split, a.limit);
     if problems.is_empty() {
-        bail!("no {} problems in {}", a.split, a.problems.display());
+        bail!("no {} problems in {}", a.split, a.pair.problems.display());
     }
     let modes: Vec<(String, Mode, cospec::decode::arbiter::Policy)> =
         a.modes.iter().map(|s| parse_mode(s, arbiter).map(|(m, p)| (s.clone(), m, p))).collect::<Result<_>>()?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     // Records from a different setup must not mix into this table.
-    let config = serde_json::json!({"draft": a.draft.file_name().map(|f| f.to_string_lossy().to_string()),
-        "target": a.target.file_name().map(|f| f.to_string_lossy().to_string()), "split": a.split, "max_tokens": a.max_tokens, "k": a.k,
+    let config = serde_json::json!({"draft": a.pair.draft.file_name().map(|f| f.to_string_lossy().to_string()),
+        "target": a.pair.target.file_name().map(|f| f.to_string_lossy().to_string()), "split": a.split, "max_tokens": a.max_tokens, "k": a.k,
         "thresholds": format!("{:?}", arbiter.thresholds()), "arbiter": arbiter.arbiter.as_ref().map(|p| p.display().to_string())});
     let config_path = a.out.join("config.json");
     match std::fs::read_to_string(&config_path) {
@@ -76,7 +104,7 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
     let todo = problems.len() * modes.len() - problems.iter().flat_map(|p| modes.iter().map(move |m| (m.0.clone(), p.key()))).filter(|x| done.contains(x)).count();
     eprintln!("{} problems x {} modes: {} done, {todo} to run", problems.len(), modes.len(), problems.len() * modes.len() - todo);
     if todo > 0 {
-        let (mut session, tok) = open_pair(gpu_opts, &a.draft, &a.target, (a.max_tokens + 1024).min(4096), a.k.max(1))?;
+        let (mut session, tok) = open_pair(gpu_opts, &a.pair.draft, &a.pair.target, (a.max_tokens + 1024).min(4096), a.k.max(1))?;
         let bar = ProgressBar::new(todo as u64);
         bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed} eta {eta}").expect("static template").progress_chars("=> "));
         let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&records_path)?;

@@ -139,72 +139,14 @@ enum Command {
     /// Every mode on the same math problems: accuracy (95% CI), tok/s, speed-up, tokens per
     /// target pass, mismatches, keeps, flips vs target-only (McNemar) and a plot; resumable
     Eval {
-        #[arg(long)]
-        draft: std::path::PathBuf,
-        #[arg(long)]
-        target: std::path::PathBuf,
-        /// JSON lines from scripts/fetch_problems.py
-        #[arg(long)]
-        problems: std::path::PathBuf,
-        /// train, dev (templates 60..79) or test (reserved: needs COSPEC_FINAL_TEST=1)
-        #[arg(long, default_value = "dev")]
-        split: String,
-        /// Comma-separated: draft-only, target-only, spd, cospec:POLICY
-        #[arg(long, value_delimiter = ',', default_value = "draft-only,target-only,spd,cospec:entropy,cospec:cosd,cospec:diff")]
-        modes: Vec<String>,
-        #[arg(long)]
-        limit: Option<usize>,
-        #[arg(long, default_value_t = 512)]
-        max_tokens: usize,
-        #[arg(short = 'k', long = "k", default_value_t = 4)]
-        k: usize,
-        /// Output folder (records.jsonl there makes a re-run resume)
-        #[arg(long, default_value = "eval-out")]
-        out: std::path::PathBuf,
+        #[command(flatten)]
+        args: eval::EvalArgs,
         #[command(flatten)]
         arbiter: speculative::ArbiterArgs,
     },
     /// Train the learned arbiter: on-policy rounds of branch rollouts at mismatches (appended
     /// to a rollouts file, so collection resumes) and policy-gradient updates of the MLP
-    TrainArbiter {
-        #[arg(long)]
-        draft: std::path::PathBuf,
-        #[arg(long)]
-        target: std::path::PathBuf,
-        /// JSON lines from scripts/fetch_problems.py (train split: templates 0..59)
-        #[arg(long)]
-        problems: std::path::PathBuf,
-        /// The trained arbiter (safetensors)
-        #[arg(long)]
-        out: std::path::PathBuf,
-        /// Rollouts file (default: OUT with extension rollouts.jsonl; dev rollouts beside it)
-        #[arg(long)]
-        rollouts: Option<std::path::PathBuf>,
-        #[arg(long, default_value_t = 2)]
-        rounds: u32,
-        #[arg(long, default_value_t = 20)]
-        problems_per_round: usize,
-        /// Dev problems (templates 60..79) for the held-out oracle agreement
-        #[arg(long, default_value_t = 10)]
-        dev_problems: usize,
-        /// Mismatches rolled out per trajectory (the first ones)
-        #[arg(long, default_value_t = 4)]
-        mismatches_per_problem: usize,
-        #[arg(long, default_value_t = 384)]
-        max_tokens: usize,
-        #[arg(short = 'k', long = "k", default_value_t = 4)]
-        k: usize,
-        #[arg(long, default_value_t = 32)]
-        hidden: usize,
-        #[arg(long, default_value_t = 300)]
-        epochs: usize,
-        /// Reward cost subtracted from keeping the draft token
-        #[arg(long, default_value_t = 0.0)]
-        keep_cost: f32,
-        /// Keep threshold on the MLP's probability
-        #[arg(long, default_value_t = 0.5)]
-        threshold: f32,
-    },
+    TrainArbiter(train::TrainArgs),
     /// List the GPU adapters wgpu can see
     Adapters,
 }
@@ -243,14 +185,8 @@ fn main() {
         Command::BenchSpd { draft, target, prompts, limit, max_tokens, ks, mode, arbiter, json } => {
             bench_spd::bench_spd(&gpu, &draft, &target, &prompts, limit, max_tokens, &ks, &mode, &arbiter, json)
         }
-        Command::Eval { draft, target, problems, split, modes, limit, max_tokens, k, out, arbiter } => {
-            let a = eval::EvalArgs { draft, target, problems, split, modes, limit, max_tokens, k, out };
-            eval::eval(&gpu, &a, &arbiter)
-        }
-        Command::TrainArbiter { draft, target, problems, out, rollouts, rounds, problems_per_round, dev_problems, mismatches_per_problem, max_tokens, k, hidden, epochs, keep_cost, threshold } => {
-            let a = train::TrainArgs { draft, target, problems, out, rollouts, rounds, problems_per_round, dev_problems, mismatches_per_problem, max_tokens, k, hidden, epochs, keep_cost, threshold };
-            train::train_arbiter(&gpu, &a)
-        }
+        Command::Eval { args, arbiter } => eval::eval(&gpu, &args, &arbiter),
+        Command::TrainArbiter(args) => train::train_arbiter(&gpu, &args),
         Command::Adapters => commands::adapters(&gpu),
     };
     if let Err(e) = result {

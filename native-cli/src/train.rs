@@ -6,13 +6,14 @@
 //! with the same rollouts file resumes: problems already collected in a round are skipped.
 //! Finally dev rollouts (never trained on) give the agreement with the oracle branch choice.
 
+use crate::eval::ProblemPair;
 use crate::speculative::open_pair;
 use anyhow::{bail, Context, Result};
 use cospec::decode::arbiter::{Mlp, Policy};
 use cospec::decode::{Mode, SpecOptions, SpecSession};
 use cospec::eval::grading::is_correct;
 use cospec::eval::policy_gradient::{oracle_agreement, train, TrainOptions};
-use cospec::eval::problems::{parse, prompt_text, select, Problem};
+use cospec::eval::problems::{prompt_text, select, Problem};
 use cospec::eval::rollouts::{append, load, Rollout};
 use cospec::gpu::kernels::spec::FEATURES;
 use cospec::gpu::GpuOptions;
@@ -22,21 +23,40 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+#[derive(clap::Args, Debug)]
 pub struct TrainArgs {
-    pub draft: PathBuf,
-    pub target: PathBuf,
-    pub problems: PathBuf,
+    /// The problems: train split (templates 0..59) for rollouts, dev (60..79) for agreement
+    #[command(flatten)]
+    pub pair: ProblemPair,
+    /// The trained arbiter (safetensors)
+    #[arg(long)]
     pub out: PathBuf,
+    /// Rollouts file (default: OUT with extension rollouts.jsonl; dev rollouts beside it)
+    #[arg(long)]
     pub rollouts: Option<PathBuf>,
+    #[arg(long, default_value_t = 2)]
     pub rounds: u32,
+    #[arg(long, default_value_t = 20)]
     pub problems_per_round: usize,
+    /// Dev problems (templates 60..79) for the held-out oracle agreement
+    #[arg(long, default_value_t = 10)]
     pub dev_problems: usize,
+    /// Mismatches rolled out per trajectory (the first ones)
+    #[arg(long, default_value_t = 4)]
     pub mismatches_per_problem: usize,
+    #[arg(long, default_value_t = 384)]
     pub max_tokens: usize,
+    #[arg(short = 'k', long = "k", default_value_t = 4)]
     pub k: usize,
+    #[arg(long, default_value_t = 32)]
     pub hidden: usize,
+    #[arg(long, default_value_t = 300)]
     pub epochs: usize,
+    /// Reward cost subtracted from keeping the draft token
+    #[arg(long, default_value_t = 0.0)]
     pub keep_cost: f32,
+    /// Keep threshold on the MLP's probability
+    #[arg(long, default_value_t = 0.5)]
     pub threshold: f32,
 }
 
@@ -78,16 +98,15 @@ fn collect(s: &mut SpecSession, tok: &Tokenizer, p: &Problem, policy: &Policy, r
 }
 
 pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
-    let text = std::fs::read_to_string(&a.problems).with_context(|| format!("reading {}", a.problems.display()))?;
-    let all = parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", a.problems.display()))?;
+    let all = a.pair.load_problems()?;
     let train_set = select(&all, "train", None);
     let dev_set = select(&all, "dev", Some(a.dev_problems));
     if train_set.is_empty() {
-        bail!("no training problems in {}", a.problems.display());
+        bail!("no training problems in {}", a.pair.problems.display());
     }
     let rollouts_path = a.rollouts.clone().unwrap_or_else(|| a.out.with_extension("rollouts.jsonl"));
     let dev_path = rollouts_path.with_extension("dev.jsonl");
-    let (mut s, tok) = open_pair(gpu_opts, &a.draft, &a.target, (a.max_tokens + 1024).min(4096), a.k.max(1))?;
+    let (mut s, tok) = open_pair(gpu_opts, &a.pair.draft, &a.pair.target, (a.max_tokens + 1024).min(4096), a.k.max(1))?;
     let opts = TrainOptions { hidden: a.hidden, epochs: a.epochs, keep_cost: a.keep_cost, ..Default::default() };
     let t0 = std::time::Instant::now();
     let mut policy = Policy::Target;
