@@ -138,12 +138,6 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Parses the header of a GGUF file held whole in memory.
-pub fn parse(buf: &[u8]) -> Result<GgufHeader, FormatError> {
-    let mut c = Cursor { buf, pos: 0, file_len: buf.len() as u64, need_more: false };
-    parse_header(&mut c)
-}
-
 /// Parses the header of a `file_len`-byte GGUF file from its first bytes `buf`.
 pub(crate) fn parse_prefix(buf: &[u8], file_len: u64) -> Result<GgufHeader, Incomplete> {
     let mut c = Cursor { buf, pos: 0, file_len, need_more: false };

@@ -224,7 +224,7 @@ impl GpuContext {
 
     /// Largest byte size one storage binding may have on this device.
     pub fn max_binding_bytes(&self) -> u64 {
-        (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size).min(self.binding_cap)
+        self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size).min(self.binding_cap)
     }
 
     /// A compute pipeline for WGSL `source` with bindings `kinds` (binding i of group 0),
