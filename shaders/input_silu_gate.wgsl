@@ -4,9 +4,9 @@ fn x_raw(t: u32, i4: u32) -> vec4<f32> {
     return x[t * (p.x_stride / 4u) + i4];
 }
 
-fn x_token(t: u32, lane: u32) {}
+fn x_token(s: u32, lane: u32) {}
 
-fn x_in(t: u32, i4: u32) -> vec4<f32> {
-    let g = x_raw(t, i4);
-    return g / (1.0 + exp(-g)) * x_raw(t, i4 + p.chunks * 8u);
+fn x_in(s: u32, i4: u32) -> vec4<f32> {
+    let g = x_raw(x_tok[s], i4);
+    return g / (1.0 + exp(-g)) * x_raw(x_tok[s], i4 + p.chunks * 8u);
 }

@@ -1,11 +1,14 @@
 // The same product as matmul.wgsl, shaped for CPU implementations of WebGPU (lavapipe,
 // SwiftShader), where invocations are SIMD lanes and barriers are context switches: each
-// invocation owns RPI whole rows, with no workgroup memory and no barrier. `qdot` (per type)
-// dots a 32-weight chunk with activations `xv` (appended: plain loads, or subgroup shuffles)
-// of the input stage `x_in` (appended: plain, with a fused RMSNorm, or with a fused SiLU gate);
-// offsets and minimums fold into one term per chunk through the activation sums.
-// Every token runs the same code in the same order, so a position's outputs are identical
-// whatever the block size (batch invariance).
+// invocation owns RPI whole rows, with no workgroup memory and no barrier. Tokens go through
+// in tiles of TT (rows_tile1.wgsl: one; rows_tile4.wgsl: four, for blocks), so a tile decodes
+// each weight once for all its tokens: ACC holds one sum per token of the tile.
+// `qdot` (per type) dots a 32-weight chunk with the tile's activations through `xdot`, which
+// reads `xv` (appended: plain loads, or subgroup shuffles) of the input stage `x_in`
+// (appended: plain, with a fused RMSNorm, or with a fused SiLU gate); offsets and minimums
+// fold into one term per chunk through the activation sums.
+// Every token runs the same arithmetic in the same order whatever its tile, so a position's
+// outputs are identical whatever the block size (batch invariance).
 // Parameters and bindings: matmul_bindings.wgsl.
 // RMSNorm gain for the fused-norm input stage (unused by the others).
 @group(0) @binding(6) var<storage, read> gain: array<vec4<f32>>;
@@ -15,20 +18,28 @@ const RPI: u32 = 4u;
 // 32-weight chunks per `qdot` call: 2 for K-quants, whose sub-block pairs share loads.
 const CPQ: u32 = {{CPQ}}u;
 
+// The token in each slot of the tile (past the block's end: its last token, not written).
+var<private> x_tok: array<u32, TT>;
+
+// w4 times the i-th activation vec4 of each token: the same sum, in the same order, as a
+// one-token tile computes (XV's column j holds component j of every token).
+fn xdot(w4: vec4<f32>, i: u32) -> ACC {
+    let v = xv(i);
+    return w4.x * v[0] + w4.y * v[1] + w4.z * v[2] + w4.w * v[3];
+}
+
+// Sum of the 16 activations in vec4s i0..i0+3, per token.
+fn xsum16(i0: u32) -> ACC {
+    let v = xv(i0) + xv(i0 + 1u) + xv(i0 + 2u) + xv(i0 + 3u);
+    return v[0] + v[1] + v[2] + v[3];
+}
+
 // Sums of each 16 activations of the call's chunks (zero past CPQ chunks).
-fn xsum() -> vec4<f32> {
-    let one = vec4<f32>(1.0);
-    var r = vec4<f32>(
-        dot(xv(0u) + xv(1u), one) + dot(xv(2u) + xv(3u), one),
-        dot(xv(4u) + xv(5u), one) + dot(xv(6u) + xv(7u), one),
-        0.0,
-        0.0,
-    );
+fn xsum() -> XS {
     if (CPQ == 2u) {
-        r.z = dot(xv(8u) + xv(9u), one) + dot(xv(10u) + xv(11u), one);
-        r.w = dot(xv(12u) + xv(13u), one) + dot(xv(14u) + xv(15u), one);
+        return XS(xsum16(0u), xsum16(4u), xsum16(8u), xsum16(12u));
     }
-    return r;
+    return XS(xsum16(0u), xsum16(4u), ACC(), ACC());
 }
 
 @compute @workgroup_size(WG)
@@ -46,22 +57,27 @@ fn main(
     let b2 = min(first + 2u, last) * p.chunks;
     let b3 = min(first + 3u, last) * p.chunks;
     let m = select(step.m, step.m_logits, p.count_sel == 1u);
-    for (var t = 0u; t < m; t++) {
-        x_token(t, {{LANE_ID}});
-        var a = vec4<f32>(0.0);
+    for (var t0 = 0u; t0 < m; t0 += TT) {
+        for (var s = 0u; s < TT; s++) {
+            x_tok[s] = min(t0 + s, m - 1u);
+            x_token(s, {{LANE_ID}});
+        }
+        var a = ROWS();
         for (var c = 0u; c < p.chunks; c += CPQ) {
-            x_begin(t, c * 8u, {{LANE_ID}});
+            x_begin(c * 8u, {{LANE_ID}});
             let s = xsum();
-            a += vec4<f32>(qdot(b0 + c, p.sbase, s), qdot(b1 + c, p.sbase, s), qdot(b2 + c, p.sbase, s), qdot(b3 + c, p.sbase, s));
+            a += ROWS(qdot(b0 + c, p.sbase, s), qdot(b1 + c, p.sbase, s), qdot(b2 + c, p.sbase, s), qdot(b3 + c, p.sbase, s));
         }
         for (var r = 0u; r < RPI; r++) {
-            if (first + r < p.n) {
-                let yi = t * p.y_stride + p.y_offset + first + r;
-                var o = a[r];
-                if (p.accumulate == 1u) {
-                    o += y[yi];
+            for (var s = 0u; s < TT; s++) {
+                if (first + r < p.n && t0 + s < m) {
+                    let yi = (t0 + s) * p.y_stride + p.y_offset + first + r;
+                    var o = slot(a[r], s);
+                    if (p.accumulate == 1u) {
+                        o += y[yi];
+                    }
+                    y[yi] = o;
                 }
-                y[yi] = o;
             }
         }
     }

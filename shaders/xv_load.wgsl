@@ -1,15 +1,17 @@
 // Activations for `qdot`, read through `x_in` (the product's input stage): each invocation
-// reads the chunk's 32 values itself.
-var<private> x_tok: u32;
+// reads the chunk's values itself, for each token of its tile.
 var<private> x_at: u32;
 
-fn x_begin(t: u32, i4: u32, lane: u32) {
-    x_tok = t;
+fn x_begin(i4: u32, lane: u32) {
     x_at = i4;
 }
 
-fn xv(i: u32) -> vec4<f32> {
-    return x_in(x_tok, x_at + i);
+fn xv(i: u32) -> XV {
+    var v: array<vec4<f32>, TT>;
+    for (var s = 0u; s < TT; s++) {
+        v[s] = x_in(s, x_at + i);
+    }
+    return xv_make(v);
 }
 
 // Sum of squares of token t's raw input row of n4 vec4s (for a fused RMSNorm).

@@ -1,11 +1,11 @@
-// f32: the chunk's weights dotted with activations `xv(0..7)`, which the including kernel
-// defines; `xs` holds the sums of each 16 activations of the call's chunks.
-// sum of the chunk's weights times the activations `xv(0..7)` (defined by the kernel).
-fn qdot(blk: u32, sbase: u32, xs: vec4<f32>) -> f32 {
+// f32: the chunk's weights dotted with activation vec4s 0..7 through the
+// including kernel's `xdot`; `xs` holds the sums of each 16 activations of the call's chunks.
+// sum of the chunk's weights times the activations.
+fn qdot(blk: u32, sbase: u32, xs: XS) -> ACC {
     let o = blk * 8u;
-    var s = 0.0;
+    var s = ACC();
     for (var i = 0u; i < 8u; i++) {
-        s += dot(bitcast<vec4<f32>>(w[o + i]), xv(i));
+        s += xdot(bitcast<vec4<f32>>(w[o + i]), i);
     }
     return s;
 }

@@ -1,7 +1,12 @@
 // q6_k: two quarters (qd, qd+1, qd even) of one half per call, sharing their 32 qh bytes
 // (bit pairs qd and qd+1) and their scale word; each 16 weights has its own scale:
-// sum_j w_j x_j = sum d * sc * (sum q x - 32 * sum x). `xv(0..15)`, `xs` from the kernel.
-fn qdot(blk: u32, sbase: u32, xs: vec4<f32>) -> f32 {
+// sum_j w_j x_j = sum d * sc * (sum q x - 32 * sum x). `xdot` and `xs` from the kernel.
+// Four 6-bit weights (0..63): low nibbles of `ql` from bit `lsh`, high bit pairs of `qh` from bit `hsh`.
+fn q6(ql: u32, qh: u32, lsh: u32, hsh: u32) -> vec4<f32> {
+    return vec4<f32>(bytes4(((ql >> lsh) & 0x0F0F0F0Fu) | (((qh >> hsh) & 0x03030303u) << 4u), 0u, 0xFFu));
+}
+
+fn qdot(blk: u32, sbase: u32, xs: XS) -> ACC {
     let o = (blk >> 3u) * 14u;
     let j = blk & 6u;
     let n = j >> 2u;
@@ -11,18 +16,26 @@ fn qdot(blk: u32, sbase: u32, xs: vec4<f32>) -> f32 {
     let sw = ws[(o + 12u) * 4u + n * 2u + qd / 2u];
     let sc = vec4<f32>(bitcast<vec4<i32>>(vec4<u32>(sw << 24u, sw << 16u, sw << 8u, sw)) >> vec4<u32>(24u));
     let lsh = (qd >> 1u) * 4u;
-    var s = vec4<f32>(0.0);
-    for (var h = 0u; h < 2u; h++) {
-        let qa = w[o + n * 4u + h];
-        let qb = w[o + n * 4u + 2u + h];
-        let qh = w[o + 8u + n * 2u + h];
-        for (var i = 0u; i < 4u; i++) {
-            let pa = ((qa[i] >> lsh) & 0x0F0F0F0Fu) | (((qh[i] >> (qd * 2u)) & 0x03030303u) << 4u);
-            let pb = ((qb[i] >> lsh) & 0x0F0F0F0Fu) | (((qh[i] >> (qd * 2u + 2u)) & 0x03030303u) << 4u);
-            s[h] += dot(vec4<f32>(bytes4(pa, 0u, 0xFFu)), xv(4u * h + i));
-            s[2u + h] += dot(vec4<f32>(bytes4(pb, 0u, 0xFFu)), xv(8u + 4u * h + i));
-        }
+    var s0 = ACC();
+    var s1 = ACC();
+    var s2 = ACC();
+    var s3 = ACC();
+    let hsh = qd * 2u;
+    // The half's two 16-weight rows of quarters qd (s0, s1) and qd + 1 (s2, s3).
+    let qa0 = w[o + n * 4u];
+    let qb0 = w[o + n * 4u + 2u];
+    let qh0 = w[o + 8u + n * 2u];
+    for (var i = 0u; i < 4u; i++) {
+        s0 += xdot(q6(qa0[i], qh0[i], lsh, hsh), i);
+        s2 += xdot(q6(qb0[i], qh0[i], lsh, hsh + 2u), 8u + i);
+    }
+    let qa1 = w[o + n * 4u + 1u];
+    let qb1 = w[o + n * 4u + 3u];
+    let qh1 = w[o + 8u + n * 2u + 1u];
+    for (var i = 0u; i < 4u; i++) {
+        s1 += xdot(q6(qa1[i], qh1[i], lsh, hsh), 4u + i);
+        s3 += xdot(q6(qb1[i], qh1[i], lsh, hsh + 2u), 12u + i);
     }
     // Scales: bytes 0, 1 for quarter qd's halves, 2, 3 for quarter qd + 1's.
-    return d * dot(sc, s - 32.0 * xs);
+    return d * (sc.x * (s0 - 32.0 * xs[0]) + sc.y * (s1 - 32.0 * xs[1]) + sc.z * (s2 - 32.0 * xs[2]) + sc.w * (s3 - 32.0 * xs[3]));
 }

@@ -119,7 +119,8 @@ fn matmul_block_rows_equal_single_token_rows_bitwise() {
     // Batch invariance: a token's outputs do not depend on how many tokens share the pass.
     for variant in matmul_variants() {
         let ctx = gpu_with(variant);
-        for dt in [DType::Q4_1, DType::Q4K, DType::Q8_0] {
+        // Every type: each has its own `qdot`, which row shapes run one token or four at a time.
+        for dt in DType::ALL {
             let (rows, cols) = (45, cols_for(dt)[1.min(cols_for(dt).len() - 1)]);
             let mut r = rng(9);
             let wb = random_tensor(dt, rows * cols, 1.0, &mut r);

@@ -299,6 +299,11 @@ impl GpuContext {
         self.map_and_read(&staging).await
     }
 
+    /// Waits for everything submitted so far (natively; in the browser it returns at once).
+    pub fn wait_idle(&self) {
+        let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
+    }
+
     /// Maps a MAP_READ buffer and copies it out.
     pub async fn map_and_read(&self, staging: &wgpu::Buffer) -> Result<Vec<u8>, GpuError> {
         let (tx, rx) = futures_channel::oneshot::channel();

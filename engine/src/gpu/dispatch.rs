@@ -21,8 +21,29 @@ pub struct Dispatch {
     pipeline: Arc<wgpu::ComputePipeline>,
     bind_group: wgpu::BindGroup,
     grid: Grid,
+    block: Option<BlockPipeline>,
     // Keeps the per-launch parameter buffer alive with its bind group.
     _params: Option<GpuBuffer>,
+}
+
+/// A second pipeline over the same buffers for blocks of at least `min_tokens` tokens (counted
+/// as the grid counts them: the block's, or its logits rows for `Grid::PerLogitsRow`-like
+/// products that say so), e.g. a product that shares weight decoding between tokens.
+struct BlockPipeline {
+    pipeline: Arc<wgpu::ComputePipeline>,
+    bind_group: wgpu::BindGroup,
+    min_tokens: u32,
+    counts_logits_rows: bool,
+}
+
+fn bind_group(ctx: &GpuContext, label: &str, pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+    let layout = pipeline.get_bind_group_layout(0);
+    let entries: Vec<wgpu::BindGroupEntry> = buffers
+        .iter()
+        .enumerate()
+        .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+        .collect();
+    ctx.device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(label), layout: &layout, entries: &entries })
 }
 
 impl Dispatch {
@@ -34,18 +55,23 @@ impl Dispatch {
         params: Option<GpuBuffer>,
         grid: Grid,
     ) -> Dispatch {
-        let layout = pipeline.get_bind_group_layout(0);
-        let entries: Vec<wgpu::BindGroupEntry> = buffers
-            .iter()
-            .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
-            .collect();
-        let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(label),
-            layout: &layout,
-            entries: &entries,
-        });
-        Dispatch { label, pipeline, bind_group, grid, _params: params }
+        let bind_group = bind_group(ctx, label, &pipeline, buffers);
+        Dispatch { label, pipeline, bind_group, grid, block: None, _params: params }
+    }
+
+    /// Runs `pipeline` (same bindings, same grid) instead when the launch covers at least
+    /// `min_tokens` tokens: the block's, or its logits rows if `counts_logits_rows`.
+    pub fn with_block_pipeline(
+        mut self,
+        ctx: &GpuContext,
+        pipeline: Arc<wgpu::ComputePipeline>,
+        buffers: &[&wgpu::Buffer],
+        min_tokens: u32,
+        counts_logits_rows: bool,
+    ) -> Dispatch {
+        let bind_group = bind_group(ctx, self.label, &pipeline, buffers);
+        self.block = Some(BlockPipeline { pipeline, bind_group, min_tokens, counts_logits_rows });
+        self
     }
 
     /// Workgroup counts for a block of `m` tokens with `m_logits` logits rows.
@@ -63,8 +89,12 @@ impl Dispatch {
         if x == 0 || y == 0 {
             return;
         }
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, &self.bind_group, &[]);
+        let (pipeline, bind_group) = match &self.block {
+            Some(b) if (if b.counts_logits_rows { m_logits } else { m }) >= b.min_tokens => (&b.pipeline, &b.bind_group),
+            _ => (&self.pipeline, &self.bind_group),
+        };
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, bind_group, &[]);
         pass.dispatch_workgroups(x, y, z);
     }
 }

@@ -93,8 +93,16 @@ pub enum InputStage {
     SiluGate,
 }
 
+/// Tokens per tile of the row-shaped product: one (single tokens), or four sharing each
+/// weight's decoding (blocks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RowsTile {
+    One,
+    Four,
+}
+
 /// The CPU-shaped product for a type; `subgroups` shares activations by subgroup shuffles.
-pub fn matmul_rows(dtype: DType, wg: u32, subgroups: bool, input: InputStage) -> String {
+pub fn matmul_rows(dtype: DType, wg: u32, subgroups: bool, input: InputStage, tile: RowsTile) -> String {
     let (xv, lane_param, lane_id) = if subgroups {
         (XV_SUBGROUP, "@builtin(subgroup_invocation_id) sid: u32,", "sid")
     } else {
@@ -104,6 +112,10 @@ pub fn matmul_rows(dtype: DType, wg: u32, subgroups: bool, input: InputStage) ->
     // K-quant `qdot`s take sub-block pairs, which share their loads.
     let chunks_per_qdot = if dtype.block_elems() == 256 { 2 } else { 1 };
     let mut src = assemble(&body, Some(dtype), &[("WG", wg), ("CPQ", chunks_per_qdot)]);
+    src.push_str(match tile {
+        RowsTile::One => include_str!("../../../shaders/rows_tile1.wgsl"),
+        RowsTile::Four => include_str!("../../../shaders/rows_tile4.wgsl"),
+    });
     src.push_str(xv);
     src.push_str(match input {
         InputStage::Plain => include_str!("../../../shaders/input_plain.wgsl"),
@@ -133,8 +145,10 @@ pub fn all_variants() -> Vec<(String, String)> {
     for dt in DType::ALL {
         v.push((format!("matmul_{}", dt.name()), assemble(MATMUL, Some(dt), &super::kernels::matmul::COOPERATIVE_CONSTANTS)));
         for input in [InputStage::Plain, InputStage::RmsNorm, InputStage::SiluGate] {
-            v.push((format!("matmul_rows_{}_{input:?}", dt.name()), matmul_rows(dt, 16, false, input)));
-            v.push((format!("matmul_rows_subgroup_{}_{input:?}", dt.name()), matmul_rows(dt, 16, true, input)));
+            for tile in [RowsTile::One, RowsTile::Four] {
+                v.push((format!("matmul_rows_{}_{input:?}_{tile:?}", dt.name()), matmul_rows(dt, 16, false, input, tile)));
+                v.push((format!("matmul_rows_subgroup_{}_{input:?}_{tile:?}", dt.name()), matmul_rows(dt, 16, true, input, tile)));
+            }
         }
         v.push((format!("embedding_{}", dt.name()), assemble(EMBEDDING, Some(dt), &[])));
     }

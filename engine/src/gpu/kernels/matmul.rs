@@ -3,7 +3,7 @@
 
 use super::{check, elems};
 use crate::gpu::dispatch::{Dispatch, Grid};
-use crate::gpu::shaders::{assemble, matmul_rows, InputStage, MATMUL};
+use crate::gpu::shaders::{assemble, matmul_rows, InputStage, RowsTile, MATMUL};
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight, MatmulVariant};
 
@@ -32,6 +32,9 @@ pub fn cooperative_shape() -> [(&'static str, u32); 3] {
 }
 /// Rows each invocation of the row-per-invocation shape owns (RPI in the shader).
 const ROWS_PER_INVOCATION: u32 = 4;
+/// Row shapes run blocks of this many tokens or more in tiles of four, which share each
+/// weight's decoding (from two tokens on a tile already decodes less than the tokens apart).
+const ROWS_TILE_MIN_TOKENS: u32 = 2;
 
 /// Which tokens of the block a product covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,18 +94,20 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
     let variant = ctx.matmul_variant();
     // Row shape: small workgroups spread few rows over every core; one full subgroup at least.
     let rows_wg = ctx.subgroup_size.unwrap_or(8).max(8);
-    let (source, rows_per_group) = match variant {
+    let kinds = [Read, Read, ReadWrite, Uniform, Uniform, Read, Read];
+    let key = format!("matmul_{variant:?}_{}_{rows_wg}_{stage:?}", w.dtype.name());
+    let (pipeline, block_pipeline, rows_per_group) = match variant {
         MatmulVariant::Cooperative => {
             let shape = cooperative_shape();
-            (assemble(MATMUL, Some(w.dtype), &shape), shape[1].1)
+            (ctx.pipeline(&key, &assemble(MATMUL, Some(w.dtype), &shape), &kinds)?, None, shape[1].1)
         }
-        MatmulVariant::RowPerInvocation | MatmulVariant::RowPerInvocationSubgroup => (
-            matmul_rows(w.dtype, rows_wg, variant == MatmulVariant::RowPerInvocationSubgroup, stage),
-            rows_wg * ROWS_PER_INVOCATION,
-        ),
+        MatmulVariant::RowPerInvocation | MatmulVariant::RowPerInvocationSubgroup => {
+            let subgroups = variant == MatmulVariant::RowPerInvocationSubgroup;
+            let one = matmul_rows(w.dtype, rows_wg, subgroups, stage, RowsTile::One);
+            let four = matmul_rows(w.dtype, rows_wg, subgroups, stage, RowsTile::Four);
+            (ctx.pipeline(&key, &one, &kinds)?, Some(ctx.pipeline(&format!("{key}_tile4"), &four, &kinds)?), rows_wg * ROWS_PER_INVOCATION)
+        }
     };
-    let key = format!("matmul_{variant:?}_{}_{rows_wg}_{stage:?}", w.dtype.name());
-    let pipeline = ctx.pipeline(&key, &source, &[Read, Read, ReadWrite, Uniform, Uniform, Read, Read])?;
     let mut out = Vec::new();
     for part in &w.parts {
         let params = GpuBuffer::uniform(
@@ -124,14 +129,13 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
             ],
         );
         let groups = (part.rows as u32).div_ceil(rows_per_group);
-        out.push(Dispatch::new(
-            ctx,
-            "matmul",
-            pipeline.clone(),
-            &[&part.buffer, a.x, a.y, &params.buffer.clone(), &step.buffer, &part.buffer, gain.map(|g| &g.buffer).unwrap_or(a.x)],
-            Some(params),
-            Grid::Fixed(groups),
-        ));
+        let params_buffer = params.buffer.clone();
+        let buffers = [&part.buffer, a.x, a.y, &params_buffer, &step.buffer, &part.buffer, gain.map(|g| &g.buffer).unwrap_or(a.x)];
+        let mut dispatch = Dispatch::new(ctx, "matmul", pipeline.clone(), &buffers, Some(params), Grid::Fixed(groups));
+        if let Some(block) = &block_pipeline {
+            dispatch = dispatch.with_block_pipeline(ctx, block.clone(), &buffers, ROWS_TILE_MIN_TOKENS, a.tokens == Tokens::LogitsRows);
+        }
+        out.push(dispatch);
     }
     Ok(out)
 }

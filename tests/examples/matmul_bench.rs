@@ -1,0 +1,62 @@
+//! Time of one matrix product per weight type and block size on this adapter's product shape,
+//! in ns per weight per token, to see what a kernel change did to each type apart:
+//!   cargo run --release -p cospec-tests --example matmul_bench -- [ROWS COLS [TYPE...]]
+//! Random weights and inputs; each input stage (plain, fused RMSNorm, fused SiLU gate; the
+//! fused ones run on row shapes only); the fastest of 15 launches after a warm-up (the least disturbed by other work).
+use cospec::formats::DType;
+use cospec::gpu::dispatch::submit;
+use cospec::gpu::kernels::matmul::{self, Input, MatmulArgs, Tokens};
+use cospec::gpu::GpuBuffer;
+use cospec_tests::blocks::{random_f32, random_tensor, rng};
+use cospec_tests::gpu;
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rows: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(1536);
+    let cols: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1536);
+    let mut types: Vec<DType> = args.iter().skip(2).filter_map(|a| DType::ALL.into_iter().find(|d| d.name().eq_ignore_ascii_case(a))).collect();
+    if types.is_empty() {
+        types = vec![DType::Q4_1, DType::Q5_0, DType::Q8_0, DType::Q4K, DType::Q6K];
+    }
+    let ctx = gpu();
+    println!("adapter: {} ({:?} shape); {rows} x {cols}", ctx.adapter.name, ctx.matmul_variant());
+    let blocks = [1usize, 2, 4, 5, 8];
+    println!("{:>14} {}", "type", blocks.iter().map(|m| format!("{:>14}", format!("m={m} ns/w/tok"))).collect::<String>());
+    let gain = GpuBuffer::from_f32(&ctx, "gain", &vec![1.0; cols]);
+    for (dt, stage) in types.iter().flat_map(|&d| ["plain", "rmsnorm", "silu"].map(|s| (d, s))) {
+        let mut r = rng(1);
+        let wb = random_tensor(dt, rows * cols, 1.0, &mut r);
+        let w = cospec::gpu::GpuWeight::upload(&ctx, "w", dt, rows, cols, &wb).unwrap();
+        let max_m = *blocks.iter().max().unwrap();
+        let x = GpuBuffer::from_f32(&ctx, "x", &random_f32(max_m * 2 * cols, &mut r));
+        let input = match stage {
+            "rmsnorm" => Input::RmsNorm { gain: &gain, eps: 1e-5 },
+            "silu" => Input::SiluGate,
+            _ => Input::Plain,
+        };
+        let y = GpuBuffer::zeros(&ctx, "y", max_m * rows);
+        let mut line = format!("{:>14}", format!("{} {stage}", dt.name()));
+        for &m in &blocks {
+            let step = GpuBuffer::uniform(&ctx, "step", &[m as u32, 0, m as u32, 0]);
+            let a = MatmulArgs { weight: &w, x: &x.buffer, y: &y.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::All, max_tokens: max_m, input };
+            let ds = matmul::prepare(&ctx, a, &step).unwrap();
+            let list: Vec<_> = ds.iter().collect();
+            let run = || {
+                submit(&ctx, &list, m as u32, m as u32).unwrap();
+                ctx.wait_idle();
+            };
+            run();
+            let mut times: Vec<f64> = (0..15)
+                .map(|_| {
+                    let t = Instant::now();
+                    run();
+                    t.elapsed().as_secs_f64()
+                })
+                .collect();
+            times.sort_by(f64::total_cmp);
+            line += &format!("{:>14.3}", times[0] * 1e9 / (rows * cols * m) as f64);
+        }
+        println!("{line}");
+    }
+}
