@@ -17,6 +17,8 @@ const WG: u32 = {{WG}}u;
 const RPI: u32 = 4u;
 // 32-weight chunks per `qdot` call: 2 for K-quants, whose sub-block pairs share loads.
 const CPQ: u32 = {{CPQ}}u;
+// Tokens per tile of the tiled variant (rows_tile4.wgsl; ROWS_TILE in kernels/matmul.rs).
+const BLOCK_TT: u32 = 4u;
 
 // The token in each slot of the tile (past the block's end: its last token, not written).
 var<private> x_tok: array<u32, TT>;
@@ -57,9 +59,14 @@ fn main(
     let b2 = min(first + 2u, last) * p.chunks;
     let b3 = min(first + 3u, last) * p.chunks;
     let m = select(step.m, step.m_logits, p.count_sel == 1u);
-    for (var t0 = 0u; t0 < m; t0 += TT) {
+    // Tokens [0, tiled) go through four-token tiles, [tiled, m) one at a time, by the rule
+    // Dispatch::encode launches them with: a lone last token costs less alone than padded.
+    let tiled = select(m, m - 1u, m % BLOCK_TT == 1u);
+    let t_begin = select(0u, tiled, TT == 1u);
+    let t_end = select(m, tiled, TT != 1u);
+    for (var t0 = t_begin; t0 < t_end; t0 += TT) {
         for (var s = 0u; s < TT; s++) {
-            x_tok[s] = min(t0 + s, m - 1u);
+            x_tok[s] = min(t0 + s, t_end - 1u);
             x_token(s, {{LANE_ID}});
         }
         var a = ROWS();
@@ -70,7 +77,7 @@ fn main(
         }
         for (var r = 0u; r < RPI; r++) {
             for (var s = 0u; s < TT; s++) {
-                if (first + r < p.n && t0 + s < m) {
+                if (first + r < p.n && t0 + s < t_end) {
                     let yi = (t0 + s) * p.y_stride + p.y_offset + first + r;
                     var o = slot(a[r], s);
                     if (p.accumulate == 1u) {

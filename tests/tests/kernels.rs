@@ -125,23 +125,30 @@ fn matmul_block_rows_equal_single_token_rows_bitwise() {
             let mut r = rng(9);
             let wb = random_tensor(dt, rows * cols, 1.0, &mut r);
             let w = GpuWeight::upload(&ctx, "w", dt, rows, cols, &wb).unwrap();
-            let m = 7;
-            let x = random_f32(m * cols, &mut r);
+            let max_m = 9;
+            let x = random_f32(max_m * cols, &mut r);
             let xb = GpuBuffer::from_f32(&ctx, "x", &x);
-            let yb = poisoned(&ctx, m * rows);
-            let st = step(&ctx, m, 0, m);
-            let args = MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::All, max_tokens: m, input: Input::Plain };
-            run(&ctx, &matmul::prepare(&ctx, args, &st).unwrap(), m, m);
-            let block = read(&ctx, &yb);
-            for t in 0..m {
-                let x1 = GpuBuffer::from_f32(&ctx, "x1", &x[t * cols..(t + 1) * cols]);
-                let y1 = poisoned(&ctx, rows);
-                let st1 = step(&ctx, 1, 0, 1);
-                let a1 = MatmulArgs { weight: &w, x: &x1.buffer, y: &y1.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::All, max_tokens: 1, input: Input::Plain };
-                run(&ctx, &matmul::prepare(&ctx, a1, &st1).unwrap(), 1, 1);
-                let single = read(&ctx, &y1);
-                for row in 0..rows {
-                    assert_eq!(single[row].to_bits(), block[t * rows + row].to_bits(), "{variant:?} {dt:?} token {t} row {row}");
+            let singles: Vec<Vec<f32>> = (0..max_m)
+                .map(|t| {
+                    let x1 = GpuBuffer::from_f32(&ctx, "x1", &x[t * cols..(t + 1) * cols]);
+                    let y1 = poisoned(&ctx, rows);
+                    let st1 = step(&ctx, 1, 0, 1);
+                    let a1 = MatmulArgs { weight: &w, x: &x1.buffer, y: &y1.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::All, max_tokens: 1, input: Input::Plain };
+                    run(&ctx, &matmul::prepare(&ctx, a1, &st1).unwrap(), 1, 1);
+                    read(&ctx, &y1)
+                })
+                .collect();
+            // 7: a full tile and a partial one; 9: two full tiles and a lone token.
+            for m in [7, 9] {
+                let yb = poisoned(&ctx, m * rows);
+                let st = step(&ctx, m, 0, m);
+                let args = MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::All, max_tokens: m, input: Input::Plain };
+                run(&ctx, &matmul::prepare(&ctx, args, &st).unwrap(), m, m);
+                let block = read(&ctx, &yb);
+                for (t, single) in singles.iter().take(m).enumerate() {
+                    for row in 0..rows {
+                        assert_eq!(single[row].to_bits(), block[t * rows + row].to_bits(), "{variant:?} {dt:?} block of {m}: token {t} row {row}");
+                    }
                 }
             }
         }

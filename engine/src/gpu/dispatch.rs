@@ -21,19 +21,29 @@ pub struct Dispatch {
     pipeline: Arc<wgpu::ComputePipeline>,
     bind_group: wgpu::BindGroup,
     grid: Grid,
-    block: Option<BlockPipeline>,
+    tiled: Option<TiledPipeline>,
     // Keeps the per-launch parameter buffer alive with its bind group.
     _params: Option<GpuBuffer>,
 }
 
-/// A second pipeline over the same buffers for blocks of at least `min_tokens` tokens (counted
-/// as the grid counts them: the block's, or its logits rows for `Grid::PerLogitsRow`-like
-/// products that say so), e.g. a product that shares weight decoding between tokens.
-struct BlockPipeline {
+/// A second pipeline over the same buffers that takes a block's tokens `tile` at a time
+/// (counted as the launch counts them: the block's, or its logits rows). It covers tokens
+/// [0, tiled_end) and the plain pipeline the rest; both kernels apply the same rule.
+struct TiledPipeline {
     pipeline: Arc<wgpu::ComputePipeline>,
     bind_group: wgpu::BindGroup,
-    min_tokens: u32,
+    tile: u32,
     counts_logits_rows: bool,
+}
+
+/// Tokens of a `count`-token launch that go through tiles of `tile`: all of them, except a
+/// lone last token (cheaper alone than padded to a tile); none of a single token.
+pub fn tiled_end(count: u32, tile: u32) -> u32 {
+    if count % tile == 1 {
+        count - 1
+    } else {
+        count
+    }
 }
 
 fn bind_group(ctx: &GpuContext, label: &str, pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
@@ -56,21 +66,21 @@ impl Dispatch {
         grid: Grid,
     ) -> Dispatch {
         let bind_group = bind_group(ctx, label, &pipeline, buffers);
-        Dispatch { label, pipeline, bind_group, grid, block: None, _params: params }
+        Dispatch { label, pipeline, bind_group, grid, tiled: None, _params: params }
     }
 
-    /// Runs `pipeline` (same bindings, same grid) instead when the launch covers at least
-    /// `min_tokens` tokens: the block's, or its logits rows if `counts_logits_rows`.
-    pub fn with_block_pipeline(
+    /// Adds `pipeline` (same bindings, same grid), which runs a block's tokens `tile` at a time:
+    /// see `tiled_end` for which tokens each pipeline covers.
+    pub fn with_tiled_pipeline(
         mut self,
         ctx: &GpuContext,
         pipeline: Arc<wgpu::ComputePipeline>,
         buffers: &[&wgpu::Buffer],
-        min_tokens: u32,
+        tile: u32,
         counts_logits_rows: bool,
     ) -> Dispatch {
         let bind_group = bind_group(ctx, self.label, &pipeline, buffers);
-        self.block = Some(BlockPipeline { pipeline, bind_group, min_tokens, counts_logits_rows });
+        self.tiled = Some(TiledPipeline { pipeline, bind_group, tile, counts_logits_rows });
         self
     }
 
@@ -89,13 +99,22 @@ impl Dispatch {
         if x == 0 || y == 0 {
             return;
         }
-        let (pipeline, bind_group) = match &self.block {
-            Some(b) if (if b.counts_logits_rows { m_logits } else { m }) >= b.min_tokens => (&b.pipeline, &b.bind_group),
-            _ => (&self.pipeline, &self.bind_group),
-        };
-        pass.set_pipeline(pipeline);
-        pass.set_bind_group(0, bind_group, &[]);
-        pass.dispatch_workgroups(x, y, z);
+        let mut plain = true;
+        if let Some(t) = &self.tiled {
+            let count = if t.counts_logits_rows { m_logits } else { m };
+            let end = tiled_end(count, t.tile);
+            if end > 0 {
+                pass.set_pipeline(&t.pipeline);
+                pass.set_bind_group(0, &t.bind_group, &[]);
+                pass.dispatch_workgroups(x, y, z);
+            }
+            plain = end < count;
+        }
+        if plain {
+            pass.set_pipeline(&self.pipeline);
+            pass.set_bind_group(0, &self.bind_group, &[]);
+            pass.dispatch_workgroups(x, y, z);
+        }
     }
 }
 

@@ -32,9 +32,9 @@ pub fn cooperative_shape() -> [(&'static str, u32); 3] {
 }
 /// Rows each invocation of the row-per-invocation shape owns (RPI in the shader).
 const ROWS_PER_INVOCATION: u32 = 4;
-/// Row shapes run blocks of this many tokens or more in tiles of four, which share each
-/// weight's decoding (from two tokens on a tile already decodes less than the tokens apart).
-const ROWS_TILE_MIN_TOKENS: u32 = 2;
+/// Row shapes run blocks in tiles of four tokens, which share each weight's decoding (BLOCK_TT
+/// in matmul_rows.wgsl); a lone last token goes alone (dispatch::tiled_end).
+const ROWS_TILE: u32 = 4;
 
 /// Which tokens of the block a product covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,7 +96,7 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
     let rows_wg = ctx.subgroup_size.unwrap_or(8).max(8);
     let kinds = [Read, Read, ReadWrite, Uniform, Uniform, Read, Read];
     let key = format!("matmul_{variant:?}_{}_{rows_wg}_{stage:?}", w.dtype.name());
-    let (pipeline, block_pipeline, rows_per_group) = match variant {
+    let (pipeline, tiled_pipeline, rows_per_group) = match variant {
         MatmulVariant::Cooperative => {
             let shape = cooperative_shape();
             (ctx.pipeline(&key, &assemble(MATMUL, Some(w.dtype), &shape), &kinds)?, None, shape[1].1)
@@ -132,8 +132,8 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
         let params_buffer = params.buffer.clone();
         let buffers = [&part.buffer, a.x, a.y, &params_buffer, &step.buffer, &part.buffer, gain.map(|g| &g.buffer).unwrap_or(a.x)];
         let mut dispatch = Dispatch::new(ctx, "matmul", pipeline.clone(), &buffers, Some(params), Grid::Fixed(groups));
-        if let Some(block) = &block_pipeline {
-            dispatch = dispatch.with_block_pipeline(ctx, block.clone(), &buffers, ROWS_TILE_MIN_TOKENS, a.tokens == Tokens::LogitsRows);
+        if let Some(tiled) = &tiled_pipeline {
+            dispatch = dispatch.with_tiled_pipeline(ctx, tiled.clone(), &buffers, ROWS_TILE, a.tokens == Tokens::LogitsRows);
         }
         out.push(dispatch);
     }
