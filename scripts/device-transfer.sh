@@ -9,7 +9,10 @@
 #       keeps what earlier calls carried only while it stays warm: 30 s after each call).
 #   then, on the device:  scripts/device-transfer.sh unpack
 #       joins the pieces into $COSPEC_MODELS_DIR, checks sizes and SHA-256, and stops on any
-#       difference; the binary and problems are at .xfer/cospec and .xfer/problems.jsonl.
+#       difference; unpacks the Vulkan loader if the machine lacks one; the binary and problems
+#       are at .xfer/cospec and .xfer/problems.jsonl.
+#   and run:              scripts/device-transfer.sh env -- .xfer/cospec eval ...
+#       (the NVIDIA Vulkan driver's manifest named when the loader does not find it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR="${COSPEC_MODELS_DIR:-$HOME/.cache/cospec/models}"
@@ -29,8 +32,13 @@ pack() {
     cargo build --release -q -p cospec-cli
     cp target/release/cospec .xfer/cospec
     cp "$PROBLEMS" .xfer/problems.jsonl
+    # The machines may lack the Vulkan loader (../.library/device/README.md).
+    mkdir -p .xfer/gl /tmp/cospec-apt-lists/partial
+    (cd .xfer/gl && apt-get -qq -oAPT::Architecture=amd64 -oDir::State::Lists=/tmp/cospec-apt-lists update \
+        && apt-get -qq -oAPT::Architecture=amd64 -oDir::State::Lists=/tmp/cospec-apt-lists download libvulkan1) >/dev/null 2>&1 \
+        || echo "warning: could not download libvulkan1; the device must have its own loader" >&2
     ls .xfer | grep -E '^[0-9]+$' | sed 's|^|.xfer/|'
-    echo "carry .xfer/manifest, .xfer/cospec and .xfer/problems.jsonl with the last piece"
+    echo "carry .xfer/manifest, .xfer/cospec, .xfer/problems.jsonl and .xfer/gl with the last piece"
 }
 
 unpack() {
@@ -51,10 +59,23 @@ unpack() {
         at=$((at + size))
     done < .xfer/manifest
     rm -f "$stream"
+    if ! ldconfig -p | grep -q libvulkan.so.1; then
+        for f in .xfer/gl/*.deb; do dpkg -x "$f" /; done
+        ldconfig
+    fi
+}
+
+run_env() {
+    local icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+    if [[ -z "${VK_DRIVER_FILES:-}" && -f $icd ]] && ! ls /usr/share/vulkan/icd.d/*nvidia* >/dev/null 2>&1 && ! ls /etc/vulkan/icd.d/*nvidia* >/dev/null 2>&1; then
+        export VK_DRIVER_FILES=$icd
+    fi
+    exec "$@"
 }
 
 case "${1:-}" in
     pack) pack ;;
     unpack) unpack ;;
-    *) echo "usage: $0 pack|unpack" >&2; exit 2 ;;
+    env) shift; [[ "${1:-}" == "--" ]] && shift; run_env "$@" ;;
+    *) echo "usage: $0 pack | unpack | env -- COMMAND..." >&2; exit 2 ;;
 esac
