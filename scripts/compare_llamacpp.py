@@ -84,20 +84,23 @@ def cospec_decode_tps(model, gen, reps):
     return json.loads(out.stdout)
 
 
-def reference_top1(model, ids):
-    """Top-1 per position from the plain f32 CPU reference (tests/examples/reference_top1.rs)."""
+def reference_top1(model, ids, llamacpp_rounding=False):
+    """Top-1 per position from the plain CPU reference (tests/examples/reference_top1.rs): exact
+    f32, or rounding as llama.cpp's CPU backend does."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(ids, f)
-    out = subprocess.run(["cargo", "run", "--release", "-q", "-p", "cospec-tests", "--example", "reference_top1", "--", model, f.name],
+    out = subprocess.run(["cargo", "run", "--release", "-q", "-p", "cospec-tests", "--example", "reference_top1", "--", model, f.name]
+                         + (["--llamacpp"] if llamacpp_rounding else []),
                          cwd=root, check=True, capture_output=True, text=True)
     os.unlink(f.name)
     return json.loads(out.stdout)["top1"]
 
 
 def agreement(llm, model, with_reference=False):
-    """(cospec == llama.cpp, positions, cospec == f32 reference, llama.cpp == f32 reference)."""
-    same = total = ref_same = llama_ref_same = 0
+    """(cospec == llama.cpp, positions, cospec == f32 reference, llama.cpp == f32 reference,
+    llama.cpp == the reference rounding as llama.cpp does)."""
+    same = total = ref_same = llama_ref_same = llama_emul_same = 0
     for text in TEXTS:
         ids = llm.tokenize(text.encode(), add_bos=False, special=False)
         llm.reset()
@@ -115,7 +118,9 @@ def agreement(llm, model, with_reference=False):
             exact = reference_top1(model, ids)
             ref_same += sum(a == b for a, b in zip(exact, mine))
             llama_ref_same += sum(a == b for a, b in zip(exact, ref))
-    return same, total, ref_same, llama_ref_same
+            emulated = reference_top1(model, ids, llamacpp_rounding=True)
+            llama_emul_same += sum(a == b for a, b in zip(emulated, ref))
+    return same, total, ref_same, llama_ref_same, llama_emul_same
 
 
 def main():
@@ -132,7 +137,7 @@ def main():
     print()
     head = "| model | cospec decode tok/s (adapter) | llama.cpp decode tok/s | ratio | top-1 agreement |"
     if a.reference:
-        head += " cospec = f32 reference | llama.cpp = f32 reference |"
+        head += " cospec = f32 reference | llama.cpp = f32 reference | llama.cpp = reference with llama.cpp's rounding |"
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     for model in a.models:
@@ -141,10 +146,11 @@ def main():
         mine = cospec_decode_tps(model, a.gen, a.reps)
         agree, extra = "-", ""
         if not a.no_agreement:
-            same, total, ref_same, llama_ref_same = agreement(llm, model, a.reference)
+            same, total, ref_same, llama_ref_same, llama_emul_same = agreement(llm, model, a.reference)
             agree = f"{same}/{total} = {100.0 * same / total:.1f}%"
             if a.reference:
-                extra = f" {ref_same}/{total} = {100.0 * ref_same / total:.1f}% | {llama_ref_same}/{total} = {100.0 * llama_ref_same / total:.1f}% |"
+                pct = lambda k: f"{k}/{total} = {100.0 * k / total:.1f}%"
+                extra = f" {pct(ref_same)} | {pct(llama_ref_same)} | {pct(llama_emul_same)} |"
         del llm
         print(f"| {os.path.basename(model)} | {mine['decode_tok_per_s']:.2f} ({mine['adapter'].split(' (')[0]}) | "
               f"{ref_tps:.2f} | {mine['decode_tok_per_s'] / ref_tps:.3f} | {agree} |{extra}", flush=True)
