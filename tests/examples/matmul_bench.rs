@@ -1,6 +1,6 @@
 //! Time of one matrix product per weight type and block size on this adapter's product shape,
 //! in ns per weight per token, to see what a kernel change did to each type apart:
-//!   cargo run --release -p cospec-tests --example matmul_bench -- [ROWS COLS [TYPE...]]
+//!   cargo run --release -p cospec-tests --example matmul_bench -- [ROWS COLS [TYPE...]] [--matmul=SHAPE]
 //! Random weights and inputs; each input stage (plain, fused RMSNorm, fused SiLU gate; the
 //! fused ones run on row shapes only); the fastest of 15 launches after a warm-up (the least disturbed by other work).
 use cospec::formats::DType;
@@ -8,18 +8,25 @@ use cospec::gpu::dispatch::submit;
 use cospec::gpu::kernels::matmul::{self, Input, MatmulArgs, Tokens};
 use cospec::gpu::GpuBuffer;
 use cospec_tests::blocks::{random_f32, random_tensor, rng};
-use cospec_tests::gpu;
+use cospec::gpu::MatmulVariant;
+use cospec_tests::{gpu, gpu_with};
 use std::time::Instant;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    // `--matmul=rows|rows-subgroup|cooperative` forces a product shape (default: the adapter's).
+    let shape = all.iter().find_map(|a| a.strip_prefix("--matmul=")).map(|n| MatmulVariant::from_name(n).expect("a product shape"));
+    let args: Vec<String> = all.iter().filter(|a| !a.starts_with("--")).cloned().collect();
     let rows: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(1536);
     let cols: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1536);
     let mut types: Vec<DType> = args.iter().skip(2).filter_map(|a| DType::ALL.into_iter().find(|d| d.name().eq_ignore_ascii_case(a))).collect();
     if types.is_empty() {
         types = vec![DType::Q4_1, DType::Q5_0, DType::Q8_0, DType::Q4K, DType::Q6K];
     }
-    let ctx = gpu();
+    let ctx = match shape {
+        Some(v) => gpu_with(v),
+        None => gpu(),
+    };
     println!("adapter: {} ({:?} shape); {rows} x {cols}", ctx.adapter.name, ctx.matmul_variant());
     let blocks = [1usize, 2, 4, 5, 8];
     println!("{:>14} {}", "type", blocks.iter().map(|m| format!("{:>14}", format!("m={m} ns/w/tok"))).collect::<String>());
