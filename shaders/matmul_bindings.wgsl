@@ -11,7 +11,8 @@ struct Params {
     count_sel: u32,
     // RMSNorm epsilon for the fused-norm input stage (row shapes)
     eps_bits: u32,
-    _pad0: u32,
+    // Always 0: `opaque` in xv_load.wgsl tests it so compilers cannot see through a value.
+    zero: u32,
     _pad1: u32,
     _pad2: u32,
 }

@@ -119,35 +119,45 @@ fn matmul_block_rows_equal_single_token_rows_bitwise() {
     // Batch invariance: a token's outputs do not depend on how many tokens share the pass.
     for variant in matmul_variants() {
         let ctx = gpu_with(variant);
+        // Row shapes fuse input stages, each with per-token state in a tile.
+        let stages = if variant == MatmulVariant::Cooperative { vec!["plain"] } else { vec!["plain", "rmsnorm", "silu"] };
         // Every type: each has its own `qdot`, which row shapes run one token or four at a time.
         for dt in DType::ALL {
-            let (rows, cols) = (45, cols_for(dt)[1.min(cols_for(dt).len() - 1)]);
-            let mut r = rng(9);
-            let wb = random_tensor(dt, rows * cols, 1.0, &mut r);
-            let w = GpuWeight::upload(&ctx, "w", dt, rows, cols, &wb).unwrap();
-            let max_m = 9;
-            let x = random_f32(max_m * cols, &mut r);
-            let xb = GpuBuffer::from_f32(&ctx, "x", &x);
-            let singles: Vec<Vec<f32>> = (0..max_m)
-                .map(|t| {
-                    let x1 = GpuBuffer::from_f32(&ctx, "x1", &x[t * cols..(t + 1) * cols]);
-                    let y1 = poisoned(&ctx, rows);
-                    let st1 = step(&ctx, 1, 0, 1);
-                    let a1 = MatmulArgs { weight: &w, x: &x1.buffer, y: &y1.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::All, max_tokens: 1, input: Input::Plain };
-                    run(&ctx, &matmul::prepare(&ctx, a1, &st1).unwrap(), 1, 1);
-                    read(&ctx, &y1)
-                })
-                .collect();
-            // 7: a full tile and a partial one; 9: two full tiles and a lone token.
-            for m in [7, 9] {
-                let yb = poisoned(&ctx, m * rows);
-                let st = step(&ctx, m, 0, m);
-                let args = MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::All, max_tokens: m, input: Input::Plain };
-                run(&ctx, &matmul::prepare(&ctx, args, &st).unwrap(), m, m);
-                let block = read(&ctx, &yb);
-                for (t, single) in singles.iter().take(m).enumerate() {
-                    for row in 0..rows {
-                        assert_eq!(single[row].to_bits(), block[t * rows + row].to_bits(), "{variant:?} {dt:?} block of {m}: token {t} row {row}");
+            for &stage in &stages {
+                let (rows, cols) = (45, cols_for(dt)[1.min(cols_for(dt).len() - 1)]);
+                let mut r = rng(9);
+                let wb = random_tensor(dt, rows * cols, 1.0, &mut r);
+                let w = GpuWeight::upload(&ctx, "w", dt, rows, cols, &wb).unwrap();
+                let gain = GpuBuffer::from_f32(&ctx, "gain", &random_f32(cols, &mut r));
+                let (input, x_stride) = match stage {
+                    "rmsnorm" => (Input::RmsNorm { gain: &gain, eps: 1e-5 }, cols),
+                    "silu" => (Input::SiluGate, 2 * cols),
+                    _ => (Input::Plain, cols),
+                };
+                let max_m = 9;
+                let x = random_f32(max_m * x_stride, &mut r);
+                let xb = GpuBuffer::from_f32(&ctx, "x", &x);
+                let singles: Vec<Vec<f32>> = (0..max_m)
+                    .map(|t| {
+                        let x1 = GpuBuffer::from_f32(&ctx, "x1", &x[t * x_stride..(t + 1) * x_stride]);
+                        let y1 = poisoned(&ctx, rows);
+                        let st1 = step(&ctx, 1, 0, 1);
+                        let a1 = MatmulArgs { weight: &w, x: &x1.buffer, y: &y1.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::All, max_tokens: 1, input };
+                        run(&ctx, &matmul::prepare(&ctx, a1, &st1).unwrap(), 1, 1);
+                        read(&ctx, &y1)
+                    })
+                    .collect();
+                // 7: a full tile and a partial one; 9: two full tiles and a lone token.
+                for m in [7, 9] {
+                    let yb = poisoned(&ctx, m * rows);
+                    let st = step(&ctx, m, 0, m);
+                    let args = MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::All, max_tokens: m, input };
+                    run(&ctx, &matmul::prepare(&ctx, args, &st).unwrap(), m, m);
+                    let block = read(&ctx, &yb);
+                    for (t, single) in singles.iter().take(m).enumerate() {
+                        for row in 0..rows {
+                            assert_eq!(single[row].to_bits(), block[t * rows + row].to_bits(), "{variant:?} {dt:?} {stage}, block of {m}: token {t} row {row}");
+                        }
                     }
                 }
             }

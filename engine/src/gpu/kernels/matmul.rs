@@ -123,6 +123,7 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
                 a.accumulate as u32,
                 (a.tokens == Tokens::LogitsRows) as u32,
                 eps.to_bits(),
+                // `zero`: must stay 0 (xv_load.wgsl's optimization barrier tests it).
                 0,
                 0,
                 0,
