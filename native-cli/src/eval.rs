@@ -129,6 +129,7 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
                     target_passes: s.target_passes,
                     mismatches: s.mismatches,
                     keeps: s.keeps,
+                    text: out.text.clone(),
                 };
                 writeln!(file, "{}", serde_json::to_string(&r)?)?;
                 file.flush()?;

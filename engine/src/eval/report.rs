@@ -18,6 +18,9 @@ pub struct Record {
     pub target_passes: usize,
     pub mismatches: usize,
     pub keeps: usize,
+    /// The generated text, to audit grading and read the flips (absent in older records).
+    #[serde(default)]
+    pub text: String,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
