@@ -17,8 +17,8 @@ const WG: u32 = {{WG}}u;
 const RPI: u32 = 4u;
 // 32-weight chunks per `qdot` call: 2 for K-quants, whose sub-block pairs share loads.
 const CPQ: u32 = {{CPQ}}u;
-// Tokens per tile of the tiled variant (rows_tile4.wgsl; ROWS_TILE in kernels/matmul.rs).
-const BLOCK_TT: u32 = 4u;
+// Tokens per tile of the block kernel (shaders.rs ROWS_TILE, also dispatch::tiled_end's).
+const BLOCK_TT: u32 = {{BLOCK_TT}}u;
 
 // The token in each slot of the tile (past the block's end: its last token, not written).
 var<private> x_tok: array<u32, TT>;

@@ -93,6 +93,11 @@ pub enum InputStage {
     SiluGate,
 }
 
+/// Tokens per tile of the row-shaped product's block kernel (`RowsTile::Four`; rows_tile4.wgsl
+/// is built on mat4x4, so this is four by construction). The one-token kernel needs it too:
+/// it takes the tokens the tiles leave (dispatch::tiled_end, `BLOCK_TT` in matmul_rows.wgsl).
+pub const ROWS_TILE: u32 = 4;
+
 /// Tokens per tile of the row-shaped product: one (single tokens), or four sharing each
 /// weight's decoding (blocks).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -111,7 +116,7 @@ pub fn matmul_rows(dtype: DType, wg: u32, subgroups: bool, input: InputStage, ti
     let body = MATMUL_ROWS.replace("{{LANE_PARAM}}", lane_param).replace("{{LANE_ID}}", lane_id);
     // K-quant `qdot`s take sub-block pairs, which share their loads.
     let chunks_per_qdot = if dtype.block_elems() == 256 { 2 } else { 1 };
-    let mut src = assemble(&body, Some(dtype), &[("WG", wg), ("CPQ", chunks_per_qdot)]);
+    let mut src = assemble(&body, Some(dtype), &[("WG", wg), ("CPQ", chunks_per_qdot), ("BLOCK_TT", ROWS_TILE)]);
     src.push_str(match tile {
         RowsTile::One => include_str!("../../../shaders/rows_tile1.wgsl"),
         RowsTile::Four => include_str!("../../../shaders/rows_tile4.wgsl"),

@@ -3,7 +3,7 @@
 
 use super::{check, elems};
 use crate::gpu::dispatch::{Dispatch, Grid};
-use crate::gpu::shaders::{assemble, matmul_rows, InputStage, RowsTile, MATMUL};
+use crate::gpu::shaders::{assemble, matmul_rows, InputStage, RowsTile, MATMUL, ROWS_TILE};
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight, MatmulVariant};
 
@@ -32,9 +32,6 @@ pub fn cooperative_shape() -> [(&'static str, u32); 3] {
 }
 /// Rows each invocation of the row-per-invocation shape owns (RPI in the shader).
 const ROWS_PER_INVOCATION: u32 = 4;
-/// Row shapes run blocks in tiles of four tokens, which share each weight's decoding (BLOCK_TT
-/// in matmul_rows.wgsl); a lone last token goes alone (dispatch::tiled_end).
-const ROWS_TILE: u32 = 4;
 
 /// Which tokens of the block a product covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
