@@ -9,6 +9,7 @@ use cospec::decode::{Mode, SpecOptions};
 use cospec::eval::grading::{extract_answer, is_correct};
 use cospec::eval::problems::{parse, prompt_text, select, Problem};
 use cospec::eval::report::{markdown, rows, svg_plot, Record};
+use cospec::eval::shard::Shard;
 use cospec::gpu::GpuOptions;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashSet;
@@ -54,6 +55,10 @@ pub struct EvalArgs {
     /// Output folder (records.jsonl there makes a re-run resume)
     #[arg(long, default_value = "eval-out")]
     pub out: PathBuf,
+    /// Run only problems I, I+N, I+2N, ... of the list; shards may share OUT and run side by
+    /// side. The table is written by a run without --shard once every shard has finished.
+    #[arg(long, default_value = "0/1")]
+    pub shard: Shard,
 }
 
 /// "draft-only", "target-only", "spd", or "cospec:POLICY".
@@ -96,19 +101,27 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
             bail!("{} holds results of another setup ({old}); use another --out", a.out.display())
         }
         Ok(_) => {}
-        Err(_) => std::fs::write(&config_path, serde_json::to_string_pretty(&config)?)?,
+        Err(_) => {
+            // Written whole under another name then renamed: a shard starting alongside never
+            // reads half a file.
+            let tmp = a.out.join(format!("config.json.{}", std::process::id()));
+            std::fs::write(&tmp, serde_json::to_string_pretty(&config)?)?;
+            std::fs::rename(&tmp, &config_path)?;
+        }
     }
     let records_path = a.out.join("records.jsonl");
     let mut records = load_records(&records_path)?;
     let done: HashSet<(String, String)> = records.iter().map(|r| (r.mode.clone(), r.problem.clone())).collect();
-    let todo = problems.len() * modes.len() - problems.iter().flat_map(|p| modes.iter().map(move |m| (m.0.clone(), p.key()))).filter(|x| done.contains(x)).count();
-    eprintln!("{} problems x {} modes: {} done, {todo} to run", problems.len(), modes.len(), problems.len() * modes.len() - todo);
+    let mine: Vec<&Problem> = problems.iter().enumerate().filter(|(i, _)| a.shard.takes(*i)).map(|(_, p)| p).collect();
+    let todo = mine.len() * modes.len() - mine.iter().flat_map(|p| modes.iter().map(move |m| (m.0.clone(), p.key()))).filter(|x| done.contains(x)).count();
+    let of_shard = if a.shard.is_all() { String::new() } else { format!(" (shard {})", a.shard) };
+    eprintln!("{} problems{of_shard} x {} modes: {} done, {todo} to run", mine.len(), modes.len(), mine.len() * modes.len() - todo);
     if todo > 0 {
         let (mut session, tok) = open_pair(gpu_opts, &a.pair.draft, &a.pair.target, (a.max_tokens + 1024).min(4096), a.k.max(1))?;
         let bar = ProgressBar::new(todo as u64);
         bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed} eta {eta}").expect("static template").progress_chars("=> "));
         let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&records_path)?;
-        for p in &problems {
+        for p in mine {
             let ids = tok.encode(&prompt_text(&tok, p)?)?;
             for (name, mode, policy) in &modes {
                 if done.contains(&(name.clone(), p.key())) {
@@ -131,13 +144,18 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
                     keeps: s.keeps,
                     text: out.text.clone(),
                 };
-                writeln!(file, "{}", serde_json::to_string(&r)?)?;
+                // One write per record: shards appending to the same file never interleave.
+                file.write_all(format!("{}\n", serde_json::to_string(&r)?).as_bytes())?;
                 file.flush()?;
                 records.push(r);
                 bar.inc(1);
             }
         }
         bar.finish_and_clear();
+    }
+    if !a.shard.is_all() {
+        eprintln!("shard {} finished; the table is written by a run without --shard once every shard has", a.shard);
+        return Ok(());
     }
     let names: Vec<String> = modes.iter().map(|m| m.0.clone()).collect();
     let keys: HashSet<String> = problems.iter().map(|p| p.key()).collect();

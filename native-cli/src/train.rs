@@ -15,13 +15,15 @@ use cospec::eval::grading::is_correct;
 use cospec::eval::policy_gradient::{oracle_agreement, train, TrainOptions};
 use cospec::eval::problems::{prompt_text, select, Problem};
 use cospec::eval::rollouts::{append, load, Rollout};
+use cospec::eval::shard::Shard;
 use cospec::gpu::kernels::spec::FEATURES;
 use cospec::gpu::GpuOptions;
 use cospec::tokenizer::Tokenizer;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
@@ -58,7 +60,42 @@ pub struct TrainArgs {
     /// Keep threshold on the MLP's probability
     #[arg(long, default_value_t = 0.5)]
     pub threshold: f32,
+    /// Collect only problems I, I+N, ... of each round; N processes with the same arguments and
+    /// rollouts file run side by side, each waiting for the others before fitting, so all fit
+    /// the same MLP. Shard 0 writes OUT and the dev report.
+    #[arg(long, default_value = "0/1")]
+    pub shard: Shard,
 }
+
+/// Waits until every problem in `keys` has its rollouts for `round` in the file (the other
+/// shards' share); gives up when none arrives for `patience`.
+fn wait_for_round(path: &Path, round: u32, keys: &[String], patience: Duration) -> Result<()> {
+    let mut last = (0, Instant::now());
+    loop {
+        let have: HashSet<String> = load(path)?.into_iter().filter(|r| r.round == round).map(|r| r.problem).collect();
+        let missing: Vec<&String> = keys.iter().filter(|k| !have.contains(*k)).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if missing.len() != last.0 {
+            last = (missing.len(), Instant::now());
+        } else if last.1.elapsed() > patience {
+            bail!("round {round}: no rollouts from the other shards for {} s; still missing {missing:?}", patience.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The training samples in a file, in an order that does not depend on which shard appended
+/// first, so shards and a single process fit the same MLP.
+fn samples_of(path: &Path) -> Result<Vec<cospec::eval::policy_gradient::Sample>> {
+    let mut rs: Vec<Rollout> = load(path)?.into_iter().filter(|r| r.features.len() == FEATURES).collect();
+    rs.sort_by(|a, b| (a.round, &a.problem, a.position).cmp(&(b.round, &b.problem, b.position)));
+    Ok(rs.iter().map(|r| r.sample()).collect())
+}
+
+/// How long a shard waits for the others without any of them adding a problem.
+const PATIENCE: Duration = Duration::from_secs(1800);
 
 /// Decodes `ids` with `policy` and returns the text, tokens and mismatches.
 fn decode(s: &mut SpecSession, tok: &Tokenizer, ids: &[u32], policy: &Policy, k: usize, max_tokens: usize) -> Result<cospec::decode::SpecOutput> {
@@ -117,10 +154,11 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         // Each round takes the next slice of the training problems (wrapping around).
         let start = (round as usize - 1) * a.problems_per_round;
         let chosen: Vec<&Problem> = (0..a.problems_per_round.min(train_set.len())).map(|i| &train_set[(start + i) % train_set.len()]).collect();
-        let bar = ProgressBar::new(chosen.len() as u64);
+        let mine: Vec<&Problem> = chosen.iter().enumerate().filter(|(i, _)| a.shard.takes(*i)).map(|(_, p)| *p).collect();
+        let bar = ProgressBar::new(mine.len() as u64);
         bar.set_style(ProgressStyle::with_template("round {msg} [{bar:30}] {pos}/{len} {elapsed} eta {eta}").expect("static template").progress_chars("=> "));
         bar.set_message(format!("{round}/{} ({})", a.rounds, policy.name()));
-        for p in chosen {
+        for p in mine {
             if !done.contains(&p.key()) {
                 let mut new = collect(&mut s, &tok, p, &policy, round, a)?;
                 if new.is_empty() {
@@ -132,7 +170,10 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
             bar.inc(1);
         }
         bar.finish_and_clear();
-        let samples: Vec<_> = load(&rollouts_path)?.iter().filter(|r| r.features.len() == FEATURES).map(|r| r.sample()).collect();
+        if !a.shard.is_all() {
+            wait_for_round(&rollouts_path, round, &chosen.iter().map(|p| p.key()).collect::<Vec<_>>(), PATIENCE)?;
+        }
+        let samples = samples_of(&rollouts_path)?;
         let decisive = samples.iter().filter(|s| s.reward_keep != s.reward_take).count();
         let fitted = train(&samples, &opts);
         let (ag, n) = oracle_agreement(&fitted, &samples, a.threshold);
@@ -153,12 +194,14 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
     meta.insert("threshold".to_string(), a.threshold.to_string());
     meta.insert("k".to_string(), a.k.to_string());
     meta.insert("max_tokens".to_string(), a.max_tokens.to_string());
-    std::fs::write(&a.out, mlp.to_safetensors(&meta)?).with_context(|| format!("writing {}", a.out.display()))?;
-    eprintln!("wrote {} ({} rollouts in {})", a.out.display(), rollouts_total, rollouts_path.display());
+    if a.shard.index == 0 {
+        std::fs::write(&a.out, mlp.to_safetensors(&meta)?).with_context(|| format!("writing {}", a.out.display()))?;
+        eprintln!("wrote {} ({} rollouts in {})", a.out.display(), rollouts_total, rollouts_path.display());
+    }
     // Held-out dev agreement: rollouts under the final policy, never used for training.
     if !dev_set.is_empty() {
         let have: HashSet<String> = load(&dev_path)?.iter().map(|r| r.problem.clone()).collect();
-        for p in &dev_set {
+        for (_, p) in dev_set.iter().enumerate().filter(|(i, _)| a.shard.takes(*i)) {
             if !have.contains(&p.key()) {
                 let mut new = collect(&mut s, &tok, p, &policy, 0, a)?;
                 if new.is_empty() {
@@ -167,7 +210,13 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
                 append(&dev_path, &new)?;
             }
         }
-        let dev: Vec<_> = load(&dev_path)?.iter().filter(|r| r.features.len() == FEATURES).map(|r| r.sample()).collect();
+        if a.shard.index != 0 {
+            return Ok(());
+        }
+        if !a.shard.is_all() {
+            wait_for_round(&dev_path, 0, &dev_set.iter().map(|p| p.key()).collect::<Vec<_>>(), PATIENCE)?;
+        }
+        let dev = samples_of(&dev_path)?;
         let (ag, n) = oracle_agreement(&mlp, &dev, a.threshold);
         let always_take = dev.iter().filter(|s| s.reward_keep != s.reward_take && s.reward_take > s.reward_keep).count();
         println!(

@@ -204,3 +204,112 @@ fn train_arbiter_collects_resumes_and_writes_a_usable_arbiter() {
     let (ok, _, err) = cospec(&["run", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--prompt", "Add", "--max-tokens", "12", "--mode", "cospec", "--policy", "learned", "--arbiter", out.to_str().unwrap()]);
     assert!(ok && err.contains("cospec (learned"), "{err}");
 }
+
+/// Starts every argument list as its own process at once and waits for all.
+fn cospec_side_by_side(runs: &[Vec<String>]) {
+    let children: Vec<_> = runs
+        .iter()
+        .map(|args| Command::new(env!("CARGO_BIN_EXE_cospec")).args(args).env("XDG_RUNTIME_DIR", "/tmp").stderr(std::process::Stdio::piped()).spawn().unwrap())
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+fn with_shard(args: &[&str], shard: &str) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).chain(["--shard".to_string(), shard.to_string()]).collect()
+}
+
+#[test]
+fn eval_shards_side_by_side_give_the_records_of_one_process() {
+    use cospec_tests::tiny::TinySpec;
+    let t = TinySpec { tied: false, ..tiny_llama(27) };
+    let d = TinySpec { perturb_last_ffn: Some((1027, 0.6)), ..t.clone() };
+    let tp = tiny_file("shard-target.gguf", &tiny_gguf(&t));
+    let dp = tiny_file("shard-draft.gguf", &tiny_gguf(&d));
+    let problems = (60..65)
+        .map(|i| format!(r#"{{"template": {i}, "variant": 0, "split": "dev", "question": "What is {i} + 2?", "answer": "{}"}}"#, i + 2))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let pf = tiny_file("shard-problems.jsonl", problems.as_bytes());
+    let (one, sharded) = (pf.parent().unwrap().join("shard-one"), pf.parent().unwrap().join("shard-three"));
+    for d in [&one, &sharded] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    let args = |out: &std::path::Path| -> Vec<String> {
+        ["eval", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--problems", pf.to_str().unwrap(),
+         "--modes", "target-only,spd,cospec:entropy", "--max-tokens", "10", "-k", "3", "--out", out.to_str().unwrap()]
+            .map(String::from).to_vec()
+    };
+    let a = args(&sharded);
+    let a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
+    cospec_side_by_side(&(0..3).map(|i| with_shard(&a, &format!("{i}/3"))).collect::<Vec<_>>());
+    assert!(!sharded.join("table.md").exists(), "a shard wrote the table before the others finished");
+    let (ok, _, err) = cospec(&a);
+    assert!(ok && err.contains("15 done, 0 to run"), "{err}");
+    assert!(sharded.join("table.md").exists());
+    let b = args(&one);
+    let (ok, _, err) = cospec(&b.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    assert!(ok, "{err}");
+    // The same (mode, problem) results whatever the cut; only the timings differ.
+    let results = |dir: &std::path::Path| {
+        let mut v: Vec<String> = std::fs::read_to_string(dir.join("records.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut r: serde_json::Value = serde_json::from_str(l).expect("every line whole");
+                r.as_object_mut().unwrap().remove("seconds");
+                r.to_string()
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(results(&sharded), results(&one));
+    let (ok, _, err) = cospec(&with_shard(&a, "3/3").iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    assert!(!ok && err.contains("shard"), "{err}");
+}
+
+#[test]
+fn train_arbiter_shards_side_by_side_fit_the_arbiter_of_one_process() {
+    use cospec_tests::tiny::TinySpec;
+    let t = TinySpec { tied: false, ..tiny_llama(29) };
+    let d = TinySpec { perturb_last_ffn: Some((1029, 0.8)), ..t.clone() };
+    let tp = tiny_file("tshard-target.gguf", &tiny_gguf(&t));
+    let dp = tiny_file("tshard-draft.gguf", &tiny_gguf(&d));
+    let problems = (0..4)
+        .chain(60..63)
+        .map(|i| format!(r#"{{"template": {i}, "variant": 0, "split": "{}", "question": "Add {i} and 3.", "answer": "{}"}}"#, if i < 60 { "train" } else { "dev" }, i + 3))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let pf = tiny_file("tshard-problems.jsonl", problems.as_bytes());
+    let dir = pf.parent().unwrap();
+    let args = |name: &str| -> Vec<String> {
+        let out = dir.join(format!("{name}.safetensors"));
+        for ext in ["rollouts.jsonl", "rollouts.dev.jsonl", "safetensors"] {
+            let _ = std::fs::remove_file(dir.join(format!("{name}.{ext}")));
+        }
+        ["train-arbiter", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--problems", pf.to_str().unwrap(),
+         "--out", out.to_str().unwrap(), "--rounds", "2", "--problems-per-round", "3", "--dev-problems", "3",
+         "--max-tokens", "16", "-k", "3", "--epochs", "50"]
+            .map(String::from).to_vec()
+    };
+    let one = args("tshard-one");
+    let (ok, _, err) = cospec(&one.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    assert!(ok, "{err}");
+    let sharded = args("tshard-two");
+    let s: Vec<&str> = sharded.iter().map(|s| s.as_str()).collect();
+    cospec_side_by_side(&[with_shard(&s, "0/2"), with_shard(&s, "1/2")]);
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+    let mlp = |name: &str| cospec::decode::arbiter::Mlp::from_safetensors(&read(name)).unwrap();
+    assert!(mlp("tshard-two.safetensors") == mlp("tshard-one.safetensors"), "shards fitted another arbiter");
+    let sorted = |name: &str| {
+        let mut v: Vec<String> = String::from_utf8(read(name)).unwrap().lines().map(String::from).collect();
+        v.sort();
+        v
+    };
+    assert!(sorted("tshard-one.rollouts.jsonl").len() >= 6, "too few rollouts to compare");
+    assert_eq!(sorted("tshard-two.rollouts.jsonl"), sorted("tshard-one.rollouts.jsonl"));
+    assert_eq!(sorted("tshard-two.rollouts.dev.jsonl"), sorted("tshard-one.rollouts.dev.jsonl"));
+}

@@ -5,3 +5,4 @@ pub mod policy_gradient;
 pub mod problems;
 pub mod report;
 pub mod rollouts;
+pub mod shard;
