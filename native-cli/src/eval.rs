@@ -59,6 +59,10 @@ pub struct EvalArgs {
     /// side. The table is written by a run without --shard once every shard has finished.
     #[arg(long, default_value = "0/1")]
     pub shard: Shard,
+    /// Write the table from the records so far and run nothing (over the problems every mode
+    /// has finished)
+    #[arg(long)]
+    pub table_only: bool,
 }
 
 /// "draft-only", "target-only", "spd", or "cospec:POLICY".
@@ -116,7 +120,7 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
     let todo = mine.len() * modes.len() - mine.iter().flat_map(|p| modes.iter().map(move |m| (m.0.clone(), p.key()))).filter(|x| done.contains(x)).count();
     let of_shard = if a.shard.is_all() { String::new() } else { format!(" (shard {})", a.shard) };
     eprintln!("{} problems{of_shard} x {} modes: {} done, {todo} to run", mine.len(), modes.len(), mine.len() * modes.len() - todo);
-    if todo > 0 {
+    if todo > 0 && !a.table_only {
         let (mut session, tok) = open_pair(gpu_opts, &a.pair.draft, &a.pair.target, (a.max_tokens + 1024).min(4096), a.k.max(1))?;
         let bar = ProgressBar::new(todo as u64);
         bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed} eta {eta}").expect("static template").progress_chars("=> "));
@@ -161,7 +165,9 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
     let keys: HashSet<String> = problems.iter().map(|p| p.key()).collect();
     records.retain(|r| keys.contains(&r.problem));
     let table = rows(&records, &names);
-    let title = format!("{} split, {} problems, greedy, max {} tokens, k = {}", a.split, problems.len(), a.max_tokens, a.k);
+    let finished = table.first().map_or(0, |r| r.problems);
+    let of = if finished == problems.len() { String::new() } else { format!(" (of {} selected: the problems every mode has finished)", problems.len()) };
+    let title = format!("{} split, {finished} problems{of}, greedy, max {} tokens, k = {}", a.split, a.max_tokens, a.k);
     let md = markdown(&table, &title);
     std::fs::write(a.out.join("table.md"), &md)?;
     std::fs::write(a.out.join("table.json"), serde_json::to_string_pretty(&serde_json::json!({"title": title, "rows": table}))?)?;

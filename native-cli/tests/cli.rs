@@ -244,8 +244,16 @@ fn eval_shards_side_by_side_give_the_records_of_one_process() {
     };
     let a = args(&sharded);
     let a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
-    cospec_side_by_side(&(0..3).map(|i| with_shard(&a, &format!("{i}/3"))).collect::<Vec<_>>());
+    // Shard 0 alone takes problems 0 and 3; --table-only then tables those and runs nothing.
+    let (ok, _, err) = cospec(&with_shard(&a, "0/3").iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    assert!(ok && err.contains("2 problems (shard 0/3) x 3 modes: 0 done, 6 to run"), "{err}");
     assert!(!sharded.join("table.md").exists(), "a shard wrote the table before the others finished");
+    let mut only = a.clone();
+    only.push("--table-only");
+    let (ok, partial, err) = cospec(&only);
+    assert!(ok && partial.contains("2 problems (of 5 selected") && partial.contains("/2 = "), "{partial}\n{err}");
+    assert_eq!(std::fs::read_to_string(sharded.join("records.jsonl")).unwrap().lines().count(), 6);
+    cospec_side_by_side(&(0..3).map(|i| with_shard(&a, &format!("{i}/3"))).collect::<Vec<_>>());
     let (ok, _, err) = cospec(&a);
     assert!(ok && err.contains("15 done, 0 to run"), "{err}");
     assert!(sharded.join("table.md").exists());
