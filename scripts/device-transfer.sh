@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
 # Takes the Qwen pair (and what an eval needs) to a lent GPU machine, which has no network and
 # receives at most 64 MiB per call (../.library/device/README.md):
-#   here:                 scripts/device-transfer.sh pack
+#   here:        scripts/device-transfer.sh pack
 #       writes .xfer/ (git-ignored through .git/info/exclude): pieces 00, 01, ... of at most
-#       60 MiB, a manifest with each file's size and SHA-256, the release `cospec` binary and
-#       the problems file; prints the pieces.
-#   one call per piece:   run(command="true", carry=[".xfer/NN"]), back to back (a machine
-#       keeps what earlier calls carried only while it stays warm: 30 s after each call).
-#   then, on the device:  scripts/device-transfer.sh unpack
-#       joins the pieces into $COSPEC_MODELS_DIR, checks sizes and SHA-256, and stops on any
-#       difference; unpacks the Vulkan loader if the machine lacks one; the binary and problems
-#       are at .xfer/cospec and .xfer/problems.jsonl.
-#   and run:              scripts/device-transfer.sh env -- .xfer/cospec eval ...
-#       (the NVIDIA Vulkan driver's manifest named when the loader does not find it).
+#       62 MiB, a manifest with each file's size and SHA-256, the problems file, the Vulkan
+#       loader's package and .xfer/bin: the release `cospec` and the GPU test binaries
+#       (stripped, gzipped); prints the calls to make.
+#   one call per piece, back to back (a machine keeps what earlier calls left outside the
+#       repository only while it stays warm: 30 s after each call), each
+#       run(carry=[".xfer/NN"], command="scripts/device-transfer.sh arrive"); the first call
+#       carries .xfer/bin and .xfer/gl instead of a piece and checks the GPU (`probe`).
+#   arrive:      moves carried pieces to $XFER_PIECES (outside the repository copy, which the
+#       next call replaces), installs carried binaries into $XFER_BIN and the loader if missing.
+#   unpack:      joins the pieces into $COSPEC_MODELS_DIR, checks sizes and SHA-256.
+#   probe:       the adapter list, the card, and the GPU kernel and model tests.
+#   env -- CMD:  runs CMD with the NVIDIA Vulkan driver's manifest named where the loader
+#       would not find it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR="${COSPEC_MODELS_DIR:-$HOME/.cache/cospec/models}"
 PROBLEMS="${COSPEC_PROBLEMS:-$HOME/.cache/cospec/problems/eng-v10-s0.jsonl}"
 MODELS=(qwen2.5-coder-0.5b-instruct.gguf qwen2.5-coder-1.5b-instruct-q4_k_m.gguf)
-PIECE=$((60 << 20))
+PIECE=$((62 << 20))
+PIECES="${XFER_PIECES:-/root/cospec-pieces}"
+BIN="${XFER_BIN:-/root/cospec-bin}"
+TESTS=(kernels spec_kernels models speculative)
 
 pack() {
     grep -qxF '/.xfer/' .git/info/exclude 2>/dev/null || echo '/.xfer/' >> .git/info/exclude
@@ -30,26 +36,61 @@ pack() {
     # One stream cut into pieces; the manifest's sizes say where each file ends.
     cat "${MODELS[@]/#/$DIR/}" | split -b "$PIECE" -d -a 2 - .xfer/
     cargo build --release -q -p cospec-cli
-    cp target/release/cospec .xfer/cospec
+    cargo test --release -q --no-run -p cospec-tests "${TESTS[@]/#/--test=}" 2>/dev/null
+    mkdir -p .xfer/bin
+    cp target/release/cospec .xfer/bin/cospec
+    for t in "${TESTS[@]}"; do
+        cp "$(ls -t target/release/deps/"$t"-* | grep -v '\.d$' | head -1)" ".xfer/bin/$t"
+    done
+    strip .xfer/bin/*
+    gzip -9 -f .xfer/bin/*
     cp "$PROBLEMS" .xfer/problems.jsonl
+    gzip -9 -c "$PROBLEMS" > .xfer/problems.jsonl.gz
     # The machines may lack the Vulkan loader (../.library/device/README.md).
     mkdir -p .xfer/gl /tmp/cospec-apt-lists/partial
     (cd .xfer/gl && apt-get -qq -oAPT::Architecture=amd64 -oDir::State::Lists=/tmp/cospec-apt-lists update \
         && apt-get -qq -oAPT::Architecture=amd64 -oDir::State::Lists=/tmp/cospec-apt-lists download libvulkan1) >/dev/null 2>&1 \
         || echo "warning: could not download libvulkan1; the device must have its own loader" >&2
-    ls .xfer | grep -E '^[0-9]+$' | sed 's|^|.xfer/|'
-    echo "carry .xfer/manifest, .xfer/cospec, .xfer/problems.jsonl and .xfer/gl with the last piece"
+    echo "first call: carry .xfer/bin, .xfer/gl; command: scripts/device-transfer.sh arrive && scripts/device-transfer.sh probe"
+    ls .xfer | grep -E '^[0-9]+$' | sed 's|^|then carry .xfer/|; s|$|; command: scripts/device-transfer.sh arrive|'
+    echo "with the last piece also carry .xfer/manifest and .xfer/problems.jsonl, then: scripts/device-transfer.sh unpack"
+}
+
+arrive() {
+    mkdir -p "$PIECES" "$BIN"
+    for p in .xfer/[0-9][0-9]; do [[ -f $p ]] && mv "$p" "$PIECES/"; done
+    for f in .xfer/manifest .xfer/problems.jsonl; do [[ -f $f ]] && cp "$f" "$PIECES/"; done
+    [[ -f .xfer/problems.jsonl.gz ]] && gunzip -c .xfer/problems.jsonl.gz > "$PIECES/problems.jsonl"
+    if compgen -G ".xfer/bin/*.gz" >/dev/null; then
+        for f in .xfer/bin/*.gz; do gunzip -c "$f" > "$BIN/$(basename "$f" .gz)"; chmod +x "$BIN/$(basename "$f" .gz)"; done
+    fi
+    if ! ldconfig -p | grep -q libvulkan.so.1 && compgen -G ".xfer/gl/*.deb" >/dev/null; then
+        for f in .xfer/gl/*.deb; do dpkg -x "$f" /; done
+        ldconfig
+    fi
+    echo "arrived: $(ls "$PIECES" | grep -cE '^[0-9]+$') pieces, $(du -sb "$PIECES" | cut -f1) bytes; binaries: $(ls "$BIN" | tr '\n' ' ')"
+}
+
+probe() {
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv || true
+    run_env_here
+    "$BIN/cospec" adapters
+    export XDG_RUNTIME_DIR=/tmp
+    for t in "${TESTS[@]}"; do
+        echo "== $t"
+        timeout 45 "$BIN/$t" --test-threads=4 2>&1 | grep -E '^test |test result|panicked|error' | grep -v ' ok$' || true
+    done
 }
 
 unpack() {
-    [[ -f .xfer/manifest ]] || { echo "error: .xfer/manifest did not arrive" >&2; exit 1; }
+    [[ -f $PIECES/manifest ]] || { echo "error: the manifest did not arrive in $PIECES" >&2; exit 1; }
     mkdir -p "$DIR"
     local total=0 have=0
     while read -r name size sha; do total=$((total + size)); done < .xfer/manifest
     for p in .xfer/[0-9][0-9]; do have=$((have + $(stat -c %s "$p"))); done
     [[ $have == "$total" ]] || { echo "error: pieces hold $have bytes, the manifest $total: a piece is missing" >&2; exit 1; }
-    local stream=.xfer/stream
-    cat .xfer/[0-9][0-9] > "$stream"
+    local stream=$PIECES/stream
+    cat "$PIECES"/[0-9][0-9] > "$stream"
     local at=0
     while read -r name size sha; do
         dd if="$stream" of="$DIR/$name" bs=4M iflag=skip_bytes,count_bytes skip="$at" count="$size" status=none
@@ -57,25 +98,27 @@ unpack() {
         echo "$size $(stat -c %Y "$DIR/$name") $sha" > "$DIR/$name.verified"
         echo "ok: $DIR/$name"
         at=$((at + size))
-    done < .xfer/manifest
+    done < "$PIECES/manifest"
     rm -f "$stream"
-    if ! ldconfig -p | grep -q libvulkan.so.1; then
-        for f in .xfer/gl/*.deb; do dpkg -x "$f" /; done
-        ldconfig
-    fi
 }
 
-run_env() {
+run_env_here() {
     local icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
     if [[ -z "${VK_DRIVER_FILES:-}" && -f $icd ]] && ! ls /usr/share/vulkan/icd.d/*nvidia* >/dev/null 2>&1 && ! ls /etc/vulkan/icd.d/*nvidia* >/dev/null 2>&1; then
         export VK_DRIVER_FILES=$icd
     fi
+}
+
+run_env() {
+    run_env_here
     exec "$@"
 }
 
 case "${1:-}" in
     pack) pack ;;
+    arrive) arrive ;;
+    probe) probe ;;
     unpack) unpack ;;
     env) shift; [[ "${1:-}" == "--" ]] && shift; run_env "$@" ;;
-    *) echo "usage: $0 pack | unpack | env -- COMMAND..." >&2; exit 2 ;;
+    *) echo "usage: $0 pack | arrive | probe | unpack | env -- COMMAND..." >&2; exit 2 ;;
 esac

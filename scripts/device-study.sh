@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The arbiter study on a lent GPU machine, after scripts/device-transfer.sh has brought the
+# pair there (unpack done), inside a fixed time budget so its results come back before the
+# call's limit. Everything it makes is resumable, so each session's device time adds to the
+# last: rollouts (train-arbiter) first, then the dev table (eval).
+#   BUDGET=300 SHARDS=2 TRAIN_SHARE=100 scripts/device-study.sh
+# BUDGET: seconds for the whole script; TRAIN_SHARE: percent of what is left after the
+# benchmarks that rollouts may take (the eval gets the rest); SHARDS: processes side by side
+# (one GPU runs them time-sliced, so more than 2 or 3 only fill the gaps between passes).
+# Carry earlier results in study/ (rollouts, records) to resume them; results go to
+# $OUT (or ./study-out): the log, the benchmark lines, the rollouts, the arbiter and the
+# eval records.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+BUDGET="${BUDGET:-300}"
+SHARDS="${SHARDS:-2}"
+TRAIN_SHARE="${TRAIN_SHARE:-100}"
+BIN="${XFER_BIN:-/root/cospec-bin}"
+PIECES="${XFER_PIECES:-/root/cospec-pieces}"
+M="${COSPEC_MODELS_DIR:-$HOME/.cache/cospec/models}"
+D="$M/qwen2.5-coder-0.5b-instruct.gguf"
+T="$M/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+P="$PIECES/problems.jsonl"
+OUTDIR="${OUT:-$PWD/study-out}"
+mkdir -p "$OUTDIR" study arbiters
+export XDG_RUNTIME_DIR=/tmp
+LOG="$OUTDIR/study.log"
+left() { echo $((BUDGET - ($(date +%s) - start))); }
+say() { echo "[$(($(date +%s) - start)) s] $*" | tee -a "$LOG"; }
+cospec() { scripts/device-transfer.sh env -- "$BIN/cospec" "$@"; }
+
+# Runs SHARDS copies of a cospec command (each with --shard i/SHARDS) for at most $1 seconds.
+sharded() {
+    local secs=$1; shift
+    local pids=()
+    for ((i = 0; i < SHARDS; i++)); do
+        timeout "$secs" scripts/device-transfer.sh env -- "$BIN/cospec" "$@" --shard "$i/$SHARDS" \
+            > "study/shard$i.out" 2> "study/shard$i.err" &
+        pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p" || say "a shard ended with status $? (124: out of time)"; done
+    tail -q -n 3 study/shard*.err | tr '\r' '\n' | grep -v '^\s*$' | tail -n 8 >> "$LOG"
+}
+
+say "budget $BUDGET s, $SHARDS shards"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv,noheader >> "$LOG" 2>&1
+cospec adapters >> "$LOG" 2>&1
+
+# Standalone speeds of the real weights (before the shards share the GPU).
+for model in "$T" "$D"; do
+    timeout "${BENCH_SECS:-60}" scripts/device-transfer.sh env -- "$BIN/cospec" bench --model "$model" --prompt-tokens 128 --gen-tokens 64 --reps 2 --json \
+        >> "$OUTDIR/bench.jsonl" 2>> "$LOG" || say "bench of $model failed"
+done
+say "bench: $(tr '\n' ' ' < "$OUTDIR/bench.jsonl" 2>/dev/null)"
+
+ARB=arbiters/qwen-coder.safetensors
+ROLL=arbiters/qwen-coder.rollouts.jsonl
+train_secs=$(( ($(left) - 40) * TRAIN_SHARE / 100 ))
+if ((train_secs > 30)); then
+    say "rollouts: round 1 (SPD's trajectories) for $train_secs s"
+    # Problems per round larger than the time allows: the run stops at its limit and resumes
+    # next session; a finished round fits and writes the arbiter.
+    sharded "$train_secs" train-arbiter --draft "$D" --target "$T" --problems "$P" --out "$ARB" --rollouts "$ROLL" \
+        --rounds 1 --problems-per-round 60 --dev-problems 0 --max-tokens 384 -k 4
+    say "rollouts: $(grep -c . "$ROLL" 2>/dev/null) records from $(cut -d'"' -f4 "$ROLL" 2>/dev/null | sort -u | wc -l) problems"
+fi
+
+eval_secs=$(( $(left) - 25 ))
+if ((eval_secs > 30)); then
+    modes=draft-only,target-only,spd,cospec:entropy,cospec:cosd,cospec:diff
+    args=()
+    if [[ -f $ARB ]]; then modes+=",cospec:learned"; args=(--arbiter "$ARB"); fi
+    say "eval: dev split, $modes, for $eval_secs s"
+    sharded "$eval_secs" eval --draft "$D" --target "$T" --problems "$P" --split dev --max-tokens 512 -k 4 \
+        --modes "$modes" "${args[@]}" --out study/eval-dev
+    cospec eval --draft "$D" --target "$T" --problems "$P" --split dev --max-tokens 512 -k 4 --modes "$modes" "${args[@]}" \
+        --out study/eval-dev --table-only > "$OUTDIR/table.md" 2>> "$LOG"
+fi
+
+for f in "$ROLL" "$ARB" study/eval-dev/records.jsonl; do [[ -f $f ]] && cp "$f" "$OUTDIR/"; done
+say "done; $(ls "$OUTDIR" | tr '\n' ' ')"
