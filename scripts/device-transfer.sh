@@ -86,8 +86,8 @@ unpack() {
     [[ -f $PIECES/manifest ]] || { echo "error: the manifest did not arrive in $PIECES" >&2; exit 1; }
     mkdir -p "$DIR"
     local total=0 have=0
-    while read -r name size sha; do total=$((total + size)); done < .xfer/manifest
-    for p in .xfer/[0-9][0-9]; do have=$((have + $(stat -c %s "$p"))); done
+    while read -r name size sha; do total=$((total + size)); done < "$PIECES/manifest"
+    for p in "$PIECES"/[0-9][0-9]; do have=$((have + $(stat -c %s "$p"))); done
     [[ $have == "$total" ]] || { echo "error: pieces hold $have bytes, the manifest $total: a piece is missing" >&2; exit 1; }
     local stream=$PIECES/stream
     cat "$PIECES"/[0-9][0-9] > "$stream"

@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use cospec::decode::arbiter::{Mlp, Policy};
 use cospec::decode::{Mode, SpecOptions, SpecSession};
 use cospec::eval::grading::is_correct;
-use cospec::eval::policy_gradient::{oracle_agreement, train, TrainOptions};
+use cospec::eval::policy_gradient::{cross_validated_agreement, oracle_agreement, train, TrainOptions};
 use cospec::eval::problems::{prompt_text, select, Problem};
 use cospec::eval::rollouts::{append, load, Rollout};
 use cospec::eval::shard::Shard;
@@ -88,11 +88,15 @@ fn wait_for_round(path: &Path, round: u32, keys: &[String], patience: Duration) 
 
 /// The training samples in a file, in an order that does not depend on which shard appended
 /// first, so shards and a single process fit the same MLP.
-fn samples_of(path: &Path) -> Result<Vec<cospec::eval::policy_gradient::Sample>> {
+/// Each sample comes with its problem (the cross-validation groups).
+fn samples_of(path: &Path) -> Result<(Vec<String>, Vec<cospec::eval::policy_gradient::Sample>)> {
     let mut rs: Vec<Rollout> = load(path)?.into_iter().filter(|r| r.features.len() == FEATURES).collect();
     rs.sort_by(|a, b| (a.round, &a.problem, a.position).cmp(&(b.round, &b.problem, b.position)));
-    Ok(rs.iter().map(|r| r.sample()).collect())
+    Ok((rs.iter().map(|r| r.problem.clone()).collect(), rs.iter().map(|r| r.sample()).collect()))
 }
+
+/// Folds of the cross-validated agreement reported after each fit.
+const CV_FOLDS: usize = 5;
 
 /// How long a shard waits for the others without any of them adding a problem.
 const PATIENCE: Duration = Duration::from_secs(1800);
@@ -148,6 +152,7 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
     let t0 = std::time::Instant::now();
     let mut policy = Policy::Target;
     let mut mlp: Option<Mlp> = None;
+    let mut cv_agreement = String::new();
     for round in 1..=a.rounds {
         let have = load(&rollouts_path)?;
         let done: HashSet<String> = have.iter().filter(|r| r.round == round).map(|r| r.problem.clone()).collect();
@@ -173,15 +178,19 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         if !a.shard.is_all() {
             wait_for_round(&rollouts_path, round, &chosen.iter().map(|p| p.key()).collect::<Vec<_>>(), PATIENCE)?;
         }
-        let samples = samples_of(&rollouts_path)?;
+        let (groups, samples) = samples_of(&rollouts_path)?;
         let decisive = samples.iter().filter(|s| s.reward_keep != s.reward_take).count();
         let fitted = train(&samples, &opts);
         let (ag, n) = oracle_agreement(&fitted, &samples, a.threshold);
+        let (cv, cn) = cross_validated_agreement(&groups, &samples, CV_FOLDS, &opts, a.threshold);
+        let take = samples.iter().filter(|s| s.reward_take > s.reward_keep).count();
         eprintln!(
-            "round {round}: {} rollouts ({decisive} where the branches' grades differ), train agreement with the oracle {ag}/{n}, {:.0} s so far",
+            "round {round}: {} rollouts ({decisive} where the branches' grades differ; taking the target's token is the better arm in {take}), \
+             agreement with the oracle: on the training rollouts {ag}/{n}, cross-validated ({CV_FOLDS} folds by problem) {cv}/{cn}; {:.0} s so far",
             samples.len(),
             t0.elapsed().as_secs_f64()
         );
+        cv_agreement = format!("{cv}/{cn}");
         let shared = Arc::new(fitted.clone());
         policy = Policy::Learned { mlp: shared, threshold: a.threshold };
         mlp = Some(fitted);
@@ -192,6 +201,7 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
     meta.insert("rounds".to_string(), a.rounds.to_string());
     meta.insert("rollouts".to_string(), rollouts_total.to_string());
     meta.insert("threshold".to_string(), a.threshold.to_string());
+    meta.insert("cv_agreement".to_string(), cv_agreement);
     meta.insert("k".to_string(), a.k.to_string());
     meta.insert("max_tokens".to_string(), a.max_tokens.to_string());
     if a.shard.index == 0 {
@@ -216,7 +226,7 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         if !a.shard.is_all() {
             wait_for_round(&dev_path, 0, &dev_set.iter().map(|p| p.key()).collect::<Vec<_>>(), PATIENCE)?;
         }
-        let dev = samples_of(&dev_path)?;
+        let (_, dev) = samples_of(&dev_path)?;
         let (ag, n) = oracle_agreement(&mlp, &dev, a.threshold);
         let always_take = dev.iter().filter(|s| s.reward_keep != s.reward_take && s.reward_take > s.reward_keep).count();
         println!(

@@ -174,3 +174,28 @@ pub fn oracle_agreement(mlp: &Mlp, samples: &[Sample], threshold: f32) -> (usize
     }
     (agree, total)
 }
+
+/// Held-out agreement without held-out rollouts: the samples' groups (problems) are dealt into
+/// `folds` folds; each fold is scored by an MLP trained on the others. Grouping by problem keeps
+/// a problem's correlated mismatches on one side, so the estimate is not inflated by them.
+pub fn cross_validated_agreement(groups: &[String], samples: &[Sample], folds: usize, opts: &TrainOptions, threshold: f32) -> (usize, usize) {
+    assert_eq!(groups.len(), samples.len(), "one group per sample");
+    let mut names: Vec<&String> = groups.iter().collect();
+    names.sort();
+    names.dedup();
+    let folds = folds.clamp(2, names.len().max(2));
+    let fold_of = |g: &String| names.binary_search(&g).unwrap_or(0) % folds;
+    let (mut agree, mut total) = (0, 0);
+    for f in 0..folds {
+        let (train_set, test): (Vec<_>, Vec<_>) = groups.iter().zip(samples).partition(|(g, _)| fold_of(g) != f);
+        let test: Vec<Sample> = test.into_iter().map(|(_, s)| s.clone()).collect();
+        if test.iter().all(|s| s.reward_keep == s.reward_take) {
+            continue;
+        }
+        let mlp = train(&train_set.into_iter().map(|(_, s)| s.clone()).collect::<Vec<_>>(), opts);
+        let (a, n) = oracle_agreement(&mlp, &test, threshold);
+        agree += a;
+        total += n;
+    }
+    (agree, total)
+}
