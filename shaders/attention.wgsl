@@ -1,5 +1,6 @@
 // Causal attention over the KV cache with grouped-query heads: one workgroup per (query head,
-// block token). Token t at absolute position pos0 + t attends to cache positions 0..=pos0 + t.
+// block token). A token at position pos of its sequence attends to its region's positions
+// 0..=pos (token_slot.wgsl: one sequence at pos0 + t, or several from the slot table).
 // Scores go to a scratch row; every sum runs in a fixed order that depends only on the
 // position, so a token's output is the same in a decode pass and in a verify block.
 // Parameters and bindings: attention_bindings.wgsl.
@@ -15,11 +16,12 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         return;
     }
     let kvh = head / (p.n_head / p.n_kv);
-    let n_keys = step.pos0 + t + 1u;
+    let slot = token_slot(t);
+    let n_keys = slot.y + 1u;
     let d4 = p.head_dim / 4u;
     let q_off = (t * p.n_head + head) * d4;
     let s_off = (t * p.n_head + head) * p.ctx;
-    let kv_off = kvh * p.ctx;
+    let kv_off = kvh * p.ctx + slot.x;
 
     var local_max = -3.0e38;
     for (var j = lid; j < n_keys; j += WG) {

@@ -17,3 +17,5 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
 @group(0) @binding(5) var<uniform> p: Params;
 @group(0) @binding(6) var<uniform> step: Step;
+// (region's first cache row, position) per block token when step.slotted is 1.
+@group(0) @binding(7) var<storage, read> slots: array<vec2<u32>>;

@@ -14,11 +14,12 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: 
         return;
     }
     let kvh = head / (p.n_head / p.n_kv);
-    let n_keys = step.pos0 + t + 1u;
+    let slot = token_slot(t);
+    let n_keys = slot.y + 1u;
     let d4 = p.head_dim / 4u;
     let q_off = (t * p.n_head + head) * d4;
     let s_off = (t * p.n_head + head) * p.ctx;
-    let kv_off = kvh * p.ctx;
+    let kv_off = kvh * p.ctx + slot.x;
     var mx = -3.0e38;
     for (var j = lane; j < n_keys; j += S) {
         let ko = (kv_off + j) * d4;

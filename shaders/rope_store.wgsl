@@ -1,5 +1,6 @@
 // Adds the QKV biases, rotates q and k by their absolute positions (RoPE), writes q for
-// attention and appends k and v to the layer's KV cache ([kv_head][position][head_dim]).
+// attention and appends k and v to the layer's KV cache ([kv_head][cache row][head_dim]; a
+// sequence's position p is row region + p, token_slot.wgsl).
 // Input rows are [q | k | v] as one product writes them. One invocation per rotated pair.
 // mode 0 rotates adjacent pairs (GGUF llama, whose Q/K rows are permuted for it);
 // mode 1 rotates (i, i + d/2) (HF layout, qwen2).
@@ -23,6 +24,8 @@ struct Params {
 @group(0) @binding(5) var<storage, read> rot: array<vec2<f32>>;
 @group(0) @binding(6) var<uniform> p: Params;
 @group(0) @binding(7) var<uniform> step: Step;
+// (region's first cache row, position) per block token when step.slotted is 1.
+@group(0) @binding(8) var<storage, read> slots: array<vec2<u32>>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -33,7 +36,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (head >= p.n_head + p.n_kv || t >= step.m) {
         return;
     }
-    let pos = step.pos0 + t;
+    let slot = token_slot(t);
+    let pos = slot.y;
     let r = rot[pos * half_d + i];
     let cs = r.x;
     let sn = r.y;
@@ -74,7 +78,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         va += bias[vbo + i0];
         vb += bias[vbo + i1];
     }
-    let c = (h * p.ctx + pos) * p.head_dim;
+    let c = (h * p.ctx + slot.x + pos) * p.head_dim;
     k_cache[c + i0] = a * cs - b * sn;
     k_cache[c + i1] = a * sn + b * cs;
     v_cache[c + i0] = va;

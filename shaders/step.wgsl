@@ -6,5 +6,7 @@ struct Step {
     pos0: u32,
     // trailing tokens whose logits are wanted
     m_logits: u32,
-    _pad: u32,
+    // 0: the block is one sequence's tokens at pos0, pos0 + 1, ...; 1: each token's cache
+    // region and position come from the slot table (several sequences in one block)
+    slotted: u32,
 }

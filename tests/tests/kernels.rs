@@ -236,12 +236,27 @@ fn rmsnorm_matches_cpu_in_every_shape() {
     }
 }
 
+/// The step of a block whose tokens each carry (region, position): a slotted block when
+/// `slotted`, else one sequence at slots[0].1, slots[0].1 + 1, ... (regions must be 0 then).
+fn step_for(ctx: &GpuContext, slots: &[(usize, usize)], slotted: bool) -> (GpuBuffer, GpuBuffer) {
+    let m = slots.len();
+    let table: Vec<u32> = slots.iter().flat_map(|&(r, p)| [r as u32, p as u32]).collect();
+    let st = GpuBuffer::uniform(ctx, "step", &[m as u32, if slotted { 0 } else { slots[0].1 as u32 }, 1, slotted as u32]);
+    (st, GpuBuffer::from_u32(ctx, "slots", &table))
+}
+
+/// One sequence at 17, 18, 19; or three sequences' tokens in their own regions, out of order.
+fn rope_cases() -> [(Vec<(usize, usize)>, bool); 2] {
+    [(vec![(0, 17), (0, 18), (0, 19)], false), (vec![(20, 3), (0, 17), (27, 0), (20, 4)], true)]
+}
+
 #[test]
-fn rope_store_matches_cpu_in_both_layouts_with_bias() {
+fn rope_store_matches_cpu_in_both_layouts_with_bias_and_slots() {
     let ctx = gpu();
-    for (mode, bias) in [(RopeMode::Adjacent, false), (RopeMode::Halves, true)] {
-        let (nh, nkv, hd, ctx_len, m, pos0) = (6usize, 2usize, 12usize, 40usize, 3usize, 17usize);
-        let mut r = rng(11);
+    for ((mode, bias), (slots, slotted)) in [(RopeMode::Adjacent, false), (RopeMode::Halves, true)].into_iter().flat_map(|a| rope_cases().map(|c| (a, c))) {
+        let (nh, nkv, hd, ctx_len) = (6usize, 2usize, 12usize, 40usize);
+        let m = slots.len();
+        let mut r = rng(11 + m as u64);
         let q = random_f32(m * nh * hd, &mut r);
         let k = random_f32(m * nkv * hd, &mut r);
         let v = random_f32(m * nkv * hd, &mut r);
@@ -259,11 +274,12 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias() {
         let vc = poisoned(&ctx, nkv * ctx_len * hd);
         let rot = GpuBuffer::from_f32(&ctx, "rot", &rotation_table(ctx_len, hd, 10000.0));
         let zero = GpuBuffer::zeros(&ctx, "zero", 4);
-        let st = step(&ctx, m, pos0, 1);
+        let (st, sl) = step_for(&ctx, &slots, slotted);
         let d = rope_store::prepare(
             &ctx,
             RopeArgs { qkv: &qkvb.buffer, q: &qb.buffer, bias: bias.then_some(&bb), k_cache: &kc.buffer, v_cache: &vc.buffer, rot_table: &rot, n_head: nh, n_kv: nkv, head_dim: hd, ctx_len, mode, zero: &zero },
             &st,
+            &sl,
         )
         .unwrap();
         run(&ctx, &[d], m, 1);
@@ -278,8 +294,8 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias() {
                 vals[i1] = x * s + y * c;
             }
         };
-        for t in 0..m {
-            let pos = pos0 + t;
+        let mut written = vec![false; nkv * ctx_len];
+        for (t, &(region, pos)) in slots.iter().enumerate() {
             for h in 0..nh {
                 let mut want: Vec<f32> = (0..hd).map(|i| q[(t * nh + h) * hd + i] + if bias { b[h * hd + i] } else { 0.0 }).collect();
                 rot_ref(&mut want, pos);
@@ -290,23 +306,37 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias() {
                 let vbias = |i: usize| if bias { b[(nh + nkv) * hd + h * hd + i] } else { 0.0 };
                 let mut want: Vec<f32> = (0..hd).map(|i| k[(t * nkv + h) * hd + i] + kbias(i)).collect();
                 rot_ref(&mut want, pos);
-                let c = (h * ctx_len + pos) * hd;
-                assert!(rel_err(&gk[c..c + hd], &want) < 1e-5);
+                let row = h * ctx_len + region + pos;
+                written[row] = true;
+                let c = row * hd;
+                assert!(rel_err(&gk[c..c + hd], &want) < 1e-5, "slots {slots:?} token {t}");
                 let wv: Vec<f32> = (0..hd).map(|i| v[(t * nkv + h) * hd + i] + vbias(i)).collect();
                 assert!(rel_err(&gv[c..c + hd], &wv) < 1e-6);
             }
         }
-        // Positions outside the block are untouched.
-        assert!(gk[..pos0 * hd].iter().all(|v| v.is_nan()));
+        // Cache rows outside the block's slots are untouched.
+        for (row, w) in written.iter().enumerate() {
+            if !w {
+                assert!(gk[row * hd..(row + 1) * hd].iter().chain(&gv[row * hd..(row + 1) * hd]).all(|v| v.is_nan()), "row {row} written");
+            }
+        }
     }
 }
 
 #[test]
-fn attention_matches_cpu_for_decode_and_causal_blocks_in_every_shape() {
-    let cases = [(4usize, 2usize, 16usize, 0usize, 1usize), (6, 3, 8, 5, 4), (4, 1, 12, 70, 3)];
-    for (ctx, (nh, nkv, hd, pos0, m)) in shapes().into_iter().flat_map(|c| cases.map(|s| (c.clone(), s))) {
+fn attention_matches_cpu_for_decode_causal_and_slotted_blocks_in_every_shape() {
+    // (heads, kv heads, head dim, per-token (region, position), slotted)
+    let cases: [(usize, usize, usize, Vec<(usize, usize)>, bool); 4] = [
+        (4, 2, 16, vec![(0, 0)], false),
+        (6, 3, 8, (5..9).map(|p| (0, p)).collect(), false),
+        (4, 1, 12, (70..73).map(|p| (0, p)).collect(), false),
+        // Four sequences' tokens: regions at 0, 40, 13, 61, a fresh one and a long one.
+        (6, 2, 8, vec![(0, 5), (40, 0), (13, 30), (61, 34), (40, 1)], true),
+    ];
+    for (ctx, (nh, nkv, hd, slots, slotted)) in shapes().into_iter().flat_map(|c| cases.clone().map(|s| (c.clone(), s))) {
         let ctx_len = 96;
-        let mut r = rng((nh * 100 + pos0) as u64);
+        let m = slots.len();
+        let mut r = rng((nh * 100 + slots[0].1 + m) as u64);
         let q = random_f32(m * nh * hd, &mut r);
         let kc = random_f32(nkv * ctx_len * hd, &mut r);
         let vc = random_f32(nkv * ctx_len * hd, &mut r);
@@ -315,30 +345,29 @@ fn attention_matches_cpu_for_decode_and_causal_blocks_in_every_shape() {
         let vb = GpuBuffer::from_f32(&ctx, "vc", &vc);
         let scores = GpuBuffer::zeros(&ctx, "scores", m * nh * ctx_len);
         let out = poisoned(&ctx, m * nh * hd);
-        let st = step(&ctx, m, pos0, 1);
+        let (st, sl) = step_for(&ctx, &slots, slotted);
         let d = attention::prepare(
             &ctx,
             attention::AttentionArgs { q: &qb.buffer, k_cache: &kb.buffer, v_cache: &vb.buffer, scores: &scores.buffer, out: &out.buffer, n_head: nh, n_kv: nkv, head_dim: hd, ctx_len, max_tokens: m },
             &st,
+            &sl,
         )
         .unwrap();
         run(&ctx, &[d], m, 1);
         let got = read(&ctx, &out);
         let scale = 1.0 / (hd as f32).sqrt();
-        for t in 0..m {
+        for (t, &(region, pos)) in slots.iter().enumerate() {
             for h in 0..nh {
                 let kvh = h / (nh / nkv);
                 let qv = &q[(t * nh + h) * hd..(t * nh + h + 1) * hd];
-                let n_keys = pos0 + t + 1;
-                let s: Vec<f32> = (0..n_keys)
-                    .map(|j| qv.iter().zip(&kc[(kvh * ctx_len + j) * hd..]).map(|(a, b)| a * b).sum::<f32>() * scale)
-                    .collect();
+                let row = |j: usize| (kvh * ctx_len + region + j) * hd;
+                let s: Vec<f32> = (0..=pos).map(|j| qv.iter().zip(&kc[row(j)..]).map(|(a, b)| a * b).sum::<f32>() * scale).collect();
                 let mx = s.iter().cloned().fold(f32::MIN, f32::max);
                 let e: Vec<f32> = s.iter().map(|v| (v - mx).exp()).collect();
                 let sum: f32 = e.iter().sum();
-                let want: Vec<f32> = (0..hd).map(|d| (0..n_keys).map(|j| e[j] * vc[(kvh * ctx_len + j) * hd + d]).sum::<f32>() / sum).collect();
+                let want: Vec<f32> = (0..hd).map(|d| (0..=pos).map(|j| e[j] * vc[row(j) + d]).sum::<f32>() / sum).collect();
                 let g = &got[(t * nh + h) * hd..(t * nh + h + 1) * hd];
-                assert!(rel_err(g, &want) < 1e-5, "nh={nh} pos0={pos0} t={t} h={h}: {}", rel_err(g, &want));
+                assert!(rel_err(g, &want) < 1e-5, "nh={nh} slots={slots:?} t={t} h={h}: {}", rel_err(g, &want));
             }
         }
     }

@@ -9,6 +9,9 @@ macro_rules! with_bindings {
     ($bindings:literal, $body:literal) => {
         concat!(include_str!($bindings), "\n", include_str!($body))
     };
+    ($shared:literal, $bindings:literal, $body:literal) => {
+        concat!(include_str!($shared), "\n", include_str!($bindings), "\n", include_str!($body))
+    };
 }
 
 pub const MATMUL: &str = with_bindings!("../../../shaders/matmul_bindings.wgsl", "../../../shaders/matmul.wgsl");
@@ -16,10 +19,10 @@ const MATMUL_ROWS: &str = with_bindings!("../../../shaders/matmul_bindings.wgsl"
 pub const EMBEDDING: &str = include_str!("../../../shaders/embedding.wgsl");
 pub const RMSNORM: &str = with_bindings!("../../../shaders/rmsnorm_bindings.wgsl", "../../../shaders/rmsnorm.wgsl");
 pub const RMSNORM_SERIAL: &str = with_bindings!("../../../shaders/rmsnorm_bindings.wgsl", "../../../shaders/rmsnorm_serial.wgsl");
-pub const ROPE_STORE: &str = include_str!("../../../shaders/rope_store.wgsl");
-pub const ATTENTION: &str = with_bindings!("../../../shaders/attention_bindings.wgsl", "../../../shaders/attention.wgsl");
-pub const ATTENTION_SERIAL: &str = with_bindings!("../../../shaders/attention_bindings.wgsl", "../../../shaders/attention_serial.wgsl");
-pub const ATTENTION_SUBGROUP: &str = with_bindings!("../../../shaders/attention_bindings.wgsl", "../../../shaders/attention_subgroup.wgsl");
+pub const ROPE_STORE: &str = with_bindings!("../../../shaders/token_slot.wgsl", "../../../shaders/rope_store.wgsl");
+pub const ATTENTION: &str = with_bindings!("../../../shaders/token_slot.wgsl", "../../../shaders/attention_bindings.wgsl", "../../../shaders/attention.wgsl");
+pub const ATTENTION_SERIAL: &str = with_bindings!("../../../shaders/token_slot.wgsl", "../../../shaders/attention_bindings.wgsl", "../../../shaders/attention_serial.wgsl");
+pub const ATTENTION_SUBGROUP: &str = with_bindings!("../../../shaders/token_slot.wgsl", "../../../shaders/attention_bindings.wgsl", "../../../shaders/attention_subgroup.wgsl");
 pub const SILU_MUL: &str = include_str!("../../../shaders/silu_mul.wgsl");
 pub const ADD: &str = include_str!("../../../shaders/add.wgsl");
 pub const ARGMAX: &str = include_str!("../../../shaders/argmax.wgsl");

@@ -13,6 +13,9 @@ use crate::gpu::kernels::{
 use crate::gpu::{GpuBuffer, GpuContext, GpuWeight};
 use std::sync::Arc;
 
+mod sequences;
+pub use sequences::SeqTokens;
+
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
     /// KV-cache capacity in tokens (0: the model's training context, capped at 4096).
@@ -49,6 +52,8 @@ pub struct Model {
     len: usize,
     step: GpuBuffer,
     tokens: GpuBuffer,
+    /// (region's first cache row, position) per block token of a slotted block (sequences.rs).
+    slots: GpuBuffer,
     logits: GpuBuffer,
     next_token: GpuBuffer,
     sample_scratch: GpuBuffer,
@@ -153,6 +158,7 @@ impl Model {
         let (h, qw, kvw, ffn) = (c.hidden, c.q_width(), c.kv_width(), c.ffn);
         let step = GpuBuffer::uniform(g, "step", &[0, 0, 0, 0]);
         let tokens = GpuBuffer::zeros(g, "tokens", mb);
+        let slots = GpuBuffer::zeros(g, "token slots", 2 * mb);
         let hidden = GpuBuffer::zeros(g, "hidden", mb * h);
         let xn = GpuBuffer::zeros(g, "normed", mb * h);
         let qkv_w = qw + 2 * kvw;
@@ -229,6 +235,7 @@ impl Model {
                     zero: &zero,
                 },
                 &step,
+                &slots,
             )?);
             body.push(attention::prepare(
                 g,
@@ -245,6 +252,7 @@ impl Model {
                     max_tokens: mb,
                 },
                 &step,
+                &slots,
             )?);
             body.extend(mm(&wo, &attn, Input::Plain, &hidden, h, 0, true)?);
             let ffn_in = if fuse {
@@ -309,6 +317,7 @@ impl Model {
             len: 0,
             step,
             tokens,
+            slots,
             logits,
             next_token,
             sample_scratch,

@@ -20,7 +20,9 @@ pub struct AttentionArgs<'a> {
     pub max_tokens: usize,
 }
 
-pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer) -> Result<Dispatch, GpuError> {
+/// `slots`: per block token (region's first cache row, position), read when the step says the
+/// block is slotted (token_slot.wgsl).
+pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer, slots: &GpuBuffer) -> Result<Dispatch, GpuError> {
     check(a.head_dim % 4 == 0 && a.n_kv > 0 && a.n_head % a.n_kv == 0, || {
         format!("attention: head_dim {} / heads {} / kv heads {} do not fit", a.head_dim, a.n_head, a.n_kv)
     })?;
@@ -37,7 +39,7 @@ pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer) -> Result<D
             (format!("attention_subgroup_{s}"), assemble(ATTENTION_SUBGROUP, None, &[("S", s)]))
         }
     };
-    let pipeline = ctx.pipeline(&key, &source, &[Read, Read, Read, ReadWrite, ReadWrite, Uniform, Uniform])?;
+    let pipeline = ctx.pipeline(&key, &source, &[Read, Read, Read, ReadWrite, ReadWrite, Uniform, Uniform, Read])?;
     let scale = 1.0f32 / (a.head_dim as f32).sqrt();
     let params = GpuBuffer::uniform(
         ctx,
@@ -48,7 +50,7 @@ pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer) -> Result<D
         ctx,
         "attention",
         pipeline,
-        &[a.q, a.k_cache, a.v_cache, a.scores, a.out, &params.buffer.clone(), &step.buffer],
+        &[a.q, a.k_cache, a.v_cache, a.scores, a.out, &params.buffer.clone(), &step.buffer, &slots.buffer],
         Some(params),
         Grid::PerToken(a.n_head as u32),
     ))

@@ -48,7 +48,9 @@ pub fn rotation_table(ctx_len: usize, head_dim: usize, theta: f64) -> Vec<f32> {
     t
 }
 
-pub fn prepare(ctx: &GpuContext, a: RopeArgs, step: &GpuBuffer) -> Result<Dispatch, GpuError> {
+/// `slots`: per block token (region's first cache row, position), read when the step says the
+/// block is slotted (token_slot.wgsl).
+pub fn prepare(ctx: &GpuContext, a: RopeArgs, step: &GpuBuffer, slots: &GpuBuffer) -> Result<Dispatch, GpuError> {
     check(a.head_dim % 2 == 0 && a.n_kv > 0 && a.n_head % a.n_kv == 0, || {
         format!("rope: head_dim {} / heads {} / kv heads {} do not fit", a.head_dim, a.n_head, a.n_kv)
     })?;
@@ -58,7 +60,7 @@ pub fn prepare(ctx: &GpuContext, a: RopeArgs, step: &GpuBuffer) -> Result<Dispat
             format!("rope: bias has {} elements", b.len)
         })?;
     }
-    let pipeline = ctx.pipeline("rope_store", &assemble(ROPE_STORE, None, &[]), &[Read, ReadWrite, Read, ReadWrite, ReadWrite, Read, Uniform, Uniform])?;
+    let pipeline = ctx.pipeline("rope_store", &assemble(ROPE_STORE, None, &[]), &[Read, ReadWrite, Read, ReadWrite, ReadWrite, Read, Uniform, Uniform, Read])?;
     let mode = match a.mode {
         RopeMode::Adjacent => 0,
         RopeMode::Halves => 1,
@@ -83,7 +85,7 @@ pub fn prepare(ctx: &GpuContext, a: RopeArgs, step: &GpuBuffer) -> Result<Dispat
         ctx,
         "rope_store",
         pipeline,
-        &[a.qkv, a.q, &bias.buffer, a.k_cache, a.v_cache, &a.rot_table.buffer, &params.buffer.clone(), &step.buffer],
+        &[a.qkv, a.q, &bias.buffer, a.k_cache, a.v_cache, &a.rot_table.buffer, &params.buffer.clone(), &step.buffer, &slots.buffer],
         Some(params),
         Grid::PerToken(pairs.div_ceil(64)),
     ))
