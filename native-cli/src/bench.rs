@@ -4,20 +4,51 @@ use crate::commands::{gpu, load, open};
 use anyhow::Result;
 use cospec::decode::SamplingParams;
 use cospec::gpu::GpuOptions;
-use cospec::model::{LoadOptions, LogitsRows};
+use cospec::model::llm::SeqTokens;
+use cospec::model::{LoadOptions, LogitsRows, Model};
 use std::path::Path;
 use web_time::Instant;
+
+/// Sequences side by side in `bench --sequences` (each adds a cache region and a block row).
+const MAX_SEQUENCES: usize = 64;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
 
-pub fn bench(gpu_opts: &GpuOptions, path: &Path, prompt_tokens: usize, gen_tokens: usize, reps: usize, json: bool) -> Result<()> {
+/// Decode tok/s of `n` sequences side by side (each in its own cache region, one block of `n`
+/// tokens per step), counting every sequence's tokens; median of `reps` after a warm-up.
+fn decode_sequences(model: &mut Model, n: usize, region: usize, prompt_tokens: usize, gen_tokens: usize, reps: usize) -> Result<f64> {
+    let vocab = model.config.vocab as u32;
+    let prompts: Vec<Vec<u32>> = (0..n).map(|s| (0..prompt_tokens as u32).map(|i| (i * 7919 + 13 + s as u32 * 104729) % vocab).collect()).collect();
+    let mut speeds = Vec::new();
+    for rep in 0..reps.max(1) + 1 {
+        let seqs: Vec<SeqTokens> = prompts.iter().enumerate().map(|(s, p)| SeqTokens { region: s * region, pos: 0, tokens: p }).collect();
+        let mut next = pollster::block_on(model.forward_sequences(&seqs))?;
+        let t = Instant::now();
+        for step in 0..gen_tokens {
+            let last: Vec<[u32; 1]> = next.iter().map(|&t| [t]).collect();
+            let seqs: Vec<SeqTokens> = last.iter().enumerate().map(|(s, t)| SeqTokens { region: s * region, pos: prompt_tokens + step, tokens: t }).collect();
+            next = pollster::block_on(model.forward_sequences(&seqs))?;
+        }
+        if rep > 0 {
+            speeds.push((n * gen_tokens) as f64 / t.elapsed().as_secs_f64());
+        }
+    }
+    Ok(median(speeds))
+}
+
+pub fn bench(gpu_opts: &GpuOptions, path: &Path, prompt_tokens: usize, gen_tokens: usize, reps: usize, sequences: &[usize], json: bool) -> Result<()> {
     let file = open(path)?;
     let ctx = gpu(gpu_opts)?;
     let adapter = ctx.adapter.to_string();
-    let mut model = load(ctx, &file, &LoadOptions { ctx_len: (prompt_tokens + gen_tokens + 8).max(64), ..Default::default() })?;
+    if let Some(n) = sequences.iter().find(|&&n| n == 0 || n > MAX_SEQUENCES) {
+        anyhow::bail!("--sequences {n}: between 1 and {MAX_SEQUENCES} sequences side by side");
+    }
+    let region = (prompt_tokens + gen_tokens + 8).max(64);
+    let most = sequences.iter().copied().max().unwrap_or(1).max(1);
+    let mut model = load(ctx, &file, &LoadOptions { ctx_len: region * most, max_block: most.max(32) })?;
     let vocab = model.config.vocab as u32;
     // A fixed, ordinary token sequence: the speed does not depend on the ids.
     let prompt: Vec<u32> = (0..prompt_tokens as u32).map(|i| (i * 7919 + 13) % vocab).collect();
@@ -42,6 +73,10 @@ pub fn bench(gpu_opts: &GpuOptions, path: &Path, prompt_tokens: usize, gen_token
     }
     let (pp, tg) = (median(pp), median(tg));
     let profile = pollster::block_on(model.profile(1, prompt_tokens, reps.max(1)))?;
+    let mut side_by_side = Vec::new();
+    for &n in sequences.iter().filter(|&&n| n > 1) {
+        side_by_side.push((n, decode_sequences(&mut model, n, region, prompt_tokens, gen_tokens, reps)?));
+    }
     if json {
         println!(
             "{}",
@@ -49,6 +84,7 @@ pub fn bench(gpu_opts: &GpuOptions, path: &Path, prompt_tokens: usize, gen_token
                 "prompt_tokens": prompt_tokens, "gen_tokens": gen_tokens, "reps": reps,
                 "prompt_tok_per_s": pp, "decode_tok_per_s": tg,
                 "dispatches_per_pass": model.dispatches_per_block(),
+                "decode_tok_per_s_side_by_side": side_by_side.iter().map(|(n, v)| (n.to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
                 "decode_kernel_ms": profile.iter().map(|(l, s)| (l.to_string(), s * 1e3)).collect::<std::collections::BTreeMap<_, _>>()})
         );
     } else {
@@ -56,6 +92,9 @@ pub fn bench(gpu_opts: &GpuOptions, path: &Path, prompt_tokens: usize, gen_token
         println!("adapter:  {adapter}");
         println!("prompt:   {prompt_tokens} tokens  {pp:8.2} tok/s");
         println!("decode:   {gen_tokens} tokens  {tg:8.2} tok/s   ({} launches per pass)", model.dispatches_per_block());
+        for (n, v) in &side_by_side {
+            println!("decode, {n} sequences side by side: {v:8.2} tok/s in all ({:.2}x one sequence)", v / tg);
+        }
         println!("decode pass by kernel (each kernel's launches alone, median):");
         for (label, secs) in &profile {
             println!("  {label:<12} {:8.2} ms", secs * 1e3);

@@ -98,6 +98,10 @@ enum Command {
         /// Repetitions (the median is reported)
         #[arg(long, default_value_t = 3)]
         reps: usize,
+        /// Also decode this many sequences side by side (one block of N tokens per step, each
+        /// sequence in its own cache region) and report their total tok/s, e.g. 4,8
+        #[arg(long, value_delimiter = ',')]
+        sequences: Vec<usize>,
         /// Print one JSON line instead of a table
         #[arg(long)]
         json: bool,
@@ -178,8 +182,8 @@ fn main() {
             }
         }
         Command::Info { model } => commands::info(&gpu, &model),
-        Command::Bench { model, prompt_tokens, gen_tokens, reps, json } => {
-            bench::bench(&gpu, &model, prompt_tokens, gen_tokens, reps, json)
+        Command::Bench { model, prompt_tokens, gen_tokens, reps, sequences, json } => {
+            bench::bench(&gpu, &model, prompt_tokens, gen_tokens, reps, &sequences, json)
         }
         Command::Score { model, tokens } => commands::score(&gpu, &model, &tokens),
         Command::BenchSpd { draft, target, prompts, limit, max_tokens, ks, mode, arbiter, json } => {

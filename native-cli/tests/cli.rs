@@ -46,6 +46,15 @@ fn bench_prints_prompt_and_decode_speed() {
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert!(v["decode_tok_per_s"].as_f64().unwrap() > 0.0);
     assert!(v["prompt_tok_per_s"].as_f64().unwrap() > 0.0);
+    // Sequences side by side: one total per count; counts out of range are refused.
+    let (ok, out, err) = cospec(&["bench", "--model", p.to_str().unwrap(), "--prompt-tokens", "5", "--gen-tokens", "3", "--reps", "1", "--sequences", "3,4", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    for n in ["3", "4"] {
+        assert!(v["decode_tok_per_s_side_by_side"][n].as_f64().unwrap() > 0.0, "{out}");
+    }
+    let (ok, _, err) = cospec(&["bench", "--model", p.to_str().unwrap(), "--sequences", "0"]);
+    assert!(!ok && err.contains("--sequences 0"), "{err}");
 }
 
 #[test]
