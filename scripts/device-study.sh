@@ -3,10 +3,11 @@
 # pair there (unpack done), inside a fixed time budget so its results come back before the
 # call's limit. Everything it makes is resumable, so each session's device time adds to the
 # last: rollouts (train-arbiter) first, then the dev table (eval).
-#   BUDGET=300 SHARDS=2 TRAIN_SHARE=100 scripts/device-study.sh
+#   BUDGET=300 SHARDS=1 TRAIN_SHARE=100 scripts/device-study.sh
 # BUDGET: seconds for the whole script; TRAIN_SHARE: percent of what is left after the
 # benchmarks that rollouts may take (the eval gets the rest); SHARDS: processes side by side
-# (one GPU runs them time-sliced, so more than 2 or 3 only fill the gaps between passes).
+# (one GPU runs processes time-sliced: on the H200 three together made ~62 tok/s, less than
+# one process decodes alone).
 # Carry earlier results in study/ (rollouts, records) to resume them; results go to
 # $OUT (or ./study-out): the log, the benchmark lines, the rollouts, the arbiter and the
 # eval records.
@@ -14,7 +15,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 BUDGET="${BUDGET:-300}"
-SHARDS="${SHARDS:-2}"
+SHARDS="${SHARDS:-1}"
 TRAIN_SHARE="${TRAIN_SHARE:-100}"
 BIN="${XFER_BIN:-/root/cospec-bin}"
 PIECES="${XFER_PIECES:-/root/cospec-pieces}"
