@@ -19,7 +19,9 @@ struct Spec {
     keeps: u32,
     // hidden width of the learned arbiter
     hidden: u32,
-    _pad: u32,
+    // draft tokens of this block settled before the step's first proposal (0 in a speculative
+    // step; a lock-step replay of one block position sets it: decode/speculative/lockstep.rs)
+    block_offset: u32,
     // policy thresholds: x = alpha / tau, y = beta
     th: vec4<f32>,
 }

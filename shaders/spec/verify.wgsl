@@ -86,7 +86,7 @@ fn main() {
         for (var f = 0u; f < STATELESS; f++) {
             feat[f] = rows[o + f];
         }
-        feat[11] = f32(i + 1u);
+        feat[11] = f32(s.block_offset + i + 1u);
         feat[12] = f32(s.generated + n) / f32(max(s.max_tokens, 1u));
         feat[13] = f32(s.keeps + kept);
         for (var f = 0u; f < FEATURES; f++) {

@@ -245,6 +245,8 @@ fn verify_kernel_decisions_match_cpu_policies() {
                 max_tokens: 50,
                 keeps: 3,
                 hidden: 24,
+                // A lock-step replay of a later block position reports that position.
+                block_offset: (trial % 3) as u32,
                 thresholds: policy.thresholds(),
                 ..Default::default()
             };
@@ -254,7 +256,7 @@ fn verify_kernel_decisions_match_cpu_policies() {
             for (i, v) in f.iter_mut().enumerate() {
                 *v = f32::from_bits(out[spec::O_FEATURES + i]);
             }
-            assert_eq!(&f[11..], &[1.0, 7.0 / 50.0, 3.0], "state features");
+            assert_eq!(&f[11..], &[1.0 + (trial % 3) as f32, 7.0 / 50.0, 3.0], "state features");
             let kept = out[spec::O_ORIGINS] == 1;
             assert_eq!(kept, policy.keeps(&f), "trial {trial} policy {}: features {f:?}", policy.name());
             let want_token = if kept { d } else { t };

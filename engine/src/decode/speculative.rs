@@ -18,6 +18,8 @@ use crate::tokenizer::{TextStream, Tokenizer};
 use std::sync::Arc;
 use web_time::Instant;
 
+mod lockstep;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
@@ -519,6 +521,7 @@ impl SpecSession {
             max_tokens: run.budget as u32,
             keeps: run.stats.keeps as u32,
             hidden: policy.mlp().map(|m| m.hidden() as u32).unwrap_or(0),
+            block_offset: 0,
             thresholds: policy.thresholds(),
         };
         self.params.write_u32(g, 0, &params.words());

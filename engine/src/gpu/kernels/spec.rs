@@ -43,6 +43,8 @@ pub struct SpecParams {
     pub max_tokens: u32,
     pub keeps: u32,
     pub hidden: u32,
+    /// Block positions settled before this step's first proposal (0 in a speculative step).
+    pub block_offset: u32,
     pub thresholds: [f32; 2],
 }
 
@@ -60,7 +62,7 @@ impl SpecParams {
             self.max_tokens,
             self.keeps,
             self.hidden,
-            0,
+            self.block_offset,
             self.thresholds[0].to_bits(),
             self.thresholds[1].to_bits(),
             0,

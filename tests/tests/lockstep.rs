@@ -1,0 +1,107 @@
+//! Lock-step decoding (`SpecSession::generate_lockstep`) gives, for every prompt, exactly what
+//! `generate` gives it alone: tokens, origins, text, passes, mismatches, keeps and each
+//! mismatch's features, in every mode and for every kind of arbiter policy, on a tiny random
+//! pair with many mismatches, prompts of awkward lengths (one of a single token) and budgets
+//! that end mid-block.
+
+use cospec::decode::arbiter::{Mlp, Policy};
+use cospec::decode::{Mode, SamplingParams, SpecOptions, SpecOutput, SpecSession};
+use cospec::gpu::kernels::spec::FEATURES;
+use cospec::model::{LoadOptions, Model};
+use cospec::tokenizer::Tokenizer;
+use cospec_tests::blocks::rng;
+use cospec_tests::gpu;
+use cospec_tests::tiny::{tiny_llama, tiny_model_file, TinySpec};
+use rand::Rng;
+use std::sync::Arc;
+
+const REGION: usize = 96;
+const PROMPTS: usize = 4;
+
+fn session() -> (SpecSession, Tokenizer) {
+    let target = TinySpec { tied: false, layers: 3, ..tiny_llama(21) };
+    let draft = TinySpec { perturb_last_ffn: Some((1021, 0.6)), ..target.clone() };
+    let (tf, df) = (tiny_model_file(&target), tiny_model_file(&draft));
+    let opts = LoadOptions { ctx_len: PROMPTS * REGION, max_block: 16 };
+    let load = |f| Model::load(gpu(), f, &opts, &mut |_, _| {}).unwrap();
+    (SpecSession::new(load(&df), load(&tf), 8).unwrap(), Tokenizer::from_model_file(&tf).unwrap())
+}
+
+fn prompts() -> Vec<Vec<u32>> {
+    [11usize, 4, 1, 7].iter().enumerate().map(|(s, &n)| (0..n).map(|i| ((i * 29 + s * 53 + 3) % 256) as u32).collect()).collect()
+}
+
+fn random_mlp() -> Arc<Mlp> {
+    let mut r = rng(77);
+    let h = 12;
+    Arc::new(Mlp {
+        mean: (0..FEATURES).map(|_| r.random_range(-1.0..1.0)).collect(),
+        std: (0..FEATURES).map(|_| r.random_range(0.2..3.0)).collect(),
+        w1: (0..h * FEATURES).map(|_| r.random_range(-1.0..1.0)).collect(),
+        b1: (0..h).map(|_| r.random_range(-0.5..0.5)).collect(),
+        w2: (0..h).map(|_| r.random_range(-1.0..1.0)).collect(),
+        b2: r.random_range(-0.5..0.5),
+    })
+}
+
+fn same(a: &SpecOutput, b: &SpecOutput, what: &str) {
+    assert_eq!(a.tokens, b.tokens, "{what}: tokens");
+    assert_eq!(a.origins, b.origins, "{what}: origins");
+    assert_eq!(a.text, b.text, "{what}: text");
+    let (x, y) = (&a.stats, &b.stats);
+    assert_eq!(
+        (x.steps, x.target_passes, x.draft_passes, x.mismatches, x.keeps, x.generated_tokens, x.stopped_at_eos),
+        (y.steps, y.target_passes, y.draft_passes, y.mismatches, y.keeps, y.generated_tokens, y.stopped_at_eos),
+        "{what}: statistics"
+    );
+    assert_eq!(a.mismatches.len(), b.mismatches.len(), "{what}: mismatch records");
+    for (m, n) in a.mismatches.iter().zip(&b.mismatches) {
+        assert_eq!((m.position, m.kept, m.draft_token, m.target_token), (n.position, n.kept, n.draft_token, n.target_token), "{what}");
+        assert!(m.features.iter().zip(&n.features).all(|(p, q)| p.to_bits() == q.to_bits()), "{what}: features {:?} vs {:?}", m.features, n.features);
+    }
+}
+
+#[test]
+fn lockstep_gives_each_prompt_what_it_gets_alone() {
+    let (mut s, tok) = session();
+    let ps = prompts();
+    let mlp = random_mlp();
+    let cases: Vec<(Mode, Policy, usize, usize)> = vec![
+        (Mode::TargetOnly, Policy::Target, 1, 40),
+        (Mode::DraftOnly, Policy::Target, 1, 40),
+        (Mode::Spd, Policy::Target, 3, 41),
+        (Mode::Cospec, Policy::Draft, 4, 38),
+        (Mode::Cospec, Policy::Entropy { tau: 4.5 }, 3, 60),
+        (Mode::Cospec, Policy::Cosd { alpha: 0.02, beta: 0.5 }, 2, 50),
+        (Mode::Cospec, Policy::Diff { alpha: 0.0 }, 5, 45),
+        (Mode::Cospec, Policy::Learned { mlp, threshold: 0.5 }, 4, 60),
+    ];
+    let (mut kept, mut taken) = (0, 0);
+    for (mode, policy, k, max_tokens) in cases {
+        let opts = SpecOptions { mode, k, policy: policy.clone(), sampling: SamplingParams::default(), max_tokens, stop_at_eos: true };
+        let what = format!("{} {} k={k}", mode.name(), policy.name());
+        let together = pollster::block_on(s.generate_lockstep(&tok, &ps, &opts, PROMPTS * REGION, REGION)).unwrap();
+        for (i, p) in ps.iter().enumerate() {
+            let alone = pollster::block_on(s.generate(&tok, p, &opts, &mut |_, _| {})).unwrap();
+            same(&together[i], &alone, &format!("{what}, prompt {i}"));
+            kept += alone.stats.keeps;
+            taken += alone.stats.mismatches - alone.stats.keeps;
+        }
+    }
+    // The replay was exercised where it can go wrong: mismatches both kept and taken.
+    assert!(kept >= 5 && taken >= 5, "{kept} kept, {taken} taken mismatches");
+}
+
+#[test]
+fn lockstep_refuses_what_it_cannot_replay() {
+    let (mut s, tok) = session();
+    let ps = prompts();
+    let sampled = SpecOptions { mode: Mode::Spd, k: 3, policy: Policy::Target, sampling: SamplingParams { temperature: 0.8, ..Default::default() }, max_tokens: 8, stop_at_eos: true };
+    assert!(pollster::block_on(s.generate_lockstep(&tok, &ps, &sampled, 256, REGION)).is_err());
+    let greedy = SpecOptions { sampling: SamplingParams::default(), ..sampled };
+    // Regions too small for a prompt and its budget, or more sequences than the cache holds.
+    let long = SpecOptions { max_tokens: REGION, ..greedy.clone() };
+    assert!(pollster::block_on(s.generate_lockstep(&tok, &ps, &long, PROMPTS * REGION, REGION)).is_err());
+    let many: Vec<Vec<u32>> = (0..PROMPTS + 1).map(|_| vec![1, 2]).collect();
+    assert!(pollster::block_on(s.generate_lockstep(&tok, &many, &greedy, 256, REGION)).is_err());
+}
