@@ -63,7 +63,7 @@ pub fn bench_spd(
     let policy = arbiter.policy(&arbiter.policy)?;
     let max_k = *ks.iter().max().unwrap();
     let ctx_len = 1024.max(max_tokens + 512);
-    let (mut s, tok) = open_pair(gpu_opts, draft, target, ctx_len, max_k)?;
+    let (mut s, tok) = open_pair(gpu_opts, draft, target, ctx_len, max_k, 1)?;
     let adapter = s.target.ctx.adapter.to_string();
     let mut rows: Vec<Totals> = std::iter::once(Totals { mode: "target-only".into(), ..Default::default() })
         .chain(ks.iter().map(|&k| Totals { mode: spec_mode.name().into(), k, ..Default::default() }))

@@ -5,7 +5,10 @@
 
 use crate::speculative::{open_pair, ArbiterArgs};
 use anyhow::{bail, Context, Result};
-use cospec::decode::{Mode, SpecOptions};
+use crate::commands::open;
+use cospec::decode::arbiter::Policy;
+use cospec::decode::{Mode, SpecOptions, SpecOutput};
+use cospec::tokenizer::Tokenizer;
 use cospec::eval::grading::{extract_answer, is_correct};
 use cospec::eval::problems::{parse, prompt_text, select, Problem};
 use cospec::eval::report::{markdown, rows, svg_plot, Record};
@@ -63,6 +66,35 @@ pub struct EvalArgs {
     /// has finished)
     #[arg(long)]
     pub table_only: bool,
+    /// Decode this many problems side by side in lock step (greedy; exactly the tokens of one
+    /// at a time, several times the throughput on a GPU); 1: one at a time
+    #[arg(long, default_value_t = 1)]
+    pub lockstep: usize,
+    /// With --lockstep: the first N problems (of this shard) are decoded one at a time, timed,
+    /// for the tok/s and speed-up columns
+    #[arg(long, default_value_t = 10)]
+    pub timed: usize,
+}
+
+/// Largest --lockstep (each sequence adds a cache region to both models).
+const MAX_LOCKSTEP: usize = 64;
+
+fn record(mode: &str, p: &Problem, out: &SpecOutput, timed: bool) -> Record {
+    let s = &out.stats;
+    Record {
+        mode: mode.to_string(),
+        problem: p.key(),
+        correct: is_correct(&out.text, &p.answer),
+        extracted: extract_answer(&out.text),
+        answer: p.answer.clone(),
+        tokens: s.generated_tokens,
+        seconds: s.decode_secs,
+        target_passes: s.target_passes,
+        mismatches: s.mismatches,
+        keeps: s.keeps,
+        text: out.text.clone(),
+        timed,
+    }
 }
 
 /// "draft-only", "target-only", "spd", or "cospec:POLICY".
@@ -84,6 +116,9 @@ fn load_records(path: &Path) -> Result<Vec<Record>> {
 }
 
 pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Result<()> {
+    if !(1..=MAX_LOCKSTEP).contains(&a.lockstep) {
+        bail!("--lockstep {}: between 1 and {MAX_LOCKSTEP} problems side by side", a.lockstep);
+    }
     let all = a.pair.load_problems()?;
     if a.split == "test" && std::env::var("COSPEC_FINAL_TEST").as_deref() != Ok("1") {
         bail!("templates 80..99 are reserved for the final held-out table: set COSPEC_FINAL_TEST=1 to evaluate on them");
@@ -121,38 +156,52 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
     let of_shard = if a.shard.is_all() { String::new() } else { format!(" (shard {})", a.shard) };
     eprintln!("{} problems{of_shard} x {} modes: {} done, {todo} to run", mine.len(), modes.len(), mine.len() * modes.len() - todo);
     if todo > 0 && !a.table_only {
-        let (mut session, tok) = open_pair(gpu_opts, &a.pair.draft, &a.pair.target, (a.max_tokens + 1024).min(4096), a.k.max(1))?;
+        // One at a time: every problem, timed. In lock step: the first --timed problems one at
+        // a time (the speed columns), the rest in groups, every mode of a group before the next.
+        let timed = if a.lockstep > 1 { a.timed.min(mine.len()) } else { mine.len() };
+        let (alone, grouped) = mine.split_at(timed);
+        let tok = Tokenizer::from_model_file(&open(&a.pair.target)?)?;
+        let prompts: Vec<Vec<u32>> = mine.iter().map(|p| Ok(tok.encode(&prompt_text(&tok, p)?)?)).collect::<Result<_>>()?;
+        let region = prompts[timed..].iter().map(Vec::len).max().unwrap_or(0) + a.max_tokens;
+        let single_ctx = (a.max_tokens + 1024).min(4096);
+        let ctx_len = if grouped.is_empty() { single_ctx } else { single_ctx.max(a.lockstep * region) };
+        let (mut session, tok) = open_pair(gpu_opts, &a.pair.draft, &a.pair.target, ctx_len, a.k.max(1), a.lockstep)?;
         let bar = ProgressBar::new(todo as u64);
         bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed} eta {eta}").expect("static template").progress_chars("=> "));
         let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&records_path)?;
-        for p in mine {
-            let ids = tok.encode(&prompt_text(&tok, p)?)?;
+        let mut keep = |r: Record, records: &mut Vec<Record>| -> Result<()> {
+            // One write per record: shards appending to the same file never interleave.
+            file.write_all(format!("{}\n", serde_json::to_string(&r)?).as_bytes())?;
+            file.flush()?;
+            records.push(r);
+            bar.inc(1);
+            Ok(())
+        };
+        let options = |mode: Mode, policy: &Policy| SpecOptions { mode, k: a.k, policy: policy.clone(), max_tokens: a.max_tokens, stop_at_eos: true, ..Default::default() };
+        for (i, p) in alone.iter().enumerate() {
             for (name, mode, policy) in &modes {
                 if done.contains(&(name.clone(), p.key())) {
                     continue;
                 }
                 bar.set_message(format!("{} {name}", p.key()));
-                let opts = SpecOptions { mode: *mode, k: a.k, policy: policy.clone(), max_tokens: a.max_tokens, stop_at_eos: true, ..Default::default() };
-                let out = pollster::block_on(session.generate(&tok, &ids, &opts, &mut |_, _| {}))?;
-                let s = &out.stats;
-                let r = Record {
-                    mode: name.clone(),
-                    problem: p.key(),
-                    correct: is_correct(&out.text, &p.answer),
-                    extracted: extract_answer(&out.text),
-                    answer: p.answer.clone(),
-                    tokens: s.generated_tokens,
-                    seconds: s.decode_secs,
-                    target_passes: s.target_passes,
-                    mismatches: s.mismatches,
-                    keeps: s.keeps,
-                    text: out.text.clone(),
-                };
-                // One write per record: shards appending to the same file never interleave.
-                file.write_all(format!("{}\n", serde_json::to_string(&r)?).as_bytes())?;
-                file.flush()?;
-                records.push(r);
-                bar.inc(1);
+                let out = pollster::block_on(session.generate(&tok, &prompts[i], &options(*mode, policy), &mut |_, _| {}))?;
+                keep(record(name, p, &out, true), &mut records)?;
+            }
+        }
+        let ctx = session.target.ctx_len().min(session.draft.ctx_len());
+        for (g, group) in grouped.chunks(a.lockstep).enumerate() {
+            let first = timed + g * a.lockstep;
+            for (name, mode, policy) in &modes {
+                let todo: Vec<usize> = (0..group.len()).filter(|&j| !done.contains(&(name.clone(), group[j].key()))).collect();
+                if todo.is_empty() {
+                    continue;
+                }
+                bar.set_message(format!("{} problems from {} {name}", todo.len(), group[todo[0]].key()));
+                let ps: Vec<Vec<u32>> = todo.iter().map(|&j| prompts[first + j].clone()).collect();
+                let outs = pollster::block_on(session.generate_lockstep(&tok, &ps, &options(*mode, policy), ctx, region))?;
+                for (&j, out) in todo.iter().zip(&outs) {
+                    keep(record(name, group[j], out, false), &mut records)?;
+                }
             }
         }
         bar.finish_and_clear();

@@ -73,7 +73,9 @@ impl ArbiterArgs {
 }
 
 /// A draft/target pair on one GPU, with a shared tokenizer.
-pub fn open_pair(gpu_opts: &GpuOptions, draft: &Path, target: &Path, ctx_len: usize, max_k: usize) -> Result<(SpecSession, Tokenizer)> {
+/// `min_block`: the most tokens a caller puts in one block besides a verify block (sequences
+/// side by side).
+pub fn open_pair(gpu_opts: &GpuOptions, draft: &Path, target: &Path, ctx_len: usize, max_k: usize, min_block: usize) -> Result<(SpecSession, Tokenizer)> {
     let tf = open(target)?;
     let df = open(draft)?;
     let tok = Tokenizer::from_model_file(&tf)?;
@@ -82,7 +84,7 @@ pub fn open_pair(gpu_opts: &GpuOptions, draft: &Path, target: &Path, ctx_len: us
         bail!("the draft and target tokenizers differ ({diff}): speculative decoding needs one vocabulary");
     }
     let ctx = gpu(gpu_opts)?;
-    let opts = LoadOptions { ctx_len, max_block: 32.max(max_k + 1) };
+    let opts = LoadOptions { ctx_len, max_block: 32.max(max_k + 1).max(min_block) };
     let draft_model = load(ctx.clone(), &df, &opts)?;
     let target_model = load(ctx, &tf, &opts)?;
     Ok((SpecSession::new(draft_model, target_model, max_k)?, tok))
@@ -147,7 +149,7 @@ pub fn run(
         bail!("unknown mode {mode:?} ({})", Mode::NAMES.join(", "));
     };
     let policy = arbiter.policy(&arbiter.policy)?;
-    let (mut session, tok) = open_pair(gpu_opts, draft, target, ctx_len, k.max(1))?;
+    let (mut session, tok) = open_pair(gpu_opts, draft, target, ctx_len, k.max(1), 1)?;
     let text = if chat { tok.apply_chat_template(&[ChatMessage::new("user", prompt)], true)? } else { prompt.to_string() };
     let ids = tok.encode(&text)?;
     let opts = SpecOptions { mode, k, policy, sampling: sampling(sampling_args), max_tokens, stop_at_eos: true };

@@ -147,7 +147,7 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
     }
     let rollouts_path = a.rollouts.clone().unwrap_or_else(|| a.out.with_extension("rollouts.jsonl"));
     let dev_path = rollouts_path.with_extension("dev.jsonl");
-    let (mut s, tok) = open_pair(gpu_opts, &a.pair.draft, &a.pair.target, (a.max_tokens + 1024).min(4096), a.k.max(1))?;
+    let (mut s, tok) = open_pair(gpu_opts, &a.pair.draft, &a.pair.target, (a.max_tokens + 1024).min(4096), a.k.max(1), 1)?;
     let opts = TrainOptions { hidden: a.hidden, epochs: a.epochs, keep_cost: a.keep_cost, ..Default::default() };
     let t0 = std::time::Instant::now();
     let mut policy = Policy::Target;

@@ -330,3 +330,52 @@ fn train_arbiter_shards_side_by_side_fit_the_arbiter_of_one_process() {
     assert_eq!(sorted("tshard-two.rollouts.jsonl"), sorted("tshard-one.rollouts.jsonl"));
     assert_eq!(sorted("tshard-two.rollouts.dev.jsonl"), sorted("tshard-one.rollouts.dev.jsonl"));
 }
+
+#[test]
+fn eval_in_lock_step_gives_the_records_of_one_at_a_time() {
+    use cospec_tests::tiny::TinySpec;
+    let t = TinySpec { tied: false, ..tiny_llama(31) };
+    let d = TinySpec { perturb_last_ffn: Some((1031, 0.6)), ..t.clone() };
+    let tp = tiny_file("lock-target.gguf", &tiny_gguf(&t));
+    let dp = tiny_file("lock-draft.gguf", &tiny_gguf(&d));
+    let problems = (60..66)
+        .map(|i| format!(r#"{{"template": {i}, "variant": 0, "split": "dev", "question": "How many is {i} and {}?", "answer": "{}"}}"#, i % 7, i + i % 7))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let pf = tiny_file("lock-problems.jsonl", problems.as_bytes());
+    let (one, lock) = (pf.parent().unwrap().join("lock-one"), pf.parent().unwrap().join("lock-three"));
+    let run = |out: &std::path::Path, extra: &[&str]| {
+        let _ = std::fs::remove_dir_all(out);
+        let mut args = vec!["eval", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--problems", pf.to_str().unwrap(),
+            "--modes", "draft-only,target-only,spd,cospec:entropy,cospec:draft", "--entropy-tau", "4.5", "--max-tokens", "14", "-k", "3", "--out", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let (ok, table, err) = cospec(&args);
+        assert!(ok, "{err}");
+        table
+    };
+    run(&one, &[]);
+    // One problem alone (timed), then the other five in groups of three.
+    let table = run(&lock, &["--lockstep", "3", "--timed", "1"]);
+    assert!(table.contains("over the 1 of 6 problems decoded one at a time"), "{table}");
+    let results = |dir: &std::path::Path| {
+        let mut v: Vec<String> = std::fs::read_to_string(dir.join("records.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut r: serde_json::Value = serde_json::from_str(l).unwrap();
+                let o = r.as_object_mut().unwrap();
+                o.remove("seconds");
+                o.remove("timed");
+                r.to_string()
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (a, b) = (results(&lock), results(&one));
+    assert_eq!(a.len(), 30);
+    assert_eq!(a, b, "lock step changed a generation");
+    assert!(a.iter().any(|r| !r.contains("\"mismatches\":0")), "no mismatches to replay");
+    let (ok, _, err) = cospec(&["eval", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--problems", pf.to_str().unwrap(), "--lockstep", "0", "--out", lock.to_str().unwrap()]);
+    assert!(!ok && err.contains("--lockstep 0"), "{err}");
+}

@@ -21,6 +21,14 @@ pub struct Record {
     /// The generated text, to audit grading and read the flips (absent in older records).
     #[serde(default)]
     pub text: String,
+    /// Decoded alone, so `seconds` is its decode time; false for lock-step records (exact
+    /// tokens, no time of their own). Older records were all timed.
+    #[serde(default = "timed_by_default")]
+    pub timed: bool,
+}
+
+fn timed_by_default() -> bool {
+    true
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -30,8 +38,11 @@ pub struct Row {
     pub correct: usize,
     pub accuracy: f64,
     pub ci95: (f64, f64),
+    /// Over the problems every mode decoded alone (NaN when there are none).
     pub tok_per_s: f64,
     pub speedup_vs_target_only: Option<f64>,
+    /// Problems behind tok/s and the speed-up.
+    pub timed_problems: usize,
     pub tokens_per_target_pass: f64,
     pub mismatches_per_100: f64,
     pub keep_share: f64,
@@ -92,9 +103,14 @@ pub fn rows(records: &[Record], modes: &[String]) -> Vec<Row> {
         None => Vec::new(),
     };
     let baseline = by_mode.get("target-only");
+    // Speed only where every mode decoded the problem alone: lock-step records have no time.
+    let timed: Vec<&str> = common.iter().copied().filter(|p| modes.iter().all(|m| by_mode.get(m.as_str()).is_some_and(|x| x[p].timed))).collect();
     let tps = |m: &str| -> f64 {
         let recs = &by_mode[m];
-        let (t, s) = common.iter().fold((0usize, 0f64), |(t, s), p| (t + recs[p].tokens, s + recs[p].seconds));
+        if timed.is_empty() {
+            return f64::NAN;
+        }
+        let (t, s) = timed.iter().fold((0usize, 0f64), |(t, s), p| (t + recs[p].tokens, s + recs[p].seconds));
         t as f64 / s.max(1e-9)
     };
     let has_baseline = modes.iter().any(|m| m == "target-only");
@@ -125,7 +141,8 @@ pub fn rows(records: &[Record], modes: &[String]) -> Vec<Row> {
                 accuracy: correct as f64 / n.max(1) as f64,
                 ci95: wilson(correct, n),
                 tok_per_s: tps(m),
-                speedup_vs_target_only: has_baseline.then(|| tps(m) / tps("target-only")),
+                speedup_vs_target_only: (has_baseline && !timed.is_empty()).then(|| tps(m) / tps("target-only")),
+                timed_problems: timed.len(),
                 tokens_per_target_pass: if passes == 0 { 0.0 } else { tokens as f64 / passes as f64 },
                 mismatches_per_100: 100.0 * mism as f64 / tokens.max(1) as f64,
                 keep_share: keeps as f64 / mism.max(1) as f64,
@@ -141,14 +158,14 @@ pub fn markdown(rows: &[Row], title: &str) -> String {
     let mut s = format!("## {title}\n\n| mode | accuracy | 95% CI | tok/s | speed-up vs target-only | tokens/target pass | mismatches/100 tokens | mismatches kept | wrong->right | right->wrong | McNemar p |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
     for r in rows {
         s.push_str(&format!(
-            "| {} | {}/{} = {:.1}% | {:.1}-{:.1}% | {:.2} | {} | {:.2} | {:.1} | {:.0}% | {} | {} | {} |\n",
+            "| {} | {}/{} = {:.1}% | {:.1}-{:.1}% | {} | {} | {:.2} | {:.1} | {:.0}% | {} | {} | {} |\n",
             r.mode,
             r.correct,
             r.problems,
             100.0 * r.accuracy,
             100.0 * r.ci95.0,
             100.0 * r.ci95.1,
-            r.tok_per_s,
+            if r.tok_per_s.is_nan() { "-".to_string() } else { format!("{:.2}", r.tok_per_s) },
             r.speedup_vs_target_only.map(|x| format!("{x:.2}x")).unwrap_or_else(|| "-".into()),
             r.tokens_per_target_pass,
             r.mismatches_per_100,
@@ -158,13 +175,21 @@ pub fn markdown(rows: &[Row], title: &str) -> String {
             r.mcnemar_p.map(|p| format!("{p:.3}")).unwrap_or_else(|| "-".into()),
         ));
     }
+    if let Some(r) = rows.first().filter(|r| r.timed_problems < r.problems) {
+        s.push_str(&format!(
+            "\ntok/s and speed-up over the {} of {} problems decoded one at a time; the rest were decoded in lock step (the same tokens, no time of their own).\n",
+            r.timed_problems, r.problems
+        ));
+    }
     s
 }
 
 /// Accuracy (with its interval) against tok/s, one labelled point per mode.
 pub fn svg_plot(rows: &[Row], title: &str) -> String {
     let (w, h, m) = (720.0, 460.0, 70.0);
-    let max_x = rows.iter().map(|r| r.tok_per_s).fold(0.0f64, f64::max).max(1e-6) * 1.15;
+    // Without timed problems every point sits at 0 tok/s.
+    let speed = |r: &Row| if r.tok_per_s.is_nan() { 0.0 } else { r.tok_per_s };
+    let max_x = rows.iter().map(speed).fold(0.0f64, f64::max).max(1e-6) * 1.15;
     let x = |v: f64| m + v / max_x * (w - 2.0 * m);
     let y = |v: f64| h - m - v * (h - 2.0 * m);
     let mut s = format!(
@@ -184,7 +209,7 @@ pub fn svg_plot(rows: &[Row], title: &str) -> String {
     let colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
     for (i, r) in rows.iter().enumerate() {
         let c = colours[i % colours.len()];
-        let (px, py) = (x(r.tok_per_s), y(r.accuracy));
+        let (px, py) = (x(speed(r)), y(r.accuracy));
         s.push_str(&format!("<line x1=\"{px}\" y1=\"{}\" x2=\"{px}\" y2=\"{}\" stroke=\"{c}\"/>\n", y(r.ci95.0), y(r.ci95.1)));
         s.push_str(&format!("<circle cx=\"{px}\" cy=\"{py}\" r=\"5\" fill=\"{c}\"/>\n<text x=\"{}\" y=\"{}\">{}</text>\n", px + 8.0, py - 6.0, escape(&r.mode)));
     }
