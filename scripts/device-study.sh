@@ -3,11 +3,13 @@
 # pair there (unpack done), inside a fixed time budget so its results come back before the
 # call's limit. Everything it makes is resumable, so each session's device time adds to the
 # last: rollouts (train-arbiter) first, then the dev table (eval).
-#   BUDGET=300 SHARDS=1 TRAIN_SHARE=100 scripts/device-study.sh
+#   BUDGET=300 SHARDS=1 TRAIN_SHARE=30 LOCKSTEP=32 TIMED=10 scripts/device-study.sh
 # BUDGET: seconds for the whole script; TRAIN_SHARE: percent of what is left after the
 # benchmarks that rollouts may take (the eval gets the rest); SHARDS: processes side by side
 # (one GPU runs processes time-sliced: on the H200 three together made ~62 tok/s, less than
 # one process decodes alone).
+# LOCKSTEP: dev problems decoded side by side in the eval (the same tokens as one at a time);
+# TIMED: problems decoded one at a time first, for the speed columns.
 # Carry earlier results in study/ (rollouts, records) to resume them; results go to
 # $OUT (or ./study-out): the log, the benchmark lines, the rollouts, the arbiter and the
 # eval records.
@@ -16,7 +18,13 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 BUDGET="${BUDGET:-300}"
 SHARDS="${SHARDS:-1}"
-TRAIN_SHARE="${TRAIN_SHARE:-100}"
+TRAIN_SHARE="${TRAIN_SHARE:-30}"
+LOCKSTEP="${LOCKSTEP:-32}"
+# Round 1 of 30 problems is the committed rollouts' (27 collected); round 2 is on-policy.
+ROUNDS="${ROUNDS:-2}"
+PER_ROUND="${PER_ROUND:-30}"
+DEV_ROLLOUTS="${DEV_ROLLOUTS:-0}"
+TIMED="${TIMED:-10}"
 BIN="${XFER_BIN:-/root/cospec-bin}"
 PIECES="${XFER_PIECES:-/root/cospec-pieces}"
 M="${COSPEC_MODELS_DIR:-$HOME/.cache/cospec/models}"
@@ -50,7 +58,7 @@ cospec adapters >> "$LOG" 2>&1
 
 # Standalone speeds of the real weights (before the shards share the GPU).
 for model in "$T" "$D"; do
-    timeout "${BENCH_SECS:-60}" scripts/device-transfer.sh env -- "$BIN/cospec" bench --model "$model" --prompt-tokens 128 --gen-tokens 64 --reps 2 --json \
+    timeout "${BENCH_SECS:-60}" scripts/device-transfer.sh env -- "$BIN/cospec" bench --model "$model" --prompt-tokens 128 --gen-tokens 64 --reps 2 --sequences 8,32 --json \
         >> "$OUTDIR/bench.jsonl" 2>> "$LOG" || say "bench of $model failed"
 done
 say "bench: $(tr '\n' ' ' < "$OUTDIR/bench.jsonl" 2>/dev/null)"
@@ -59,11 +67,11 @@ ARB=arbiters/qwen-coder.safetensors
 ROLL=arbiters/qwen-coder.rollouts.jsonl
 train_secs=$(( ($(left) - 40) * TRAIN_SHARE / 100 ))
 if ((train_secs > 30)); then
-    say "rollouts: round 1 (SPD's trajectories) for $train_secs s"
-    # Problems per round larger than the time allows: the run stops at its limit and resumes
-    # next session; a finished round fits and writes the arbiter.
+    say "rollouts: $ROUNDS rounds of $PER_ROUND problems for $train_secs s"
+    # The run stops at its limit and resumes next session; each finished round fits and
+    # writes the arbiter.
     sharded "$train_secs" train-arbiter --draft "$D" --target "$T" --problems "$P" --out "$ARB" --rollouts "$ROLL" \
-        --rounds 1 --problems-per-round 60 --dev-problems 0 --max-tokens 384 -k 4
+        --rounds "$ROUNDS" --problems-per-round "$PER_ROUND" --dev-problems "$DEV_ROLLOUTS" --max-tokens 384 -k 4
     say "rollouts: $(grep -c . "$ROLL" 2>/dev/null) records from $(cut -d'"' -f4 "$ROLL" 2>/dev/null | sort -u | wc -l) problems"
 fi
 
@@ -74,7 +82,7 @@ if ((eval_secs > 30)); then
     if [[ -f $ARB ]]; then modes+=",cospec:learned"; args=(--arbiter "$ARB"); fi
     say "eval: dev split, $modes, for $eval_secs s"
     sharded "$eval_secs" eval --draft "$D" --target "$T" --problems "$P" --split dev --max-tokens 512 -k 4 \
-        --modes "$modes" "${args[@]}" --out study/eval-dev
+        --modes "$modes" "${args[@]}" --lockstep "$LOCKSTEP" --timed "$TIMED" --out study/eval-dev
     cospec eval --draft "$D" --target "$T" --problems "$P" --split dev --max-tokens 512 -k 4 --modes "$modes" "${args[@]}" \
         --out study/eval-dev --table-only > "$OUTDIR/table.md" 2>> "$LOG"
 fi

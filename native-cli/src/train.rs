@@ -95,6 +95,20 @@ fn samples_of(path: &Path) -> Result<(Vec<String>, Vec<cospec::eval::policy_grad
     Ok((rs.iter().map(|r| r.problem.clone()).collect(), rs.iter().map(|r| r.sample()).collect()))
 }
 
+/// The arbiter after `round`, with what produced it in the safetensors metadata.
+fn write_arbiter(mlp: &Mlp, a: &TrainArgs, round: u32, rollouts: usize, cv_agreement: &str) -> Result<()> {
+    let mut meta = HashMap::new();
+    meta.insert("rounds".to_string(), round.to_string());
+    meta.insert("rollouts".to_string(), rollouts.to_string());
+    meta.insert("threshold".to_string(), a.threshold.to_string());
+    meta.insert("cv_agreement".to_string(), cv_agreement.to_string());
+    meta.insert("k".to_string(), a.k.to_string());
+    meta.insert("max_tokens".to_string(), a.max_tokens.to_string());
+    std::fs::write(&a.out, mlp.to_safetensors(&meta)?).with_context(|| format!("writing {}", a.out.display()))?;
+    eprintln!("wrote {} (round {round}, {rollouts} rollouts)", a.out.display());
+    Ok(())
+}
+
 /// Folds of the cross-validated agreement reported after each fit.
 const CV_FOLDS: usize = 5;
 
@@ -152,7 +166,6 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
     let t0 = std::time::Instant::now();
     let mut policy = Policy::Target;
     let mut mlp: Option<Mlp> = None;
-    let mut cv_agreement = String::new();
     for round in 1..=a.rounds {
         let have = load(&rollouts_path)?;
         let done: HashSet<String> = have.iter().filter(|r| r.round == round).map(|r| r.problem.clone()).collect();
@@ -190,24 +203,16 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
             samples.len(),
             t0.elapsed().as_secs_f64()
         );
-        cv_agreement = format!("{cv}/{cn}");
+        let cv_agreement = format!("{cv}/{cn}");
+        // Written after every round, so a run stopped in the next keeps this fit.
+        if a.shard.index == 0 {
+            write_arbiter(&fitted, a, round, samples.len(), &cv_agreement)?;
+        }
         let shared = Arc::new(fitted.clone());
         policy = Policy::Learned { mlp: shared, threshold: a.threshold };
         mlp = Some(fitted);
     }
     let mlp = mlp.context("no training round ran (--rounds 0)")?;
-    let rollouts_total = load(&rollouts_path)?.iter().filter(|r| r.features.len() == FEATURES).count();
-    let mut meta = HashMap::new();
-    meta.insert("rounds".to_string(), a.rounds.to_string());
-    meta.insert("rollouts".to_string(), rollouts_total.to_string());
-    meta.insert("threshold".to_string(), a.threshold.to_string());
-    meta.insert("cv_agreement".to_string(), cv_agreement);
-    meta.insert("k".to_string(), a.k.to_string());
-    meta.insert("max_tokens".to_string(), a.max_tokens.to_string());
-    if a.shard.index == 0 {
-        std::fs::write(&a.out, mlp.to_safetensors(&meta)?).with_context(|| format!("writing {}", a.out.display()))?;
-        eprintln!("wrote {} ({} rollouts in {})", a.out.display(), rollouts_total, rollouts_path.display());
-    }
     // Held-out dev agreement: rollouts under the final policy, never used for training.
     if !dev_set.is_empty() {
         let have: HashSet<String> = load(&dev_path)?.iter().map(|r| r.problem.clone()).collect();
