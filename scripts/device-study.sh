@@ -8,7 +8,7 @@
 # benchmarks that rollouts may take (the eval gets the rest); SHARDS: processes side by side
 # (one GPU runs processes time-sliced: on the H200 three together made ~62 tok/s, less than
 # one process decodes alone).
-# LOCKSTEP: dev problems decoded side by side in the eval (the same tokens as one at a time);
+# LOCKSTEP: sequences decoded side by side, rollouts and eval (the same tokens as one at a time);
 # TIMED: problems decoded one at a time first, for the speed columns.
 # Carry earlier results in study/ (rollouts, records) to resume them; results go to
 # $OUT (or ./study-out): the log, the benchmark lines, the rollouts, the arbiter and the
@@ -71,7 +71,8 @@ if ((train_secs > 30)); then
     # The run stops at its limit and resumes next session; each finished round fits and
     # writes the arbiter.
     sharded "$train_secs" train-arbiter --draft "$D" --target "$T" --problems "$P" --out "$ARB" --rollouts "$ROLL" \
-        --rounds "$ROUNDS" --problems-per-round "$PER_ROUND" --dev-problems "$DEV_ROLLOUTS" --max-tokens 384 -k 4
+        --rounds "$ROUNDS" --problems-per-round "$PER_ROUND" --dev-problems "$DEV_ROLLOUTS" --max-tokens 384 -k 4 \
+        --lockstep "$LOCKSTEP"
     say "rollouts: $(grep -c . "$ROLL" 2>/dev/null) records from $(cut -d'"' -f4 "$ROLL" 2>/dev/null | sort -u | wc -l) problems"
 fi
 

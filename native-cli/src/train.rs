@@ -6,11 +6,12 @@
 //! with the same rollouts file resumes: problems already collected in a round are skipped.
 //! Finally dev rollouts (never trained on) give the agreement with the oracle branch choice.
 
+use crate::commands::open;
 use crate::eval::ProblemPair;
 use crate::speculative::open_pair;
 use anyhow::{bail, Context, Result};
 use cospec::decode::arbiter::{Mlp, Policy};
-use cospec::decode::{Mode, SpecOptions, SpecSession};
+use cospec::decode::{Mode, SpecOptions, SpecOutput, SpecSession};
 use cospec::eval::grading::is_correct;
 use cospec::eval::policy_gradient::{cross_validated_agreement, oracle_agreement, train, TrainOptions};
 use cospec::eval::problems::{prompt_text, select, Problem};
@@ -65,6 +66,10 @@ pub struct TrainArgs {
     /// the same MLP. Shard 0 writes OUT and the dev report.
     #[arg(long, default_value = "0/1")]
     pub shard: Shard,
+    /// Decode this many trajectories (then branches) side by side in lock step: the same
+    /// rollouts as one at a time, several times the throughput on a GPU; 1: one at a time
+    #[arg(long, default_value_t = 1)]
+    pub lockstep: usize,
 }
 
 /// Waits until every problem in `keys` has its rollouts for `round` in the file (the other
@@ -115,39 +120,77 @@ const CV_FOLDS: usize = 5;
 /// How long a shard waits for the others without any of them adding a problem.
 const PATIENCE: Duration = Duration::from_secs(1800);
 
-/// Decodes `ids` with `policy` and returns the text, tokens and mismatches.
-fn decode(s: &mut SpecSession, tok: &Tokenizer, ids: &[u32], policy: &Policy, k: usize, max_tokens: usize) -> Result<cospec::decode::SpecOutput> {
+/// Greedy decodes of `jobs` (token ids, max new tokens) with `policy`: one at a time, or
+/// `lockstep` at a time in lock step (the same outputs).
+fn decode_all(s: &mut SpecSession, tok: &Tokenizer, jobs: &[(Vec<u32>, usize)], policy: &Policy, a: &TrainArgs) -> Result<Vec<SpecOutput>> {
     let mode = if *policy == Policy::Target { Mode::Spd } else { Mode::Cospec };
-    let opts = SpecOptions { mode, k, policy: policy.clone(), max_tokens, stop_at_eos: true, ..Default::default() };
-    Ok(pollster::block_on(s.generate(tok, ids, &opts, &mut |_, _| {}))?)
+    let opts = SpecOptions { mode, k: a.k, policy: policy.clone(), max_tokens: a.max_tokens, stop_at_eos: true, ..Default::default() };
+    let mut out = Vec::with_capacity(jobs.len());
+    if a.lockstep <= 1 {
+        for (ids, max) in jobs {
+            let o = SpecOptions { max_tokens: *max, ..opts.clone() };
+            out.push(pollster::block_on(s.generate(tok, ids, &o, &mut |_, _| {}))?);
+        }
+        return Ok(out);
+    }
+    let ctx = s.target.ctx_len().min(s.draft.ctx_len());
+    let region = ctx / a.lockstep;
+    for chunk in jobs.chunks(a.lockstep) {
+        let (ids, max): (Vec<Vec<u32>>, Vec<usize>) = chunk.iter().cloned().unzip();
+        out.extend(pollster::block_on(s.generate_lockstep_each(tok, &ids, &max, &opts, ctx, region))?);
+    }
+    Ok(out)
 }
 
-/// Branch rollouts at the first mismatches of one problem's trajectory.
-#[allow(clippy::too_many_arguments)]
-fn collect(s: &mut SpecSession, tok: &Tokenizer, p: &Problem, policy: &Policy, round: u32, a: &TrainArgs) -> Result<Vec<Rollout>> {
-    let prompt = tok.encode(&prompt_text(tok, p)?)?;
-    let main = decode(s, tok, &prompt, policy, a.k, a.max_tokens)?;
-    let main_ok = is_correct(&main.text, &p.answer) as u8 as f32;
-    let mut out = Vec::new();
-    for m in main.mismatches.iter().take(a.mismatches_per_problem) {
-        let other = if m.kept { m.target_token } else { m.draft_token };
-        let mut ids = prompt.clone();
-        ids.extend_from_slice(&main.tokens[..m.position]);
-        ids.push(other);
-        let rest = a.max_tokens.saturating_sub(m.position + 1);
-        let (other_ok, other_len) = if rest == 0 || tok.is_eos(other) {
-            let text = tok.decode(&main.tokens[..m.position], true)? + &tok.decode(&[other], true)?;
-            (is_correct(&text, &p.answer) as u8 as f32, m.position + 1)
-        } else {
-            let branch = decode(s, tok, &ids, policy, a.k, rest)?;
+/// Branch rollouts at the first mismatches of each problem's trajectory: the trajectories,
+/// then every other branch, each batch decoded together.
+fn collect(s: &mut SpecSession, tok: &Tokenizer, problems: &[&Problem], policy: &Policy, round: u32, a: &TrainArgs) -> Result<Vec<Vec<Rollout>>> {
+    let prompts: Vec<Vec<u32>> = problems.iter().map(|p| Ok(tok.encode(&prompt_text(tok, p)?)?)).collect::<Result<_>>()?;
+    let mains = decode_all(s, tok, &prompts.iter().map(|p| (p.clone(), a.max_tokens)).collect::<Vec<_>>(), policy, a)?;
+    // (problem, mismatch) of each branch that needs decoding, and its job.
+    let mut branches = Vec::new();
+    let mut jobs = Vec::new();
+    for (i, main) in mains.iter().enumerate() {
+        for (j, m) in main.mismatches.iter().take(a.mismatches_per_problem).enumerate() {
+            let other = if m.kept { m.target_token } else { m.draft_token };
+            let rest = a.max_tokens.saturating_sub(m.position + 1);
+            if rest > 0 && !tok.is_eos(other) {
+                let mut ids = prompts[i].clone();
+                ids.extend_from_slice(&main.tokens[..m.position]);
+                ids.push(other);
+                branches.push((i, j));
+                jobs.push((ids, rest));
+            }
+        }
+    }
+    let decoded = decode_all(s, tok, &jobs, policy, a)?;
+    let mut out = Vec::with_capacity(problems.len());
+    for (i, (p, main)) in problems.iter().zip(&mains).enumerate() {
+        let main_ok = is_correct(&main.text, &p.answer) as u8 as f32;
+        let mut rollouts = Vec::new();
+        for (j, m) in main.mismatches.iter().take(a.mismatches_per_problem).enumerate() {
+            let other = if m.kept { m.target_token } else { m.draft_token };
             let mut toks = main.tokens[..m.position].to_vec();
             toks.push(other);
-            let text = tok.decode(&toks, true)? + &branch.text;
-            (is_correct(&text, &p.answer) as u8 as f32, m.position + 1 + branch.tokens.len())
-        };
-        let (reward_keep, reward_take, tokens_keep, tokens_take) =
-            if m.kept { (main_ok, other_ok, main.tokens.len(), other_len) } else { (other_ok, main_ok, other_len, main.tokens.len()) };
-        out.push(Rollout { problem: p.key(), round, position: m.position, features: m.features.to_vec(), reward_keep, reward_take, tokens_keep, tokens_take });
+            let (other_ok, other_len) = match branches.iter().position(|&b| b == (i, j)) {
+                Some(b) => {
+                    let text = tok.decode(&toks, true)? + &decoded[b].text;
+                    (is_correct(&text, &p.answer) as u8 as f32, m.position + 1 + decoded[b].tokens.len())
+                }
+                None => {
+                    let text = tok.decode(&main.tokens[..m.position], true)? + &tok.decode(&[other], true)?;
+                    (is_correct(&text, &p.answer) as u8 as f32, m.position + 1)
+                }
+            };
+            let (reward_keep, reward_take, tokens_keep, tokens_take) =
+                if m.kept { (main_ok, other_ok, main.tokens.len(), other_len) } else { (other_ok, main_ok, other_len, main.tokens.len()) };
+            rollouts.push(Rollout { problem: p.key(), round, position: m.position, features: m.features.to_vec(), reward_keep, reward_take, tokens_keep, tokens_take });
+        }
+        if rollouts.is_empty() {
+            // A problem without mismatches: a marker (no features) records it as collected.
+            rollouts.push(Rollout { problem: p.key(), round, position: usize::MAX, features: vec![], reward_keep: 0.0, reward_take: 0.0, tokens_keep: 0, tokens_take: 0 });
+        }
+        out.push(rollouts);
     }
     Ok(out)
 }
@@ -161,7 +204,20 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
     }
     let rollouts_path = a.rollouts.clone().unwrap_or_else(|| a.out.with_extension("rollouts.jsonl"));
     let dev_path = rollouts_path.with_extension("dev.jsonl");
-    let (mut s, tok) = open_pair(gpu_opts, &a.pair.draft, &a.pair.target, (a.max_tokens + 1024).min(4096), a.k.max(1), 1)?;
+    if !(1..=64).contains(&a.lockstep) {
+        bail!("--lockstep {}: between 1 and 64 sequences side by side", a.lockstep);
+    }
+    // In lock step each sequence gets a region of the longest prompt and the budget.
+    let prompt_cap = if a.lockstep > 1 {
+        let tok = Tokenizer::from_model_file(&open(&a.pair.target)?)?;
+        let lens = train_set.iter().chain(&dev_set).map(|p| Ok(tok.encode(&prompt_text(&tok, p)?)?.len())).collect::<Result<Vec<_>>>()?;
+        lens.into_iter().max().unwrap_or(0)
+    } else {
+        0
+    };
+    let single_ctx = (a.max_tokens + 1024).min(4096);
+    let ctx_len = if a.lockstep > 1 { single_ctx.max(a.lockstep * (prompt_cap + a.max_tokens)) } else { single_ctx };
+    let (mut s, tok) = open_pair(gpu_opts, &a.pair.draft, &a.pair.target, ctx_len, a.k.max(1), a.lockstep)?;
     let opts = TrainOptions { hidden: a.hidden, epochs: a.epochs, keep_cost: a.keep_cost, ..Default::default() };
     let t0 = std::time::Instant::now();
     let mut policy = Policy::Target;
@@ -176,16 +232,13 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         let bar = ProgressBar::new(mine.len() as u64);
         bar.set_style(ProgressStyle::with_template("round {msg} [{bar:30}] {pos}/{len} {elapsed} eta {eta}").expect("static template").progress_chars("=> "));
         bar.set_message(format!("{round}/{} ({})", a.rounds, policy.name()));
-        for p in mine {
-            if !done.contains(&p.key()) {
-                let mut new = collect(&mut s, &tok, p, &policy, round, a)?;
-                if new.is_empty() {
-                    // A problem without mismatches: a marker (no features) records it as collected.
-                    new.push(Rollout { problem: p.key(), round, position: usize::MAX, features: vec![], reward_keep: 0.0, reward_take: 0.0, tokens_keep: 0, tokens_take: 0 });
-                }
+        bar.inc((mine.len() - mine.iter().filter(|p| !done.contains(&p.key())).count()) as u64);
+        let todo: Vec<&Problem> = mine.into_iter().filter(|p| !done.contains(&p.key())).collect();
+        for group in todo.chunks(a.lockstep.max(1)) {
+            for new in collect(&mut s, &tok, group, &policy, round, a)? {
                 append(&rollouts_path, &new)?;
+                bar.inc(1);
             }
-            bar.inc(1);
         }
         bar.finish_and_clear();
         if !a.shard.is_all() {
@@ -216,12 +269,9 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
     // Held-out dev agreement: rollouts under the final policy, never used for training.
     if !dev_set.is_empty() {
         let have: HashSet<String> = load(&dev_path)?.iter().map(|r| r.problem.clone()).collect();
-        for (_, p) in dev_set.iter().enumerate().filter(|(i, _)| a.shard.takes(*i)) {
-            if !have.contains(&p.key()) {
-                let mut new = collect(&mut s, &tok, p, &policy, 0, a)?;
-                if new.is_empty() {
-                    new.push(Rollout { problem: p.key(), round: 0, position: usize::MAX, features: vec![], reward_keep: 0.0, reward_take: 0.0, tokens_keep: 0, tokens_take: 0 });
-                }
+        let todo: Vec<&Problem> = dev_set.iter().enumerate().filter(|(i, p)| a.shard.takes(*i) && !have.contains(&p.key())).map(|(_, p)| p).collect();
+        for group in todo.chunks(a.lockstep.max(1)) {
+            for new in collect(&mut s, &tok, group, &policy, 0, a)? {
                 append(&dev_path, &new)?;
             }
         }

@@ -329,6 +329,14 @@ fn train_arbiter_shards_side_by_side_fit_the_arbiter_of_one_process() {
     assert!(sorted("tshard-one.rollouts.jsonl").len() >= 6, "too few rollouts to compare");
     assert_eq!(sorted("tshard-two.rollouts.jsonl"), sorted("tshard-one.rollouts.jsonl"));
     assert_eq!(sorted("tshard-two.rollouts.dev.jsonl"), sorted("tshard-one.rollouts.dev.jsonl"));
+    // Trajectories and branches decoded in lock step: the same rollouts, the same arbiter.
+    let mut lock = args("tshard-lock");
+    lock.extend(["--lockstep".to_string(), "3".to_string()]);
+    let (ok, _, err) = cospec(&lock.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    assert!(ok, "{err}");
+    assert_eq!(sorted("tshard-lock.rollouts.jsonl"), sorted("tshard-one.rollouts.jsonl"));
+    assert_eq!(sorted("tshard-lock.rollouts.dev.jsonl"), sorted("tshard-one.rollouts.dev.jsonl"));
+    assert!(mlp("tshard-lock.safetensors") == mlp("tshard-one.safetensors"), "lock step fitted another arbiter");
 }
 
 #[test]

@@ -48,6 +48,24 @@ impl SpecSession {
         ctx_len: usize,
         region: usize,
     ) -> Result<Vec<SpecOutput>, ModelError> {
+        let budgets = vec![opts.max_tokens; prompts.len()];
+        self.generate_lockstep_each(tok, prompts, &budgets, opts, ctx_len, region).await
+    }
+
+    /// As `generate_lockstep`, with prompt i's `max_tokens` given by `max_tokens[i]` (branch
+    /// rollouts: each branch has what is left of the budget after its prefix).
+    pub async fn generate_lockstep_each(
+        &mut self,
+        tok: &Tokenizer,
+        prompts: &[Vec<u32>],
+        max_tokens: &[usize],
+        opts: &SpecOptions,
+        ctx_len: usize,
+        region: usize,
+    ) -> Result<Vec<SpecOutput>, ModelError> {
+        if max_tokens.len() != prompts.len() {
+            return Err(invalid(format!("{} budgets for {} prompts", max_tokens.len(), prompts.len())));
+        }
         if !opts.sampling.is_greedy() {
             return Err(invalid("lock-step decoding replays greedy decoding only"));
         }
@@ -74,11 +92,11 @@ impl SpecSession {
             self.use_policy(&policy)?;
         }
         let mut lanes = Vec::with_capacity(n);
-        for p in prompts {
+        for (p, &max) in prompts.iter().zip(max_tokens) {
             if p.is_empty() || p.len() >= ctx_len {
                 return Err(ModelError::ContextFull { have: 0, adding: p.len(), ctx: ctx_len });
             }
-            let budget = opts.max_tokens.min(ctx_len - p.len());
+            let budget = max.min(ctx_len - p.len());
             if p.len() + budget > region {
                 return Err(invalid(format!("a prompt of {} tokens and {budget} more do not fit a region of {region}", p.len())));
             }
