@@ -20,6 +20,8 @@ BUDGET="${BUDGET:-300}"
 SHARDS="${SHARDS:-1}"
 TRAIN_SHARE="${TRAIN_SHARE:-30}"
 LOCKSTEP="${LOCKSTEP:-32}"
+# Rollouts are written per group of problems: smaller groups lose less at the time limit.
+TRAIN_LOCKSTEP="${TRAIN_LOCKSTEP:-10}"
 # Round 1 of 30 problems is the committed rollouts' (27 collected); round 2 is on-policy.
 ROUNDS="${ROUNDS:-2}"
 PER_ROUND="${PER_ROUND:-30}"
@@ -72,7 +74,7 @@ if ((train_secs > 30)); then
     # writes the arbiter.
     sharded "$train_secs" train-arbiter --draft "$D" --target "$T" --problems "$P" --out "$ARB" --rollouts "$ROLL" \
         --rounds "$ROUNDS" --problems-per-round "$PER_ROUND" --dev-problems "$DEV_ROLLOUTS" --max-tokens 384 -k 4 \
-        --lockstep "$LOCKSTEP"
+        --lockstep "$TRAIN_LOCKSTEP"
     say "rollouts: $(grep -c . "$ROLL" 2>/dev/null) records from $(cut -d'"' -f4 "$ROLL" 2>/dev/null | sort -u | wc -l) problems"
 fi
 
