@@ -65,8 +65,8 @@ for model in "$T" "$D"; do
 done
 say "bench: $(tr '\n' ' ' < "$OUTDIR/bench.jsonl" 2>/dev/null)"
 
-ARB=arbiters/qwen-coder.safetensors
-ROLL=arbiters/qwen-coder.rollouts.jsonl
+ARB=engine/arbiters/qwen-coder.safetensors
+ROLL=engine/arbiters/qwen-coder.rollouts.jsonl
 train_secs=$(( ($(left) - 40) * TRAIN_SHARE / 100 ))
 if ((train_secs > 30)); then
     say "rollouts: $ROUNDS rounds of $PER_ROUND problems for $train_secs s"
