@@ -7,7 +7,10 @@ pub mod reference;
 pub mod serve;
 pub mod tiny;
 
+use cospec::decode::arbiter::Mlp;
+use cospec::gpu::kernels::spec::FEATURES;
 use cospec::gpu::{GpuContext, MatmulVariant};
+use rand::Rng;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
@@ -94,3 +97,16 @@ pub fn rel_err(a: &[f32], b: &[f32]) -> f32 {
 }
 
 pub const POISON: f32 = f32::NAN;
+
+/// An arbiter MLP with random weights and normalization (kernels and lock-step tests).
+pub fn random_mlp(hidden: usize, r: &mut impl Rng) -> Mlp {
+    Mlp {
+        mean: (0..FEATURES).map(|_| r.random_range(-1.0..1.0)).collect(),
+        std: (0..FEATURES).map(|_| r.random_range(0.2..3.0)).collect(),
+        w1: (0..hidden * FEATURES).map(|_| r.random_range(-1.0..1.0)).collect(),
+        b1: (0..hidden).map(|_| r.random_range(-0.5..0.5)).collect(),
+        w2: (0..hidden).map(|_| r.random_range(-1.0..1.0)).collect(),
+        b2: r.random_range(-0.5..0.5),
+    }
+}
+

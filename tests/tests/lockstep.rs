@@ -4,15 +4,13 @@
 //! pair with many mismatches, prompts of awkward lengths (one of a single token) and budgets
 //! that end mid-block.
 
-use cospec::decode::arbiter::{Mlp, Policy};
+use cospec::decode::arbiter::Policy;
 use cospec::decode::{Mode, SamplingParams, SpecOptions, SpecOutput, SpecSession};
-use cospec::gpu::kernels::spec::FEATURES;
 use cospec::model::{LoadOptions, Model};
 use cospec::tokenizer::Tokenizer;
 use cospec_tests::blocks::rng;
-use cospec_tests::gpu;
+use cospec_tests::{gpu, random_mlp};
 use cospec_tests::tiny::{tiny_llama, tiny_model_file, TinySpec};
-use rand::Rng;
 use std::sync::Arc;
 
 const REGION: usize = 96;
@@ -29,19 +27,6 @@ fn session() -> (SpecSession, Tokenizer) {
 
 fn prompts() -> Vec<Vec<u32>> {
     [11usize, 4, 1, 7].iter().enumerate().map(|(s, &n)| (0..n).map(|i| ((i * 29 + s * 53 + 3) % 256) as u32).collect()).collect()
-}
-
-fn random_mlp() -> Arc<Mlp> {
-    let mut r = rng(77);
-    let h = 12;
-    Arc::new(Mlp {
-        mean: (0..FEATURES).map(|_| r.random_range(-1.0..1.0)).collect(),
-        std: (0..FEATURES).map(|_| r.random_range(0.2..3.0)).collect(),
-        w1: (0..h * FEATURES).map(|_| r.random_range(-1.0..1.0)).collect(),
-        b1: (0..h).map(|_| r.random_range(-0.5..0.5)).collect(),
-        w2: (0..h).map(|_| r.random_range(-1.0..1.0)).collect(),
-        b2: r.random_range(-0.5..0.5),
-    })
 }
 
 fn same(a: &SpecOutput, b: &SpecOutput, what: &str) {
@@ -65,7 +50,7 @@ fn same(a: &SpecOutput, b: &SpecOutput, what: &str) {
 fn lockstep_gives_each_prompt_what_it_gets_alone() {
     let (mut s, tok) = session();
     let ps = prompts();
-    let mlp = random_mlp();
+    let mlp = Arc::new(random_mlp(12, &mut rng(77)));
     let cases: Vec<(Mode, Policy, usize, usize)> = vec![
         (Mode::TargetOnly, Policy::Target, 1, 40),
         (Mode::DraftOnly, Policy::Target, 1, 40),

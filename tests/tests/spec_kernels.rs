@@ -8,7 +8,7 @@ use cospec::gpu::dispatch::{submit, Dispatch};
 use cospec::gpu::kernels::spec::{self, SpecBuffers, SpecParams, FEATURES, MAX_K, OUTCOME_WORDS, ROW};
 use cospec::gpu::{GpuBuffer, GpuContext};
 use cospec_tests::blocks::rng;
-use cospec_tests::gpu;
+use cospec_tests::{gpu, random_mlp};
 use rand::Rng;
 use std::sync::Arc;
 
@@ -150,17 +150,6 @@ fn features_kernel_matches_cpu_reference() {
                 assert!((got[f] as f64 - want[f]).abs() < tol, "vocab {vocab} row {i} feature {f}: {} vs {}", got[f], want[f]);
             }
         }
-    }
-}
-
-fn random_mlp(hidden: usize, r: &mut impl Rng) -> Mlp {
-    Mlp {
-        mean: (0..FEATURES).map(|_| r.random_range(-1.0..1.0)).collect(),
-        std: (0..FEATURES).map(|_| r.random_range(0.2..3.0)).collect(),
-        w1: (0..hidden * FEATURES).map(|_| r.random_range(-1.0..1.0)).collect(),
-        b1: (0..hidden).map(|_| r.random_range(-0.5..0.5)).collect(),
-        w2: (0..hidden).map(|_| r.random_range(-1.0..1.0)).collect(),
-        b2: r.random_range(-0.5..0.5),
     }
 }
 

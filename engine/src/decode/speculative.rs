@@ -369,23 +369,7 @@ impl SpecSession {
             return Err(ModelError::ContextFull { have: 0, adding: prompt.len(), ctx: ctx_len });
         }
         let budget = opts.max_tokens.min(ctx_len - prompt.len());
-        let mut run = Run {
-            tokens: Vec::new(),
-            origins: Vec::new(),
-            mismatches: Vec::new(),
-            text: String::new(),
-            stream: TextStream::new(),
-            stats: SpecStats {
-                mode: opts.mode.name().into(),
-                policy: policy.name().into(),
-                k: if speculative { opts.k } else { 0 },
-                prompt_tokens: prompt.len(),
-                ..Default::default()
-            },
-            budget,
-            stop_at_eos: opts.stop_at_eos,
-            done: budget == 0,
-        };
+        let mut run = Run::new(opts, &policy, prompt.len(), budget);
         let (head, last) = prompt.split_at(prompt.len() - 1);
         let t0 = Instant::now();
         self.target.truncate(0);
@@ -659,6 +643,28 @@ struct Run {
 }
 
 impl Run {
+    /// A generation of at most `budget` tokens after a prompt of `prompt_len`.
+    fn new(opts: &SpecOptions, policy: &Policy, prompt_len: usize, budget: usize) -> Run {
+        let speculative = matches!(opts.mode, Mode::Spd | Mode::Cospec);
+        Run {
+            tokens: Vec::new(),
+            origins: Vec::new(),
+            mismatches: Vec::new(),
+            text: String::new(),
+            stream: TextStream::new(),
+            stats: SpecStats {
+                mode: opts.mode.name().into(),
+                policy: policy.name().into(),
+                k: if speculative { opts.k } else { 0 },
+                prompt_tokens: prompt_len,
+                ..Default::default()
+            },
+            budget,
+            stop_at_eos: opts.stop_at_eos,
+            done: budget == 0,
+        }
+    }
+
     fn commit(&mut self, tok: &Tokenizer, t: u32, origin: Origin, on_piece: &mut dyn FnMut(&str, Origin)) -> Result<(), ModelError> {
         self.tokens.push(t);
         self.origins.push(origin);

@@ -14,14 +14,14 @@
 //! What it cannot give is the speculative step's wall time (a batch is not a speculative
 //! step): the outputs carry no decode time.
 
-use super::{invalid, Mode, Origin, Run, SpecOptions, SpecOutput, SpecSession, SpecStats};
+use super::{invalid, Mode, Origin, Run, SpecOptions, SpecOutput, SpecSession};
 use crate::decode::arbiter::Policy;
 use crate::gpu::dispatch::encode_pass;
 use crate::gpu::kernels::spec::{self, SpecParams, FEATURES};
 use crate::gpu::GpuBuffer;
 use crate::model::llm::SeqTokens;
 use crate::model::ModelError;
-use crate::tokenizer::{TextStream, Tokenizer};
+use crate::tokenizer::Tokenizer;
 
 /// One prompt's generation in progress.
 struct Lane {
@@ -100,23 +100,7 @@ impl SpecSession {
             if p.len() + budget > region {
                 return Err(invalid(format!("a prompt of {} tokens and {budget} more do not fit a region of {region}", p.len())));
             }
-            let run = Run {
-                tokens: Vec::new(),
-                origins: Vec::new(),
-                mismatches: Vec::new(),
-                text: String::new(),
-                stream: TextStream::new(),
-                stats: SpecStats {
-                    mode: opts.mode.name().into(),
-                    policy: policy.name().into(),
-                    k: if speculative { opts.k } else { 0 },
-                    prompt_tokens: p.len(),
-                    ..Default::default()
-                },
-                budget,
-                stop_at_eos: true,
-                done: budget == 0,
-            };
+            let run = Run::new(opts, &policy, p.len(), budget);
             lanes.push(Lane { run, prompt_len: p.len(), last: *p.last().expect("checked non-empty"), block: 0, at: 0 });
         }
         // The prompts but their last tokens, as `start` prefills them.
