@@ -356,9 +356,7 @@ impl SpecSession {
         let speculative = matches!(opts.mode, Mode::Spd | Mode::Cospec);
         let s = &opts.sampling;
         if speculative {
-            if !(1..=self.max_k).contains(&opts.k) {
-                return Err(invalid(format!("draft length k = {} out of range 1..={} for this session", opts.k, self.max_k)));
-            }
+            self.check_k(opts.k)?;
             if !s.is_greedy() && (s.top_k != 0 || s.top_p < 1.0) {
                 return Err(invalid("speculative sampling uses the temperature only: drop --top-k / --top-p, or use target-only"));
             }
@@ -439,14 +437,15 @@ impl SpecSession {
 
     /// Flushes the text stream and returns the generation.
     pub fn finish(&mut self, tok: &Tokenizer, r: SpecRun, on_piece: &mut dyn FnMut(&str, Origin)) -> Result<SpecOutput, ModelError> {
-        let mut run = r.run;
-        let rest = run.stream.finish(tok).map_err(|e| invalid(e.to_string()))?;
-        if !rest.is_empty() {
-            on_piece(&rest, *run.origins.last().unwrap_or(&Origin::Target));
-            run.text.push_str(&rest);
+        r.run.finish(tok, on_piece)
+    }
+
+    /// The draft length a speculative mode asks for fits this session.
+    fn check_k(&self, k: usize) -> Result<(), ModelError> {
+        if !(1..=self.max_k).contains(&k) {
+            return Err(invalid(format!("draft length k = {k} out of range 1..={} for this session", self.max_k)));
         }
-        run.stats.generated_tokens = run.tokens.len();
-        Ok(SpecOutput { tokens: run.tokens, origins: run.origins, text: run.text, stats: run.stats, mismatches: run.mismatches })
+        Ok(())
     }
 
     /// One draft-verify-arbitrate step; `pending` holds the tokens the draft has not cached
@@ -643,6 +642,17 @@ struct Run {
 }
 
 impl Run {
+    /// Flushes the text stream into the output.
+    fn finish(mut self, tok: &Tokenizer, on_piece: &mut dyn FnMut(&str, Origin)) -> Result<SpecOutput, ModelError> {
+        let rest = self.stream.finish(tok).map_err(|e| invalid(e.to_string()))?;
+        if !rest.is_empty() {
+            on_piece(&rest, *self.origins.last().unwrap_or(&Origin::Target));
+            self.text.push_str(&rest);
+        }
+        self.stats.generated_tokens = self.tokens.len();
+        Ok(SpecOutput { tokens: self.tokens, origins: self.origins, text: self.text, stats: self.stats, mismatches: self.mismatches })
+    }
+
     /// A generation of at most `budget` tokens after a prompt of `prompt_len`.
     fn new(opts: &SpecOptions, policy: &Policy, prompt_len: usize, budget: usize) -> Run {
         let speculative = matches!(opts.mode, Mode::Spd | Mode::Cospec);

@@ -23,6 +23,15 @@ use crate::model::llm::SeqTokens;
 use crate::model::ModelError;
 use crate::tokenizer::Tokenizer;
 
+/// What every sequence's replay shares in one call.
+struct Replay<'a> {
+    tok: &'a Tokenizer,
+    k: usize,
+    policy: &'a Policy,
+    /// A logits row, to move a sequence's target row to row 0.
+    scratch: GpuBuffer,
+}
+
 /// One prompt's generation in progress.
 struct Lane {
     run: Run,
@@ -73,8 +82,8 @@ impl SpecSession {
             return Err(invalid("lock-step decoding stops at the end-of-sequence token"));
         }
         let speculative = matches!(opts.mode, Mode::Spd | Mode::Cospec);
-        if speculative && !(1..=self.max_k).contains(&opts.k) {
-            return Err(invalid(format!("draft length k = {} out of range 1..={} for this session", opts.k, self.max_k)));
+        if speculative {
+            self.check_k(opts.k)?;
         }
         let n = prompts.len();
         for m in [&self.draft, &self.target] {
@@ -118,6 +127,7 @@ impl SpecSession {
                 self.draft.forward_sequences(&heads).await?;
             }
         }
+        let replay = Replay { tok, k: opts.k, policy: &policy, scratch: GpuBuffer::zeros(&self.ctx, "lock-step logits row", self.vocab) };
         loop {
             let live: Vec<usize> = (0..n).filter(|&s| !lanes[s].run.done).collect();
             if live.is_empty() {
@@ -143,18 +153,12 @@ impl SpecSession {
                         lanes[s].run.stats.draft_passes += 1;
                         self.commit(tok, &mut lanes[s], draft[row], Origin::Draft)?;
                     }
-                    Mode::Spd | Mode::Cospec => self.replay(tok, &mut lanes[s], row, draft[row], target[row], opts.k, &policy).await?,
+                    Mode::Spd | Mode::Cospec => self.replay(&replay, &mut lanes[s], row, draft[row], target[row]).await?,
                 }
             }
         }
-        let mut out = Vec::with_capacity(n);
-        for lane in lanes {
-            out.push(self.finish(tok, super::SpecRun { run: lane.run, pending: Vec::new(), opts: opts.clone(), policy: policy.clone(), started: web_time::Instant::now() }, &mut |_, _| {})?);
-        }
-        for o in &mut out {
-            o.stats.decode_secs = 0.0;
-        }
-        Ok(out)
+        // No decode time: a lane's tokens were not decoded on their own.
+        lanes.into_iter().map(|lane| lane.run.finish(tok, &mut |_, _| {})).collect()
     }
 
     fn commit(&self, tok: &Tokenizer, lane: &mut Lane, t: u32, origin: Origin) -> Result<(), ModelError> {
@@ -167,8 +171,8 @@ impl SpecSession {
 
     /// One token of a speculative block for one sequence, given both models' argmax at its
     /// position (the draft's proposal and the target's token); `row` is its logits row.
-    #[allow(clippy::too_many_arguments)]
-    async fn replay(&mut self, tok: &Tokenizer, lane: &mut Lane, row: usize, d: u32, t: u32, k: usize, policy: &Policy) -> Result<(), ModelError> {
+    async fn replay(&mut self, r: &Replay<'_>, lane: &mut Lane, row: usize, d: u32, t: u32) -> Result<(), ModelError> {
+        let (tok, k) = (r.tok, r.k);
         if lane.block == 0 {
             let remaining = lane.run.budget - lane.run.tokens.len();
             let k_open = k.min(remaining - 1);
@@ -188,7 +192,7 @@ impl SpecSession {
             lane.at += 1;
             return self.commit(tok, lane, d, Origin::DraftAccepted);
         }
-        let (kept, features) = self.arbitrate(lane, row, d, t, policy).await?;
+        let (kept, features) = self.arbitrate(r, lane, row, d, t).await?;
         let position = lane.run.tokens.len();
         lane.run.stats.mismatches += 1;
         lane.run.stats.keeps += kept as usize;
@@ -205,16 +209,16 @@ impl SpecSession {
     /// The verify kernel's decision at a mismatch: this sequence's logits rows become row 0
     /// of a one-position block at the lane's block position, so the features and the policy
     /// are computed by the same kernels, on the same logits, as in a speculative step.
-    async fn arbitrate(&mut self, lane: &Lane, row: usize, d: u32, t: u32, policy: &Policy) -> Result<(bool, [f32; FEATURES]), ModelError> {
+    async fn arbitrate(&mut self, r: &Replay<'_>, lane: &Lane, row: usize, d: u32, t: u32) -> Result<(bool, [f32; FEATURES]), ModelError> {
+        let policy = r.policy;
         let g = self.ctx.clone();
         let row_bytes = (self.vocab * 4) as u64;
         let mut enc = g.device.create_command_encoder(&Default::default());
         if row != 0 {
             // A buffer cannot be copied onto itself: through a scratch row.
-            let scratch = GpuBuffer::zeros(&g, "lock-step logits row", self.vocab);
             let p = &self.target.logits_buffer().buffer;
-            enc.copy_buffer_to_buffer(p, row as u64 * row_bytes, &scratch.buffer, 0, row_bytes);
-            enc.copy_buffer_to_buffer(&scratch.buffer, 0, p, 0, row_bytes);
+            enc.copy_buffer_to_buffer(p, row as u64 * row_bytes, &r.scratch.buffer, 0, row_bytes);
+            enc.copy_buffer_to_buffer(&r.scratch.buffer, 0, p, 0, row_bytes);
         }
         enc.copy_buffer_to_buffer(&self.draft.logits_buffer().buffer, row as u64 * row_bytes, &self.q_logits.buffer, 0, row_bytes);
         self.proposals.write_u32(&g, 0, &[d]);
