@@ -12,6 +12,26 @@ fn tiny_file(name: &str, bytes: &[u8]) -> PathBuf {
     p
 }
 
+/// A tiny untied target and a draft that differs from it in the last FFN (seed + 1000, by
+/// `perturb`), written as `{prefix}target.gguf` and `{prefix}draft.gguf`.
+fn tiny_pair(prefix: &str, seed: u64, perturb: f32) -> (PathBuf, PathBuf) {
+    use cospec_tests::tiny::TinySpec;
+    let t = TinySpec { tied: false, ..tiny_llama(seed) };
+    let d = TinySpec { perturb_last_ffn: Some((seed + 1000, perturb)), ..t.clone() };
+    (tiny_file(&format!("{prefix}target.gguf"), &tiny_gguf(&t)), tiny_file(&format!("{prefix}draft.gguf"), &tiny_gguf(&d)))
+}
+
+/// Math problems "Add {i} and {add}." for each template, in the split its id gives.
+fn problems_file(name: &str, templates: impl Iterator<Item = u32>, add: u32) -> PathBuf {
+    let lines: Vec<String> = templates
+        .map(|i| {
+            let split = if i < 60 { "train" } else { "dev" };
+            format!(r#"{{"template": {i}, "variant": 0, "split": "{split}", "question": "Add {i} and {add}.", "answer": "{}"}}"#, i + add)
+        })
+        .collect();
+    tiny_file(name, lines.join("\n").as_bytes())
+}
+
 fn cospec(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_cospec")).args(args).env("XDG_RUNTIME_DIR", "/tmp").output().unwrap();
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
@@ -74,11 +94,7 @@ fn bad_files_and_prompts_give_clear_errors() {
 
 #[test]
 fn run_with_a_pair_reports_origins_and_statistics() {
-    use cospec_tests::tiny::TinySpec;
-    let t = TinySpec { tied: false, ..tiny_llama(21) };
-    let d = TinySpec { perturb_last_ffn: Some((1021, 0.6)), ..t.clone() };
-    let tp = tiny_file("target.gguf", &tiny_gguf(&t));
-    let dp = tiny_file("draft.gguf", &tiny_gguf(&d));
+    let (tp, dp) = tiny_pair("", 21, 0.6);
     let pair = ["run", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--prompt", "the in", "--max-tokens", "24"];
     let run = |extra: &[&str]| {
         let args: Vec<&str> = pair.iter().chain(extra).copied().collect();
@@ -115,16 +131,8 @@ fn run_with_a_pair_reports_origins_and_statistics() {
 
 #[test]
 fn eval_writes_the_table_and_resumes() {
-    use cospec_tests::tiny::TinySpec;
-    let t = TinySpec { tied: false, ..tiny_llama(23) };
-    let d = TinySpec { perturb_last_ffn: Some((1023, 0.6)), ..t.clone() };
-    let tp = tiny_file("eval-target.gguf", &tiny_gguf(&t));
-    let dp = tiny_file("eval-draft.gguf", &tiny_gguf(&d));
-    let problems = (60..63)
-        .map(|i| format!(r#"{{"template": {i}, "variant": 0, "split": "dev", "question": "What is {i} + 1?", "answer": "{}"}}"#, i + 1))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let pf = tiny_file("problems.jsonl", problems.as_bytes());
+    let (tp, dp) = tiny_pair("eval-", 23, 0.6);
+    let pf = problems_file("problems.jsonl", 60..63, 1);
     let out = pf.parent().unwrap().join("eval-out");
     let _ = std::fs::remove_dir_all(&out);
     let args = [
@@ -177,17 +185,8 @@ fn eval_writes_the_table_and_resumes() {
 
 #[test]
 fn train_arbiter_collects_resumes_and_writes_a_usable_arbiter() {
-    use cospec_tests::tiny::TinySpec;
-    let t = TinySpec { tied: false, ..tiny_llama(25) };
-    let d = TinySpec { perturb_last_ffn: Some((1025, 0.8)), ..t.clone() };
-    let tp = tiny_file("train-target.gguf", &tiny_gguf(&t));
-    let dp = tiny_file("train-draft.gguf", &tiny_gguf(&d));
-    let problems = (0..4)
-        .chain(60..62)
-        .map(|i| format!(r#"{{"template": {i}, "variant": 0, "split": "{}", "question": "Add {i} and 2.", "answer": "{}"}}"#, if i < 60 { "train" } else { "dev" }, i + 2))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let pf = tiny_file("train-problems.jsonl", problems.as_bytes());
+    let (tp, dp) = tiny_pair("train-", 25, 0.8);
+    let pf = problems_file("train-problems.jsonl", (0..4).chain(60..62), 2);
     let out = pf.parent().unwrap().join("arbiter.safetensors");
     let rollouts = pf.parent().unwrap().join("arbiter.rollouts.jsonl");
     let _ = std::fs::remove_file(&rollouts);
@@ -232,16 +231,8 @@ fn with_shard(args: &[&str], shard: &str) -> Vec<String> {
 
 #[test]
 fn eval_shards_side_by_side_give_the_records_of_one_process() {
-    use cospec_tests::tiny::TinySpec;
-    let t = TinySpec { tied: false, ..tiny_llama(27) };
-    let d = TinySpec { perturb_last_ffn: Some((1027, 0.6)), ..t.clone() };
-    let tp = tiny_file("shard-target.gguf", &tiny_gguf(&t));
-    let dp = tiny_file("shard-draft.gguf", &tiny_gguf(&d));
-    let problems = (60..65)
-        .map(|i| format!(r#"{{"template": {i}, "variant": 0, "split": "dev", "question": "What is {i} + 2?", "answer": "{}"}}"#, i + 2))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let pf = tiny_file("shard-problems.jsonl", problems.as_bytes());
+    let (tp, dp) = tiny_pair("shard-", 27, 0.6);
+    let pf = problems_file("shard-problems.jsonl", 60..65, 2);
     let (one, sharded) = (pf.parent().unwrap().join("shard-one"), pf.parent().unwrap().join("shard-three"));
     for d in [&one, &sharded] {
         let _ = std::fs::remove_dir_all(d);
@@ -290,17 +281,8 @@ fn eval_shards_side_by_side_give_the_records_of_one_process() {
 
 #[test]
 fn train_arbiter_shards_side_by_side_fit_the_arbiter_of_one_process() {
-    use cospec_tests::tiny::TinySpec;
-    let t = TinySpec { tied: false, ..tiny_llama(29) };
-    let d = TinySpec { perturb_last_ffn: Some((1029, 0.8)), ..t.clone() };
-    let tp = tiny_file("tshard-target.gguf", &tiny_gguf(&t));
-    let dp = tiny_file("tshard-draft.gguf", &tiny_gguf(&d));
-    let problems = (0..4)
-        .chain(60..63)
-        .map(|i| format!(r#"{{"template": {i}, "variant": 0, "split": "{}", "question": "Add {i} and 3.", "answer": "{}"}}"#, if i < 60 { "train" } else { "dev" }, i + 3))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let pf = tiny_file("tshard-problems.jsonl", problems.as_bytes());
+    let (tp, dp) = tiny_pair("tshard-", 29, 0.8);
+    let pf = problems_file("tshard-problems.jsonl", (0..4).chain(60..63), 3);
     let dir = pf.parent().unwrap();
     let args = |name: &str| -> Vec<String> {
         let out = dir.join(format!("{name}.safetensors"));
@@ -341,11 +323,7 @@ fn train_arbiter_shards_side_by_side_fit_the_arbiter_of_one_process() {
 
 #[test]
 fn eval_in_lock_step_gives_the_records_of_one_at_a_time() {
-    use cospec_tests::tiny::TinySpec;
-    let t = TinySpec { tied: false, ..tiny_llama(31) };
-    let d = TinySpec { perturb_last_ffn: Some((1031, 0.6)), ..t.clone() };
-    let tp = tiny_file("lock-target.gguf", &tiny_gguf(&t));
-    let dp = tiny_file("lock-draft.gguf", &tiny_gguf(&d));
+    let (tp, dp) = tiny_pair("lock-", 31, 0.6);
     let problems = (60..66)
         .map(|i| format!(r#"{{"template": {i}, "variant": 0, "split": "dev", "question": "How many is {i} and {}?", "answer": "{}"}}"#, i % 7, i + i % 7))
         .collect::<Vec<_>>()
