@@ -3,7 +3,12 @@
 decode tok/s (2 threads, greedy) and teacher-forced top-1 agreement on three ~200-token texts.
 Needs `pip install llama-cpp-python` and a release build of the CLI. Prints a Markdown table.
 
-Usage: scripts/compare_llamacpp.py MODEL.gguf [MODEL.gguf ...] [--gen 64] [--reps 3]
+Usage: scripts/compare_llamacpp.py MODEL.gguf [MODEL.gguf ...] [--gen 64] [--reps 3] [--lossless]
+
+--lossless adds the agreement with llama.cpp run on the model's lossless F32 twin (every tensor
+dequantized, same values; scripts/dequantize_gguf.py, cached under ~/.cache/cospec/models/f32)
+with an f32 KV cache: llama.cpp then computes in f32 end to end, without the 8-bit activations
+its quantized products use, so what is left is the two engines' own arithmetic.
 """
 import argparse, json, os, platform, subprocess, sys, tempfile, time
 
@@ -97,6 +102,17 @@ def reference_top1(model, ids, llamacpp_rounding=False):
     return json.loads(out.stdout)["top1"]
 
 
+def lossless_twin(model):
+    """The F32 copy of `model` (made once; about 4 bytes per weight)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cache = os.path.join(os.environ.get("COSPEC_MODELS", os.path.expanduser("~/.cache/cospec/models")), "f32")
+    os.makedirs(cache, exist_ok=True)
+    twin = os.path.join(cache, os.path.basename(model)[: -len(".gguf")] + ".f32.gguf")
+    if not os.path.exists(twin):
+        subprocess.run([sys.executable, os.path.join(root, "scripts", "dequantize_gguf.py"), model, twin], check=True)
+    return twin
+
+
 def agreement(llm, model, with_reference=False):
     """(cospec == llama.cpp, positions, cospec == f32 reference, llama.cpp == f32 reference,
     llama.cpp == the reference rounding as llama.cpp does)."""
@@ -129,6 +145,8 @@ def main():
     ap.add_argument("--gen", type=int, default=64)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--no-agreement", action="store_true")
+    ap.add_argument("--lossless", action="store_true",
+                    help="also check agreement against llama.cpp on the F32 twin with an f32 cache")
     ap.add_argument("--reference", action="store_true",
                     help="also compare both engines with the f32 CPU reference (slow: minutes for 1.5B)")
     a = ap.parse_args()
@@ -136,6 +154,8 @@ def main():
     print(f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; llama-cpp-python {__version__}, 2 threads")
     print()
     head = "| model | cospec decode tok/s (adapter) | llama.cpp decode tok/s | ratio | top-1 agreement |"
+    if a.lossless:
+        head += " top-1 agreement, llama.cpp on the F32 twin |"
     if a.reference:
         head += " cospec = f32 reference | llama.cpp = f32 reference | llama.cpp = reference with llama.cpp's rounding |"
     print(head)
@@ -152,8 +172,16 @@ def main():
                 pct = lambda k: f"{k}/{total} = {100.0 * k / total:.1f}%"
                 extra = f" {pct(ref_same)} | {pct(llama_ref_same)} | {pct(llama_emul_same)} |"
         del llm
+        lossless = ""
+        if a.lossless:
+            # type 0 = GGML_TYPE_F32; flash attention off keeps the plain f32 attention path.
+            twin = Llama(model_path=lossless_twin(model), n_threads=2, n_threads_batch=2, n_ctx=1024, logits_all=True,
+                         type_k=0, type_v=0, flash_attn=False, verbose=False)
+            same, total, *_ = agreement(twin, model)
+            del twin
+            lossless = f" {same}/{total} = {100.0 * same / total:.1f}% |"
         print(f"| {os.path.basename(model)} | {mine['decode_tok_per_s']:.2f} ({mine['adapter'].split(' (')[0]}) | "
-              f"{ref_tps:.2f} | {mine['decode_tok_per_s'] / ref_tps:.3f} | {agree} |{extra}", flush=True)
+              f"{ref_tps:.2f} | {mine['decode_tok_per_s'] / ref_tps:.3f} | {agree} |{lossless}{extra}", flush=True)
 
 
 if __name__ == "__main__":
