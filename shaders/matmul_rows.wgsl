@@ -6,7 +6,8 @@
 // `qdot` (per type) dots a 32-weight chunk with the tile's activations through `xdot`, which
 // reads `xv` (appended: plain loads, or subgroup shuffles) of the input stage `x_in`
 // (appended: plain, with a fused RMSNorm, or with a fused SiLU gate); offsets and minimums
-// fold into one term per chunk through the activation sums.
+// fold into one term per chunk through the activation sums. `qhead` (per type) reads what the
+// calls of a group of HEAD_CHUNKS chunks share (a K-quant super-block's header) once.
 // Every token runs the same arithmetic in the same order whatever its tile, so a position's
 // outputs are identical whatever the block size (batch invariance).
 // Parameters and bindings: matmul_bindings.wgsl.
@@ -70,10 +71,22 @@ fn main(
             x_token(s, {{LANE_ID}});
         }
         var a = ROWS();
+        var h0: HEAD;
+        var h1: HEAD;
+        var h2: HEAD;
+        var h3: HEAD;
         for (var c = 0u; c < p.chunks; c += CPQ) {
+            // What a group of calls shares (a K-quant super-block's header) is read once:
+            // loads are what costs most on CPU implementations. Rows hold whole groups.
+            if (c % HEAD_CHUNKS == 0u) {
+                h0 = qhead(b0 + c, p.sbase);
+                h1 = qhead(b1 + c, p.sbase);
+                h2 = qhead(b2 + c, p.sbase);
+                h3 = qhead(b3 + c, p.sbase);
+            }
             x_begin(c * 8u, {{LANE_ID}});
             let s = xsum();
-            a += ROWS(qdot(b0 + c, p.sbase, s), qdot(b1 + c, p.sbase, s), qdot(b2 + c, p.sbase, s), qdot(b3 + c, p.sbase, s));
+            a += ROWS(qdot(b0 + c, p.sbase, s, h0), qdot(b1 + c, p.sbase, s, h1), qdot(b2 + c, p.sbase, s, h2), qdot(b3 + c, p.sbase, s, h3));
         }
         for (var r = 0u; r < RPI; r++) {
             for (var s = 0u; s < TT; s++) {

@@ -1,7 +1,7 @@
 // q4_1: the chunk's weights dotted with activation vec4s 0..7 through the
 // including kernel's `xdot`; `xs` holds the sums of each 16 activations of the call's chunks.
 // sum_j w_j x_j = d * sum_j q_j x_j + m * sum_j x_j.
-fn qdot(blk: u32, sbase: u32, xs: XS) -> ACC {
+fn qdot(blk: u32, sbase: u32, xs: XS, hd: HEAD) -> ACC {
     let q = w[blk];
     let dm = unpack2x16float(ws[sbase + blk]);
     var s = ACC();

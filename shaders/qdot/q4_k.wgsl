@@ -1,10 +1,17 @@
 // q4_k: two sub-blocks (2g, 2g+1) per call, which share their 32 bytes of nibbles (low and
 // high); activation vec4s 0..15 through the kernel's `xdot`, `xs` holds each 16's sum.
 // sum_j w_j x_j = d * sc * sum_j q_j x_j - dmin * m * sum_j x_j, per sub-block.
-fn qdot(blk: u32, sbase: u32, xs: XS) -> ACC {
+// The super-block's header (d, dmin, the 12 scale bytes), read once for its four calls.
+alias HEAD = vec4<u32>;
+const HEAD_CHUNKS: u32 = 8u;
+
+fn qhead(blk: u32, sbase: u32) -> HEAD {
+    return w[(blk >> 3u) * 9u];
+}
+
+fn qdot(blk: u32, sbase: u32, xs: XS, hdr: HEAD) -> ACC {
     let o = (blk >> 3u) * 9u;
     let j = blk & 6u;
-    let hdr = w[o];
     let dm = unpack2x16float(hdr.x);
     let sa = scale_min_k4(hdr, j);
     let sb = scale_min_k4(hdr, j + 1u);

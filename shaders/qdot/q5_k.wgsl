@@ -1,9 +1,16 @@
 // q5_k: two sub-blocks (2g, 2g+1) per call, sharing their nibble bytes and the 32 qh bytes
 // (bits 2g and 2g+1); activation vec4s 0..15 through the kernel's `xdot`, `xs` each 16's sum.
-fn qdot(blk: u32, sbase: u32, xs: XS) -> ACC {
+// The super-block's header (d, dmin, the 12 scale bytes), read once for its four calls.
+alias HEAD = vec4<u32>;
+const HEAD_CHUNKS: u32 = 8u;
+
+fn qhead(blk: u32, sbase: u32) -> HEAD {
+    return w[(blk >> 3u) * 11u];
+}
+
+fn qdot(blk: u32, sbase: u32, xs: XS, hdr: HEAD) -> ACC {
     let o = (blk >> 3u) * 11u;
     let j = blk & 6u;
-    let hdr = w[o];
     let dm = unpack2x16float(hdr.x);
     let sa = scale_min_k4(hdr, j);
     let sb = scale_min_k4(hdr, j + 1u);

@@ -3,7 +3,9 @@
 //! - Q4_0, Q4_1, Q5_0, Q8_0: the aligned region holds each block's quant bytes (16 or 32), the
 //!   scale region each block's f16 scale (and min, or Q5_0's high bits) in 1 or 2 words;
 //! - Q4_K, Q5_K: super-blocks as in the file (144 and 176 bytes are multiples of 16);
-//! - Q6_K: super-blocks padded from 210 to 224 bytes;
+//! - Q6_K: super-blocks padded from 210 to 224 bytes, their quant bits regrouped so that each
+//!   64-weight pair of sub-blocks a product reads at once lies in 48 contiguous bytes
+//!   (`regroup_q6k`);
 //! - F32, F16, BF16: the values as they are.
 
 use super::dtype::DType;
@@ -52,8 +54,37 @@ pub fn pack_for_gpu(dtype: DType, bytes: &[u8], rows: usize, cols: usize) -> Res
                 scales[g * 8..g * 8 + 2].copy_from_slice(&src[0..2]);
                 scales[g * 8 + 4..g * 8 + 8].copy_from_slice(&src[2..6]);
             }
+            DType::Q6K => regroup_q6k(src, dst),
             _ => dst[..fb].copy_from_slice(src),
         }
     }
     Ok(out)
+}
+
+/// One Q6_K super-block (file: ql[128] qh[64] scales[16] d[2]) in the GPU layout: four
+/// 48-byte pairs, then the scales and d at their file offsets (192, 208).
+/// In the file, quarter q (0..3) of half n takes weight l's low four bits from nibble q / 2 of
+/// ql[n*64 + (q%2)*32 + l] and its high two from bits 2q of qh[n*32 + l], so a product reading
+/// quarters 2p and 2p+1 (a pair) loaded 96 bytes and used half of them. Pair c = 2n + p
+/// (weights l of its quarters A = 2p, B = 2p + 1) becomes:
+/// - bytes 0..32: byte l = A's low bits | B's << 4 (the layout of a Q4_K pair's 32 bytes);
+/// - bytes 32..48: byte i = A's high bits of weight i | B's of i << 2 | A's of 16 + i << 4 |
+///   B's of 16 + i << 6.
+/// shaders/qdot/q6_k.wgsl and shaders/dequant/q6_k.wgsl read it.
+fn regroup_q6k(src: &[u8], dst: &mut [u8]) {
+    let (ql, qh) = (&src[..128], &src[128..192]);
+    let low = |q: usize, n: usize, l: usize| (ql[n * 64 + (q % 2) * 32 + l] >> ((q / 2) * 4)) & 0xF;
+    let high = |q: usize, n: usize, l: usize| (qh[n * 32 + l] >> (2 * q)) & 3;
+    for c in 0..4 {
+        let (n, p) = (c / 2, c % 2);
+        let (a, b) = (2 * p, 2 * p + 1);
+        let pair = &mut dst[c * 48..(c + 1) * 48];
+        for l in 0..32 {
+            pair[l] = low(a, n, l) | low(b, n, l) << 4;
+        }
+        for i in 0..16 {
+            pair[32 + i] = high(a, n, i) | high(b, n, i) << 2 | high(a, n, 16 + i) << 4 | high(b, n, 16 + i) << 6;
+        }
+    }
+    dst[192..210].copy_from_slice(&src[192..210]);
 }

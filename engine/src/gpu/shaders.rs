@@ -130,6 +130,9 @@ pub fn matmul_rows(dtype: DType, wg: u32, subgroups: bool, input: InputStage, ti
         InputStage::RmsNorm => include_str!("../../../shaders/input_rmsnorm.wgsl"),
         InputStage::SiluGate => include_str!("../../../shaders/input_silu_gate.wgsl"),
     });
+    if dtype.block_elems() != 256 {
+        src.push_str(include_str!("../../../shaders/qdot/head_none.wgsl"));
+    }
     src.push_str(qdot(dtype));
     src
 }
