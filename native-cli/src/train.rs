@@ -143,11 +143,20 @@ fn decode_all(s: &mut SpecSession, tok: &Tokenizer, jobs: &[(Vec<u32>, usize)], 
 }
 
 /// Branch rollouts at the first mismatches of each problem's trajectory: the trajectories,
-/// then every other branch, each batch decoded together.
-fn collect(s: &mut SpecSession, tok: &Tokenizer, problems: &[&Problem], policy: &Policy, round: u32, a: &TrainArgs) -> Result<Vec<Vec<Rollout>>> {
+/// then every other branch, each batch decoded together. Each problem's rollouts go to `emit`
+/// as soon as its last branch is decoded, so a run stopped by a time limit keeps them.
+fn collect(
+    s: &mut SpecSession,
+    tok: &Tokenizer,
+    problems: &[&Problem],
+    policy: &Policy,
+    round: u32,
+    a: &TrainArgs,
+    emit: &mut dyn FnMut(Vec<Rollout>) -> Result<()>,
+) -> Result<()> {
     let prompts: Vec<Vec<u32>> = problems.iter().map(|p| Ok(tok.encode(&prompt_text(tok, p)?)?)).collect::<Result<_>>()?;
     let mains = decode_all(s, tok, &prompts.iter().map(|p| (p.clone(), a.max_tokens)).collect::<Vec<_>>(), policy, a)?;
-    // (problem, mismatch) of each branch that needs decoding, and its job.
+    // (problem, mismatch) of each branch that needs decoding, and its job, in problem order.
     let mut branches = Vec::new();
     let mut jobs = Vec::new();
     for (i, main) in mains.iter().enumerate() {
@@ -163,36 +172,60 @@ fn collect(s: &mut SpecSession, tok: &Tokenizer, problems: &[&Problem], policy: 
             }
         }
     }
-    let decoded = decode_all(s, tok, &jobs, policy, a)?;
-    let mut out = Vec::with_capacity(problems.len());
-    for (i, (p, main)) in problems.iter().zip(&mains).enumerate() {
-        let main_ok = is_correct(&main.text, &p.answer) as u8 as f32;
-        let mut rollouts = Vec::new();
-        for (j, m) in main.mismatches.iter().take(a.mismatches_per_problem).enumerate() {
-            let other = if m.kept { m.target_token } else { m.draft_token };
-            let mut toks = main.tokens[..m.position].to_vec();
-            toks.push(other);
-            let (other_ok, other_len) = match branches.iter().position(|&b| b == (i, j)) {
-                Some(b) => {
-                    let text = tok.decode(&toks, true)? + &decoded[b].text;
-                    (is_correct(&text, &p.answer) as u8 as f32, m.position + 1 + decoded[b].tokens.len())
-                }
-                None => {
-                    let text = tok.decode(&main.tokens[..m.position], true)? + &tok.decode(&[other], true)?;
-                    (is_correct(&text, &p.answer) as u8 as f32, m.position + 1)
-                }
-            };
-            let (reward_keep, reward_take, tokens_keep, tokens_take) =
-                if m.kept { (main_ok, other_ok, main.tokens.len(), other_len) } else { (other_ok, main_ok, other_len, main.tokens.len()) };
-            rollouts.push(Rollout { problem: p.key(), round, position: m.position, features: m.features.to_vec(), reward_keep, reward_take, tokens_keep, tokens_take });
+    let mut decoded = Vec::with_capacity(jobs.len());
+    let mut next = 0;
+    let mut chunks = jobs.chunks(a.lockstep.max(1));
+    loop {
+        // Branches are in problem order: the problems before the first one still to decode are complete.
+        let complete = branches.get(decoded.len()).map_or(problems.len(), |&(i, _)| i);
+        for i in next..complete {
+            emit(problem_rollouts(tok, problems[i], &mains[i], i, &branches, &decoded, round, a)?)?;
         }
-        if rollouts.is_empty() {
-            // A problem without mismatches: a marker (no features) records it as collected.
-            rollouts.push(Rollout { problem: p.key(), round, position: usize::MAX, features: vec![], reward_keep: 0.0, reward_take: 0.0, tokens_keep: 0, tokens_take: 0 });
+        next = next.max(complete);
+        match chunks.next() {
+            Some(chunk) => decoded.extend(decode_all(s, tok, chunk, policy, a)?),
+            None => return Ok(()),
         }
-        out.push(rollouts);
     }
-    Ok(out)
+}
+
+/// Problem `i`'s rollouts from its trajectory `main` and its decoded branches.
+#[allow(clippy::too_many_arguments)]
+fn problem_rollouts(
+    tok: &Tokenizer,
+    p: &Problem,
+    main: &SpecOutput,
+    i: usize,
+    branches: &[(usize, usize)],
+    decoded: &[SpecOutput],
+    round: u32,
+    a: &TrainArgs,
+) -> Result<Vec<Rollout>> {
+    let main_ok = is_correct(&main.text, &p.answer) as u8 as f32;
+    let mut rollouts = Vec::new();
+    for (j, m) in main.mismatches.iter().take(a.mismatches_per_problem).enumerate() {
+        let other = if m.kept { m.target_token } else { m.draft_token };
+        let mut toks = main.tokens[..m.position].to_vec();
+        toks.push(other);
+        let (other_ok, other_len) = match branches.iter().position(|&b| b == (i, j)) {
+            Some(b) => {
+                let text = tok.decode(&toks, true)? + &decoded[b].text;
+                (is_correct(&text, &p.answer) as u8 as f32, m.position + 1 + decoded[b].tokens.len())
+            }
+            None => {
+                let text = tok.decode(&main.tokens[..m.position], true)? + &tok.decode(&[other], true)?;
+                (is_correct(&text, &p.answer) as u8 as f32, m.position + 1)
+            }
+        };
+        let (reward_keep, reward_take, tokens_keep, tokens_take) =
+            if m.kept { (main_ok, other_ok, main.tokens.len(), other_len) } else { (other_ok, main_ok, other_len, main.tokens.len()) };
+        rollouts.push(Rollout { problem: p.key(), round, position: m.position, features: m.features.to_vec(), reward_keep, reward_take, tokens_keep, tokens_take });
+    }
+    if rollouts.is_empty() {
+        // A problem without mismatches: a marker (no features) records it as collected.
+        rollouts.push(Rollout { problem: p.key(), round, position: usize::MAX, features: vec![], reward_keep: 0.0, reward_take: 0.0, tokens_keep: 0, tokens_take: 0 });
+    }
+    Ok(rollouts)
 }
 
 pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
@@ -235,10 +268,11 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         bar.inc((mine.len() - mine.iter().filter(|p| !done.contains(&p.key())).count()) as u64);
         let todo: Vec<&Problem> = mine.into_iter().filter(|p| !done.contains(&p.key())).collect();
         for group in todo.chunks(a.lockstep.max(1)) {
-            for new in collect(&mut s, &tok, group, &policy, round, a)? {
+            collect(&mut s, &tok, group, &policy, round, a, &mut |new| {
                 append(&rollouts_path, &new)?;
                 bar.inc(1);
-            }
+                Ok(())
+            })?;
         }
         bar.finish_and_clear();
         if !a.shard.is_all() {
@@ -271,9 +305,7 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         let have: HashSet<String> = load(&dev_path)?.iter().map(|r| r.problem.clone()).collect();
         let todo: Vec<&Problem> = dev_set.iter().enumerate().filter(|(i, p)| a.shard.takes(*i) && !have.contains(&p.key())).map(|(_, p)| p).collect();
         for group in todo.chunks(a.lockstep.max(1)) {
-            for new in collect(&mut s, &tok, group, &policy, 0, a)? {
-                append(&dev_path, &new)?;
-            }
+            collect(&mut s, &tok, group, &policy, 0, a, &mut |new| append(&dev_path, &new).map_err(Into::into))?;
         }
         if a.shard.index != 0 {
             return Ok(());
