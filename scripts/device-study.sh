@@ -21,7 +21,7 @@ SHARDS="${SHARDS:-1}"
 TRAIN_SHARE="${TRAIN_SHARE:-30}"
 LOCKSTEP="${LOCKSTEP:-32}"
 # Problems decoded side by side in rollouts: a group's trajectories are decoded together, then its
-# branches LOCKSTEP at a time; each problem is written once its branches are done, so a time
+# branches TRAIN_LOCKSTEP at a time; each problem is written once its branches are done, so a time
 # limit loses at most the group's trajectories and one batch of branches.
 TRAIN_LOCKSTEP="${TRAIN_LOCKSTEP:-10}"
 # Round 1 of 30 problems is the committed rollouts' (27 collected); round 2 is on-policy.
