@@ -11,7 +11,7 @@ use cospec::decode::{Mode, SpecOptions, SpecOutput};
 use cospec::tokenizer::Tokenizer;
 use cospec::eval::grading::{extract_answer, is_correct};
 use cospec::eval::problems::{parse, prompt_text, select, Problem};
-use cospec::eval::report::{markdown, rows, svg_plot, Record};
+use cospec::eval::report::{arbiter_fingerprint, markdown, rows, svg_plot, Record};
 use cospec::eval::shard::Shard;
 use cospec::gpu::GpuOptions;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -79,7 +79,7 @@ pub struct EvalArgs {
 /// Largest --lockstep (each sequence adds a cache region to both models).
 const MAX_LOCKSTEP: usize = 64;
 
-fn record(mode: &str, p: &Problem, out: &SpecOutput, timed: bool) -> Record {
+fn record(mode: &str, p: &Problem, out: &SpecOutput, timed: bool, arbiter: Option<String>) -> Record {
     let s = &out.stats;
     Record {
         mode: mode.to_string(),
@@ -94,6 +94,7 @@ fn record(mode: &str, p: &Problem, out: &SpecOutput, timed: bool) -> Record {
         keeps: s.keeps,
         text: out.text.clone(),
         timed,
+        arbiter,
     }
 }
 
@@ -150,6 +151,19 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
     }
     let records_path = a.out.join("records.jsonl");
     let mut records = load_records(&records_path)?;
+    // Learned-policy records name their arbiter: after a retraining, that mode is run again
+    // with the new arbiter (the other modes' records stay).
+    let fingerprint = match &arbiter.arbiter {
+        Some(path) => Some(arbiter_fingerprint(&std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)),
+        None => None,
+    };
+    let decided_by = |policy: &Policy| if matches!(policy, Policy::Learned { .. }) { fingerprint.clone() } else { None };
+    let learned: HashSet<&str> = modes.iter().filter(|m| matches!(m.2, Policy::Learned { .. })).map(|m| m.0.as_str()).collect();
+    let before = records.len();
+    records.retain(|r| !learned.contains(r.mode.as_str()) || r.arbiter == fingerprint);
+    if records.len() < before {
+        eprintln!("{} learned-policy records of another arbiter set aside (this one: {})", before - records.len(), fingerprint.as_deref().unwrap_or("-"));
+    }
     let done: HashSet<(String, String)> = records.iter().map(|r| (r.mode.clone(), r.problem.clone())).collect();
     let mine: Vec<&Problem> = problems.iter().enumerate().filter(|(i, _)| a.shard.takes(*i)).map(|(_, p)| p).collect();
     let todo = mine.len() * modes.len() - mine.iter().flat_map(|p| modes.iter().map(move |m| (m.0.clone(), p.key()))).filter(|x| done.contains(x)).count();
@@ -185,7 +199,7 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
                 }
                 bar.set_message(format!("{} {name}", p.key()));
                 let out = pollster::block_on(session.generate(&tok, &prompts[i], &options(*mode, policy), &mut |_, _| {}))?;
-                keep(record(name, p, &out, true), &mut records)?;
+                keep(record(name, p, &out, true, decided_by(policy)), &mut records)?;
             }
         }
         let ctx = session.target.ctx_len().min(session.draft.ctx_len());
@@ -200,7 +214,7 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
                 let ps: Vec<Vec<u32>> = todo.iter().map(|&j| prompts[first + j].clone()).collect();
                 let outs = pollster::block_on(session.generate_lockstep(&tok, &ps, &options(*mode, policy), ctx, region))?;
                 for (&j, out) in todo.iter().zip(&outs) {
-                    keep(record(name, group[j], out, false), &mut records)?;
+                    keep(record(name, group[j], out, false, decided_by(policy)), &mut records)?;
                 }
             }
         }

@@ -365,3 +365,34 @@ fn eval_in_lock_step_gives_the_records_of_one_at_a_time() {
     let (ok, _, err) = cospec(&["eval", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--problems", pf.to_str().unwrap(), "--lockstep", "0", "--out", lock.to_str().unwrap()]);
     assert!(!ok && err.contains("--lockstep 0"), "{err}");
 }
+
+#[test]
+fn eval_reruns_the_learned_mode_when_its_arbiter_changes() {
+    let (tp, dp) = tiny_pair("relearn-", 37, 0.6);
+    let pf = problems_file("relearn-problems.jsonl", 60..63, 4);
+    let dir = pf.parent().unwrap();
+    let arbiter = dir.join("relearn-arbiter.safetensors");
+    let write_arbiter = |seed: u64| {
+        let mlp = cospec_tests::random_mlp(8, &mut cospec_tests::blocks::rng(seed));
+        std::fs::write(&arbiter, mlp.to_safetensors(&Default::default()).unwrap()).unwrap();
+    };
+    let out = dir.join("relearn-eval");
+    let _ = std::fs::remove_dir_all(&out);
+    let args = [
+        "eval", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--problems", pf.to_str().unwrap(), "--split", "dev",
+        "--modes", "spd,cospec:learned", "--arbiter", arbiter.to_str().unwrap(), "--max-tokens", "12", "-k", "3", "--out", out.to_str().unwrap(),
+    ];
+    let learned_lines = || std::fs::read_to_string(out.join("records.jsonl")).unwrap().lines().filter(|l| l.contains("cospec:learned")).count();
+    write_arbiter(1);
+    let (ok, _, err) = cospec(&args);
+    assert!(ok, "{err}");
+    assert_eq!(learned_lines(), 3);
+    let (ok, _, err) = cospec(&args);
+    assert!(ok && err.contains("6 done, 0 to run"), "{err}");
+    // A retrained arbiter at the same path: its mode runs again, SPD's records stay.
+    write_arbiter(2);
+    let (ok, table, err) = cospec(&args);
+    assert!(ok && err.contains("3 learned-policy records of another arbiter set aside") && err.contains("3 done, 3 to run"), "{err}");
+    assert_eq!(learned_lines(), 6);
+    assert!(table.contains("3 problems") && !table.contains("/6 = "), "the table mixes arbiters:\n{table}");
+}

@@ -25,6 +25,17 @@ pub struct Record {
     /// tokens, no time of their own). Older records were all timed.
     #[serde(default = "timed_by_default")]
     pub timed: bool,
+    /// For a learned policy: the fingerprint of the arbiter file that decided (see
+    /// `arbiter_fingerprint`); records of another arbiter are not this table's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arbiter: Option<String>,
+}
+
+/// A stable fingerprint of an arbiter file's bytes (FNV-1a, 64 bits, in hex): identity, not
+/// security. An arbiter rewritten by a later training round gets another one.
+pub fn arbiter_fingerprint(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3));
+    format!("{hash:016x}")
 }
 
 fn timed_by_default() -> bool {
