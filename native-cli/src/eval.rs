@@ -203,15 +203,37 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
             }
         }
         let ctx = session.target.ctx_len().min(session.draft.ctx_len());
+        // Greedy SPD commits the target's token everywhere, so target-only's generations are
+        // read off SPD's lock-step passes (tests/lockstep.rs) instead of decoded again.
+        let spd_name = modes.iter().find(|m| m.1 == Mode::Spd).map(|m| m.0.clone());
+        let target_name = modes.iter().find(|m| m.1 == Mode::TargetOnly).map(|m| m.0.clone());
         for (g, group) in grouped.chunks(a.lockstep).enumerate() {
             let first = timed + g * a.lockstep;
+            let todo_of = |name: &str| -> Vec<usize> { (0..group.len()).filter(|&j| !done.contains(&(name.to_string(), group[j].key()))).collect() };
+            let spd_todo = spd_name.as_deref().map(todo_of).unwrap_or_default();
             for (name, mode, policy) in &modes {
-                let todo: Vec<usize> = (0..group.len()).filter(|&j| !done.contains(&(name.clone(), group[j].key()))).collect();
+                let mut todo = todo_of(name);
+                let with_target_only = *mode == Mode::Spd && target_name.is_some();
+                if *mode == Mode::TargetOnly && spd_name.is_some() {
+                    todo.retain(|j| !spd_todo.contains(j));
+                }
                 if todo.is_empty() {
                     continue;
                 }
                 bar.set_message(format!("{} problems from {} {name}", todo.len(), group[todo[0]].key()));
                 let ps: Vec<Vec<u32>> = todo.iter().map(|&j| prompts[first + j].clone()).collect();
+                if with_target_only {
+                    let target_name = target_name.as_deref().expect("checked");
+                    let target_todo = todo_of(target_name);
+                    let outs = pollster::block_on(session.generate_lockstep_spd_and_target_only(&tok, &ps, &options(*mode, policy), ctx, region))?;
+                    for (&j, (spd, target_only)) in todo.iter().zip(&outs) {
+                        keep(record(name, group[j], spd, false, None), &mut records)?;
+                        if target_todo.contains(&j) {
+                            keep(record(target_name, group[j], target_only, false, None), &mut records)?;
+                        }
+                    }
+                    continue;
+                }
                 let outs = pollster::block_on(session.generate_lockstep(&tok, &ps, &options(*mode, policy), ctx, region))?;
                 for (&j, out) in todo.iter().zip(&outs) {
                     keep(record(name, group[j], out, false, decided_by(policy)), &mut records)?;

@@ -362,6 +362,16 @@ fn eval_in_lock_step_gives_the_records_of_one_at_a_time() {
     assert_eq!(a.len(), 30);
     assert_eq!(a, b, "lock step changed a generation");
     assert!(a.iter().any(|r| !r.contains("\"mismatches\":0")), "no mismatches to replay");
+    // Target-only's records come along SPD's passes; lost ones, with SPD's kept, run on their own.
+    let path = lock.join("records.jsonl");
+    let kept: Vec<String> = std::fs::read_to_string(&path).unwrap().lines().filter(|l| !l.contains("\"target-only\"") || l.contains("\"timed\":true")).map(String::from).collect();
+    std::fs::write(&path, kept.join("\n") + "\n").unwrap();
+    let mut again = vec!["eval", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--problems", pf.to_str().unwrap(),
+        "--modes", "draft-only,target-only,spd,cospec:entropy,cospec:draft", "--entropy-tau", "4.5", "--max-tokens", "14", "-k", "3", "--out", lock.to_str().unwrap()];
+    again.extend(["--lockstep", "3", "--timed", "1"]);
+    let (ok, _, err) = cospec(&again);
+    assert!(ok && err.contains("25 done, 5 to run"), "{err}");
+    assert_eq!(results(&lock), b, "target-only alone in lock step changed a generation");
     let (ok, _, err) = cospec(&["eval", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--problems", pf.to_str().unwrap(), "--lockstep", "0", "--out", lock.to_str().unwrap()]);
     assert!(!ok && err.contains("--lockstep 0"), "{err}");
 }

@@ -90,3 +90,21 @@ fn lockstep_refuses_what_it_cannot_replay() {
     let many: Vec<Vec<u32>> = (0..PROMPTS + 1).map(|_| vec![1, 2]).collect();
     assert!(pollster::block_on(s.generate_lockstep(&tok, &many, &greedy, 256, REGION)).is_err());
 }
+
+#[test]
+fn target_only_read_off_spd_is_target_only_alone() {
+    let (mut s, tok) = session();
+    let ps = prompts();
+    for (k, max_tokens) in [(3, 41), (5, 23)] {
+        let spd = SpecOptions { mode: Mode::Spd, k, policy: Policy::Target, sampling: SamplingParams::default(), max_tokens, stop_at_eos: true };
+        let both = pollster::block_on(s.generate_lockstep_spd_and_target_only(&tok, &ps, &spd, PROMPTS * REGION, REGION)).unwrap();
+        let target = SpecOptions { mode: Mode::TargetOnly, ..spd.clone() };
+        for (i, p) in ps.iter().enumerate() {
+            same(&both[i].0, &pollster::block_on(s.generate(&tok, p, &spd, &mut |_, _| {})).unwrap(), &format!("SPD k={k}, prompt {i}"));
+            same(&both[i].1, &pollster::block_on(s.generate(&tok, p, &target, &mut |_, _| {})).unwrap(), &format!("target-only k={k}, prompt {i}"));
+        }
+    }
+    // Only SPD commits the target's token everywhere.
+    let cospec = SpecOptions { mode: Mode::Cospec, k: 3, policy: Policy::Draft, sampling: SamplingParams::default(), max_tokens: 8, stop_at_eos: true };
+    assert!(pollster::block_on(s.generate_lockstep_spd_and_target_only(&tok, &ps, &cospec, PROMPTS * REGION, REGION)).is_err());
+}

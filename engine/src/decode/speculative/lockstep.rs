@@ -35,6 +35,8 @@ struct Replay<'a> {
 /// One prompt's generation in progress.
 struct Lane {
     run: Run,
+    /// With SPD: the prompt's target-only generation, read off the same target passes.
+    target_only: Option<Run>,
     prompt_len: usize,
     /// The last committed token (both models have cached everything before it).
     last: u32,
@@ -72,6 +74,41 @@ impl SpecSession {
         ctx_len: usize,
         region: usize,
     ) -> Result<Vec<SpecOutput>, ModelError> {
+        Ok(self.lockstep(tok, prompts, max_tokens, opts, ctx_len, region, false).await?.into_iter().map(|(out, _)| out).collect())
+    }
+
+    /// SPD in lock step (`opts.mode` must be `Mode::Spd`) together with each prompt's
+    /// target-only generation, at the cost of SPD alone: greedy SPD commits the target's token
+    /// at every position, and each step computes the target's argmax there, which is exactly
+    /// what a target-only step commits. Returns (SPD, target-only) per prompt; the two token
+    /// streams are checked equal as they go.
+    pub async fn generate_lockstep_spd_and_target_only(
+        &mut self,
+        tok: &Tokenizer,
+        prompts: &[Vec<u32>],
+        opts: &SpecOptions,
+        ctx_len: usize,
+        region: usize,
+    ) -> Result<Vec<(SpecOutput, SpecOutput)>, ModelError> {
+        if opts.mode != Mode::Spd {
+            return Err(invalid(format!("target-only generations ride along SPD only, not {}", opts.mode.name())));
+        }
+        let budgets = vec![opts.max_tokens; prompts.len()];
+        let outs = self.lockstep(tok, prompts, &budgets, opts, ctx_len, region, true).await?;
+        Ok(outs.into_iter().map(|(spd, target_only)| (spd, target_only.expect("requested"))).collect())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn lockstep(
+        &mut self,
+        tok: &Tokenizer,
+        prompts: &[Vec<u32>],
+        max_tokens: &[usize],
+        opts: &SpecOptions,
+        ctx_len: usize,
+        region: usize,
+        with_target_only: bool,
+    ) -> Result<Vec<(SpecOutput, Option<SpecOutput>)>, ModelError> {
         if max_tokens.len() != prompts.len() {
             return Err(invalid(format!("{} budgets for {} prompts", max_tokens.len(), prompts.len())));
         }
@@ -110,7 +147,8 @@ impl SpecSession {
                 return Err(invalid(format!("a prompt of {} tokens and {budget} more do not fit a region of {region}", p.len())));
             }
             let run = Run::new(opts, &policy, p.len(), budget);
-            lanes.push(Lane { run, prompt_len: p.len(), last: *p.last().expect("checked non-empty"), block: 0, at: 0 });
+            let target_only = with_target_only.then(|| Run::new(&SpecOptions { mode: Mode::TargetOnly, ..opts.clone() }, &Policy::Target, p.len(), budget));
+            lanes.push(Lane { run, target_only, prompt_len: p.len(), last: *p.last().expect("checked non-empty"), block: 0, at: 0 });
         }
         // The prompts but their last tokens, as `start` prefills them.
         let heads: Vec<SeqTokens> = prompts
@@ -155,10 +193,22 @@ impl SpecSession {
                     }
                     Mode::Spd | Mode::Cospec => self.replay(&replay, &mut lanes[s], row, draft[row], target[row]).await?,
                 }
+                let lane = &mut lanes[s];
+                if let Some(alone) = &mut lane.target_only {
+                    alone.stats.steps += 1;
+                    alone.stats.target_passes += 1;
+                    alone.commit(tok, target[row], Origin::Target, &mut |_, _| {})?;
+                    if alone.tokens.last() != lane.run.tokens.last() || alone.done != lane.run.done {
+                        return Err(invalid(format!("SPD and target-only parted at token {} of sequence {s}", lane.run.tokens.len())));
+                    }
+                }
             }
         }
         // No decode time: a lane's tokens were not decoded on their own.
-        lanes.into_iter().map(|lane| lane.run.finish(tok, &mut |_, _| {})).collect()
+        lanes
+            .into_iter()
+            .map(|lane| Ok((lane.run.finish(tok, &mut |_, _| {})?, lane.target_only.map(|r| r.finish(tok, &mut |_, _| {})).transpose()?)))
+            .collect()
     }
 
     fn commit(&self, tok: &Tokenizer, lane: &mut Lane, t: u32, origin: Origin) -> Result<(), ModelError> {
