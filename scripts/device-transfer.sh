@@ -24,7 +24,7 @@ MODELS=(qwen2.5-coder-0.5b-instruct.gguf qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
 PIECE=$((62 << 20))
 PIECES="${XFER_PIECES:-/root/cospec-pieces}"
 BIN="${XFER_BIN:-/root/cospec-bin}"
-TESTS=(kernels spec_kernels models speculative)
+TESTS=(kernels spec_kernels models speculative sequences lockstep)
 
 pack() {
     grep -qxF '/.xfer/' .git/info/exclude 2>/dev/null || echo '/.xfer/' >> .git/info/exclude
