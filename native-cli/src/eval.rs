@@ -153,10 +153,11 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
     let mut records = load_records(&records_path)?;
     // Learned-policy records name their arbiter: after a retraining, that mode is run again
     // with the new arbiter (the other modes' records stay).
-    let fingerprint = match &arbiter.arbiter {
-        Some(path) => Some(arbiter_fingerprint(&std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)),
-        None => None,
-    };
+    let fingerprint = arbiter
+        .arbiter
+        .as_ref()
+        .map(|path| std::fs::read(path).with_context(|| format!("reading {}", path.display())).map(|b| arbiter_fingerprint(&b)))
+        .transpose()?;
     let decided_by = |policy: &Policy| if matches!(policy, Policy::Learned { .. }) { fingerprint.clone() } else { None };
     let learned: HashSet<&str> = modes.iter().filter(|m| matches!(m.2, Policy::Learned { .. })).map(|m| m.0.as_str()).collect();
     let before = records.len();
@@ -205,16 +206,16 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
         let ctx = session.target.ctx_len().min(session.draft.ctx_len());
         // Greedy SPD commits the target's token everywhere, so target-only's generations are
         // read off SPD's lock-step passes (tests/lockstep.rs) instead of decoded again.
-        let spd_name = modes.iter().find(|m| m.1 == Mode::Spd).map(|m| m.0.clone());
-        let target_name = modes.iter().find(|m| m.1 == Mode::TargetOnly).map(|m| m.0.clone());
+        let name_of = |wanted: Mode| modes.iter().find(|m| m.1 == wanted).map(|m| m.0.as_str());
+        // Target-only's name when it rides along SPD (both asked for).
+        let riding = name_of(Mode::Spd).and(name_of(Mode::TargetOnly));
         for (g, group) in grouped.chunks(a.lockstep).enumerate() {
             let first = timed + g * a.lockstep;
             let todo_of = |name: &str| -> Vec<usize> { (0..group.len()).filter(|&j| !done.contains(&(name.to_string(), group[j].key()))).collect() };
-            let spd_todo = spd_name.as_deref().map(todo_of).unwrap_or_default();
+            let spd_todo = name_of(Mode::Spd).map(todo_of).unwrap_or_default();
             for (name, mode, policy) in &modes {
                 let mut todo = todo_of(name);
-                let with_target_only = *mode == Mode::Spd && target_name.is_some();
-                if *mode == Mode::TargetOnly && spd_name.is_some() {
+                if riding.is_some() && *mode == Mode::TargetOnly {
                     todo.retain(|j| !spd_todo.contains(j));
                 }
                 if todo.is_empty() {
@@ -222,8 +223,7 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
                 }
                 bar.set_message(format!("{} problems from {} {name}", todo.len(), group[todo[0]].key()));
                 let ps: Vec<Vec<u32>> = todo.iter().map(|&j| prompts[first + j].clone()).collect();
-                if with_target_only {
-                    let target_name = target_name.as_deref().expect("checked");
+                if let (Mode::Spd, Some(target_name)) = (mode, riding) {
                     let target_todo = todo_of(target_name);
                     let outs = pollster::block_on(session.generate_lockstep_spd_and_target_only(&tok, &ps, &options(*mode, policy), ctx, region))?;
                     for (&j, (spd, target_only)) in todo.iter().zip(&outs) {

@@ -95,7 +95,7 @@ impl SpecSession {
         }
         let budgets = vec![opts.max_tokens; prompts.len()];
         let outs = self.lockstep(tok, prompts, &budgets, opts, ctx_len, region, true).await?;
-        Ok(outs.into_iter().map(|(spd, target_only)| (spd, target_only.expect("requested"))).collect())
+        outs.into_iter().map(|(spd, target_only)| target_only.map(|t| (spd, t)).ok_or_else(|| invalid("a lane lost its target-only run"))).collect()
     }
 
     #[allow(clippy::too_many_arguments)]
