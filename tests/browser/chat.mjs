@@ -2,8 +2,9 @@
 // both models, sends each prompt of the plan with its settings, and writes what the page
 // showed (reply text from the transcript, statistics panel) as JSON, plus screenshots.
 // Plan: {runs: [...], files: {role: path} (picked through the page's file input instead of a
-// URL), reload_check (reload, count model downloads), no_webgpu (hide navigator.gpu and
-// record the page's message), timeout_s}.
+// URL), reload_check (reload, load again, count model downloads), quota_bytes (the page's
+// storage quota, through the DevTools protocol), no_webgpu (hide navigator.gpu and record the
+// page's message), timeout_s}.
 // Usage: node tests/browser/chat.mjs URL PLAN_JSON OUT_JSON SCREENSHOT_DIR
 import { createRequire } from 'node:module';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
@@ -29,6 +30,9 @@ const results = { runs: [] };
 try { main: {
   const page = await browser.newPage();
   page.on('console', (m) => console.error(`[page ${m.type()}] ${m.text()}`));
+  // Warnings, the worker's included, say how each download was handled.
+  results.warnings = [];
+  page.on('console', (m) => { if (m.type() === 'warning') results.warnings.push(m.text()); });
   page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
   // Model downloads, from the page or its worker (both go through the context).
   let modelRequests = 0;
@@ -41,20 +45,34 @@ try { main: {
     await page.screenshot({ path: join(shots, 'no-webgpu.png') });
     break main;
   }
-  const t0 = Date.now();
-  await page.goto(url);
-  if (plan.files) {
-    await page.waitForSelector('#adapter.ok', { timeout });
-    for (const [role, path] of Object.entries(plan.files)) {
-      await page.selectOption(`.model[data-role=${role}] .source`, '@files');
-      await page.setInputFiles(`.model[data-role=${role}] .files`, path);
-    }
-    await page.click('#load');
+  if (plan.quota_bytes !== undefined) {
+    // The browser's storage quota for the page, as on a nearly full disk.
+    const cdp = await browser.newCDPSession(page);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(url).origin, quotaSize: plan.quota_bytes });
   }
-  await page.waitForFunction(() => document.body.dataset.ready === '1' || document.body.dataset.error, null, { timeout });
-  const err = await page.evaluate(() => document.body.dataset.error);
-  if (err) throw new Error(`page error while loading: ${err}`);
+  // Opens (or reloads) the page and loads both models: from URLs, or picked as files.
+  const load = async (open) => {
+    await open();
+    if (plan.files) {
+      await page.waitForSelector('#adapter.ok', { timeout });
+      for (const [role, path] of Object.entries(plan.files)) {
+        await page.selectOption(`.model[data-role=${role}] .source`, '@files');
+        await page.setInputFiles(`.model[data-role=${role}] .files`, path);
+      }
+      await page.click('#load');
+    }
+    await page.waitForFunction(() => document.body.dataset.ready === '1' || document.body.dataset.error, null, { timeout });
+    const err = await page.evaluate(() => document.body.dataset.error);
+    if (err) throw new Error(`page error while loading: ${err}`);
+    return page.evaluate(() => ({
+      bars: [...document.querySelectorAll('.bar span')].map((s) => s.textContent),
+      not_kept: [...document.querySelectorAll('.summary .not-kept')].map((s) => s.textContent),
+    }));
+  };
+  const t0 = Date.now();
+  const first = await load(() => page.goto(url));
   results.load_s = (Date.now() - t0) / 1000;
+  results.not_kept = first.not_kept;
   results.adapter = await page.textContent('#adapter');
   for (const [i, run] of plan.runs.entries()) {
     await page.click('#new-chat');
@@ -97,10 +115,10 @@ try { main: {
   results.model_requests = modelRequests;
   if (plan.reload_check) {
     modelRequests = 0;
-    await page.reload();
-    await page.waitForFunction(() => document.body.dataset.ready === '1' || document.body.dataset.error, null, { timeout });
+    const again = await load(() => page.reload());
     results.model_requests_after_reload = modelRequests;
-    results.bars_after_reload = await page.evaluate(() => [...document.querySelectorAll('.bar span')].map((s) => s.textContent));
+    results.bars_after_reload = again.bars;
+    results.not_kept_after_reload = again.not_kept;
   }
 } } finally {
   writeFileSync(outJson, JSON.stringify(results, null, 1));

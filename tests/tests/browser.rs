@@ -2,8 +2,9 @@
 //! a tiny random pair served locally must give, in SPD and in CoSpec mode, exactly the text the
 //! native engine gives for the same models, prompt and settings (the lossless path is
 //! deterministic across platforms), with weights split across bindings in the browser too, the
-//! statistics shown, and a screenshot saved under target/browser-e2e/. SmolLM2 must answer
-//! "Paris", and the stop button must stop.
+//! statistics shown, a screenshot saved under target/browser-e2e/, and a reload served from the
+//! Cache API. SmolLM2 must answer "Paris", the stop button must stop, and a storage quota too
+//! small for the model must not stop it from loading.
 //! Needs `scripts/web.sh build`, /usr/bin/chromium and web/node_modules (scripts/test.sh sets
 //! all up and sets COSPEC_BROWSER_TESTS=1, which makes a missing piece a failure, not a skip).
 
@@ -111,7 +112,7 @@ fn the_page_chats_like_the_native_engine_with_a_tiny_pair() {
         &site,
         &models,
         "target=models/target.gguf&maxBinding=262144",
-        json!({"timeout_s": 240, "runs": runs, "files": {"draft": draft_path}}),
+        json!({"timeout_s": 240, "runs": runs, "files": {"draft": draft_path}, "reload_check": true}),
     );
     for (i, (n, b)) in native.iter().zip(shown["runs"].as_array().unwrap()).enumerate() {
         assert_eq!(b["text"].as_str(), Some(n.text.as_str()), "run {i} ({}): browser text differs from native", runs[i]["mode"]);
@@ -126,6 +127,11 @@ fn the_page_chats_like_the_native_engine_with_a_tiny_pair() {
     }
     assert!(shown["adapter"].as_str().unwrap_or("").contains("WebGpu"), "{}", shown["adapter"]);
     assert!(root().join("target/browser-e2e/tiny-pair.png").exists());
+    // The target's download is kept in the Cache API: a reload loads it without fetching.
+    assert_eq!(shown["not_kept"], json!([]), "{shown}");
+    assert_eq!(shown["model_requests"].as_u64(), Some(1), "{shown}");
+    assert_eq!(shown["model_requests_after_reload"].as_u64(), Some(0), "{shown}");
+    assert!(shown["bars_after_reload"].to_string().matches("ready").count() == 2, "{shown}");
 }
 
 #[test]
@@ -139,7 +145,7 @@ fn smollm2_in_the_page_says_paris_and_stops_when_asked() {
         &site,
         models,
         &format!("draft={m}&target={m}&autoload=1"),
-        json!({"timeout_s": 400, "reload_check": true, "runs": [
+        json!({"timeout_s": 400, "reload_check": true, "quota_bytes": 1 << 20, "runs": [
             {"mode": "target-only", "max_tokens": 8, "chat": false, "prompt": "The capital of France is"},
             {"mode": "spd", "k": 4, "max_tokens": 200, "chat": true, "prompt": "Write a long story about a robot.", "stop_after": 6},
         ]}),
@@ -148,11 +154,19 @@ fn smollm2_in_the_page_says_paris_and_stops_when_asked() {
     assert!(runs[0]["text"].as_str().unwrap_or("").contains("Paris"), "{}", runs[0]);
     let stopped: usize = runs[1]["stats"]["tokens"].as_str().and_then(|v| v.parse().ok()).unwrap_or(usize::MAX);
     assert!((1..200).contains(&stopped), "stop after a few steps, got {stopped} tokens: {}", runs[1]);
-    // Downloads are kept in the Cache API: a reload loads both models without fetching.
-    assert!(shown["model_requests"].as_u64().unwrap_or(0) >= 1, "{shown}");
-    assert_eq!(shown["model_requests_after_reload"].as_u64(), Some(0), "{shown}");
-    let bars = shown["bars_after_reload"].to_string();
-    assert!(bars.contains("ready"), "{bars}");
+    // Storage too small for the file (as on a full disk): the model still loads, the page says
+    // it was not kept, and a reload downloads it again. Draft and target name one file: one
+    // download each time (two where the page warned that it fell back to memory).
+    let requests = |key: &str| shown[key].as_u64().unwrap_or(0);
+    let fallbacks = shown["warnings"].as_array().map_or(0, |w| w.iter().filter(|m| m.to_string().contains("into memory")).count()) as u64;
+    assert_eq!(requests("model_requests") + requests("model_requests_after_reload"), 2 + fallbacks, "{shown}");
+    assert!(requests("model_requests_after_reload") >= 1, "{shown}");
+    for key in ["not_kept", "not_kept_after_reload"] {
+        let notes = shown[key].as_array().cloned().unwrap_or_default();
+        assert_eq!(notes.len(), 2, "both roles say the file was not kept ({key}): {shown}");
+        assert!(notes.iter().all(|n| n.to_string().contains("Not kept for the next visit")), "{shown}");
+    }
+    assert_eq!(shown["bars_after_reload"].to_string().matches("ready").count(), 2, "{shown}");
 }
 
 #[test]

@@ -161,8 +161,14 @@ worker.onmessage = ({ data: m }) => {
     case 'loaded': {
       const s = m.summary;
       bar(m.role, 1, `ready: ${s.name}`);
-      $(`.model[data-role=${m.role}] .summary`).textContent =
-        `${s.architecture}, ${s.layers} layers, vocab ${s.vocab}, ${fmtBytes(s.gpu_bytes)} on the GPU`;
+      const summary = $(`.model[data-role=${m.role}] .summary`);
+      summary.textContent = `${s.architecture}, ${s.layers} layers, vocab ${s.vocab}, ${fmtBytes(s.gpu_bytes)} on the GPU`;
+      if (m.notKept) {
+        const warn = document.createElement('div');
+        warn.className = 'not-kept';
+        warn.textContent = `Not kept for the next visit (a reload downloads it again): ${m.notKept}.`;
+        summary.append(warn);
+      }
       state.ready = m.ready;
       $('#load').disabled = false;
       $('#send').disabled = !state.ready;

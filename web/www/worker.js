@@ -9,26 +9,94 @@ let stopRequested = false;
 
 const post = (msg) => self.postMessage(msg);
 
-// A download kept in the Cache API, returned as a Blob: the engine reads it one tensor at a
-// time, so the wasm heap never holds the whole model.
-async function cachedBlob(url, onProgress) {
-  const cache = await caches.open(CACHE);
-  let hit = await cache.match(url);
-  if (!hit) {
-    const net = await fetch(url);
-    if (!net.ok) throw new Error(`${url}: HTTP ${net.status} ${net.statusText}`);
-    const total = Number(net.headers.get('content-length')) || 0;
-    let done = 0;
-    const counted = net.body.pipeThrough(new TransformStream({
-      transform(chunk, ctl) { done += chunk.byteLength; onProgress(done, total, false); ctl.enqueue(chunk); },
-    }));
-    await cache.put(url, new Response(counted, { headers: net.headers }));
-    hit = await cache.match(url);
+// Downloads in flight by URL: when draft and target name the same file, it is fetched once
+// and both roles follow its progress.
+const downloads = new Map();
+
+// A model file as a Blob: from the Cache API when an earlier visit kept it, else downloaded
+// (and kept if the browser's storage has room). The engine reads it one tensor at a time, so
+// the wasm heap never holds the whole model. Resolves to { blob, notKept } where notKept says
+// why a download could not be kept for the next visit (null when it was, or came from there).
+function modelBlob(url, onProgress) {
+  let d = downloads.get(url);
+  if (!d) {
+    d = { listeners: new Set() };
+    d.promise = fetchModel(url, (...a) => d.listeners.forEach((f) => f(...a)))
+      .finally(() => downloads.delete(url));
+    downloads.set(url, d);
   }
-  const blob = await hit.blob();
-  onProgress(blob.size, blob.size, true);
-  return blob;
+  d.listeners.add(onProgress);
+  return d.promise;
 }
+
+async function openCache() {
+  try { return await caches.open(CACHE); } catch (_) { return null; } // storage off (e.g. some private modes)
+}
+
+async function fetchModel(url, onProgress) {
+  const cache = await openCache();
+  const hit = cache && await cache.match(url);
+  if (hit) {
+    const blob = await hit.blob();
+    onProgress('cached', blob.size, blob.size);
+    return { blob, notKept: null };
+  }
+  let got;
+  try {
+    got = await download(url, onProgress, (body) => new Response(body).blob());
+  } catch (err) {
+    if (err.httpStatus) throw err;
+    // Chrome streams a large download into a Blob on disk; with the disk nearly full that
+    // fails. Held in memory instead, the model still runs this visit.
+    console.warn(`${url}: download into browser storage failed (${err.message}); downloading into memory`);
+    got = await download(url, onProgress, inMemoryBlob);
+  }
+  const { blob, headers } = got;
+  const notKept = await keep(cache, url, blob, headers);
+  if (notKept) console.warn(`${url} is not kept for the next visit: ${notKept}`);
+  return { blob, notKept };
+}
+
+// One download of `url` through `toBlob`, checked against its announced length.
+async function download(url, onProgress, toBlob) {
+  const net = await fetch(url);
+  if (!net.ok) throw Object.assign(new Error(`${url}: HTTP ${net.status} ${net.statusText}`), { httpStatus: net.status });
+  const total = Number(net.headers.get('content-length')) || 0;
+  let done = 0;
+  const counted = net.body.pipeThrough(new TransformStream({
+    transform(chunk, ctl) { done += chunk.byteLength; onProgress('download', done, total); ctl.enqueue(chunk); },
+  }));
+  const blob = await toBlob(counted);
+  if (total && blob.size !== total) throw new Error(`${url}: download ended after ${blob.size} of ${total} bytes`);
+  return { blob, headers: net.headers };
+}
+
+async function inMemoryBlob(body) {
+  const chunks = [];
+  for (const reader = body.getReader(); ;) {
+    const { done, value } = await reader.read();
+    if (done) return new Blob(chunks);
+    chunks.push(value);
+  }
+}
+
+// Stores a download for the next visit. A full disk or a small storage quota must not stop
+// the model from loading now: it then says why, and the model runs from this download.
+async function keep(cache, url, blob, headers) {
+  if (!cache) return 'the browser offers no storage to this page';
+  try {
+    const { quota, usage } = await navigator.storage.estimate();
+    if (Number.isFinite(quota) && quota - (usage || 0) < blob.size) {
+      return `the browser's storage has room for ${mib(quota - (usage || 0))}, the file needs ${mib(blob.size)}`;
+    }
+    await cache.put(url, new Response(blob, { headers }));
+    return null;
+  } catch (err) {
+    return `the browser refused to store it (${err && err.message || err})`;
+  }
+}
+
+const mib = (n) => `${(Math.max(0, n) / 2 ** 20).toFixed(1)} MiB`;
 
 async function handle(m) {
   switch (m.type) {
@@ -41,17 +109,19 @@ async function handle(m) {
     }
     case 'load': {
       let files;
+      let notKept = null;
       if (m.url) {
         const name = decodeURIComponent(new URL(m.url, self.location.href).pathname.split('/').pop());
-        const blob = await cachedBlob(m.url, (done, total, cached) =>
-          post({ type: 'progress', role: m.role, phase: cached ? 'cached' : 'download', done, total }));
-        files = [new File([blob], name)];
+        const got = await modelBlob(m.url, (phase, done, total) =>
+          post({ type: 'progress', role: m.role, phase, done, total }));
+        files = [new File([got.blob], name)];
+        notKept = got.notKept;
       } else {
         files = m.files;
       }
       const summary = engine.load(m.role, files, (done, total) =>
         post({ type: 'progress', role: m.role, phase: 'upload', done, total }));
-      post({ type: 'loaded', role: m.role, summary: JSON.parse(summary), ready: engine.ready() });
+      post({ type: 'loaded', role: m.role, summary: JSON.parse(summary), ready: engine.ready(), notKept });
       break;
     }
     case 'chat': {
