@@ -61,7 +61,9 @@ async function fetchModel(url, onProgress) {
 async function download(url, onProgress, toBlob) {
   const net = await fetch(url);
   if (!net.ok) throw Object.assign(new Error(`${url}: HTTP ${net.status} ${net.statusText}`), { httpStatus: net.status });
-  const total = Number(net.headers.get('content-length')) || 0;
+  // A compressed transfer's length is not the file's: no total, no length check then.
+  const encoded = (net.headers.get('content-encoding') || 'identity') !== 'identity';
+  const total = encoded ? 0 : Number(net.headers.get('content-length')) || 0;
   let done = 0;
   const counted = net.body.pipeThrough(new TransformStream({
     transform(chunk, ctl) { done += chunk.byteLength; onProgress('download', done, total); ctl.enqueue(chunk); },
@@ -85,11 +87,13 @@ async function inMemoryBlob(body) {
 async function keep(cache, url, blob, headers) {
   if (!cache) return 'the browser offers no storage to this page';
   try {
-    const { quota, usage } = await navigator.storage.estimate();
+    const { quota, usage } = navigator.storage?.estimate ? await navigator.storage.estimate() : {};
     if (Number.isFinite(quota) && quota - (usage || 0) < blob.size) {
       return `the browser's storage has room for ${mib(quota - (usage || 0))}, the file needs ${mib(blob.size)}`;
     }
-    await cache.put(url, new Response(blob, { headers }));
+    // The headers of what is stored: the network's may describe a compressed transfer.
+    const stored = { 'content-type': headers.get('content-type') || 'application/octet-stream', 'content-length': String(blob.size) };
+    await cache.put(url, new Response(blob, { headers: stored }));
     return null;
   } catch (err) {
     return `the browser refused to store it (${err && err.message || err})`;
