@@ -146,7 +146,7 @@ fn smollm2_in_the_page_says_paris_and_stops_when_asked() {
         models,
         &format!("draft={m}&target={m}&autoload=1"),
         json!({"timeout_s": 400, "reload_check": true, "quota_bytes": 1 << 20, "runs": [
-            {"mode": "target-only", "max_tokens": 8, "chat": false, "prompt": "The capital of France is"},
+            {"mode": "target-only", "max_tokens": 8, "chat": false, "prompt": "The capital of France is", "screenshot": "smollm2-not-kept.png"},
             {"mode": "spd", "k": 4, "max_tokens": 200, "chat": true, "prompt": "Write a long story about a robot.", "stop_after": 6},
         ]}),
     );
