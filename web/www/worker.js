@@ -96,7 +96,7 @@ async function keep(cache, url, blob, headers) {
     await cache.put(url, new Response(blob, { headers: stored }));
     return null;
   } catch (err) {
-    return `the browser refused to store it (${err && err.message || err})`;
+    return `the browser refused to store it (${String(err && err.message || err).replace(/\.+$/, '')})`;
   }
 }
 
