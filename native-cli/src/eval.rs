@@ -7,7 +7,7 @@ use crate::speculative::{open_pair, ArbiterArgs};
 use anyhow::{bail, Context, Result};
 use crate::commands::open;
 use cospec::decode::arbiter::Policy;
-use cospec::decode::{Mode, SpecOptions, SpecOutput};
+use cospec::decode::{LockstepDone, LockstepJob, Mode, SpecOptions, SpecOutput};
 use cospec::tokenizer::Tokenizer;
 use cospec::eval::grading::{extract_answer, is_correct};
 use cospec::eval::problems::{parse, prompt_text, select, Problem};
@@ -211,34 +211,41 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
         let riding = name_of(Mode::Spd).and(name_of(Mode::TargetOnly));
         for (g, group) in grouped.chunks(a.lockstep).enumerate() {
             let first = timed + g * a.lockstep;
-            let todo_of = |name: &str| -> Vec<usize> { (0..group.len()).filter(|&j| !done.contains(&(name.to_string(), group[j].key()))).collect() };
-            let spd_todo = name_of(Mode::Spd).map(todo_of).unwrap_or_default();
-            for (name, mode, policy) in &modes {
-                let mut todo = todo_of(name);
-                if riding.is_some() && *mode == Mode::TargetOnly {
-                    todo.retain(|j| !spd_todo.contains(j));
-                }
-                if todo.is_empty() {
-                    continue;
-                }
-                bar.set_message(format!("{} problems from {} {name}", todo.len(), group[todo[0]].key()));
-                let ps: Vec<Vec<u32>> = todo.iter().map(|&j| prompts[first + j].clone()).collect();
-                if let (Mode::Spd, Some(target_name)) = (mode, riding) {
-                    let target_todo = todo_of(target_name);
-                    let outs = pollster::block_on(session.generate_lockstep_spd_and_target_only(&tok, &ps, &options(*mode, policy), ctx, region))?;
-                    for (&j, (spd, target_only)) in todo.iter().zip(&outs) {
-                        keep(record(name, group[j], spd, false, None), &mut records)?;
-                        if target_todo.contains(&j) {
-                            keep(record(target_name, group[j], target_only, false, None), &mut records)?;
-                        }
+            let missing = |name: &str, j: usize| !done.contains(&(name.to_string(), group[j].key()));
+            // Every mode's missing records of the group in one queue through --lockstep lanes:
+            // a lane whose generation ends takes the next job, so blocks stay full until the
+            // group's last generations.
+            let mut jobs: Vec<LockstepJob> = Vec::new();
+            let mut owners: Vec<(usize, usize)> = Vec::new();
+            for (m, (name, mode, policy)) in modes.iter().enumerate() {
+                for j in (0..group.len()).filter(|&j| missing(name, j)) {
+                    let rides = riding.is_some_and(|t| missing(t, j));
+                    if riding.is_some() && *mode == Mode::TargetOnly && missing(name_of(Mode::Spd).expect("riding needs SPD"), j) {
+                        continue;
                     }
-                    continue;
-                }
-                let outs = pollster::block_on(session.generate_lockstep(&tok, &ps, &options(*mode, policy), ctx, region))?;
-                for (&j, out) in todo.iter().zip(&outs) {
-                    keep(record(name, group[j], out, false, decided_by(policy)), &mut records)?;
+                    jobs.push(LockstepJob { prompt: prompts[first + j].clone(), opts: options(*mode, policy), with_target_only: *mode == Mode::Spd && rides });
+                    owners.push((m, j));
                 }
             }
+            if jobs.is_empty() {
+                continue;
+            }
+            bar.set_message(format!("{} generations from {}", jobs.len(), group[0].key()));
+            let mut tokens = 0;
+            let steps = pollster::block_on(session.generate_queue(&tok, &jobs, a.lockstep, ctx, region, &mut |d: LockstepDone| -> Result<()> {
+                let (m, j) = owners[d.job];
+                tokens += d.output.tokens.len();
+                let (name, _, policy) = &modes[m];
+                keep(record(name, group[j], &d.output, false, decided_by(policy)), &mut records)?;
+                if let (Some(target_only), Some(target_name)) = (&d.target_only, riding) {
+                    keep(record(target_name, group[j], target_only, false, None), &mut records)?;
+                }
+                Ok(())
+            }))?;
+            // Lock step's cost on a GPU is about its steps (a block costs little more than one
+            // token), so the log says how full the blocks were (riding target-only not counted).
+            bar.println(format!("group from {}: {} generations, {tokens} tokens in {steps} lock-step steps, {:.2} a step of {} lanes",
+                group[0].key(), jobs.len(), tokens as f64 / steps.max(1) as f64, a.lockstep));
         }
         bar.finish_and_clear();
     }

@@ -11,7 +11,7 @@ use crate::eval::ProblemPair;
 use crate::speculative::open_pair;
 use anyhow::{bail, Context, Result};
 use cospec::decode::arbiter::{Mlp, Policy};
-use cospec::decode::{Mode, SpecOptions, SpecOutput, SpecSession};
+use cospec::decode::{LockstepDone, LockstepJob, Mode, SpecOptions, SpecOutput, SpecSession};
 use cospec::eval::grading::is_correct;
 use cospec::eval::policy_gradient::{cross_validated_agreement, oracle_agreement, train, TrainOptions};
 use cospec::eval::problems::{prompt_text, select, Problem};
@@ -120,31 +120,37 @@ const CV_FOLDS: usize = 5;
 /// How long a shard waits for the others without any of them adding a problem.
 const PATIENCE: Duration = Duration::from_secs(1800);
 
-/// Greedy decodes of `jobs` (token ids, max new tokens) with `policy`: one at a time, or
-/// `lockstep` at a time in lock step (the same outputs).
-fn decode_all(s: &mut SpecSession, tok: &Tokenizer, jobs: &[(Vec<u32>, usize)], policy: &Policy, a: &TrainArgs) -> Result<Vec<SpecOutput>> {
+/// Greedy decodes of `jobs` (token ids, max new tokens) with `policy`, each handed to
+/// `on_done` with its index as it finishes: one at a time, or through `lockstep` lanes in lock
+/// step (the same outputs; a lane whose generation ends takes the next job).
+fn decode_all(
+    s: &mut SpecSession,
+    tok: &Tokenizer,
+    jobs: &[(Vec<u32>, usize)],
+    policy: &Policy,
+    a: &TrainArgs,
+    on_done: &mut dyn FnMut(usize, SpecOutput) -> Result<()>,
+) -> Result<()> {
     let mode = if *policy == Policy::Target { Mode::Spd } else { Mode::Cospec };
     let opts = SpecOptions { mode, k: a.k, policy: policy.clone(), max_tokens: a.max_tokens, stop_at_eos: true, ..Default::default() };
-    let mut out = Vec::with_capacity(jobs.len());
     if a.lockstep <= 1 {
-        for (ids, max) in jobs {
+        for (i, (ids, max)) in jobs.iter().enumerate() {
             let o = SpecOptions { max_tokens: *max, ..opts.clone() };
-            out.push(pollster::block_on(s.generate(tok, ids, &o, &mut |_, _| {}))?);
+            on_done(i, pollster::block_on(s.generate(tok, ids, &o, &mut |_, _| {}))?)?;
         }
-        return Ok(out);
+        return Ok(());
     }
     let ctx = s.target.ctx_len().min(s.draft.ctx_len());
     let region = ctx / a.lockstep;
-    for chunk in jobs.chunks(a.lockstep) {
-        let (ids, max): (Vec<Vec<u32>>, Vec<usize>) = chunk.iter().cloned().unzip();
-        out.extend(pollster::block_on(s.generate_lockstep_each(tok, &ids, &max, &opts, ctx, region))?);
-    }
-    Ok(out)
+    let queue: Vec<LockstepJob> =
+        jobs.iter().map(|(ids, max)| LockstepJob { prompt: ids.clone(), opts: SpecOptions { max_tokens: *max, ..opts.clone() }, with_target_only: false }).collect();
+    pollster::block_on(s.generate_queue(tok, &queue, a.lockstep, ctx, region, &mut |d: LockstepDone| on_done(d.job, d.output)))?;
+    Ok(())
 }
 
 /// Branch rollouts at the first mismatches of each problem's trajectory: the trajectories,
-/// then every other branch, each batch decoded together. Each problem's rollouts go to `emit`
-/// as soon as its last branch is decoded, so a run stopped by a time limit keeps them.
+/// then every other branch, each decoded together. Each problem's rollouts go to `emit` as
+/// soon as its last branch is decoded, so a run stopped by a time limit keeps them.
 fn collect(
     s: &mut SpecSession,
     tok: &Tokenizer,
@@ -155,7 +161,12 @@ fn collect(
     emit: &mut dyn FnMut(Vec<Rollout>) -> Result<()>,
 ) -> Result<()> {
     let prompts: Vec<Vec<u32>> = problems.iter().map(|p| Ok(tok.encode(&prompt_text(tok, p)?)?)).collect::<Result<_>>()?;
-    let mains = decode_all(s, tok, &prompts.iter().map(|p| (p.clone(), a.max_tokens)).collect::<Vec<_>>(), policy, a)?;
+    let mut mains: Vec<Option<SpecOutput>> = (0..prompts.len()).map(|_| None).collect();
+    decode_all(s, tok, &prompts.iter().map(|p| (p.clone(), a.max_tokens)).collect::<Vec<_>>(), policy, a, &mut |i, out| {
+        mains[i] = Some(out);
+        Ok(())
+    })?;
+    let mains: Vec<SpecOutput> = mains.into_iter().map(|m| m.context("a trajectory was not decoded")).collect::<Result<_>>()?;
     // (problem, mismatch) of each branch that needs decoding, and its job, in problem order.
     let mut branches = Vec::new();
     let mut jobs = Vec::new();
@@ -172,21 +183,20 @@ fn collect(
             }
         }
     }
-    let mut decoded = Vec::with_capacity(jobs.len());
-    let mut next = 0;
-    let mut chunks = jobs.chunks(a.lockstep.max(1));
-    loop {
-        // Branches are in problem order: the problems before the first one still to decode are complete.
-        let complete = branches.get(decoded.len()).map_or(problems.len(), |&(i, _)| i);
-        for i in next..complete {
+    let mut waiting: Vec<usize> = (0..problems.len()).map(|i| branches.iter().filter(|b| b.0 == i).count()).collect();
+    let mut decoded: Vec<Option<SpecOutput>> = (0..jobs.len()).map(|_| None).collect();
+    for i in (0..problems.len()).filter(|&i| waiting[i] == 0) {
+        emit(problem_rollouts(tok, problems[i], &mains[i], i, &branches, &decoded, round, a)?)?;
+    }
+    decode_all(s, tok, &jobs, policy, a, &mut |b, out| {
+        decoded[b] = Some(out);
+        let i = branches[b].0;
+        waiting[i] -= 1;
+        if waiting[i] == 0 {
             emit(problem_rollouts(tok, problems[i], &mains[i], i, &branches, &decoded, round, a)?)?;
         }
-        next = next.max(complete);
-        match chunks.next() {
-            Some(chunk) => decoded.extend(decode_all(s, tok, chunk, policy, a)?),
-            None => return Ok(()),
-        }
-    }
+        Ok(())
+    })
 }
 
 /// Problem `i`'s rollouts from its trajectory `main` and its decoded branches.
@@ -197,7 +207,7 @@ fn problem_rollouts(
     main: &SpecOutput,
     i: usize,
     branches: &[(usize, usize)],
-    decoded: &[SpecOutput],
+    decoded: &[Option<SpecOutput>],
     round: u32,
     a: &TrainArgs,
 ) -> Result<Vec<Rollout>> {
@@ -209,8 +219,9 @@ fn problem_rollouts(
         toks.push(other);
         let (other_ok, other_len) = match branches.iter().position(|&b| b == (i, j)) {
             Some(b) => {
-                let text = tok.decode(&toks, true)? + &decoded[b].text;
-                (is_correct(&text, &p.answer) as u8 as f32, m.position + 1 + decoded[b].tokens.len())
+                let branch = decoded[b].as_ref().context("a branch was not decoded")?;
+                let text = tok.decode(&toks, true)? + &branch.text;
+                (is_correct(&text, &p.answer) as u8 as f32, m.position + 1 + branch.tokens.len())
             }
             None => {
                 let text = tok.decode(&main.tokens[..m.position], true)? + &tok.decode(&[other], true)?;

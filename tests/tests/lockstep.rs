@@ -2,10 +2,11 @@
 //! `generate` gives it alone: tokens, origins, text, passes, mismatches, keeps and each
 //! mismatch's features, in every mode and for every kind of arbiter policy, on a tiny random
 //! pair with many mismatches, prompts of awkward lengths (one of a single token) and budgets
-//! that end mid-block.
+//! that end mid-block; and a queue of mixed jobs served by fewer lanes than jobs, each lane
+//! taking the next job's whole prompt into the block as the last one finishes.
 
 use cospec::decode::arbiter::Policy;
-use cospec::decode::{Mode, SamplingParams, SpecOptions, SpecOutput, SpecSession};
+use cospec::decode::{LockstepJob, Mode, SamplingParams, SpecOptions, SpecOutput, SpecSession};
 use cospec::model::{LoadOptions, Model};
 use cospec::tokenizer::Tokenizer;
 use cospec_tests::blocks::rng;
@@ -107,4 +108,123 @@ fn target_only_read_off_spd_is_target_only_alone() {
     // Only SPD commits the target's token everywhere.
     let cospec = SpecOptions { mode: Mode::Cospec, k: 3, policy: Policy::Draft, sampling: SamplingParams::default(), max_tokens: 8, stop_at_eos: true };
     assert!(pollster::block_on(s.generate_lockstep_spd_and_target_only(&tok, &ps, &cospec, PROMPTS * REGION, REGION)).is_err());
+}
+
+#[test]
+fn a_queue_of_mixed_jobs_through_few_lanes_gives_each_what_it_gets_alone() {
+    let (mut s, tok) = session();
+    let mlp = Arc::new(random_mlp(12, &mut rng(78)));
+    let kinds: Vec<(Mode, Policy, usize)> = vec![
+        (Mode::Spd, Policy::Target, 3),
+        (Mode::Cospec, Policy::Learned { mlp: mlp.clone(), threshold: 0.5 }, 4),
+        (Mode::TargetOnly, Policy::Target, 1),
+        (Mode::Cospec, Policy::Entropy { tau: 4.5 }, 2),
+        (Mode::DraftOnly, Policy::Target, 1),
+        (Mode::Cospec, Policy::Cosd { alpha: 0.02, beta: 0.5 }, 5),
+        (Mode::Cospec, Policy::Draft, 3),
+        (Mode::Cospec, Policy::Diff { alpha: 0.0 }, 4),
+    ];
+    // Prompts of 1..14 tokens and budgets ending mid-block: lanes free up at different steps,
+    // and a new prompt's earlier tokens share blocks with other lanes' single tokens.
+    let jobs: Vec<LockstepJob> = (0..13)
+        .map(|j| {
+            let (mode, policy, k) = kinds[j % kinds.len()].clone();
+            let len = 1 + (j * 5) % 14;
+            let prompt = (0..len).map(|i| ((i * 37 + j * 71 + 5) % 256) as u32).collect();
+            let opts = SpecOptions { mode, k, policy, sampling: SamplingParams::default(), max_tokens: 20 + (j * 13) % 50, stop_at_eos: true };
+            LockstepJob { prompt, opts, with_target_only: mode == Mode::Spd }
+        })
+        .collect();
+    let lanes = 3;
+    let mut done = Vec::new();
+    pollster::block_on(s.generate_queue(&tok, &jobs, lanes, PROMPTS * REGION, REGION, &mut |d| {
+        done.push(d);
+        Ok::<(), cospec::model::ModelError>(())
+    }))
+    .unwrap();
+    let mut order: Vec<usize> = done.iter().map(|d| d.job).collect();
+    order.sort();
+    assert_eq!(order, (0..jobs.len()).collect::<Vec<_>>(), "every job once");
+    // Jobs finish as their lengths dictate, not in queue order.
+    assert!(done.windows(2).any(|w| w[0].job > w[1].job), "finishing order {:?}", done.iter().map(|d| d.job).collect::<Vec<_>>());
+    let (mut kept, mut taken) = (0, 0);
+    for d in &done {
+        let j = &jobs[d.job];
+        let what = format!("job {} ({} {} k={}, {} prompt tokens)", d.job, j.opts.mode.name(), j.opts.policy.name(), j.opts.k, j.prompt.len());
+        let alone = pollster::block_on(s.generate(&tok, &j.prompt, &j.opts, &mut |_, _| {})).unwrap();
+        same(&d.output, &alone, &what);
+        kept += alone.stats.keeps;
+        taken += alone.stats.mismatches - alone.stats.keeps;
+        match (&d.target_only, j.with_target_only) {
+            (Some(t), true) => {
+                let target = SpecOptions { mode: Mode::TargetOnly, ..j.opts.clone() };
+                same(t, &pollster::block_on(s.generate(&tok, &j.prompt, &target, &mut |_, _| {})).unwrap(), &format!("{what}, target-only"));
+            }
+            (None, false) => {}
+            (t, _) => panic!("{what}: target-only run {}", if t.is_some() { "not asked for" } else { "missing" }),
+        }
+    }
+    assert!(kept >= 5 && taken >= 5, "{kept} kept, {taken} taken mismatches");
+}
+
+#[test]
+fn a_queue_refuses_what_it_cannot_replay() {
+    let (mut s, tok) = session();
+    let greedy = SpecOptions { mode: Mode::Cospec, k: 3, policy: Policy::Draft, sampling: SamplingParams::default(), max_tokens: 8, stop_at_eos: true };
+    let job = |opts: &SpecOptions, with_target_only| LockstepJob { prompt: vec![1, 2, 3], opts: opts.clone(), with_target_only };
+    let run = |s: &mut SpecSession, jobs: &[LockstepJob], lanes| {
+        pollster::block_on(s.generate_queue(&tok, jobs, lanes, PROMPTS * REGION, REGION, &mut |_| Ok::<(), cospec::model::ModelError>(())))
+    };
+    // Target-only rides along SPD only.
+    assert!(run(&mut s, &[job(&greedy, true)], 1).is_err());
+    // Two learned arbiters in one queue: the kernels hold one.
+    let learned = |seed| SpecOptions { policy: Policy::Learned { mlp: Arc::new(random_mlp(12, &mut rng(seed))), threshold: 0.5 }, ..greedy.clone() };
+    assert!(run(&mut s, &[job(&learned(1), false), job(&learned(2), false)], 2).is_err());
+    // More lanes than the cache holds regions for (the queue is longer than the lanes).
+    let many: Vec<LockstepJob> = (0..PROMPTS + 2).map(|_| job(&greedy, false)).collect();
+    assert!(run(&mut s, &many, PROMPTS + 1).is_err());
+    // A job past its region, checked before anything is decoded.
+    let long = SpecOptions { max_tokens: REGION, ..greedy.clone() };
+    let mut calls = 0;
+    let bad = [job(&greedy, false), job(&long, false)];
+    assert!(pollster::block_on(s.generate_queue(&tok, &bad, 1, PROMPTS * REGION, REGION, &mut |_| {
+        calls += 1;
+        Ok::<(), cospec::model::ModelError>(())
+    }))
+    .is_err());
+    assert_eq!(calls, 0, "nothing decoded before the bad job was refused");
+    // The fitting jobs alone run.
+    assert!(run(&mut s, &many, PROMPTS).is_ok());
+}
+
+#[test]
+fn a_mismatch_in_a_block_that_also_prefills_prompts_reads_its_own_logits() {
+    // Four fresh prompts of 6, 6, 5 and 1 tokens make a first block of 14 earlier tokens and 4
+    // last ones, more than the 16 a block holds: the last tokens' logits rows must not be split
+    // across two blocks, or a lane arbitrates on another lane's logits (its features show it).
+    let (mut s, tok) = session();
+    let opts = SpecOptions { mode: Mode::Cospec, k: 4, policy: Policy::Draft, sampling: SamplingParams::default(), max_tokens: 12, stop_at_eos: true };
+    let mut first_step_mismatches = 0;
+    for seed in 0..8 {
+        let jobs: Vec<LockstepJob> = [6usize, 6, 5, 1]
+            .iter()
+            .enumerate()
+            .map(|(j, &len)| LockstepJob { prompt: (0..len).map(|i| ((i * 41 + j * 23 + seed * 97 + 11) % 256) as u32).collect(), opts: opts.clone(), with_target_only: false })
+            .collect();
+        let together = pollster::block_on(s.generate_lockstep_each(
+            &tok,
+            &jobs.iter().map(|j| j.prompt.clone()).collect::<Vec<_>>(),
+            &[12; 4],
+            &opts,
+            PROMPTS * REGION,
+            REGION,
+        ))
+        .unwrap();
+        for (j, job) in jobs.iter().enumerate() {
+            let alone = pollster::block_on(s.generate(&tok, &job.prompt, &opts, &mut |_, _| {})).unwrap();
+            same(&together[j], &alone, &format!("seed {seed}, prompt {j}"));
+            first_step_mismatches += alone.mismatches.iter().filter(|m| m.position == 0).count();
+        }
+    }
+    assert!(first_step_mismatches >= 2, "only {first_step_mismatches} mismatches at a first token");
 }

@@ -1,16 +1,24 @@
-//! Many prompts decoded greedily in lock step, each in its own cache region of both models,
-//! with every mode's exact output: the tokens, origins, target passes, mismatches and keeps a
-//! `generate` of each prompt alone would give (greedy decoding is a deterministic function of
-//! the two models' argmax tokens and the arbiter). One step runs one multi-sequence block per
-//! model (`Model::forward_sequences`), so a GPU decodes a batch for about the price of one
-//! sequence; the speculative block structure is replayed per sequence:
+//! Many generations decoded greedily in lock step, each in its own cache region of both
+//! models, with every mode's exact output: the tokens, origins, target passes, mismatches and
+//! keeps a `generate` of each prompt alone would give (greedy decoding is a deterministic
+//! function of the two models' argmax tokens and the arbiter). One step runs one
+//! multi-sequence block per model (`Model::forward_sequences`), so a GPU decodes a batch for
+//! about the price of one sequence.
+//!
+//! The generations form a queue served by a fixed number of lanes (cache regions): when one
+//! finishes, the next job's prompt enters its lane in the next step's block, so the block
+//! stays full until the queue runs dry instead of shrinking to the longest generation of a
+//! batch. Jobs may differ in mode, k, policy and budget (one learned arbiter per queue).
+//!
+//! Per lane the speculative block structure is replayed:
 //!   - a block opens with k' = min(k, remaining - 1) draft positions (none left: one plain
 //!     target step), one target pass and k' draft passes;
 //!   - at block position i < k' the draft's and the target's argmax agree: the token is
 //!     accepted; they differ: the features and verify kernels of the session run on this
-//!     sequence's two logits rows (a one-position block at offset i), and keep the draft's
-//!     token (the block goes on) or take the target's (the block ends);
+//!     lane's two logits rows (a one-position block at offset i), and keep the draft's token
+//!     (the block goes on) or take the target's (the block ends);
 //!   - at i = k' the target's token is the bonus and the block ends.
+//!
 //! What it cannot give is the speculative step's wall time (a batch is not a speculative
 //! step): the outputs carry no decode time.
 
@@ -22,27 +30,63 @@ use crate::gpu::GpuBuffer;
 use crate::model::llm::SeqTokens;
 use crate::model::ModelError;
 use crate::tokenizer::Tokenizer;
+use std::sync::Arc;
 
-/// What every sequence's replay shares in one call.
-struct Replay<'a> {
-    tok: &'a Tokenizer,
-    k: usize,
-    policy: &'a Policy,
-    /// A logits row, to move a sequence's target row to row 0.
-    scratch: GpuBuffer,
+/// One generation for `SpecSession::generate_queue`.
+#[derive(Clone, Debug)]
+pub struct LockstepJob {
+    pub prompt: Vec<u32>,
+    /// Greedy and stopping at the end-of-sequence token; any mode, k, policy and budget.
+    pub opts: SpecOptions,
+    /// SPD only: also the prompt's target-only generation, read off the same target passes
+    /// (greedy SPD commits the target's token at every position, and each step computes the
+    /// target's argmax there, which is what a target-only step commits).
+    pub with_target_only: bool,
 }
 
-/// One prompt's generation in progress.
+/// A finished job: its index in the queue, its generation and, when asked, the target-only one.
+pub struct LockstepDone {
+    pub job: usize,
+    pub output: SpecOutput,
+    pub target_only: Option<SpecOutput>,
+}
+
+/// One job's generation in progress in a lane.
 struct Lane {
+    job: usize,
+    mode: Mode,
+    k: usize,
+    policy: Policy,
     run: Run,
-    /// With SPD: the prompt's target-only generation, read off the same target passes.
     target_only: Option<Run>,
-    prompt_len: usize,
+    prompt: Vec<u32>,
+    /// No step yet: the next block carries the whole prompt (its last token's argmax is the
+    /// first step's), after that the last committed token.
+    fresh: bool,
     /// The last committed token (both models have cached everything before it).
     last: u32,
     /// Draft positions of the open block (0: no block open) and the position reached.
     block: usize,
     at: usize,
+}
+
+impl Lane {
+    fn uses_target(&self) -> bool {
+        self.mode != Mode::DraftOnly
+    }
+
+    fn uses_draft(&self) -> bool {
+        self.mode != Mode::TargetOnly
+    }
+
+    /// The tokens this lane adds to the next block and the position of the first.
+    fn feed(&self) -> (Vec<u32>, usize) {
+        if self.fresh {
+            (self.prompt.clone(), 0)
+        } else {
+            (vec![self.last], self.prompt.len() - 1 + self.run.tokens.len())
+        }
+    }
 }
 
 impl SpecSession {
@@ -74,14 +118,20 @@ impl SpecSession {
         ctx_len: usize,
         region: usize,
     ) -> Result<Vec<SpecOutput>, ModelError> {
-        Ok(self.lockstep(tok, prompts, max_tokens, opts, ctx_len, region, false).await?.into_iter().map(|(out, _)| out).collect())
+        if max_tokens.len() != prompts.len() {
+            return Err(invalid(format!("{} budgets for {} prompts", max_tokens.len(), prompts.len())));
+        }
+        let jobs: Vec<LockstepJob> = prompts
+            .iter()
+            .zip(max_tokens)
+            .map(|(p, &max)| LockstepJob { prompt: p.clone(), opts: SpecOptions { max_tokens: max, ..opts.clone() }, with_target_only: false })
+            .collect();
+        Ok(self.queue_in_order(tok, &jobs, prompts.len(), ctx_len, region).await?.into_iter().map(|d| d.output).collect())
     }
 
     /// SPD in lock step (`opts.mode` must be `Mode::Spd`) together with each prompt's
-    /// target-only generation, at the cost of SPD alone: greedy SPD commits the target's token
-    /// at every position, and each step computes the target's argmax there, which is exactly
-    /// what a target-only step commits. Returns (SPD, target-only) per prompt; the two token
-    /// streams are checked equal as they go.
+    /// target-only generation, at the cost of SPD alone. Returns (SPD, target-only) per
+    /// prompt; the two token streams are checked equal as they go.
     pub async fn generate_lockstep_spd_and_target_only(
         &mut self,
         tok: &Tokenizer,
@@ -90,125 +140,172 @@ impl SpecSession {
         ctx_len: usize,
         region: usize,
     ) -> Result<Vec<(SpecOutput, SpecOutput)>, ModelError> {
-        if opts.mode != Mode::Spd {
-            return Err(invalid(format!("target-only generations ride along SPD only, not {}", opts.mode.name())));
-        }
-        let budgets = vec![opts.max_tokens; prompts.len()];
-        let outs = self.lockstep(tok, prompts, &budgets, opts, ctx_len, region, true).await?;
-        outs.into_iter().map(|(spd, target_only)| target_only.map(|t| (spd, t)).ok_or_else(|| invalid("a lane lost its target-only run"))).collect()
+        let jobs: Vec<LockstepJob> = prompts.iter().map(|p| LockstepJob { prompt: p.clone(), opts: opts.clone(), with_target_only: true }).collect();
+        let done = self.queue_in_order(tok, &jobs, prompts.len(), ctx_len, region).await?;
+        done.into_iter().map(|d| d.target_only.map(|t| (d.output, t)).ok_or_else(|| invalid("a lane lost its target-only run"))).collect()
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn lockstep(
+    /// `generate_queue`, the results in job order.
+    async fn queue_in_order(&mut self, tok: &Tokenizer, jobs: &[LockstepJob], lanes: usize, ctx_len: usize, region: usize) -> Result<Vec<LockstepDone>, ModelError> {
+        let mut done: Vec<LockstepDone> = Vec::with_capacity(jobs.len());
+        self.generate_queue(tok, jobs, lanes, ctx_len, region, &mut |d| {
+            done.push(d);
+            Ok::<(), ModelError>(())
+        })
+        .await?;
+        done.sort_by_key(|d| d.job);
+        Ok(done)
+    }
+
+    /// Every job's greedy generation, exactly as `generate` gives it alone with the job's
+    /// options and a context of `ctx_len` tokens, decoded `lanes` at a time in lock step: lane
+    /// l uses cache rows l * region .. of both models (which need a context of lanes * region
+    /// and blocks of at least `lanes` tokens; a region must hold a job's prompt and budget).
+    /// Jobs enter lanes in queue order as lanes free up; `on_done` receives each job as it
+    /// finishes (not in queue order), so a caller can keep results a later failure would lose.
+    /// Returns the number of steps (each commits one token in every lane then live).
+    pub async fn generate_queue<E: From<ModelError>>(
         &mut self,
         tok: &Tokenizer,
-        prompts: &[Vec<u32>],
-        max_tokens: &[usize],
-        opts: &SpecOptions,
+        jobs: &[LockstepJob],
+        lanes: usize,
         ctx_len: usize,
         region: usize,
-        with_target_only: bool,
-    ) -> Result<Vec<(SpecOutput, Option<SpecOutput>)>, ModelError> {
-        if max_tokens.len() != prompts.len() {
-            return Err(invalid(format!("{} budgets for {} prompts", max_tokens.len(), prompts.len())));
+        on_done: &mut dyn FnMut(LockstepDone) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let lanes = lanes.min(jobs.len());
+        self.check_queue(jobs, lanes, ctx_len, region)?;
+        if jobs.is_empty() {
+            return Ok(0);
         }
-        if !opts.sampling.is_greedy() {
-            return Err(invalid("lock-step decoding replays greedy decoding only"));
+        // The kernels hold one arbiter's weights: the queue's learned policy, if any.
+        let learned = jobs.iter().find(|j| j.opts.mode == Mode::Cospec && j.opts.policy.mlp().is_some()).map(|j| j.opts.policy.clone());
+        if jobs.iter().any(|j| matches!(j.opts.mode, Mode::Spd | Mode::Cospec)) {
+            self.use_policy(learned.as_ref().unwrap_or(&Policy::Target))?;
         }
-        if !opts.stop_at_eos {
-            return Err(invalid("lock-step decoding stops at the end-of-sequence token"));
+        let scratch = GpuBuffer::zeros(&self.ctx, "lock-step logits row", self.vocab);
+        let mut slots: Vec<Option<Lane>> = (0..lanes).map(|_| None).collect();
+        let (mut next, mut steps) = (0, 0);
+        loop {
+            for slot in slots.iter_mut().filter(|s| s.is_none()) {
+                if next < jobs.len() {
+                    *slot = Some(Self::lane(next, &jobs[next], ctx_len));
+                    next += 1;
+                }
+            }
+            let live: Vec<usize> = (0..lanes).filter(|&l| slots[l].is_some()).collect();
+            if live.is_empty() {
+                return Ok(steps);
+            }
+            let lane_at = |l: usize| slots[l].as_ref().expect("live lanes hold a job");
+            let feeds: Vec<(Vec<u32>, usize)> = live.iter().map(|&l| lane_at(l).feed()).collect();
+            let seqs = |wanted: fn(&Lane) -> bool| -> Vec<SeqTokens> {
+                live.iter()
+                    .zip(&feeds)
+                    .filter(|(&l, _)| wanted(lane_at(l)))
+                    .map(|(&l, (tokens, pos))| SeqTokens { region: l * region, pos: *pos, tokens })
+                    .collect()
+            };
+            let (target_seqs, draft_seqs) = (seqs(Lane::uses_target), seqs(Lane::uses_draft));
+            steps += 1;
+            let target = if target_seqs.is_empty() { Vec::new() } else { self.target.forward_sequences(&target_seqs).await? };
+            let draft = if draft_seqs.is_empty() { Vec::new() } else { self.draft.forward_sequences(&draft_seqs).await? };
+            // A lane's logits row in each model's block: its rank among the lanes that ran it.
+            let (mut target_row, mut draft_row) = (0, 0);
+            for &l in &live {
+                let lane = slots[l].as_mut().expect("live lanes hold a job");
+                lane.fresh = false;
+                let rows = (target_row, draft_row);
+                target_row += lane.uses_target() as usize;
+                draft_row += lane.uses_draft() as usize;
+                match lane.mode {
+                    Mode::TargetOnly => {
+                        lane.run.stats.steps += 1;
+                        lane.run.stats.target_passes += 1;
+                        self.commit(tok, lane, target[rows.0], Origin::Target)?;
+                    }
+                    Mode::DraftOnly => {
+                        lane.run.stats.steps += 1;
+                        lane.run.stats.draft_passes += 1;
+                        self.commit(tok, lane, draft[rows.1], Origin::Draft)?;
+                    }
+                    Mode::Spd | Mode::Cospec => self.replay(tok, &scratch, lane, rows, draft[rows.1], target[rows.0]).await?,
+                }
+                if let Some(alone) = &mut lane.target_only {
+                    alone.stats.steps += 1;
+                    alone.stats.target_passes += 1;
+                    alone.commit(tok, target[rows.0], Origin::Target, &mut |_, _| {})?;
+                    if alone.tokens.last() != lane.run.tokens.last() || alone.done != lane.run.done {
+                        return Err(invalid(format!("SPD and target-only parted at token {} of job {}", lane.run.tokens.len(), lane.job)).into());
+                    }
+                }
+                if lane.run.done {
+                    let lane = slots[l].take().expect("live lanes hold a job");
+                    // No decode time: a lane's tokens were not decoded on their own.
+                    let output = lane.run.finish(tok, &mut |_, _| {})?;
+                    let target_only = lane.target_only.map(|r| r.finish(tok, &mut |_, _| {})).transpose()?;
+                    on_done(LockstepDone { job: lane.job, output, target_only })?;
+                }
+            }
         }
-        let speculative = matches!(opts.mode, Mode::Spd | Mode::Cospec);
-        if speculative {
-            self.check_k(opts.k)?;
-        }
-        let n = prompts.len();
+    }
+
+    /// Every job checked before any is decoded: a bad one fails the queue at once.
+    fn check_queue(&self, jobs: &[LockstepJob], lanes: usize, ctx_len: usize, region: usize) -> Result<(), ModelError> {
         for m in [&self.draft, &self.target] {
-            if m.ctx_len() < n * region || m.max_block() < n {
+            if m.ctx_len() < lanes * region || m.max_block() < lanes {
                 return Err(invalid(format!(
-                    "{n} sequences of {region} cache rows need a context of {} and blocks of {n} (have {} and {})",
-                    n * region,
+                    "{lanes} lanes of {region} cache rows need a context of {} and blocks of {lanes} (have {} and {})",
+                    lanes * region,
                     m.ctx_len(),
                     m.max_block()
                 )));
             }
         }
-        let policy = if opts.mode == Mode::Cospec { opts.policy.clone() } else { Policy::Target };
-        if speculative {
-            self.use_policy(&policy)?;
-        }
-        let mut lanes = Vec::with_capacity(n);
-        for (p, &max) in prompts.iter().zip(max_tokens) {
+        let mut mlp: Option<&Arc<crate::decode::arbiter::Mlp>> = None;
+        for (i, j) in jobs.iter().enumerate() {
+            let o = &j.opts;
+            if !o.sampling.is_greedy() {
+                return Err(invalid("lock-step decoding replays greedy decoding only"));
+            }
+            if !o.stop_at_eos {
+                return Err(invalid("lock-step decoding stops at the end-of-sequence token"));
+            }
+            if matches!(o.mode, Mode::Spd | Mode::Cospec) {
+                self.check_k(o.k)?;
+            }
+            if j.with_target_only && o.mode != Mode::Spd {
+                return Err(invalid(format!("target-only generations ride along SPD only, not {}", o.mode.name())));
+            }
+            if let (Mode::Cospec, Some(m)) = (o.mode, o.policy.mlp()) {
+                if mlp.is_some_and(|first| !Arc::ptr_eq(first, m)) {
+                    return Err(invalid("one learned arbiter per lock-step queue (the kernels hold one)"));
+                }
+                mlp = Some(m);
+            }
+            let p = &j.prompt;
             if p.is_empty() || p.len() >= ctx_len {
                 return Err(ModelError::ContextFull { have: 0, adding: p.len(), ctx: ctx_len });
             }
-            let budget = max.min(ctx_len - p.len());
+            let budget = o.max_tokens.min(ctx_len - p.len());
             if p.len() + budget > region {
-                return Err(invalid(format!("a prompt of {} tokens and {budget} more do not fit a region of {region}", p.len())));
+                return Err(invalid(format!("job {i}: a prompt of {} tokens and {budget} more do not fit a region of {region}", p.len())));
             }
-            let run = Run::new(opts, &policy, p.len(), budget);
-            let target_only = with_target_only.then(|| Run::new(&SpecOptions { mode: Mode::TargetOnly, ..opts.clone() }, &Policy::Target, p.len(), budget));
-            lanes.push(Lane { run, target_only, prompt_len: p.len(), last: *p.last().expect("checked non-empty"), block: 0, at: 0 });
-        }
-        // The prompts but their last tokens, as `start` prefills them.
-        let heads: Vec<SeqTokens> = prompts
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.len() > 1)
-            .map(|(s, p)| SeqTokens { region: s * region, pos: 0, tokens: &p[..p.len() - 1] })
-            .collect();
-        if !heads.is_empty() {
-            if opts.mode != Mode::DraftOnly {
-                self.target.forward_sequences(&heads).await?;
-            }
-            if opts.mode != Mode::TargetOnly {
-                self.draft.forward_sequences(&heads).await?;
+            if let Some(&bad) = p.iter().find(|&&t| t as usize >= self.vocab) {
+                return Err(ModelError::BadToken(bad, self.vocab));
             }
         }
-        let replay = Replay { tok, k: opts.k, policy: &policy, scratch: GpuBuffer::zeros(&self.ctx, "lock-step logits row", self.vocab) };
-        loop {
-            let live: Vec<usize> = (0..n).filter(|&s| !lanes[s].run.done).collect();
-            if live.is_empty() {
-                break;
-            }
-            let last: Vec<[u32; 1]> = live.iter().map(|&s| [lanes[s].last]).collect();
-            let seqs: Vec<SeqTokens> = live
-                .iter()
-                .zip(&last)
-                .map(|(&s, t)| SeqTokens { region: s * region, pos: lanes[s].prompt_len - 1 + lanes[s].run.tokens.len(), tokens: t })
-                .collect();
-            let target = if opts.mode == Mode::DraftOnly { Vec::new() } else { self.target.forward_sequences(&seqs).await? };
-            let draft = if opts.mode == Mode::TargetOnly { Vec::new() } else { self.draft.forward_sequences(&seqs).await? };
-            for (row, &s) in live.iter().enumerate() {
-                match opts.mode {
-                    Mode::TargetOnly => {
-                        lanes[s].run.stats.steps += 1;
-                        lanes[s].run.stats.target_passes += 1;
-                        self.commit(tok, &mut lanes[s], target[row], Origin::Target)?;
-                    }
-                    Mode::DraftOnly => {
-                        lanes[s].run.stats.steps += 1;
-                        lanes[s].run.stats.draft_passes += 1;
-                        self.commit(tok, &mut lanes[s], draft[row], Origin::Draft)?;
-                    }
-                    Mode::Spd | Mode::Cospec => self.replay(&replay, &mut lanes[s], row, draft[row], target[row]).await?,
-                }
-                let lane = &mut lanes[s];
-                if let Some(alone) = &mut lane.target_only {
-                    alone.stats.steps += 1;
-                    alone.stats.target_passes += 1;
-                    alone.commit(tok, target[row], Origin::Target, &mut |_, _| {})?;
-                    if alone.tokens.last() != lane.run.tokens.last() || alone.done != lane.run.done {
-                        return Err(invalid(format!("SPD and target-only parted at token {} of sequence {s}", lane.run.tokens.len())));
-                    }
-                }
-            }
-        }
-        // No decode time: a lane's tokens were not decoded on their own.
-        lanes
-            .into_iter()
-            .map(|lane| Ok((lane.run.finish(tok, &mut |_, _| {})?, lane.target_only.map(|r| r.finish(tok, &mut |_, _| {})).transpose()?)))
-            .collect()
+        Ok(())
+    }
+
+    fn lane(job: usize, j: &LockstepJob, ctx_len: usize) -> Lane {
+        let o = &j.opts;
+        let policy = if o.mode == Mode::Cospec { o.policy.clone() } else { Policy::Target };
+        let budget = o.max_tokens.min(ctx_len - j.prompt.len());
+        let run = Run::new(o, &policy, j.prompt.len(), budget);
+        let target_only = j.with_target_only.then(|| Run::new(&SpecOptions { mode: Mode::TargetOnly, ..o.clone() }, &Policy::Target, j.prompt.len(), budget));
+        let last = *j.prompt.last().expect("checked non-empty");
+        Lane { job, mode: o.mode, k: o.k, policy, run, target_only, prompt: j.prompt.clone(), fresh: true, last, block: 0, at: 0 }
     }
 
     fn commit(&self, tok: &Tokenizer, lane: &mut Lane, t: u32, origin: Origin) -> Result<(), ModelError> {
@@ -219,13 +316,13 @@ impl SpecSession {
         lane.run.commit(tok, t, origin, &mut |_, _| {})
     }
 
-    /// One token of a speculative block for one sequence, given both models' argmax at its
-    /// position (the draft's proposal and the target's token); `row` is its logits row.
-    async fn replay(&mut self, r: &Replay<'_>, lane: &mut Lane, row: usize, d: u32, t: u32) -> Result<(), ModelError> {
-        let (tok, k) = (r.tok, r.k);
+    /// One token of a speculative block for one lane, given both models' argmax at its
+    /// position (the draft's proposal and the target's token); `rows` are its logits rows in
+    /// the target's and the draft's block.
+    async fn replay(&mut self, tok: &Tokenizer, scratch: &GpuBuffer, lane: &mut Lane, rows: (usize, usize), d: u32, t: u32) -> Result<(), ModelError> {
         if lane.block == 0 {
             let remaining = lane.run.budget - lane.run.tokens.len();
-            let k_open = k.min(remaining - 1);
+            let k_open = lane.k.min(remaining - 1);
             lane.run.stats.steps += 1;
             lane.run.stats.target_passes += 1;
             if k_open == 0 {
@@ -242,7 +339,7 @@ impl SpecSession {
             lane.at += 1;
             return self.commit(tok, lane, d, Origin::DraftAccepted);
         }
-        let (kept, features) = self.arbitrate(r, lane, row, d, t).await?;
+        let (kept, features) = self.arbitrate(scratch, lane, rows, d, t).await?;
         let position = lane.run.tokens.len();
         lane.run.stats.mismatches += 1;
         lane.run.stats.keeps += kept as usize;
@@ -256,21 +353,22 @@ impl SpecSession {
         }
     }
 
-    /// The verify kernel's decision at a mismatch: this sequence's logits rows become row 0
-    /// of a one-position block at the lane's block position, so the features and the policy
-    /// are computed by the same kernels, on the same logits, as in a speculative step.
-    async fn arbitrate(&mut self, r: &Replay<'_>, lane: &Lane, row: usize, d: u32, t: u32) -> Result<(bool, [f32; FEATURES]), ModelError> {
-        let policy = r.policy;
+    /// The verify kernel's decision at a mismatch: this lane's logits rows become row 0 of a
+    /// one-position block at the lane's block position, so the features and the policy are
+    /// computed by the same kernels, on the same logits, as in a speculative step. Lanes are
+    /// arbitrated in row order, so the target row 0 this overwrites is never needed again.
+    async fn arbitrate(&mut self, scratch: &GpuBuffer, lane: &Lane, (target_row, draft_row): (usize, usize), d: u32, t: u32) -> Result<(bool, [f32; FEATURES]), ModelError> {
+        let policy = &lane.policy;
         let g = self.ctx.clone();
         let row_bytes = (self.vocab * 4) as u64;
         let mut enc = g.device.create_command_encoder(&Default::default());
-        if row != 0 {
+        if target_row != 0 {
             // A buffer cannot be copied onto itself: through a scratch row.
             let p = &self.target.logits_buffer().buffer;
-            enc.copy_buffer_to_buffer(p, row as u64 * row_bytes, &r.scratch.buffer, 0, row_bytes);
-            enc.copy_buffer_to_buffer(&r.scratch.buffer, 0, p, 0, row_bytes);
+            enc.copy_buffer_to_buffer(p, target_row as u64 * row_bytes, &scratch.buffer, 0, row_bytes);
+            enc.copy_buffer_to_buffer(&scratch.buffer, 0, p, 0, row_bytes);
         }
-        enc.copy_buffer_to_buffer(&self.draft.logits_buffer().buffer, row as u64 * row_bytes, &self.q_logits.buffer, 0, row_bytes);
+        enc.copy_buffer_to_buffer(&self.draft.logits_buffer().buffer, draft_row as u64 * row_bytes, &self.q_logits.buffer, 0, row_bytes);
         self.proposals.write_u32(&g, 0, &[d]);
         let params = SpecParams {
             k: 1,

@@ -22,7 +22,8 @@ impl Model {
     /// Appends each sequence's tokens to its region and returns, per sequence, the greedy next
     /// token (the argmax of its last token's logits, on the GPU: one small read-back). The
     /// caller keeps each sequence's length and keeps regions apart; `len` (the one-sequence
-    /// cache length) is not touched.
+    /// cache length) is not touched. With at most `max_block` sequences, sequence i's
+    /// last-token logits are row i of `logits_buffer()` afterwards.
     pub async fn forward_sequences(&mut self, seqs: &[SeqTokens<'_>]) -> Result<Vec<u32>, ModelError> {
         Ok(self.run_sequences(seqs, false).await?.0)
     }
@@ -57,7 +58,14 @@ impl Model {
         let (mut next, mut logits) = (Vec::new(), Vec::new());
         let mut at = 0;
         while at < flat.len() {
-            let chunk = &flat[at..(at + self.max_block).min(flat.len())];
+            let mut end = (at + self.max_block).min(flat.len());
+            // When the last tokens fit one block they get one to themselves rather than
+            // straddle two, so their logits rows are rows 0.. of the logits buffer afterwards
+            // (lock step reads them by row).
+            if at < first_last && first_last < end && end < flat.len() && flat.len() - first_last <= self.max_block {
+                end = first_last;
+            }
+            let chunk = &flat[at..end];
             let m = chunk.len();
             let m_logits = (at + m).saturating_sub(first_last.max(at));
             let tokens: Vec<u32> = chunk.iter().map(|c| c.0).collect();
