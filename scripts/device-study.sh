@@ -3,13 +3,14 @@
 # pair there (unpack done), inside a fixed time budget so its results come back before the
 # call's limit. Everything it makes is resumable, so each session's device time adds to the
 # last: rollouts (train-arbiter) first, then the dev table (eval).
-#   BUDGET=300 SHARDS=1 TRAIN_SHARE=0 LOCKSTEP=32 TIMED=10 scripts/device-study.sh
+#   BUDGET=300 SHARDS=1 TRAIN_SHARE=0 LOCKSTEP=32 TIMED=5 scripts/device-study.sh
 # BUDGET: seconds for the whole script; TRAIN_SHARE: percent of what is left after the
 # benchmarks that rollouts may take (the eval gets the rest); SHARDS: processes side by side
 # (one GPU runs processes time-sliced: on the H200 three together made ~62 tok/s, less than
 # one process decodes alone).
-# LOCKSTEP: sequences decoded side by side, rollouts and eval (the same tokens as one at a time);
-# TIMED: problems decoded one at a time first, for the speed columns.
+# LOCKSTEP: lanes decoded side by side in eval (the same tokens as one at a time; a lane takes the
+# next generation as its own ends); TIMED: problems decoded one at a time first, for the speed
+# columns (one at a time, each costs several times what a problem in lock step does).
 # Carry earlier results in study/ (rollouts, records) to resume them; results go to
 # $OUT (or ./study-out): the log, the benchmark lines, the rollouts, the arbiter and the
 # eval records.
@@ -30,7 +31,7 @@ TRAIN_LOCKSTEP="${TRAIN_LOCKSTEP:-10}"
 ROUNDS="${ROUNDS:-2}"
 PER_ROUND="${PER_ROUND:-30}"
 DEV_ROLLOUTS="${DEV_ROLLOUTS:-0}"
-TIMED="${TIMED:-10}"
+TIMED="${TIMED:-5}"
 BIN="${XFER_BIN:-/root/cospec-bin}"
 PIECES="${XFER_PIECES:-/root/cospec-pieces}"
 M="${COSPEC_MODELS_DIR:-$HOME/.cache/cospec/models}"
@@ -55,6 +56,7 @@ sharded() {
         pids+=($!)
     done
     for p in "${pids[@]}"; do wait "$p" || say "a shard ended with status $? (124: out of time)"; done
+    tr '\r' '\n' < study/shard0.err | grep 'lock-step steps' >> "$LOG"
     tail -q -n 3 study/shard*.err | tr '\r' '\n' | grep -v '^\s*$' | tail -n 8 >> "$LOG"
 }
 
