@@ -244,8 +244,11 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
             }))?;
             // Lock step's cost on a GPU is about its steps (a block costs little more than one
             // token), so the log says how full the blocks were (riding target-only not counted).
-            bar.println(format!("group from {}: {} generations, {tokens} tokens in {steps} lock-step steps, {:.2} a step of {} lanes",
-                group[0].key(), jobs.len(), tokens as f64 / steps.max(1) as f64, a.lockstep));
+            // (indicatif drops `println` when standard error is not a terminal: logs need it)
+            bar.suspend(|| {
+                eprintln!("group from {}: {} generations, {tokens} tokens in {steps} lock-step steps, {:.2} a step of {} lanes",
+                    group[0].key(), jobs.len(), tokens as f64 / steps.max(1) as f64, a.lockstep)
+            });
         }
         bar.finish_and_clear();
     }
