@@ -2,10 +2,10 @@
 # The arbiter study on a lent GPU machine, after scripts/device-transfer.sh has brought the
 # pair there (unpack done), inside a fixed time budget so its results come back before the
 # call's limit. Everything it makes is resumable, so each session's device time adds to the
-# last: rollouts (train-arbiter) first, then the dev table (eval).
+# last: the dev table (eval) first, then rollouts (train-arbiter) with the time it leaves.
 #   BUDGET=300 SHARDS=1 TRAIN_SHARE=0 LOCKSTEP=32 TIMED=5 scripts/device-study.sh
 # BUDGET: seconds for the whole script; TRAIN_SHARE: percent of what is left after the
-# benchmarks that rollouts may take (the eval gets the rest); SHARDS: processes side by side
+# benchmarks kept from the eval for rollouts; SHARDS: processes side by side
 # (one GPU runs processes time-sliced: on the H200 three together made ~62 tok/s, less than
 # one process decodes alone).
 # LOCKSTEP: lanes decoded side by side in eval (the same tokens as one at a time; a lane takes the
@@ -19,15 +19,17 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 BUDGET="${BUDGET:-300}"
 SHARDS="${SHARDS:-1}"
-# 0 until the dev table is complete (the issue's missing result; its learned row uses the
-# committed arbiter, and when a later session retrains, eval reruns only that mode).
+# The dev table runs first (the issue's missing result; its learned row uses the committed
+# arbiter, and when a later session retrains, eval reruns only that mode); the time it leaves
+# goes to rollouts, TRAIN_SHARE percent of it reserved for them.
 TRAIN_SHARE="${TRAIN_SHARE:-0}"
 LOCKSTEP="${LOCKSTEP:-32}"
-# Problems decoded side by side in rollouts: a group's trajectories are decoded together, then its
-# branches TRAIN_LOCKSTEP at a time; each problem is written once its branches are done, so a time
-# limit loses at most the group's trajectories and one batch of branches.
-TRAIN_LOCKSTEP="${TRAIN_LOCKSTEP:-10}"
-# Round 1 of 30 problems is the committed rollouts' (27 collected); round 2 is on-policy.
+# Lanes in rollouts: a group of TRAIN_LOCKSTEP problems' trajectories go through them, then all
+# the group's branches; each problem is written once its branches are done, so a time limit
+# loses at most one group's unfinished problems.
+TRAIN_LOCKSTEP="${TRAIN_LOCKSTEP:-32}"
+# Round 1 (SPD's trajectories) of the first 30 training problems is in the committed rollouts;
+# round 2 is on-policy with the arbiter fitted on them.
 ROUNDS="${ROUNDS:-2}"
 PER_ROUND="${PER_ROUND:-30}"
 DEV_ROLLOUTS="${DEV_ROLLOUTS:-0}"
@@ -73,7 +75,21 @@ say "bench: $(tr '\n' ' ' < "$OUTDIR/bench.jsonl" 2>/dev/null)"
 
 ARB=engine/arbiters/qwen-coder.safetensors
 ROLL=engine/arbiters/qwen-coder.rollouts.jsonl
-train_secs=$(( ($(left) - 40) * TRAIN_SHARE / 100 ))
+reserve=$(( ($(left) - 40) * TRAIN_SHARE / 100 ))
+eval_secs=$(( $(left) - 25 - reserve ))
+if ((eval_secs > 30)); then
+    modes=draft-only,target-only,spd,cospec:entropy,cospec:cosd,cospec:diff
+    args=()
+    if [[ -f $ARB ]]; then modes+=",cospec:learned"; args=(--arbiter "$ARB"); fi
+    say "eval: dev split, $modes, for $eval_secs s"
+    sharded "$eval_secs" eval --draft "$D" --target "$T" --problems "$P" --split dev --max-tokens 512 -k 4 \
+        --modes "$modes" "${args[@]}" --lockstep "$LOCKSTEP" --timed "$TIMED" --out study/eval-dev
+    cospec eval --draft "$D" --target "$T" --problems "$P" --split dev --max-tokens 512 -k 4 --modes "$modes" "${args[@]}" \
+        --out study/eval-dev --table-only > "$OUTDIR/table.md" 2>> "$LOG"
+    cp study/eval-dev/records.jsonl "$OUTDIR/" 2>/dev/null
+fi
+
+train_secs=$(( $(left) - 20 ))
 if ((train_secs > 30)); then
     say "rollouts: $ROUNDS rounds of $PER_ROUND problems for $train_secs s"
     # The run stops at its limit and resumes next session; each finished round fits and
@@ -84,17 +100,5 @@ if ((train_secs > 30)); then
     say "rollouts: $(grep -c . "$ROLL" 2>/dev/null) records from $(cut -d'"' -f4 "$ROLL" 2>/dev/null | sort -u | wc -l) problems"
 fi
 
-eval_secs=$(( $(left) - 25 ))
-if ((eval_secs > 30)); then
-    modes=draft-only,target-only,spd,cospec:entropy,cospec:cosd,cospec:diff
-    args=()
-    if [[ -f $ARB ]]; then modes+=",cospec:learned"; args=(--arbiter "$ARB"); fi
-    say "eval: dev split, $modes, for $eval_secs s"
-    sharded "$eval_secs" eval --draft "$D" --target "$T" --problems "$P" --split dev --max-tokens 512 -k 4 \
-        --modes "$modes" "${args[@]}" --lockstep "$LOCKSTEP" --timed "$TIMED" --out study/eval-dev
-    cospec eval --draft "$D" --target "$T" --problems "$P" --split dev --max-tokens 512 -k 4 --modes "$modes" "${args[@]}" \
-        --out study/eval-dev --table-only > "$OUTDIR/table.md" 2>> "$LOG"
-fi
-
-for f in "$ROLL" "$ARB" study/eval-dev/records.jsonl; do [[ -f $f ]] && cp "$f" "$OUTDIR/"; done
+for f in "$ROLL" "$ARB"; do [[ -f $f ]] && cp "$f" "$OUTDIR/"; done
 say "done; $(ls "$OUTDIR" | tr '\n' ' ')"
