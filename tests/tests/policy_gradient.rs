@@ -1,6 +1,7 @@
 //! The arbiter's learner on a seeded synthetic contextual bandit: features -> a known best arm
 //! (a nonlinear rule), both arms' rewards observed with noise. The learned policy must pick the
-//! best arm on >= 95% of fresh states, within seconds.
+//! best arm on >= 95% of fresh states, within seconds. And the fitted arbiter's file is
+//! deterministic.
 
 use cospec::eval::policy_gradient::{cross_validated_agreement, oracle_agreement, train, Rng, Sample, TrainOptions};
 use cospec::gpu::kernels::spec::FEATURES;
@@ -73,4 +74,26 @@ fn cross_validation_tells_learnable_rollouts_from_noise() {
     eprintln!("cross-validated agreement: learnable {a}/{n} = {learnable:.3}, shuffled {b}/{m} = {noise:.3}");
     assert!(learnable > 0.8, "{learnable}");
     assert!(noise < 0.65, "{noise}");
+}
+
+#[test]
+fn the_same_arbiter_is_written_as_the_same_bytes() {
+    // eval tells arbiters apart by their files' bytes: a refit to the same weights and
+    // metadata must not look like a new arbiter (safetensors' header comes from hash maps).
+    let mlp = cospec_tests::random_mlp(16, &mut cospec_tests::blocks::rng(5));
+    let write = || {
+        let meta: std::collections::HashMap<String, String> =
+            [("rounds", "1"), ("rollouts", "152"), ("threshold", "0.5"), ("cv_agreement", "16/30"), ("k", "4"), ("max_tokens", "384")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        mlp.to_safetensors(&meta).unwrap()
+    };
+    let first = write();
+    for _ in 0..8 {
+        assert!(write() == first, "another byte order for the same arbiter");
+    }
+    assert_eq!(cospec::decode::arbiter::Mlp::from_safetensors(&first).unwrap(), mlp);
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&first).unwrap();
+    assert_eq!(meta.metadata().as_ref().and_then(|m| m.get("cv_agreement")).map(String::as_str), Some("16/30"));
 }

@@ -4,7 +4,7 @@
 //! safetensors, with its input normalization inside.
 
 use crate::gpu::kernels::spec::FEATURES;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// The feature vector at a mismatch (COSPEC.md), in kernel order. Probabilities are at
@@ -261,7 +261,8 @@ impl Mlp {
             .collect::<Result<_, ArbiterError>>()?;
         let mut meta = extra.clone();
         meta.insert("features".into(), FEATURE_NAMES.join(","));
-        safetensors::serialize(views, Some(meta)).map_err(|e| ArbiterError::Invalid(e.to_string()))
+        let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| ArbiterError::Invalid(e.to_string()))?;
+        sorted_header(bytes)
     }
 
     pub fn from_safetensors(bytes: &[u8]) -> Result<Mlp, ArbiterError> {
@@ -290,4 +291,30 @@ impl Mlp {
         mlp.check()?;
         Ok(mlp)
     }
+}
+
+/// safetensors writes its header from hash maps, in another key order in every process; eval
+/// fingerprints an arbiter by its bytes, so the same weights and metadata must give the same
+/// file: the header is rewritten with its keys sorted (the same JSON, so the same length).
+fn sorted_header(mut bytes: Vec<u8>) -> Result<Vec<u8>, ArbiterError> {
+    fn sorted(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => {
+                let ordered: BTreeMap<String, serde_json::Value> = m.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+                serde_json::Value::Object(ordered.into_iter().collect())
+            }
+            other => other,
+        }
+    }
+    let bad = |e: String| ArbiterError::Invalid(format!("rewriting the safetensors header: {e}"));
+    let len = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize).ok_or_else(|| bad("no header".into()))?;
+    let header = bytes.get(8..8 + len).ok_or_else(|| bad("header past the end".into()))?;
+    let json = serde_json::to_vec(&sorted(serde_json::from_slice(header).map_err(|e| bad(e.to_string()))?)).map_err(|e| bad(e.to_string()))?;
+    if json.len() > len {
+        return Err(bad(format!("{} bytes where {len} were", json.len())));
+    }
+    // safetensors pads the header with spaces to its alignment.
+    bytes[8..8 + json.len()].copy_from_slice(&json);
+    bytes[8 + json.len()..8 + len].fill(b' ');
+    Ok(bytes)
 }
