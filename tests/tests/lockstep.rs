@@ -175,8 +175,9 @@ fn a_queue_refuses_what_it_cannot_replay() {
     let run = |s: &mut SpecSession, jobs: &[LockstepJob], lanes| {
         pollster::block_on(s.generate_queue(&tok, jobs, lanes, PROMPTS * REGION, REGION, &mut |_| Ok::<(), cospec::model::ModelError>(())))
     };
-    // Target-only rides along SPD only.
+    // Target-only rides along SPD only; no lanes, no decoding.
     assert!(run(&mut s, &[job(&greedy, true)], 1).is_err());
+    assert!(run(&mut s, &[job(&greedy, false)], 0).is_err());
     // Two learned arbiters in one queue: the kernels hold one.
     let learned = |seed| SpecOptions { policy: Policy::Learned { mlp: Arc::new(random_mlp(12, &mut rng(seed))), threshold: 0.5 }, ..greedy.clone() };
     assert!(run(&mut s, &[job(&learned(1), false), job(&learned(2), false)], 2).is_err());

@@ -252,6 +252,9 @@ impl SpecSession {
 
     /// Every job checked before any is decoded: a bad one fails the queue at once.
     fn check_queue(&self, jobs: &[LockstepJob], lanes: usize, ctx_len: usize, region: usize) -> Result<(), ModelError> {
+        if lanes == 0 && !jobs.is_empty() {
+            return Err(invalid("a lock-step queue needs at least one lane"));
+        }
         for m in [&self.draft, &self.target] {
             if m.ctx_len() < lanes * region || m.max_block() < lanes {
                 return Err(invalid(format!(
