@@ -45,6 +45,23 @@ pub struct ArbiterArgs {
 }
 
 impl ArbiterArgs {
+    /// The learned arbiter in `path` with the keep threshold `threshold`, every other rule at
+    /// its default.
+    pub fn learned(path: PathBuf, threshold: f32) -> ArbiterArgs {
+        use cospec::decode::arbiter::*;
+        ArbiterArgs {
+            policy: "learned".into(),
+            entropy_tau: DEFAULT_ENTROPY_TAU,
+            cosd_alpha: DEFAULT_COSD_ALPHA,
+            cosd_beta: DEFAULT_COSD_BETA,
+            chow_alpha: DEFAULT_CHOW_ALPHA,
+            diff_alpha: DEFAULT_DIFF_ALPHA,
+            opt_alpha: DEFAULT_OPT_ALPHA,
+            arbiter: Some(path),
+            arbiter_threshold: threshold,
+        }
+    }
+
     pub fn thresholds(&self) -> PolicyThresholds {
         PolicyThresholds {
             entropy_tau: self.entropy_tau,

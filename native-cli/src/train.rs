@@ -7,8 +7,8 @@
 //! Finally dev rollouts (never trained on) give the agreement with the oracle branch choice.
 
 use crate::commands::open;
-use crate::eval::ProblemPair;
-use crate::speculative::open_pair;
+use crate::eval::{eval, EvalArgs, ProblemPair};
+use crate::speculative::{open_pair, ArbiterArgs};
 use anyhow::{bail, Context, Result};
 use cospec::decode::arbiter::{Mlp, Policy};
 use cospec::decode::{LockstepDone, LockstepJob, Mode, SpecOptions, SpecOutput, SpecSession};
@@ -116,6 +116,9 @@ fn write_arbiter(mlp: &Mlp, a: &TrainArgs, round: u32, rollouts: usize, cv_agree
 
 /// Folds of the cross-validated agreement reported after each fit.
 const CV_FOLDS: usize = 5;
+
+/// Dev problems decoded one at a time (timed) in the learned policy's dev eval in lock step.
+const DEV_TIMED: usize = 3;
 
 /// How long a shard waits for the others without any of them adding a problem.
 const PATIENCE: Duration = Duration::from_secs(1800);
@@ -333,7 +336,26 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
             dev_set.len(),
             100.0 * ag as f64 / n.max(1) as f64
         );
-        println!("accuracy and speed on dev: cospec eval --modes target-only,spd,cospec:learned --arbiter {}", a.out.display());
+        // The learned policy's accuracy and speed on the same problems, beside target-only and
+        // SPD: an eval in OUT.dev-eval (resumable; its learned row reruns when the arbiter changes).
+        drop(s);
+        let out = a.out.with_extension("dev-eval");
+        println!("accuracy and speed on dev ({}):", out.display());
+        let pair = ProblemPair { draft: a.pair.draft.clone(), target: a.pair.target.clone(), problems: a.pair.problems.clone() };
+        let eval_args = EvalArgs {
+            pair,
+            split: "dev".into(),
+            modes: ["target-only", "spd", "cospec:learned"].map(String::from).to_vec(),
+            limit: Some(a.dev_problems),
+            max_tokens: a.max_tokens,
+            k: a.k,
+            out,
+            shard: Shard::ALL,
+            table_only: false,
+            lockstep: a.lockstep.max(1),
+            timed: DEV_TIMED,
+        };
+        eval(gpu_opts, &eval_args, &ArbiterArgs::learned(a.out.clone(), a.threshold))?;
     }
     Ok(())
 }

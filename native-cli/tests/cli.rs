@@ -191,6 +191,8 @@ fn train_arbiter_collects_resumes_and_writes_a_usable_arbiter() {
     let rollouts = pf.parent().unwrap().join("arbiter.rollouts.jsonl");
     let _ = std::fs::remove_file(&rollouts);
     let _ = std::fs::remove_file(rollouts.with_extension("dev.jsonl"));
+    let dev_eval = out.with_extension("dev-eval");
+    let _ = std::fs::remove_dir_all(&dev_eval);
     let args = [
         "train-arbiter", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--problems", pf.to_str().unwrap(),
         "--out", out.to_str().unwrap(), "--rounds", "2", "--problems-per-round", "2", "--dev-problems", "2",
@@ -200,14 +202,23 @@ fn train_arbiter_collects_resumes_and_writes_a_usable_arbiter() {
     assert!(ok, "{err}");
     assert!(err.contains("round 1:") && err.contains("round 2:"), "{err}");
     assert!(stdout.contains("agreement with the oracle branch choice"), "{stdout}");
+    // The learned policy's accuracy and speed on the dev problems, beside target-only and SPD.
+    for row in ["| target-only |", "| spd |", "| cospec:learned |"] {
+        assert!(stdout.contains(row), "no {row} row in\n{stdout}");
+    }
+    assert_eq!(std::fs::read_to_string(dev_eval.join("records.jsonl")).unwrap().lines().count(), 6);
     let lines = std::fs::read_to_string(&rollouts).unwrap().lines().count();
     assert!(lines >= 4, "{lines} rollout records");
     let mlp = cospec::decode::arbiter::Mlp::from_safetensors(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(mlp.hidden(), 32);
-    // Re-running collects nothing new.
+    // Re-running collects nothing new, and refits the same arbiter to the same bytes: the dev
+    // eval keeps its learned records.
+    let arbiter = std::fs::read(&out).unwrap();
     let (ok, _, err) = cospec(&args);
     assert!(ok, "{err}");
     assert_eq!(std::fs::read_to_string(&rollouts).unwrap().lines().count(), lines);
+    assert!(std::fs::read(&out).unwrap() == arbiter, "the same rollouts fitted another file");
+    assert!(err.contains("6 done, 0 to run"), "{err}");
     // The arbiter drives a cospec run through the WGSL kernel.
     let (ok, _, err) = cospec(&["run", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--prompt", "Add", "--max-tokens", "12", "--mode", "cospec", "--policy", "learned", "--arbiter", out.to_str().unwrap()]);
     assert!(ok && err.contains("cospec (learned"), "{err}");
