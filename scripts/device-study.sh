@@ -28,10 +28,13 @@ LOCKSTEP="${LOCKSTEP:-32}"
 # the group's branches; each problem is written once its branches are done, so a time limit
 # loses at most one group's unfinished problems.
 TRAIN_LOCKSTEP="${TRAIN_LOCKSTEP:-32}"
-# Round 1 (SPD's trajectories) of the first 30 training problems is in the committed rollouts;
-# round 2 is on-policy with the arbiter fitted on them.
-ROUNDS="${ROUNDS:-2}"
-PER_ROUND="${PER_ROUND:-30}"
+# Round 1 takes SPD's trajectories of the first PER_ROUND training problems (the 60 originals,
+# then variant 1 of each template, ...; the committed rollouts hold its first 38), rounds 2 and
+# 3 the next slices on-policy. 30 decisive rollouts fit a coin flip: the learner needs hundreds,
+# and lock step on a GPU should make them cheap. A round is fitted when every problem of it is
+# in; a session that stops inside one leaves its rollouts for the next.
+ROUNDS="${ROUNDS:-3}"
+PER_ROUND="${PER_ROUND:-150}"
 DEV_ROLLOUTS="${DEV_ROLLOUTS:-0}"
 TIMED="${TIMED:-5}"
 BIN="${XFER_BIN:-/root/cospec-bin}"
