@@ -131,7 +131,9 @@ fn a_queue_of_mixed_jobs_through_few_lanes_gives_each_what_it_gets_alone() {
             let (mode, policy, k) = kinds[j % kinds.len()].clone();
             let len = 1 + (j * 5) % 14;
             let prompt = (0..len).map(|i| ((i * 37 + j * 71 + 5) % 256) as u32).collect();
-            let opts = SpecOptions { mode, k, policy, sampling: SamplingParams::default(), max_tokens: 20 + (j * 13) % 50, stop_at_eos: true };
+            // Job 9 has nothing to generate: it must finish without taking a step.
+            let max_tokens = if j == 9 { 0 } else { 20 + (j * 13) % 50 };
+            let opts = SpecOptions { mode, k, policy, sampling: SamplingParams::default(), max_tokens, stop_at_eos: true };
             LockstepJob { prompt, opts, with_target_only: mode == Mode::Spd }
         })
         .collect();

@@ -187,10 +187,16 @@ impl SpecSession {
         let mut slots: Vec<Option<Lane>> = (0..lanes).map(|_| None).collect();
         let (mut next, mut steps) = (0, 0);
         loop {
-            for slot in slots.iter_mut().filter(|s| s.is_none()) {
-                if next < jobs.len() {
-                    *slot = Some(Self::lane(next, &jobs[next], ctx_len));
+            for slot in slots.iter_mut() {
+                while slot.is_none() && next < jobs.len() {
+                    let lane = Self::lane(next, &jobs[next], ctx_len);
                     next += 1;
+                    if lane.run.done {
+                        // Nothing to generate (a budget of 0): what `generate` gives, no step.
+                        Self::finish_lane(tok, lane, on_done)?;
+                    } else {
+                        *slot = Some(lane);
+                    }
                 }
             }
             let live: Vec<usize> = (0..lanes).filter(|&l| slots[l].is_some()).collect();
@@ -240,14 +246,18 @@ impl SpecSession {
                     }
                 }
                 if lane.run.done {
-                    let lane = slots[l].take().expect("live lanes hold a job");
-                    // No decode time: a lane's tokens were not decoded on their own.
-                    let output = lane.run.finish(tok, &mut |_, _| {})?;
-                    let target_only = lane.target_only.map(|r| r.finish(tok, &mut |_, _| {})).transpose()?;
-                    on_done(LockstepDone { job: lane.job, output, target_only })?;
+                    Self::finish_lane(tok, slots[l].take().expect("live lanes hold a job"), on_done)?;
                 }
             }
         }
+    }
+
+    /// Hands a finished lane's generation (and its target-only one) to `on_done`. No decode
+    /// time: a lane's tokens were not decoded on their own.
+    fn finish_lane<E: From<ModelError>>(tok: &Tokenizer, lane: Lane, on_done: &mut dyn FnMut(LockstepDone) -> Result<(), E>) -> Result<(), E> {
+        let output = lane.run.finish(tok, &mut |_, _| {})?;
+        let target_only = lane.target_only.map(|r| r.finish(tok, &mut |_, _| {})).transpose()?;
+        on_done(LockstepDone { job: lane.job, output, target_only })
     }
 
     /// Every job checked before any is decoded: a bad one fails the queue at once.
