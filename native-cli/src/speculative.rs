@@ -48,15 +48,15 @@ impl ArbiterArgs {
     /// The learned arbiter in `path` with the keep threshold `threshold`, every other rule at
     /// its default.
     pub fn learned(path: PathBuf, threshold: f32) -> ArbiterArgs {
-        use cospec::decode::arbiter::*;
+        let d = PolicyThresholds::default();
         ArbiterArgs {
             policy: "learned".into(),
-            entropy_tau: DEFAULT_ENTROPY_TAU,
-            cosd_alpha: DEFAULT_COSD_ALPHA,
-            cosd_beta: DEFAULT_COSD_BETA,
-            chow_alpha: DEFAULT_CHOW_ALPHA,
-            diff_alpha: DEFAULT_DIFF_ALPHA,
-            opt_alpha: DEFAULT_OPT_ALPHA,
+            entropy_tau: d.entropy_tau,
+            cosd_alpha: d.cosd_alpha,
+            cosd_beta: d.cosd_beta,
+            chow_alpha: d.chow_alpha,
+            diff_alpha: d.diff_alpha,
+            opt_alpha: d.opt_alpha,
             arbiter: Some(path),
             arbiter_threshold: threshold,
         }
