@@ -70,7 +70,10 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --f
 cospec adapters >> "$LOG" 2>&1
 
 # Standalone speeds of the real weights (before the shards share the GPU).
-for model in "$T" "$D"; do
+# BENCH_MODELS: target (default; the draft's figures are on record) or "target draft".
+bench_models=()
+for b in ${BENCH_MODELS:-target}; do [[ $b == target ]] && bench_models+=("$T"); [[ $b == draft ]] && bench_models+=("$D"); done
+for model in "${bench_models[@]}"; do
     timeout "${BENCH_SECS:-60}" scripts/device-transfer.sh env -- "$BIN/cospec" bench --model "$model" --prompt-tokens 128 --gen-tokens 64 --reps 2 --sequences 8,32 --json \
         >> "$OUTDIR/bench.jsonl" 2>> "$LOG" || say "bench of $model failed"
 done
