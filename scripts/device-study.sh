@@ -79,8 +79,17 @@ for model in "${bench_models[@]}"; do
 done
 say "bench: $(tr '\n' ' ' < "$OUTDIR/bench.jsonl" 2>/dev/null)"
 
+# Everything is written under $OUTDIR as it is made, so a call killed at its limit still
+# brings back every finished record and rollout (earlier ones carried in study/ resume).
 ARB=engine/arbiters/qwen-coder.safetensors
 ROLL=engine/arbiters/qwen-coder.rollouts.jsonl
+EVAL_DIR="$OUTDIR/eval-dev"
+mkdir -p "$EVAL_DIR"
+[[ -f study/eval-dev/records.jsonl ]] && cp study/eval-dev/records.jsonl "$EVAL_DIR/"
+TRAINED="$OUTDIR/qwen-coder.safetensors"
+TRAIN_ROLL="$OUTDIR/qwen-coder.rollouts.jsonl"
+cp "$ARB" "$TRAINED"
+cp "$ROLL" "$TRAIN_ROLL"
 reserve=$(( ($(left) - 40) * TRAIN_SHARE / 100 ))
 eval_secs=$(( $(left) - 25 - reserve ))
 if ((eval_secs > 30)); then
@@ -89,10 +98,9 @@ if ((eval_secs > 30)); then
     if [[ -f $ARB ]]; then modes+=",cospec:learned"; args=(--arbiter "$ARB"); fi
     say "eval: dev split, $modes, for $eval_secs s"
     sharded "$eval_secs" eval --draft "$D" --target "$T" --problems "$P" --split dev --max-tokens 512 -k 4 \
-        --modes "$modes" "${args[@]}" --lockstep "$LOCKSTEP" --timed "$TIMED" --out study/eval-dev
+        --modes "$modes" "${args[@]}" --lockstep "$LOCKSTEP" --timed "$TIMED" --out "$EVAL_DIR"
     cospec eval --draft "$D" --target "$T" --problems "$P" --split dev --max-tokens 512 -k 4 --modes "$modes" "${args[@]}" \
-        --out study/eval-dev --table-only > "$OUTDIR/table.md" 2>> "$LOG"
-    cp study/eval-dev/records.jsonl "$OUTDIR/" 2>/dev/null
+        --out "$EVAL_DIR" --table-only > "$OUTDIR/table.md" 2>> "$LOG"
 fi
 
 train_secs=$(( $(left) - 20 ))
@@ -100,11 +108,10 @@ if ((train_secs > 30)); then
     say "rollouts: $ROUNDS rounds of $PER_ROUND problems for $train_secs s"
     # The run stops at its limit and resumes next session; each finished round fits and
     # writes the arbiter.
-    sharded "$train_secs" train-arbiter --draft "$D" --target "$T" --problems "$P" --out "$ARB" --rollouts "$ROLL" \
+    sharded "$train_secs" train-arbiter --draft "$D" --target "$T" --problems "$P" --out "$TRAINED" --rollouts "$TRAIN_ROLL" \
         --rounds "$ROUNDS" --problems-per-round "$PER_ROUND" --dev-problems "$DEV_ROLLOUTS" --max-tokens 384 -k 4 \
         --lockstep "$TRAIN_LOCKSTEP"
-    say "rollouts: $(grep -c . "$ROLL" 2>/dev/null) records from $(cut -d'"' -f4 "$ROLL" 2>/dev/null | sort -u | wc -l) problems"
+    say "rollouts: $(grep -c . "$TRAIN_ROLL" 2>/dev/null) records from $(cut -d'"' -f4 "$TRAIN_ROLL" 2>/dev/null | sort -u | wc -l) problems"
 fi
 
-for f in "$ROLL" "$ARB"; do [[ -f $f ]] && cp "$f" "$OUTDIR/"; done
 say "done; $(ls "$OUTDIR" | tr '\n' ' ')"
