@@ -11,7 +11,7 @@
 # LOCKSTEP: lanes decoded side by side in eval (the same tokens as one at a time; a lane takes the
 # next generation as its own ends); TIMED: problems decoded one at a time first, for the speed
 # columns (one at a time, each costs several times what a problem in lock step does).
-# Carry earlier results in study/ (rollouts, records) to resume them; results go to
+# Carry earlier results in study/ (records.jsonl, qwen-coder.rollouts.jsonl) to resume them; results go to
 # $OUT (or ./study-out): the log, the benchmark lines, the rollouts, the arbiter and the
 # eval records.
 set -uo pipefail
@@ -79,17 +79,27 @@ for model in "${bench_models[@]}"; do
 done
 say "bench: $(tr '\n' ' ' < "$OUTDIR/bench.jsonl" 2>/dev/null)"
 
-# Everything is written under $OUTDIR as it is made, so a call killed at its limit still
-# brings back every finished record and rollout (earlier ones carried in study/ resume).
+# The device tool brings back at most 8 files from $OUT (../.library/device/README.md): the
+# runs write in $WORK, and a copier puts the few files that matter into $OUT every 15 s, so a
+# call killed at its limit still returns every finished record and rollout. Earlier results
+# carried in study/ (records.jsonl, qwen-coder.rollouts.jsonl from a previous $OUT) resume.
 ARB=engine/arbiters/qwen-coder.safetensors
 ROLL=engine/arbiters/qwen-coder.rollouts.jsonl
-EVAL_DIR="$OUTDIR/eval-dev"
+WORK="${STUDY_WORK:-/root/study-work}"
+EVAL_DIR="$WORK/eval-dev"
 mkdir -p "$EVAL_DIR"
-[[ -f study/eval-dev/records.jsonl ]] && cp study/eval-dev/records.jsonl "$EVAL_DIR/"
-TRAINED="$OUTDIR/qwen-coder.safetensors"
-TRAIN_ROLL="$OUTDIR/qwen-coder.rollouts.jsonl"
+[[ -f study/records.jsonl ]] && cp study/records.jsonl "$EVAL_DIR/"
+TRAINED="$WORK/qwen-coder.safetensors"
+TRAIN_ROLL="$WORK/qwen-coder.rollouts.jsonl"
 cp "$ARB" "$TRAINED"
-cp "$ROLL" "$TRAIN_ROLL"
+if [[ -f study/qwen-coder.rollouts.jsonl ]]; then cp study/qwen-coder.rollouts.jsonl "$TRAIN_ROLL"; else cp "$ROLL" "$TRAIN_ROLL"; fi
+bring_back() {
+    for f in "$EVAL_DIR/records.jsonl" "$EVAL_DIR/flips.md" "$TRAIN_ROLL" "$TRAINED"; do
+        [[ -f $f ]] && cp "$f" "$OUTDIR/.$(basename "$f").part" && mv "$OUTDIR/.$(basename "$f").part" "$OUTDIR/$(basename "$f")"
+    done
+}
+(while sleep 15; do bring_back; done) &
+copier=$!
 reserve=$(( ($(left) - 40) * TRAIN_SHARE / 100 ))
 eval_secs=$(( $(left) - 25 - reserve ))
 if ((eval_secs > 30)); then
@@ -114,4 +124,8 @@ if ((train_secs > 30)); then
     say "rollouts: $(grep -c . "$TRAIN_ROLL" 2>/dev/null) records from $(cut -d'"' -f4 "$TRAIN_ROLL" 2>/dev/null | sort -u | wc -l) problems"
 fi
 
+kill "$copier" 2>/dev/null
+bring_back
+n=$(find "$OUTDIR" -type f | wc -l)
+((n <= 8)) || say "warning: $n files in $OUTDIR; the device tool brings back 8"
 say "done; $(ls "$OUTDIR" | tr '\n' ' ')"
