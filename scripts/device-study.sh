@@ -74,10 +74,39 @@ cospec adapters >> "$LOG" 2>&1
 bench_models=()
 for b in ${BENCH_MODELS:-target}; do [[ $b == target ]] && bench_models+=("$T"); [[ $b == draft ]] && bench_models+=("$D"); done
 for model in "${bench_models[@]}"; do
-    timeout "${BENCH_SECS:-60}" scripts/device-transfer.sh env -- "$BIN/cospec" bench --model "$model" --prompt-tokens 128 --gen-tokens 64 --reps 2 --sequences 8,32 --json \
+    timeout "${BENCH_SECS:-60}" scripts/device-transfer.sh env -- "$BIN/cospec" bench --model "$model" --prompt-tokens 128 --gen-tokens 64 --reps 2 --json \
         >> "$OUTDIR/bench.jsonl" 2>> "$LOG" || say "bench of $model failed"
 done
+
+# The cooperative products' wide token tile (COSPEC_COOP_WIDE=TM,MIN) for lock step's blocks of
+# one token per lane: measured here, lanes side by side, against none; the eval uses the
+# fastest if it gains 5% and the GPU's kernels keep a token's bits with it (tests/kernels.rs).
+# WIDE_TILES="" skips this.
+wide_best=off
+if [[ -n "${WIDE_TILES-16,16 32,16}" ]] && timeout 60 scripts/device-transfer.sh env -- "$BIN/kernels" cooperative_wide >> "$LOG" 2>&1; then
+    for w in off ${WIDE_TILES-16,16 32,16}; do
+        COSPEC_COOP_WIDE=$w timeout "${WIDE_SECS:-40}" scripts/device-transfer.sh env -- "$BIN/cospec" bench --model "$T" --prompt-tokens 16 --gen-tokens 16 \
+            --reps 1 --sequences "$LOCKSTEP" --json >> "$OUTDIR/bench.jsonl" 2>> "$LOG" || say "bench with wide tile $w failed"
+    done
+    wide_best=$(python3 - "$OUTDIR/bench.jsonl" "$LOCKSTEP" <<'PY' 2>> "$LOG" || echo off
+import json, sys
+runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+speed = {}
+for r in runs:
+    v = r.get("decode_tok_per_s_side_by_side", {}).get(sys.argv[2])
+    if v:
+        w = r.get("wide_tile")
+        speed["off" if w is None else w.split()[1] + "," + w.split()[3]] = v
+best = max(speed, key=speed.get) if speed else "off"
+print(best if "off" in speed and speed[best] >= 1.05 * speed["off"] else "off")
+PY
+)
+else
+    say "wide tile not tried (WIDE_TILES empty, or the kernels' bit check failed on this GPU)"
+fi
+export COSPEC_COOP_WIDE=$wide_best
 say "bench: $(tr '\n' ' ' < "$OUTDIR/bench.jsonl" 2>/dev/null)"
+say "eval and rollouts with COSPEC_COOP_WIDE=$wide_best"
 
 # The device tool brings back at most 8 files from $OUT (../.library/device/README.md): the
 # runs write in $WORK, and a copier puts the few files that matter into $OUT every 15 s, so a

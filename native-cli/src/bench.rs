@@ -77,6 +77,13 @@ pub fn bench(gpu_opts: &GpuOptions, path: &Path, prompt_tokens: usize, gen_token
     for &n in sequences.iter().filter(|&&n| n > 1) {
         side_by_side.push((n, decode_sequences(&mut model, n, region, prompt_tokens, gen_tokens, reps)?));
     }
+    // Where a wide block's time goes (lock step's block has one token per lane): matmul's
+    // share there decides the cooperative shape's wide tile (COSPEC_COOP_WIDE, docs/perf.md).
+    let block_profile = if most > 1 { Some(pollster::block_on(model.profile(most, prompt_tokens, reps.max(1)))?) } else { None };
+    let ctx = &model.ctx;
+    let matmul = format!("{:?}", ctx.matmul_variant());
+    let shape: Vec<u32> = cospec::gpu::kernels::matmul::cooperative_shape().iter().map(|c| c.1).collect();
+    let wide = ctx.wide_tile().map(|w| format!("TM {} from {} tokens", w.tm, w.min_tokens));
     if json {
         println!(
             "{}",
@@ -84,6 +91,9 @@ pub fn bench(gpu_opts: &GpuOptions, path: &Path, prompt_tokens: usize, gen_token
                 "prompt_tokens": prompt_tokens, "gen_tokens": gen_tokens, "reps": reps,
                 "prompt_tok_per_s": pp, "decode_tok_per_s": tg,
                 "dispatches_per_pass": model.dispatches_per_block(),
+                "matmul": matmul, "cooperative_shape": shape, "wide_tile": wide,
+                "block_kernel_ms": block_profile.as_ref().map(|p| serde_json::json!({"tokens": most,
+                    "ms": p.iter().map(|(l, s)| (l.to_string(), s * 1e3)).collect::<std::collections::BTreeMap<_, _>>()})),
                 "decode_tok_per_s_side_by_side": side_by_side.iter().map(|(n, v)| (n.to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
                 "decode_kernel_ms": profile.iter().map(|(l, s)| (l.to_string(), s * 1e3)).collect::<std::collections::BTreeMap<_, _>>()})
         );
@@ -95,9 +105,16 @@ pub fn bench(gpu_opts: &GpuOptions, path: &Path, prompt_tokens: usize, gen_token
         for (n, v) in &side_by_side {
             println!("decode, {n} sequences side by side: {v:8.2} tok/s in all ({:.2}x one sequence)", v / tg);
         }
+        println!("matmul:   {matmul}, cooperative shape {shape:?}, wide tile {}", wide.as_deref().unwrap_or("off"));
         println!("decode pass by kernel (each kernel's launches alone, median):");
         for (label, secs) in &profile {
             println!("  {label:<12} {:8.2} ms", secs * 1e3);
+        }
+        if let Some(p) = &block_profile {
+            println!("block of {most} tokens by kernel:");
+            for (label, secs) in p {
+                println!("  {label:<12} {:8.2} ms", secs * 1e3);
+            }
         }
     }
     Ok(())

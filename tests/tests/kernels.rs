@@ -3,10 +3,10 @@
 
 use cospec::formats::{dequant::dequantize, DType};
 use cospec::gpu::dispatch::{submit, Dispatch};
-use cospec::gpu::kernels::matmul::{Input, MatmulArgs, Tokens};
+use cospec::gpu::kernels::matmul::{Input, MatmulArgs, Tokens, WideTile};
 use cospec::gpu::kernels::rope_store::{rotation_table, RopeArgs, RopeMode};
 use cospec::gpu::kernels::{add, argmax, attention, embedding, matmul, rmsnorm, rope_store, silu_mul};
-use cospec::gpu::{GpuBuffer, GpuContext, GpuWeight, MatmulVariant};
+use cospec::gpu::{GpuBuffer, GpuContext, GpuOptions, GpuWeight, MatmulVariant};
 use cospec_tests::blocks::{random_f32, random_tensor, rng};
 use cospec_tests::{gpu, gpu_with, rel_err, matmul_variants, POISON};
 use rand::Rng;
@@ -159,6 +159,50 @@ fn matmul_block_rows_equal_single_token_rows_bitwise() {
                             assert_eq!(single[row].to_bits(), block[t * rows + row].to_bits(), "{variant:?} {dt:?} {stage}, block of {m}: token {t} row {row}");
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn cooperative_wide_tile_matches_cpu_and_single_tokens_bitwise() {
+    // The wide tile runs long launches (lock step's blocks) with more tokens per register
+    // tile: a token's bits must not change with it, and the values must still be right.
+    let opts = GpuOptions { matmul: Some(MatmulVariant::Cooperative), ..Default::default() };
+    let _ = gpu(); // sets XDG_RUNTIME_DIR where it is missing
+    let ctx = pollster::block_on(GpuContext::new(&opts)).expect("a wgpu adapter");
+    for (i, dt) in DType::ALL.into_iter().enumerate() {
+        let (rows, cols) = (45, *cols_for(dt).last().unwrap());
+        let mut r = rng(4200 + i as u64);
+        let wb = random_tensor(dt, rows * cols, 1.0, &mut r);
+        let wf = dequantize(dt, &wb, rows * cols).unwrap();
+        let w = GpuWeight::upload(&ctx, "w", dt, rows, cols, &wb).unwrap();
+        let max_m = 37;
+        let x = random_f32(max_m * cols, &mut r);
+        let xb = GpuBuffer::from_f32(&ctx, "x", &x);
+        let product = |m: usize, x: &GpuBuffer| {
+            let yb = poisoned(&ctx, m * rows);
+            let st = step(&ctx, m, 0, m);
+            let a = MatmulArgs { weight: &w, x: &x.buffer, y: &yb.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::All, max_tokens: m, input: Input::Plain };
+            run(&ctx, &matmul::prepare(&ctx, a, &st).unwrap(), m, m);
+            read(&ctx, &yb)
+        };
+        ctx.set_wide_tile(None);
+        let singles: Vec<Vec<f32>> = (0..max_m).map(|t| product(1, &GpuBuffer::from_f32(&ctx, "x1", &x[t * cols..(t + 1) * cols]))).collect();
+        for tm in [8, 16] {
+            ctx.set_wide_tile(Some(WideTile { tm, min_tokens: 6 }));
+            // 5: under the threshold; 6: one partial wide tile; 37: full tiles and a remainder.
+            for m in [5, 6, 37] {
+                let block = product(m, &xb);
+                for t in 0..m {
+                    let got = &block[t * rows..(t + 1) * rows];
+                    for row in 0..rows {
+                        assert_eq!(singles[t][row].to_bits(), got[row].to_bits(), "{dt:?} TM {tm}, block of {m}: token {t} row {row}");
+                    }
+                    let want: Vec<f32> = (0..rows).map(|o| (0..cols).map(|k| wf[o * cols + k] * x[t * cols + k]).sum()).collect();
+                    let e = rel_err(got, &want);
+                    assert!(e < 1e-4, "{dt:?} TM {tm}, block of {m}: token {t} rel err {e}");
                 }
             }
         }

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use crate::gpu::kernels::matmul::{wide_tile_from_env, WideTile};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GpuError {
@@ -85,6 +86,7 @@ pub struct GpuContext {
     pub features: wgpu::Features,
     pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
     matmul_variant: Mutex<MatmulVariant>,
+    wide_tile: Mutex<Option<WideTile>>,
     /// The subgroup size when subgroups are enabled and fixed.
     pub subgroup_size: Option<u32>,
     binding_cap: u64,
@@ -203,6 +205,7 @@ impl GpuContext {
                 _ => MatmulVariant::Cooperative,
             }),
             subgroup_size: fixed_subgroups.then_some(info.subgroup_min_size),
+            wide_tile: Mutex::new(wide_tile_from_env()),
             binding_cap: u64::MAX,
         }))
     }
@@ -211,6 +214,16 @@ impl GpuContext {
     /// matmul choice, so tests that force a shape exercise the whole family.
     pub fn cpu_shapes(&self) -> bool {
         self.matmul_variant() != MatmulVariant::Cooperative
+    }
+
+    /// The cooperative products' wide token tile for long launches, if any.
+    pub fn wide_tile(&self) -> Option<WideTile> {
+        *self.wide_tile.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets the wide tile for launches prepared from now on (tests compare with and without).
+    pub fn set_wide_tile(&self, t: Option<WideTile>) {
+        *self.wide_tile.lock().unwrap_or_else(|p| p.into_inner()) = t;
     }
 
     pub fn matmul_variant(&self) -> MatmulVariant {

@@ -26,14 +26,23 @@ pub struct Dispatch {
     _params: Option<GpuBuffer>,
 }
 
-/// A second pipeline over the same buffers that takes a block's tokens `tile` at a time
-/// (counted as the launch counts them: the block's, or its logits rows). It covers tokens
-/// [0, tiled_end) and the plain pipeline the rest; both kernels apply the same rule.
+/// A second pipeline over the same buffers, for some of a block's tokens (counted as the
+/// launch counts them: the block's, or its logits rows).
 struct TiledPipeline {
     pipeline: Arc<wgpu::ComputePipeline>,
     bind_group: wgpu::BindGroup,
-    tile: u32,
+    rule: TileRule,
     counts_logits_rows: bool,
+}
+
+#[derive(Clone, Copy)]
+enum TileRule {
+    /// Takes tokens `tile` at a time over [0, tiled_end) and the plain pipeline the rest;
+    /// both kernels apply the same rule.
+    Split { tile: u32 },
+    /// Takes the whole launch when it has at least `min_count` tokens (a kernel that loops
+    /// over the block's tokens in wider tiles), the plain pipeline otherwise.
+    Whole { min_count: u32 },
 }
 
 /// Tokens of a `count`-token launch that go through tiles of `tile`: all of them, except a
@@ -80,7 +89,22 @@ impl Dispatch {
         counts_logits_rows: bool,
     ) -> Dispatch {
         let bind_group = bind_group(ctx, self.label, &pipeline, buffers);
-        self.tiled = Some(TiledPipeline { pipeline, bind_group, tile, counts_logits_rows });
+        self.tiled = Some(TiledPipeline { pipeline, bind_group, rule: TileRule::Split { tile }, counts_logits_rows });
+        self
+    }
+
+    /// Adds `pipeline` (same bindings, same grid), which runs the whole launch in its place
+    /// when the launch counts at least `min_count` tokens.
+    pub fn with_wide_pipeline(
+        mut self,
+        ctx: &GpuContext,
+        pipeline: Arc<wgpu::ComputePipeline>,
+        buffers: &[&wgpu::Buffer],
+        min_count: u32,
+        counts_logits_rows: bool,
+    ) -> Dispatch {
+        let bind_group = bind_group(ctx, self.label, &pipeline, buffers);
+        self.tiled = Some(TiledPipeline { pipeline, bind_group, rule: TileRule::Whole { min_count }, counts_logits_rows });
         self
     }
 
@@ -102,7 +126,10 @@ impl Dispatch {
         let mut plain = true;
         if let Some(t) = &self.tiled {
             let count = if t.counts_logits_rows { m_logits } else { m };
-            let end = tiled_end(count, t.tile);
+            let end = match t.rule {
+                TileRule::Split { tile } => tiled_end(count, tile),
+                TileRule::Whole { min_count } => if count >= min_count { count } else { 0 },
+            };
             if end > 0 {
                 pass.set_pipeline(&t.pipeline);
                 pass.set_bind_group(0, &t.bind_group, &[]);

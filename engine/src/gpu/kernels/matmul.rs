@@ -30,6 +30,33 @@ pub fn cooperative_shape() -> [(&'static str, u32); 3] {
         }
     })
 }
+/// A wider token tile for the cooperative shape's long launches (lock step's block of one token
+/// per lane, prompts): a launch of at least `min_tokens` tokens runs the same kernel with
+/// TM = `tm`, which dequantizes each weight and reduces across the workgroup once per `tm`
+/// tokens instead of once per TM. Each token's arithmetic and reduction order are the
+/// kernel's own, so its bits do not depend on the tile (tests/kernels.rs checks it per device).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WideTile {
+    pub tm: u32,
+    pub min_tokens: u32,
+}
+
+/// `COSPEC_COOP_WIDE=TM,MIN` turns the wide tile on (off by default: whether it pays depends
+/// on registers and is measured per GPU, docs/perf.md).
+pub fn wide_tile_from_env() -> Option<WideTile> {
+    let v = std::env::var("COSPEC_COOP_WIDE").ok()?;
+    let n: Vec<u32> = v.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+    match n[..] {
+        [tm, min_tokens] if (2..=32).contains(&tm) && min_tokens >= 2 => Some(WideTile { tm, min_tokens }),
+        _ => {
+            if v != "off" {
+                eprintln!("warning: COSPEC_COOP_WIDE={v:?} is not TM,MIN (TM 2..32, MIN >= 2) or off; no wide tile");
+            }
+            None
+        }
+    }
+}
+
 /// Rows each invocation of the row-per-invocation shape owns (RPI in the shader).
 const ROWS_PER_INVOCATION: u32 = 4;
 
@@ -93,9 +120,16 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
     let rows_wg = ctx.subgroup_size.unwrap_or(8).max(8);
     let kinds = [Read, Read, ReadWrite, Uniform, Uniform, Read, Read];
     let key = format!("matmul_{variant:?}_{}_{rows_wg}_{stage:?}", w.dtype.name());
+    let mut wide = None;
     let (pipeline, tiled_pipeline, rows_per_group) = match variant {
         MatmulVariant::Cooperative => {
             let shape = cooperative_shape();
+            // Workgroup memory holds WG x TM partial sums: a tile past the limit is not used.
+            let fits = |tm: u32| (shape[0].1 * tm * 4) as u64 <= ctx.limits.max_compute_workgroup_storage_size as u64;
+            if let Some(t) = ctx.wide_tile().filter(|t| t.tm > shape[2].1 && fits(t.tm)) {
+                let source = assemble(MATMUL, Some(w.dtype), &[shape[0], shape[1], ("TM", t.tm)]);
+                wide = Some((ctx.pipeline(&format!("{key}_wide{}", t.tm), &source, &kinds)?, t.min_tokens));
+            }
             (ctx.pipeline(&key, &assemble(MATMUL, Some(w.dtype), &shape), &kinds)?, None, shape[1].1)
         }
         MatmulVariant::RowPerInvocation | MatmulVariant::RowPerInvocationSubgroup => {
@@ -132,6 +166,9 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
         let mut dispatch = Dispatch::new(ctx, "matmul", pipeline.clone(), &buffers, Some(params), Grid::Fixed(groups));
         if let Some(tiled) = &tiled_pipeline {
             dispatch = dispatch.with_tiled_pipeline(ctx, tiled.clone(), &buffers, ROWS_TILE, a.tokens == Tokens::LogitsRows);
+        }
+        if let Some((wide, min_tokens)) = &wide {
+            dispatch = dispatch.with_wide_pipeline(ctx, wide.clone(), &buffers, *min_tokens, a.tokens == Tokens::LogitsRows);
         }
         out.push(dispatch);
     }
