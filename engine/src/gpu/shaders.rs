@@ -15,6 +15,7 @@ macro_rules! with_bindings {
 }
 
 pub const MATMUL: &str = with_bindings!("../../../shaders/matmul_bindings.wgsl", "../../../shaders/matmul.wgsl");
+pub const MATMUL_WIDE: &str = with_bindings!("../../../shaders/matmul_bindings.wgsl", "../../../shaders/matmul_wide.wgsl");
 const MATMUL_ROWS: &str = with_bindings!("../../../shaders/matmul_bindings.wgsl", "../../../shaders/matmul_rows.wgsl");
 pub const EMBEDDING: &str = include_str!("../../../shaders/embedding.wgsl");
 pub const RMSNORM: &str = with_bindings!("../../../shaders/rmsnorm_bindings.wgsl", "../../../shaders/rmsnorm.wgsl");

@@ -1,0 +1,74 @@
+// The cooperative product of matmul.wgsl for long launches (lock step's one token per lane,
+// prompts), run with a wider token tile TM: each token's arithmetic and reduction are
+// matmul.wgsl's, so its bits match (tests/kernels.rs checks that per device). What differs:
+// the tile's loops run over the constant TM, guarded by the tile's token count, so compilers
+// can unroll them and keep the accumulators in registers, and the reduction touches only the
+// tile's tokens. Parameters and bindings: matmul_bindings.wgsl.
+
+const WG: u32 = {{WG}}u;
+const RPW: u32 = {{RPW}}u;
+const TPR: u32 = WG / RPW;
+const TM: u32 = {{TM}}u;
+
+var<workgroup> partial: array<f32, WG * TM>;
+
+@compute @workgroup_size(WG)
+fn main(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let row = (wid.x + wid.y * nwg.x) * RPW + lid / TPR;
+    let lane = lid % TPR;
+    let m = select(step.m, step.m_logits, p.count_sel == 1u);
+    let row_ok = row < p.n;
+    let xs = p.x_stride / 4u;
+    for (var t0 = 0u; t0 < m; t0 += TM) {
+        let tn = min(TM, m - t0);
+        var acc: array<f32, TM>;
+        if (row_ok) {
+            for (var c = lane; c < p.chunks; c += TPR) {
+                let wv = dq32(row * p.chunks + c, p.sbase);
+                for (var t = 0u; t < TM; t++) {
+                    if (t < tn) {
+                        let xi = (t0 + t) * xs + c * 8u;
+                        var s = 0.0;
+                        for (var i = 0u; i < 8u; i++) {
+                            s += dot(wv[i], x[xi + i]);
+                        }
+                        acc[t] += s;
+                    }
+                }
+            }
+        }
+        for (var t = 0u; t < TM; t++) {
+            if (t < tn) {
+                partial[t * WG + lid] = acc[t];
+            }
+        }
+        workgroupBarrier();
+        for (var s = TPR / 2u; s > 0u; s >>= 1u) {
+            if (lane < s) {
+                for (var t = 0u; t < TM; t++) {
+                    if (t < tn) {
+                        partial[t * WG + lid] += partial[t * WG + lid + s];
+                    }
+                }
+            }
+            workgroupBarrier();
+        }
+        if (lane == 0u && row_ok) {
+            for (var t = 0u; t < TM; t++) {
+                if (t < tn) {
+                    let yi = (t0 + t) * p.y_stride + p.y_offset + row;
+                    var v = partial[t * WG + lid];
+                    if (p.accumulate == 1u) {
+                        v += y[yi];
+                    }
+                    y[yi] = v;
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+}
