@@ -2,14 +2,20 @@
 // matrix-vector (decode) and matrix-matrix (prompt, verify) products, for GPUs: TPR invocations
 // share a row, each taking every TPR-th 32-weight chunk, then a fixed reduction tree. Weights
 // stay quantized; `dq32` (prepended per type) dequantizes in registers. Each output's
-// reduction order depends only on K and the workgroup shape, never on the token count, so a
-// position's result is bit-identical in a 1-token and a (k+1)-token pass (batch invariance).
+// reduction order depends only on K and the workgroup shape, never on the token count or the
+// tile, so a position's result is bit-identical in a 1-token and a (k+1)-token pass (batch
+// invariance) and with the wide tile.
+// WIDE = 1 (long launches, matmul.rs `WideTile`): the tile's loops run over the constant TM,
+// guarded by the tile's token count, so compilers can unroll them and keep the accumulators
+// in registers, and the reduction touches only the tile's tokens. WIDE = 0 keeps the loops
+// measured for short blocks (docs/perf.md).
 // Parameters and bindings: matmul_bindings.wgsl.
 
 const WG: u32 = {{WG}}u;
 const RPW: u32 = {{RPW}}u;
 const TPR: u32 = WG / RPW;
 const TM: u32 = {{TM}}u;
+const WIDE: bool = {{WIDE}}u == 1u;
 
 var<workgroup> partial: array<f32, WG * TM>;
 
@@ -26,40 +32,51 @@ fn main(
     let xs = p.x_stride / 4u;
     for (var t0 = 0u; t0 < m; t0 += TM) {
         let tn = min(TM, m - t0);
+        // Loop bounds: the tile's tokens, or the constant TM with each token guarded.
+        let tile = select(tn, TM, WIDE);
+        let reduced = select(TM, tn, WIDE);
         var acc: array<f32, TM>;
         if (row_ok) {
             for (var c = lane; c < p.chunks; c += TPR) {
                 let wv = dq32(row * p.chunks + c, p.sbase);
-                for (var t = 0u; t < tn; t++) {
-                    let xi = (t0 + t) * xs + c * 8u;
-                    var s = 0.0;
-                    for (var i = 0u; i < 8u; i++) {
-                        s += dot(wv[i], x[xi + i]);
+                for (var t = 0u; t < tile; t++) {
+                    if (t < tn) {
+                        let xi = (t0 + t) * xs + c * 8u;
+                        var s = 0.0;
+                        for (var i = 0u; i < 8u; i++) {
+                            s += dot(wv[i], x[xi + i]);
+                        }
+                        acc[t] += s;
                     }
-                    acc[t] += s;
                 }
             }
         }
         for (var t = 0u; t < TM; t++) {
-            partial[t * WG + lid] = acc[t];
+            if (t < reduced) {
+                partial[t * WG + lid] = acc[t];
+            }
         }
         workgroupBarrier();
         for (var s = TPR / 2u; s > 0u; s >>= 1u) {
             if (lane < s) {
                 for (var t = 0u; t < TM; t++) {
-                    partial[t * WG + lid] += partial[t * WG + lid + s];
+                    if (t < reduced) {
+                        partial[t * WG + lid] += partial[t * WG + lid + s];
+                    }
                 }
             }
             workgroupBarrier();
         }
         if (lane == 0u && row_ok) {
-            for (var t = 0u; t < tn; t++) {
-                let yi = (t0 + t) * p.y_stride + p.y_offset + row;
-                var v = partial[t * WG + lid];
-                if (p.accumulate == 1u) {
-                    v += y[yi];
+            for (var t = 0u; t < tile; t++) {
+                if (t < tn) {
+                    let yi = (t0 + t) * p.y_stride + p.y_offset + row;
+                    var v = partial[t * WG + lid];
+                    if (p.accumulate == 1u) {
+                        v += y[yi];
+                    }
+                    y[yi] = v;
                 }
-                y[yi] = v;
             }
         }
         workgroupBarrier();

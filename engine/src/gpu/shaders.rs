@@ -15,7 +15,6 @@ macro_rules! with_bindings {
 }
 
 pub const MATMUL: &str = with_bindings!("../../../shaders/matmul_bindings.wgsl", "../../../shaders/matmul.wgsl");
-pub const MATMUL_WIDE: &str = with_bindings!("../../../shaders/matmul_bindings.wgsl", "../../../shaders/matmul_wide.wgsl");
 const MATMUL_ROWS: &str = with_bindings!("../../../shaders/matmul_bindings.wgsl", "../../../shaders/matmul_rows.wgsl");
 pub const EMBEDDING: &str = include_str!("../../../shaders/embedding.wgsl");
 pub const RMSNORM: &str = with_bindings!("../../../shaders/rmsnorm_bindings.wgsl", "../../../shaders/rmsnorm.wgsl");
@@ -155,7 +154,9 @@ pub fn assemble(body: &str, dtype: Option<DType>, constants: &[(&str, u32)]) -> 
 pub fn all_variants() -> Vec<(String, String)> {
     let mut v = Vec::new();
     for dt in DType::ALL {
-        v.push((format!("matmul_{}", dt.name()), assemble(MATMUL, Some(dt), &super::kernels::matmul::COOPERATIVE_CONSTANTS)));
+        let [wg, rpw, tm] = super::kernels::matmul::COOPERATIVE_CONSTANTS;
+        v.push((format!("matmul_{}", dt.name()), assemble(MATMUL, Some(dt), &[wg, rpw, tm, ("WIDE", 0)])));
+        v.push((format!("matmul_wide_{}", dt.name()), assemble(MATMUL, Some(dt), &[wg, rpw, ("TM", 16), ("WIDE", 1)])));
         for input in [InputStage::Plain, InputStage::RmsNorm, InputStage::SiluGate] {
             for tile in [RowsTile::One, RowsTile::Four] {
                 v.push((format!("matmul_rows_{}_{input:?}_{tile:?}", dt.name()), matmul_rows(dt, 16, false, input, tile)));

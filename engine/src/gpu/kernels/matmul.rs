@@ -3,7 +3,7 @@
 
 use super::{check, elems};
 use crate::gpu::dispatch::{Dispatch, Grid};
-use crate::gpu::shaders::{assemble, matmul_rows, InputStage, RowsTile, MATMUL, MATMUL_WIDE, ROWS_TILE};
+use crate::gpu::shaders::{assemble, matmul_rows, InputStage, RowsTile, MATMUL, ROWS_TILE};
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight, MatmulVariant};
 
@@ -31,7 +31,7 @@ pub fn cooperative_shape() -> [(&'static str, u32); 3] {
     })
 }
 /// A wider token tile for the cooperative shape's long launches (lock step's block of one token
-/// per lane, prompts): a launch of at least `min_tokens` tokens runs matmul_wide.wgsl with
+/// per lane, prompts): a launch of at least `min_tokens` tokens runs matmul.wgsl's wide form with
 /// TM = `tm`, which dequantizes each weight and reduces across the workgroup once per `tm`
 /// tokens instead of once per TM. Each token's arithmetic and reduction order are the
 /// kernel's own, so its bits do not depend on the tile (tests/kernels.rs checks it per device).
@@ -127,10 +127,10 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
             // Workgroup memory holds WG x TM partial sums: a tile past the limit is not used.
             let fits = |tm: u32| (shape[0].1 * tm * 4) as u64 <= ctx.limits.max_compute_workgroup_storage_size as u64;
             if let Some(t) = ctx.wide_tile().filter(|t| t.tm > shape[2].1 && fits(t.tm)) {
-                let source = assemble(MATMUL_WIDE, Some(w.dtype), &[shape[0], shape[1], ("TM", t.tm)]);
+                let source = assemble(MATMUL, Some(w.dtype), &[shape[0], shape[1], ("TM", t.tm), ("WIDE", 1)]);
                 wide = Some((ctx.pipeline(&format!("{key}_wide{}", t.tm), &source, &kinds)?, t.min_tokens));
             }
-            (ctx.pipeline(&key, &assemble(MATMUL, Some(w.dtype), &shape), &kinds)?, None, shape[1].1)
+            (ctx.pipeline(&key, &assemble(MATMUL, Some(w.dtype), &[shape[0], shape[1], shape[2], ("WIDE", 0)]), &kinds)?, None, shape[1].1)
         }
         MatmulVariant::RowPerInvocation | MatmulVariant::RowPerInvocationSubgroup => {
             let subgroups = variant == MatmulVariant::RowPerInvocationSubgroup;
