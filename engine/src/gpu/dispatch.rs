@@ -35,8 +35,9 @@ struct TiledPipeline {
     counts_logits_rows: bool,
 }
 
-#[derive(Clone, Copy)]
-enum TileRule {
+/// Which tokens of a launch a dispatch's second pipeline takes.
+#[derive(Clone, Copy, Debug)]
+pub enum TileRule {
     /// Takes tokens `tile` at a time over [0, tiled_end) and the plain pipeline the rest;
     /// both kernels apply the same rule.
     Split { tile: u32 },
@@ -78,33 +79,17 @@ impl Dispatch {
         Dispatch { label, pipeline, bind_group, grid, tiled: None, _params: params }
     }
 
-    /// Adds `pipeline` (same bindings, same grid), which runs a block's tokens `tile` at a time:
-    /// see `tiled_end` for which tokens each pipeline covers.
-    pub fn with_tiled_pipeline(
+    /// Adds `pipeline` (same bindings, same grid) for the tokens `rule` gives it.
+    pub fn with_second_pipeline(
         mut self,
         ctx: &GpuContext,
         pipeline: Arc<wgpu::ComputePipeline>,
         buffers: &[&wgpu::Buffer],
-        tile: u32,
+        rule: TileRule,
         counts_logits_rows: bool,
     ) -> Dispatch {
         let bind_group = bind_group(ctx, self.label, &pipeline, buffers);
-        self.tiled = Some(TiledPipeline { pipeline, bind_group, rule: TileRule::Split { tile }, counts_logits_rows });
-        self
-    }
-
-    /// Adds `pipeline` (same bindings, same grid), which runs the whole launch in its place
-    /// when the launch counts at least `min_count` tokens.
-    pub fn with_wide_pipeline(
-        mut self,
-        ctx: &GpuContext,
-        pipeline: Arc<wgpu::ComputePipeline>,
-        buffers: &[&wgpu::Buffer],
-        min_count: u32,
-        counts_logits_rows: bool,
-    ) -> Dispatch {
-        let bind_group = bind_group(ctx, self.label, &pipeline, buffers);
-        self.tiled = Some(TiledPipeline { pipeline, bind_group, rule: TileRule::Whole { min_count }, counts_logits_rows });
+        self.tiled = Some(TiledPipeline { pipeline, bind_group, rule, counts_logits_rows });
         self
     }
 

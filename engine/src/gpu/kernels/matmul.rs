@@ -2,7 +2,7 @@
 //! shaders/matmul_rows.wgsl for CPU adapters; the context picks, tests run every shape).
 
 use super::{check, elems};
-use crate::gpu::dispatch::{Dispatch, Grid};
+use crate::gpu::dispatch::{Dispatch, Grid, TileRule};
 use crate::gpu::shaders::{assemble, matmul_rows, InputStage, RowsTile, MATMUL, ROWS_TILE};
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight, MatmulVariant};
@@ -165,10 +165,10 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
         let buffers = [&part.buffer, a.x, a.y, &params_buffer, &step.buffer, &part.buffer, gain.map(|g| &g.buffer).unwrap_or(a.x)];
         let mut dispatch = Dispatch::new(ctx, "matmul", pipeline.clone(), &buffers, Some(params), Grid::Fixed(groups));
         if let Some(tiled) = &tiled_pipeline {
-            dispatch = dispatch.with_tiled_pipeline(ctx, tiled.clone(), &buffers, ROWS_TILE, a.tokens == Tokens::LogitsRows);
+            dispatch = dispatch.with_second_pipeline(ctx, tiled.clone(), &buffers, TileRule::Split { tile: ROWS_TILE }, a.tokens == Tokens::LogitsRows);
         }
         if let Some((wide, min_tokens)) = &wide {
-            dispatch = dispatch.with_wide_pipeline(ctx, wide.clone(), &buffers, *min_tokens, a.tokens == Tokens::LogitsRows);
+            dispatch = dispatch.with_second_pipeline(ctx, wide.clone(), &buffers, TileRule::Whole { min_count: *min_tokens }, a.tokens == Tokens::LogitsRows);
         }
         out.push(dispatch);
     }
