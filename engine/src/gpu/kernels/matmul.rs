@@ -30,6 +30,7 @@ pub fn cooperative_shape() -> [(&'static str, u32); 3] {
         }
     })
 }
+
 /// A wider token tile for the cooperative shape's long launches (lock step's block of one token
 /// per lane, prompts): a launch of at least `min_tokens` tokens runs matmul.wgsl's wide form with
 /// TM = `tm`, which dequantizes each weight and reduces across the workgroup once per `tm`
