@@ -232,6 +232,7 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
             }
             bar.set_message(format!("{} generations from {}", jobs.len(), group[0].key()));
             let mut tokens = 0;
+            let started = std::time::Instant::now();
             let steps = pollster::block_on(session.generate_queue(&tok, &jobs, a.lockstep, ctx, region, &mut |d: LockstepDone| -> Result<()> {
                 let (m, j) = owners[d.job];
                 tokens += d.output.tokens.len();
@@ -245,9 +246,17 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
             // Lock step's cost on a GPU is about its steps (a block costs little more than one
             // token), so the log says how full the blocks were (riding target-only not counted).
             // (indicatif drops `println` when standard error is not a terminal: logs need it)
+            let secs = started.elapsed().as_secs_f64();
             bar.suspend(|| {
-                eprintln!("group from {}: {} generations, {tokens} tokens in {steps} lock-step steps, {:.2} a step of {} lanes",
-                    group[0].key(), jobs.len(), tokens as f64 / steps.max(1) as f64, a.lockstep)
+                eprintln!(
+                    "group from {}: {} generations, {tokens} tokens in {steps} lock-step steps, {:.2} a step of {} lanes; {secs:.1} s, {:.1} ms a step, {:.1} tok/s",
+                    group[0].key(),
+                    jobs.len(),
+                    tokens as f64 / steps.max(1) as f64,
+                    a.lockstep,
+                    secs * 1e3 / steps.max(1) as f64,
+                    tokens as f64 / secs.max(1e-9)
+                )
             });
         }
         bar.finish_and_clear();

@@ -73,6 +73,10 @@ fn bench_prints_prompt_and_decode_speed() {
     for n in ["3", "4"] {
         assert!(v["decode_tok_per_s_side_by_side"][n].as_f64().unwrap() > 0.0, "{out}");
     }
+    // The widest block's time by kernel, and the product shape it ran with.
+    assert_eq!(v["block_kernel_ms"]["tokens"].as_u64(), Some(4), "{out}");
+    assert!(v["block_kernel_ms"]["ms"]["matmul"].as_f64().unwrap() > 0.0, "{out}");
+    assert!(v["matmul"].is_string() && v["cooperative_shape"].as_array().is_some_and(|a| a.len() == 3), "{out}");
     let (ok, _, err) = cospec(&["bench", "--model", p.to_str().unwrap(), "--sequences", "0"]);
     assert!(!ok && err.contains("--sequences 0"), "{err}");
 }
@@ -361,6 +365,7 @@ fn eval_in_lock_step_gives_the_records_of_one_at_a_time() {
         .collect();
     assert_eq!(groups.len(), 2, "{log}");
     assert!(groups.iter().all(|&per_step| per_step > 1.0 && per_step <= 3.0), "{log}");
+    assert!(log.lines().filter(|l| l.contains("lock-step steps")).all(|l| l.contains(" ms a step, ")), "{log}");
     assert!(table.contains("over the 1 of 6 problems decoded one at a time"), "{table}");
     let results = |dir: &std::path::Path| {
         let mut v: Vec<String> = std::fs::read_to_string(dir.join("records.jsonl"))
