@@ -223,7 +223,13 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
                     if riding.is_some() && *mode == Mode::TargetOnly && missing(name_of(Mode::Spd).expect("riding needs SPD"), j) {
                         continue;
                     }
-                    jobs.push(LockstepJob { prompt: prompts[first + j].clone(), opts: options(*mode, policy), with_target_only: *mode == Mode::Spd && rides });
+                    // CoSpec rides the problem's SPD job (when it is in this queue) up to its first keep.
+                    jobs.push(LockstepJob {
+                        prompt: prompts[first + j].clone(),
+                        opts: options(*mode, policy),
+                        with_target_only: *mode == Mode::Spd && rides,
+                        follows_spd: *mode == Mode::Cospec,
+                    });
                     owners.push((m, j));
                 }
             }
@@ -244,7 +250,8 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
                 Ok(())
             }))?;
             // Lock step's cost on a GPU is about its steps (a block costs little more than one
-            // token), so the log says how full the blocks were (riding target-only not counted).
+            // token), so the log says how full the blocks were (riding target-only not counted;
+            // CoSpec jobs riding SPD count their shared tokens, so a step can exceed the lanes).
             // (indicatif drops `println` when standard error is not a terminal: logs need it)
             let secs = started.elapsed().as_secs_f64();
             bar.suspend(|| {

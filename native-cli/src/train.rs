@@ -146,7 +146,7 @@ fn decode_all(
     let ctx = s.target.ctx_len().min(s.draft.ctx_len());
     let region = ctx / a.lockstep;
     let queue: Vec<LockstepJob> =
-        jobs.iter().map(|(ids, max)| LockstepJob { prompt: ids.clone(), opts: SpecOptions { max_tokens: *max, ..opts.clone() }, with_target_only: false }).collect();
+        jobs.iter().map(|(ids, max)| LockstepJob { prompt: ids.clone(), opts: SpecOptions { max_tokens: *max, ..opts.clone() }, with_target_only: false, follows_spd: false }).collect();
     pollster::block_on(s.generate_queue(tok, &queue, a.lockstep, ctx, region, &mut |d: LockstepDone| on_done(d.job, d.output)))?;
     Ok(())
 }

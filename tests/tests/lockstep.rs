@@ -134,7 +134,7 @@ fn a_queue_of_mixed_jobs_through_few_lanes_gives_each_what_it_gets_alone() {
             // Job 9 has nothing to generate: it must finish without taking a step.
             let max_tokens = if j == 9 { 0 } else { 20 + (j * 13) % 50 };
             let opts = SpecOptions { mode, k, policy, sampling: SamplingParams::default(), max_tokens, stop_at_eos: true };
-            LockstepJob { prompt, opts, with_target_only: mode == Mode::Spd }
+            LockstepJob { prompt, opts, with_target_only: mode == Mode::Spd, follows_spd: false }
         })
         .collect();
     let lanes = 3;
@@ -170,10 +170,71 @@ fn a_queue_of_mixed_jobs_through_few_lanes_gives_each_what_it_gets_alone() {
 }
 
 #[test]
+fn cospec_jobs_riding_spd_give_what_they_get_alone_in_fewer_steps() {
+    let (mut s, tok) = session();
+    let mlp = Arc::new(random_mlp(12, &mut rng(79)));
+    let riders: Vec<Policy> = vec![
+        Policy::Draft,
+        Policy::Entropy { tau: 4.5 },
+        Policy::Cosd { alpha: 0.02, beta: 0.5 },
+        Policy::Diff { alpha: 0.0 },
+        Policy::Learned { mlp: mlp.clone(), threshold: 0.5 },
+    ];
+    let opts = |mode, policy, k, max_tokens| SpecOptions { mode, k, policy, sampling: SamplingParams::default(), max_tokens, stop_at_eos: true };
+    let mut jobs: Vec<LockstepJob> = Vec::new();
+    for p in 0..4usize {
+        let prompt: Vec<u32> = (0..2 + p * 3).map(|i| ((i * 29 + p * 53 + 7) % 256) as u32).collect();
+        let budget = 24 + p * 9;
+        // Riders may come before their SPD job in the queue.
+        for (r, policy) in riders.iter().enumerate() {
+            if r % 2 == p % 2 {
+                jobs.push(LockstepJob { prompt: prompt.clone(), opts: opts(Mode::Cospec, policy.clone(), 3, budget), with_target_only: false, follows_spd: true });
+            }
+        }
+        jobs.push(LockstepJob { prompt: prompt.clone(), opts: opts(Mode::Spd, Policy::Target, 3, budget), with_target_only: p == 1, follows_spd: false });
+        for (r, policy) in riders.iter().enumerate() {
+            if r % 2 != p % 2 {
+                jobs.push(LockstepJob { prompt: prompt.clone(), opts: opts(Mode::Cospec, policy.clone(), 3, budget), with_target_only: false, follows_spd: true });
+            }
+        }
+        // No SPD job shares these paths (another k, another budget): they run on their own.
+        jobs.push(LockstepJob { prompt: prompt.clone(), opts: opts(Mode::Cospec, Policy::Draft, 4, budget), with_target_only: false, follows_spd: true });
+        jobs.push(LockstepJob { prompt, opts: opts(Mode::Cospec, Policy::Draft, 3, budget + 1), with_target_only: false, follows_spd: true });
+    }
+    let run = |s: &mut cospec::decode::speculative::SpecSession, jobs: &[LockstepJob], lanes: usize| {
+        let mut done = Vec::new();
+        let steps = pollster::block_on(s.generate_queue(&tok, jobs, lanes, PROMPTS * REGION, REGION, &mut |d| {
+            done.push(d);
+            Ok::<(), cospec::model::ModelError>(())
+        }))
+        .unwrap();
+        done.sort_by_key(|d| d.job);
+        (steps, done)
+    };
+    let alone: Vec<_> = jobs.iter().map(|j| pollster::block_on(s.generate(&tok, &j.prompt, &j.opts, &mut |_, _| {})).unwrap()).collect();
+    // Two lanes: forks wait for a lane, take their SPD lane's region when it ends, or a copy.
+    for lanes in [2, PROMPTS] {
+        let (steps, done) = run(&mut s, &jobs, lanes);
+        assert_eq!(done.iter().map(|d| d.job).collect::<Vec<_>>(), (0..jobs.len()).collect::<Vec<_>>(), "every job once");
+        for d in &done {
+            let j = &jobs[d.job];
+            same(&d.output, &alone[d.job], &format!("{lanes} lanes, job {} ({} {} k={})", d.job, j.opts.mode.name(), j.opts.policy.name(), j.opts.k));
+            assert_eq!(d.target_only.is_some(), j.with_target_only, "job {}", d.job);
+        }
+        let own: Vec<LockstepJob> = jobs.iter().map(|j| LockstepJob { follows_spd: false, ..j.clone() }).collect();
+        let (steps_alone, _) = run(&mut s, &own, lanes);
+        assert!(steps < steps_alone, "{lanes} lanes: {steps} steps riding, {steps_alone} without");
+    }
+    // Both kinds of rider: some left SPD's path (a keep), some rode it to the end.
+    let rider_keeps: Vec<usize> = jobs.iter().zip(&alone).filter(|(j, _)| j.follows_spd && j.opts.k == 3).map(|(_, a)| a.stats.keeps).collect();
+    assert!(rider_keeps.iter().any(|&k| k > 0) && rider_keeps.iter().any(|&k| k == 0), "keeps per rider {rider_keeps:?}");
+}
+
+#[test]
 fn a_queue_refuses_what_it_cannot_replay() {
     let (mut s, tok) = session();
     let greedy = SpecOptions { mode: Mode::Cospec, k: 3, policy: Policy::Draft, sampling: SamplingParams::default(), max_tokens: 8, stop_at_eos: true };
-    let job = |opts: &SpecOptions, with_target_only| LockstepJob { prompt: vec![1, 2, 3], opts: opts.clone(), with_target_only };
+    let job = |opts: &SpecOptions, with_target_only| LockstepJob { prompt: vec![1, 2, 3], opts: opts.clone(), with_target_only, follows_spd: false };
     let run = |s: &mut SpecSession, jobs: &[LockstepJob], lanes| {
         pollster::block_on(s.generate_queue(&tok, jobs, lanes, PROMPTS * REGION, REGION, &mut |_| Ok::<(), cospec::model::ModelError>(())))
     };
@@ -212,7 +273,7 @@ fn a_mismatch_in_a_block_that_also_prefills_prompts_reads_its_own_logits() {
         let jobs: Vec<LockstepJob> = [6usize, 6, 5, 1]
             .iter()
             .enumerate()
-            .map(|(j, &len)| LockstepJob { prompt: (0..len).map(|i| ((i * 41 + j * 23 + seed * 97 + 11) % 256) as u32).collect(), opts: opts.clone(), with_target_only: false })
+            .map(|(j, &len)| LockstepJob { prompt: (0..len).map(|i| ((i * 41 + j * 23 + seed * 97 + 11) % 256) as u32).collect(), opts: opts.clone(), with_target_only: false, follows_spd: false })
             .collect();
         let together = pollster::block_on(s.generate_lockstep_each(
             &tok,

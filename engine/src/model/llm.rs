@@ -41,7 +41,18 @@ pub enum LogitsRows {
 
 struct Layer {
     _weights: Vec<GpuWeight>,
+    /// attn_norm, ffn_norm, k cache, v cache, then the qkv bias if any.
     _buffers: Vec<GpuBuffer>,
+}
+
+impl Layer {
+    fn k_cache(&self) -> &wgpu::Buffer {
+        &self._buffers[2].buffer
+    }
+
+    fn v_cache(&self) -> &wgpu::Buffer {
+        &self._buffers[3].buffer
+    }
 }
 
 pub struct Model {

@@ -42,6 +42,11 @@ pub struct LockstepJob {
     /// (greedy SPD commits the target's token at every position, and each step computes the
     /// target's argmax there, which is what a target-only step commits).
     pub with_target_only: bool,
+    /// CoSpec only: ride an SPD job of the queue with the same prompt, k and budget until this
+    /// job's policy first keeps a draft token (a greedy CoSpec generation is SPD's up to there),
+    /// then go on in a lane of its own from a copy of the cache rows. Without such an SPD job
+    /// the job runs on its own.
+    pub follows_spd: bool,
 }
 
 /// A finished job: its index in the queue, its generation and, when asked, the target-only one.
@@ -68,6 +73,18 @@ struct Lane {
     /// Draft positions of the open block (0: no block open) and the position reached.
     block: usize,
     at: usize,
+    /// SPD lanes: CoSpec jobs riding this lane, each with its own run fed from this lane's
+    /// logits rows, until their policy keeps a draft token.
+    riders: Vec<Lane>,
+}
+
+/// A CoSpec job that left its SPD lane and waits for a lane of its own: the first `rows`
+/// cache rows of lane `source`'s region are its prefix (that lane's occupant only writes past
+/// them while this waits).
+struct Fork {
+    lane: Lane,
+    source: usize,
+    rows: usize,
 }
 
 impl Lane {
@@ -87,6 +104,12 @@ impl Lane {
             (vec![self.last], self.prompt.len() - 1 + self.run.tokens.len())
         }
     }
+}
+
+/// The riders of each SPD job, and whether each job rides one.
+struct Riders {
+    rides: Vec<bool>,
+    of: Vec<Vec<usize>>,
 }
 
 impl SpecSession {
@@ -124,7 +147,7 @@ impl SpecSession {
         let jobs: Vec<LockstepJob> = prompts
             .iter()
             .zip(max_tokens)
-            .map(|(p, &max)| LockstepJob { prompt: p.clone(), opts: SpecOptions { max_tokens: max, ..opts.clone() }, with_target_only: false })
+            .map(|(p, &max)| LockstepJob { prompt: p.clone(), opts: SpecOptions { max_tokens: max, ..opts.clone() }, with_target_only: false, follows_spd: false })
             .collect();
         Ok(self.queue_in_order(tok, &jobs, prompts.len(), ctx_len, region).await?.into_iter().map(|d| d.output).collect())
     }
@@ -140,7 +163,7 @@ impl SpecSession {
         ctx_len: usize,
         region: usize,
     ) -> Result<Vec<(SpecOutput, SpecOutput)>, ModelError> {
-        let jobs: Vec<LockstepJob> = prompts.iter().map(|p| LockstepJob { prompt: p.clone(), opts: opts.clone(), with_target_only: true }).collect();
+        let jobs: Vec<LockstepJob> = prompts.iter().map(|p| LockstepJob { prompt: p.clone(), opts: opts.clone(), with_target_only: true, follows_spd: false }).collect();
         let done = self.queue_in_order(tok, &jobs, prompts.len(), ctx_len, region).await?;
         done.into_iter().map(|d| d.target_only.map(|t| (d.output, t)).ok_or_else(|| invalid("a lane lost its target-only run"))).collect()
     }
@@ -185,22 +208,50 @@ impl SpecSession {
         }
         let scratch = GpuBuffer::zeros(&self.ctx, "lock-step logits row", self.vocab);
         let mut slots: Vec<Option<Lane>> = (0..lanes).map(|_| None).collect();
+        let riders = Self::riders(jobs);
+        let mut forks: Vec<Fork> = Vec::new();
         let (mut next, mut steps) = (0, 0);
         loop {
-            for slot in slots.iter_mut() {
-                while slot.is_none() && next < jobs.len() {
-                    let lane = Self::lane(next, &jobs[next], ctx_len);
+            for l in 0..lanes {
+                if slots[l].is_some() {
+                    continue;
+                }
+                // Waiting forks before new jobs: a new job would overwrite a fork's prefix.
+                // A fork whose prefix is in this very region takes it as it is (the longest
+                // prefix, so the others' rows stay intact); any other fork gets a copy.
+                let here = (0..forks.len()).filter(|&f| forks[f].source == l).max_by_key(|&f| forks[f].rows);
+                if let Some(f) = here.or((!forks.is_empty()).then_some(0)) {
+                    let fork = forks.remove(f);
+                    if fork.source != l {
+                        for m in [&self.target, &self.draft] {
+                            m.copy_cache_rows(fork.source * region, l * region, fork.rows)?;
+                        }
+                    }
+                    slots[l] = Some(fork.lane);
+                    continue;
+                }
+                while slots[l].is_none() && next < jobs.len() {
+                    if riders.rides[next] {
+                        next += 1;
+                        continue;
+                    }
+                    let mut lane = Self::lane(next, &jobs[next], ctx_len);
+                    lane.riders = riders.of[next].iter().map(|&j| Self::lane(j, &jobs[j], ctx_len)).collect();
                     next += 1;
                     if lane.run.done {
                         // Nothing to generate (a budget of 0): what `generate` gives, no step.
+                        for rider in std::mem::take(&mut lane.riders) {
+                            Self::finish_lane(tok, rider, on_done)?;
+                        }
                         Self::finish_lane(tok, lane, on_done)?;
                     } else {
-                        *slot = Some(lane);
+                        slots[l] = Some(lane);
                     }
                 }
             }
             let live: Vec<usize> = (0..lanes).filter(|&l| slots[l].is_some()).collect();
             if live.is_empty() {
+                debug_assert!(forks.is_empty(), "a waiting fork takes the first free lane");
                 return Ok(steps);
             }
             let lane_at = |l: usize| slots[l].as_ref().expect("live lanes hold a job");
@@ -237,6 +288,25 @@ impl SpecSession {
                     }
                     Mode::Spd | Mode::Cospec => self.replay(tok, &scratch, lane, rows, draft[rows.1], target[rows.0]).await?,
                 }
+                // Riders replay the same position on the same rows; one whose policy kept the
+                // draft's token has left SPD's path and waits for a lane with its prefix.
+                let mut riding = Vec::with_capacity(lane.riders.len());
+                for mut rider in std::mem::take(&mut lane.riders) {
+                    rider.fresh = false;
+                    self.replay(tok, &scratch, &mut rider, rows, draft[rows.1], target[rows.0]).await?;
+                    if rider.run.tokens.last() == lane.run.tokens.last() {
+                        if rider.run.done != lane.run.done {
+                            return Err(invalid(format!("job {} and the SPD job it rides parted without a keep", rider.job)).into());
+                        }
+                        riding.push(rider);
+                    } else if rider.run.done {
+                        Self::finish_lane(tok, rider, on_done)?;
+                    } else {
+                        let rows = rider.feed().1;
+                        forks.push(Fork { lane: rider, source: l, rows });
+                    }
+                }
+                lane.riders = riding;
                 if let Some(alone) = &mut lane.target_only {
                     alone.stats.steps += 1;
                     alone.stats.target_passes += 1;
@@ -246,7 +316,11 @@ impl SpecSession {
                     }
                 }
                 if lane.run.done {
-                    Self::finish_lane(tok, slots[l].take().expect("live lanes hold a job"), on_done)?;
+                    let mut lane = slots[l].take().expect("live lanes hold a job");
+                    for rider in std::mem::take(&mut lane.riders) {
+                        Self::finish_lane(tok, rider, on_done)?;
+                    }
+                    Self::finish_lane(tok, lane, on_done)?;
                 }
             }
         }
@@ -290,6 +364,9 @@ impl SpecSession {
             if j.with_target_only && o.mode != Mode::Spd {
                 return Err(invalid(format!("target-only generations ride along SPD only, not {}", o.mode.name())));
             }
+            if j.follows_spd && o.mode != Mode::Cospec {
+                return Err(invalid(format!("only CoSpec jobs follow an SPD job, not {}", o.mode.name())));
+            }
             if let (Mode::Cospec, Some(m)) = (o.mode, o.policy.mlp()) {
                 if mlp.is_some_and(|first| !Arc::ptr_eq(first, m)) {
                     return Err(invalid("one learned arbiter per lock-step queue (the kernels hold one)"));
@@ -318,7 +395,23 @@ impl SpecSession {
         let run = Run::new(o, &policy, j.prompt.len(), budget);
         let target_only = j.with_target_only.then(|| Run::new(&SpecOptions { mode: Mode::TargetOnly, ..o.clone() }, &Policy::Target, j.prompt.len(), budget));
         let last = *j.prompt.last().expect("checked non-empty");
-        Lane { job, mode: o.mode, k: o.k, policy, run, target_only, prompt: j.prompt.clone(), fresh: true, last, block: 0, at: 0 }
+        Lane { job, mode: o.mode, k: o.k, policy, run, target_only, prompt: j.prompt.clone(), fresh: true, last, block: 0, at: 0, riders: Vec::new() }
+    }
+
+    /// Which jobs ride which SPD job (`LockstepJob::follows_spd`): same prompt, k and budget.
+    fn riders(jobs: &[LockstepJob]) -> Riders {
+        let mut r = Riders { rides: vec![false; jobs.len()], of: vec![Vec::new(); jobs.len()] };
+        for (j, job) in jobs.iter().enumerate() {
+            if !job.follows_spd {
+                continue;
+            }
+            let same_path = |s: &LockstepJob| s.opts.mode == Mode::Spd && s.prompt == job.prompt && s.opts.k == job.opts.k && s.opts.max_tokens == job.opts.max_tokens;
+            if let Some(s) = jobs.iter().position(same_path) {
+                r.rides[j] = true;
+                r.of[s].push(j);
+            }
+        }
+        r
     }
 
     fn commit(&self, tok: &Tokenizer, lane: &mut Lane, t: u32, origin: Origin) -> Result<(), ModelError> {

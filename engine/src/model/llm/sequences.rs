@@ -7,6 +7,7 @@
 
 use super::{Model, Pick};
 use crate::gpu::dispatch::submit;
+use crate::gpu::GpuBuffer;
 use crate::model::ModelError;
 
 /// One sequence's tokens in a slotted block: its cache region starts at row `region`, and the
@@ -26,6 +27,35 @@ impl Model {
     /// last-token logits are row i of `logits_buffer()` afterwards.
     pub async fn forward_sequences(&mut self, seqs: &[SeqTokens<'_>]) -> Result<Vec<u32>, ModelError> {
         Ok(self.run_sequences(seqs, false).await?.0)
+    }
+
+    /// Copies cache rows `from .. from + rows` to `to ..` in every layer's K and V cache (each
+    /// [kv_head][row][head_dim]: one contiguous run per head, through a scratch buffer since
+    /// a buffer cannot be copied onto itself): a sequence forked from another starts with its
+    /// prefix. The two runs must not overlap.
+    pub fn copy_cache_rows(&self, from: usize, to: usize, rows: usize) -> Result<(), ModelError> {
+        if from.max(to) + rows > self.ctx_len || (from < to + rows && to < from + rows) {
+            return Err(ModelError::Invalid(format!("cache rows {from}.. and {to}.. ({rows} each) overlap or pass the context of {}", self.ctx_len)));
+        }
+        if rows == 0 {
+            return Ok(());
+        }
+        let c = &self.config;
+        let row_bytes = (c.head_dim * 4) as u64;
+        let run = rows as u64 * row_bytes;
+        let scratch = GpuBuffer::zeros(&self.ctx, "cache rows in transit", rows * c.head_dim);
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        for layer in &self._layers {
+            for cache in [layer.k_cache(), layer.v_cache()] {
+                for head in 0..c.n_kv {
+                    let base = (head * self.ctx_len) as u64;
+                    enc.copy_buffer_to_buffer(cache, (base + from as u64) * row_bytes, &scratch.buffer, 0, run);
+                    enc.copy_buffer_to_buffer(&scratch.buffer, 0, cache, (base + to as u64) * row_bytes, run);
+                }
+            }
+        }
+        self.ctx.queue.submit([enc.finish()]);
+        Ok(())
     }
 
     /// As `forward_sequences`, returning each sequence's last-token logits instead.
