@@ -249,9 +249,9 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
                 }
                 Ok(())
             }))?;
-            // Lock step's cost on a GPU is about its steps (a block costs little more than one
-            // token), so the log says how full the blocks were (riding target-only not counted;
-            // CoSpec jobs riding SPD count their shared tokens, so a step can exceed the lanes).
+            // The log says how full the blocks were and what a step cost (riding target-only not
+            // counted; CoSpec jobs riding SPD count their shared tokens, so a step can exceed
+            // the lanes).
             // (indicatif drops `println` when standard error is not a terminal: logs need it)
             let secs = started.elapsed().as_secs_f64();
             bar.suspend(|| {
