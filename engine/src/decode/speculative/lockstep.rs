@@ -212,8 +212,8 @@ impl SpecSession {
         let mut forks: Vec<Fork> = Vec::new();
         let (mut next, mut steps) = (0, 0);
         loop {
-            for l in 0..lanes {
-                if slots[l].is_some() {
+            for (l, slot) in slots.iter_mut().enumerate() {
+                if slot.is_some() {
                     continue;
                 }
                 // Waiting forks before new jobs: a new job would overwrite a fork's prefix.
@@ -227,10 +227,10 @@ impl SpecSession {
                             m.copy_cache_rows(fork.source * region, l * region, fork.rows)?;
                         }
                     }
-                    slots[l] = Some(fork.lane);
+                    *slot = Some(fork.lane);
                     continue;
                 }
-                while slots[l].is_none() && next < jobs.len() {
+                while slot.is_none() && next < jobs.len() {
                     if riders.rides[next] {
                         next += 1;
                         continue;
@@ -245,7 +245,7 @@ impl SpecSession {
                         }
                         Self::finish_lane(tok, lane, on_done)?;
                     } else {
-                        slots[l] = Some(lane);
+                        *slot = Some(lane);
                     }
                 }
             }
