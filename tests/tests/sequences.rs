@@ -98,3 +98,28 @@ fn sequences_past_the_cache_or_empty_are_refused() {
     let bad = pollster::block_on(model.forward_sequences(&[SeqTokens { region: 0, pos: 0, tokens: &[spec.vocab as u32] }]));
     assert!(matches!(bad, Err(ModelError::BadToken(..))), "{bad:?}");
 }
+
+#[test]
+fn a_copied_cache_prefix_continues_as_the_original() {
+    // A forked sequence (lock step's riders) starts from a copy of another's cache rows.
+    let spec = tiny_llama(47);
+    let mut model = Model::load(gpu_with(matmul_variants()[0]), &tiny_model_file(&spec), &LoadOptions { ctx_len: 64, max_block: 8 }, &mut |_, _| {}).unwrap();
+    let prompt = [5u32, 9, 2, 7, 7, 1, 3];
+    pollster::block_on(model.forward_sequences(&[SeqTokens { region: 0, pos: 0, tokens: &prompt }])).unwrap();
+    // Region 40 holds something else first: the copy must replace it.
+    pollster::block_on(model.forward_sequences(&[SeqTokens { region: 40, pos: 0, tokens: &[11, 12, 13, 14, 15, 16, 17] }])).unwrap();
+    model.copy_cache_rows(0, 40, prompt.len()).unwrap();
+    let next = [4u32];
+    let both = pollster::block_on(model.forward_sequences_logits(&[
+        SeqTokens { region: 0, pos: prompt.len(), tokens: &next },
+        SeqTokens { region: 40, pos: prompt.len(), tokens: &next },
+    ]))
+    .unwrap();
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&both[0]), bits(&both[1]), "the copy's continuation differs from the original's");
+    // Overlapping runs and runs past the context are refused.
+    for (from, to, rows) in [(0, 4, 7), (40, 60, 7), (60, 0, 5)] {
+        let err = model.copy_cache_rows(from, to, rows);
+        assert!(matches!(err, Err(ModelError::Invalid(_))), "{from} -> {to} x {rows}: {err:?}");
+    }
+}
