@@ -251,7 +251,10 @@ impl SpecSession {
             }
             let live: Vec<usize> = (0..lanes).filter(|&l| slots[l].is_some()).collect();
             if live.is_empty() {
-                debug_assert!(forks.is_empty(), "a waiting fork takes the first free lane");
+                // A waiting fork takes the first free lane, so none can be left here.
+                if !forks.is_empty() {
+                    return Err(invalid(format!("{} forked jobs never got a lane", forks.len())).into());
+                }
                 return Ok(steps);
             }
             let lane_at = |l: usize| slots[l].as_ref().expect("live lanes hold a job");
