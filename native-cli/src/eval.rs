@@ -209,62 +209,68 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
         let name_of = |wanted: Mode| modes.iter().find(|m| m.1 == wanted).map(|m| m.0.as_str());
         // Target-only's name when it rides along SPD (both asked for).
         let riding = name_of(Mode::Spd).and(name_of(Mode::TargetOnly));
-        for (g, group) in grouped.chunks(a.lockstep).enumerate() {
-            let first = timed + g * a.lockstep;
-            let missing = |name: &str, j: usize| !done.contains(&(name.to_string(), group[j].key()));
-            // Every mode's missing records of the group in one queue through --lockstep lanes:
-            // a lane whose generation ends takes the next job, so blocks stay full until the
-            // group's last generations.
-            let mut jobs: Vec<LockstepJob> = Vec::new();
-            let mut owners: Vec<(usize, usize)> = Vec::new();
+        // Every mode's missing records of every problem in one queue through --lockstep lanes,
+        // problem by problem: a lane whose generation ends takes the next job, so blocks stay
+        // full until the last generations, and problems finish about in order (a run stopped
+        // at a time limit leaves few half-done ones).
+        let missing = |name: &str, j: usize| !done.contains(&(name.to_string(), grouped[j].key()));
+        let mut jobs: Vec<LockstepJob> = Vec::new();
+        let mut owners: Vec<(usize, usize)> = Vec::new();
+        for j in 0..grouped.len() {
             for (m, (name, mode, policy)) in modes.iter().enumerate() {
-                for j in (0..group.len()).filter(|&j| missing(name, j)) {
-                    let rides = riding.is_some_and(|t| missing(t, j));
-                    if riding.is_some() && *mode == Mode::TargetOnly && missing(name_of(Mode::Spd).expect("riding needs SPD"), j) {
-                        continue;
-                    }
-                    // CoSpec rides the problem's SPD job (when it is in this queue) up to its first keep.
-                    jobs.push(LockstepJob {
-                        prompt: prompts[first + j].clone(),
-                        opts: options(*mode, policy),
-                        with_target_only: *mode == Mode::Spd && rides,
-                        follows_spd: *mode == Mode::Cospec,
-                    });
-                    owners.push((m, j));
+                if !missing(name, j) {
+                    continue;
                 }
+                let rides = riding.is_some_and(|t| missing(t, j));
+                if riding.is_some() && *mode == Mode::TargetOnly && missing(name_of(Mode::Spd).expect("riding needs SPD"), j) {
+                    continue;
+                }
+                // CoSpec rides the problem's SPD job (when it is in the queue) up to its first keep.
+                jobs.push(LockstepJob {
+                    prompt: prompts[timed + j].clone(),
+                    opts: options(*mode, policy),
+                    with_target_only: *mode == Mode::Spd && rides,
+                    follows_spd: *mode == Mode::Cospec,
+                });
+                owners.push((m, j));
             }
-            if jobs.is_empty() {
-                continue;
-            }
-            bar.set_message(format!("{} generations from {}", jobs.len(), group[0].key()));
-            let mut tokens = 0;
+        }
+        if !jobs.is_empty() {
+            bar.set_message(format!("{} generations in lock step", jobs.len()));
+            let (mut finished, mut tokens) = (0, 0);
             let started = std::time::Instant::now();
+            // Every --lockstep generations and at the end, how full the blocks were and what a
+            // step cost (riding target-only not counted; CoSpec jobs riding SPD count their
+            // shared tokens, so a step can exceed the lanes). (indicatif drops `println` when
+            // standard error is not a terminal: logs need eprintln.)
+            let report = |finished: usize, tokens: usize, steps: usize| {
+                let secs = started.elapsed().as_secs_f64();
+                bar.suspend(|| {
+                    eprintln!(
+                        "lock step: {finished} of {} generations, {tokens} tokens in {steps} lock-step steps, {:.2} a step of {} lanes; {secs:.1} s, {:.1} ms a step, {:.1} tok/s",
+                        jobs.len(),
+                        tokens as f64 / steps.max(1) as f64,
+                        a.lockstep,
+                        secs * 1e3 / steps.max(1) as f64,
+                        tokens as f64 / secs.max(1e-9)
+                    )
+                });
+            };
             let steps = pollster::block_on(session.generate_queue(&tok, &jobs, a.lockstep, ctx, region, &mut |d: LockstepDone| -> Result<()> {
                 let (m, j) = owners[d.job];
                 tokens += d.output.tokens.len();
+                finished += 1;
                 let (name, _, policy) = &modes[m];
-                keep(record(name, group[j], &d.output, false, decided_by(policy)), &mut records)?;
+                keep(record(name, grouped[j], &d.output, false, decided_by(policy)), &mut records)?;
                 if let (Some(target_only), Some(target_name)) = (&d.target_only, riding) {
-                    keep(record(target_name, group[j], target_only, false, None), &mut records)?;
+                    keep(record(target_name, grouped[j], target_only, false, None), &mut records)?;
+                }
+                if finished % a.lockstep == 0 && finished < jobs.len() {
+                    report(finished, tokens, d.step);
                 }
                 Ok(())
             }))?;
-            // The log says how full the blocks were and what a step cost (riding target-only not
-            // counted; CoSpec jobs riding SPD count their shared tokens, so a step can exceed
-            // the lanes).
-            // (indicatif drops `println` when standard error is not a terminal: logs need it)
-            let secs = started.elapsed().as_secs_f64();
-            bar.suspend(|| {
-                eprintln!(
-                    "group from {}: {} generations, {tokens} tokens in {steps} lock-step steps, {:.2} a step of {} lanes; {secs:.1} s, {:.1} ms a step, {:.1} tok/s",
-                    group[0].key(),
-                    jobs.len(),
-                    tokens as f64 / steps.max(1) as f64,
-                    a.lockstep,
-                    secs * 1e3 / steps.max(1) as f64,
-                    tokens as f64 / secs.max(1e-9)
-                )
-            });
+            report(finished, tokens, steps);
         }
         bar.finish_and_clear();
     }

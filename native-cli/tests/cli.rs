@@ -355,19 +355,19 @@ fn eval_in_lock_step_gives_the_records_of_one_at_a_time() {
         (table, err)
     };
     run(&one, &[]);
-    // One problem alone (timed), then the other five in groups of three.
+    // One problem alone (timed), then the other five in one queue through three lanes.
     let (table, log) = run(&lock, &["--lockstep", "3", "--timed", "1"]);
-    // Each group's queue says how full its blocks were: more tokens a step than lanes only
-    // where CoSpec jobs rode SPD's lanes (tokens computed once, counted for each job).
-    let groups: Vec<f64> = log
+    // The queue reports as it goes and at the end how full its blocks were: more tokens a step
+    // than lanes only where CoSpec jobs rode SPD's lanes (tokens computed once, counted for
+    // each job).
+    let per_step: Vec<f64> = log
         .lines()
         .filter(|l| l.contains("lock-step steps"))
         .map(|l| l.split(", ").nth(2).and_then(|x| x.split(' ').next()).and_then(|x| x.parse().ok()).unwrap_or_else(|| panic!("{l}")))
         .collect();
-    assert_eq!(groups.len(), 2, "{log}");
-    assert!(groups.iter().all(|&per_step| per_step > 1.0), "{log}");
-    assert!(groups.iter().any(|&per_step| per_step > 3.0), "no CoSpec job rode an SPD lane: {log}");
+    assert!(per_step.len() >= 2, "{log}");
     assert!(log.lines().filter(|l| l.contains("lock-step steps")).all(|l| l.contains(" ms a step, ")), "{log}");
+    assert!(*per_step.last().unwrap() > 3.0, "no CoSpec job rode an SPD lane: {log}");
     assert!(table.contains("over the 1 of 6 problems decoded one at a time"), "{table}");
     let results = |dir: &std::path::Path| {
         let mut v: Vec<String> = std::fs::read_to_string(dir.join("records.jsonl"))

@@ -54,6 +54,8 @@ pub struct LockstepDone {
     pub job: usize,
     pub output: SpecOutput,
     pub target_only: Option<SpecOutput>,
+    /// The queue's steps so far (progress reports).
+    pub step: usize,
 }
 
 /// One job's generation in progress in a lane.
@@ -241,9 +243,9 @@ impl SpecSession {
                     if lane.run.done {
                         // Nothing to generate (a budget of 0): what `generate` gives, no step.
                         for rider in std::mem::take(&mut lane.riders) {
-                            Self::finish_lane(tok, rider, on_done)?;
+                            Self::finish_lane(tok, rider, steps, on_done)?;
                         }
-                        Self::finish_lane(tok, lane, on_done)?;
+                        Self::finish_lane(tok, lane, steps, on_done)?;
                     } else {
                         *slot = Some(lane);
                     }
@@ -303,7 +305,7 @@ impl SpecSession {
                         }
                         riding.push(rider);
                     } else if rider.run.done {
-                        Self::finish_lane(tok, rider, on_done)?;
+                        Self::finish_lane(tok, rider, steps, on_done)?;
                     } else {
                         let rows = rider.feed().1;
                         forks.push(Fork { lane: rider, source: l, rows });
@@ -321,9 +323,9 @@ impl SpecSession {
                 if lane.run.done {
                     let mut lane = slots[l].take().expect("live lanes hold a job");
                     for rider in std::mem::take(&mut lane.riders) {
-                        Self::finish_lane(tok, rider, on_done)?;
+                        Self::finish_lane(tok, rider, steps, on_done)?;
                     }
-                    Self::finish_lane(tok, lane, on_done)?;
+                    Self::finish_lane(tok, lane, steps, on_done)?;
                 }
             }
         }
@@ -331,10 +333,10 @@ impl SpecSession {
 
     /// Hands a finished lane's generation (and its target-only one) to `on_done`. No decode
     /// time: a lane's tokens were not decoded on their own.
-    fn finish_lane<E: From<ModelError>>(tok: &Tokenizer, lane: Lane, on_done: &mut dyn FnMut(LockstepDone) -> Result<(), E>) -> Result<(), E> {
+    fn finish_lane<E: From<ModelError>>(tok: &Tokenizer, lane: Lane, step: usize, on_done: &mut dyn FnMut(LockstepDone) -> Result<(), E>) -> Result<(), E> {
         let output = lane.run.finish(tok, &mut |_, _| {})?;
         let target_only = lane.target_only.map(|r| r.finish(tok, &mut |_, _| {})).transpose()?;
-        on_done(LockstepDone { job: lane.job, output, target_only })
+        on_done(LockstepDone { job: lane.job, output, target_only, step })
     }
 
     /// Every job checked before any is decoded: a bad one fails the queue at once.
