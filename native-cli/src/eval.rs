@@ -79,7 +79,7 @@ pub struct EvalArgs {
 /// Largest --lockstep (each sequence adds a cache region to both models).
 const MAX_LOCKSTEP: usize = 64;
 
-fn record(mode: &str, p: &Problem, out: &SpecOutput, timed: bool, arbiter: Option<String>) -> Record {
+fn record(mode: &str, p: &Problem, out: &SpecOutput, timed: bool, arbiter: Option<String>, adapter: &str) -> Record {
     let s = &out.stats;
     Record {
         mode: mode.to_string(),
@@ -95,6 +95,7 @@ fn record(mode: &str, p: &Problem, out: &SpecOutput, timed: bool, arbiter: Optio
         text: out.text.clone(),
         timed,
         arbiter,
+        adapter: Some(adapter.to_string()),
     }
 }
 
@@ -181,6 +182,7 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
         let single_ctx = (a.max_tokens + 1024).min(4096);
         let ctx_len = if grouped.is_empty() { single_ctx } else { single_ctx.max(a.lockstep * region) };
         let (mut session, tok) = open_pair(gpu_opts, &a.pair.draft, &a.pair.target, ctx_len, a.k.max(1), a.lockstep)?;
+        let adapter = session.target.ctx.adapter.to_string();
         let bar = ProgressBar::new(todo as u64);
         bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed} eta {eta}").expect("static template").progress_chars("=> "));
         let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&records_path)?;
@@ -200,7 +202,7 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
                 }
                 bar.set_message(format!("{} {name}", p.key()));
                 let out = pollster::block_on(session.generate(&tok, &prompts[i], &options(*mode, policy), &mut |_, _| {}))?;
-                keep(record(name, p, &out, true, decided_by(policy)), &mut records)?;
+                keep(record(name, p, &out, true, decided_by(policy), &adapter), &mut records)?;
             }
         }
         let ctx = session.target.ctx_len().min(session.draft.ctx_len());
@@ -261,9 +263,9 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
                 tokens += d.output.tokens.len();
                 finished += 1;
                 let (name, _, policy) = &modes[m];
-                keep(record(name, grouped[j], &d.output, false, decided_by(policy)), &mut records)?;
+                keep(record(name, grouped[j], &d.output, false, decided_by(policy), &adapter), &mut records)?;
                 if let (Some(target_only), Some(target_name)) = (&d.target_only, riding) {
-                    keep(record(target_name, grouped[j], target_only, false, None), &mut records)?;
+                    keep(record(target_name, grouped[j], target_only, false, None, &adapter), &mut records)?;
                 }
                 if finished % a.lockstep == 0 && finished < jobs.len() {
                     report(finished, tokens, d.step);

@@ -161,15 +161,18 @@ fn eval_writes_the_table_and_resumes() {
     let (ok, again, err) = cospec(&args);
     assert!(ok && err.contains("15 done, 0 to run"), "{err}");
     assert_eq!(again, table);
-    // Each record keeps the generated text; a record written before that field still loads.
+    // Each record keeps the generated text and its adapter; a record written before those
+    // fields still loads.
     let all = records();
     for line in all.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert!(v["text"].as_str().is_some_and(|t| !t.is_empty()), "no text in {line}");
+        assert!(v["adapter"].as_str().is_some_and(|a| !a.is_empty()), "no adapter in {line}");
     }
     let mut kept: Vec<String> = all.lines().take(14).map(String::from).collect();
     let mut old: serde_json::Value = serde_json::from_str(&kept[0]).unwrap();
     old.as_object_mut().unwrap().remove("text");
+    old.as_object_mut().unwrap().remove("adapter");
     kept[0] = old.to_string();
     std::fs::write(out.join("records.jsonl"), kept.join("\n") + "\n").unwrap();
     let (ok, _, err) = cospec(&args);

@@ -29,6 +29,10 @@ pub struct Record {
     /// `arbiter_fingerprint`); records of another arbiter are not this table's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arbiter: Option<String>,
+    /// The adapter that decoded it (tables may gather records of several sessions and
+    /// devices; greedy outputs can differ between devices at near-ties). Absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<String>,
 }
 
 /// A stable fingerprint of an arbiter file's bytes (FNV-1a, 64 bits, in hex): identity, not
