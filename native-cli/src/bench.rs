@@ -39,6 +39,18 @@ fn decode_sequences(model: &mut Model, n: usize, region: usize, prompt_tokens: u
     Ok(median(speeds))
 }
 
+/// A per-kernel profile in milliseconds, by kernel label.
+fn kernel_ms(profile: &[(&str, f64)]) -> std::collections::BTreeMap<String, f64> {
+    profile.iter().map(|(l, s)| (l.to_string(), s * 1e3)).collect()
+}
+
+fn print_profile(title: &str, profile: &[(&str, f64)]) {
+    println!("{title}");
+    for (label, secs) in profile {
+        println!("  {label:<12} {:8.2} ms", secs * 1e3);
+    }
+}
+
 pub fn bench(gpu_opts: &GpuOptions, path: &Path, prompt_tokens: usize, gen_tokens: usize, reps: usize, sequences: &[usize], json: bool) -> Result<()> {
     let file = open(path)?;
     let ctx = gpu(gpu_opts)?;
@@ -92,10 +104,9 @@ pub fn bench(gpu_opts: &GpuOptions, path: &Path, prompt_tokens: usize, gen_token
                 "prompt_tok_per_s": pp, "decode_tok_per_s": tg,
                 "dispatches_per_pass": model.dispatches_per_block(),
                 "matmul": matmul, "cooperative_shape": shape, "wide_tile": wide,
-                "block_kernel_ms": block_profile.as_ref().map(|p| serde_json::json!({"tokens": most,
-                    "ms": p.iter().map(|(l, s)| (l.to_string(), s * 1e3)).collect::<std::collections::BTreeMap<_, _>>()})),
+                "block_kernel_ms": block_profile.as_ref().map(|p| serde_json::json!({"tokens": most, "ms": kernel_ms(p)})),
                 "decode_tok_per_s_side_by_side": side_by_side.iter().map(|(n, v)| (n.to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
-                "decode_kernel_ms": profile.iter().map(|(l, s)| (l.to_string(), s * 1e3)).collect::<std::collections::BTreeMap<_, _>>()})
+                "decode_kernel_ms": kernel_ms(&profile)})
         );
     } else {
         println!("model:    {}", path.display());
@@ -106,15 +117,9 @@ pub fn bench(gpu_opts: &GpuOptions, path: &Path, prompt_tokens: usize, gen_token
             println!("decode, {n} sequences side by side: {v:8.2} tok/s in all ({:.2}x one sequence)", v / tg);
         }
         println!("matmul:   {matmul}, cooperative shape {shape:?}, wide tile {}", wide.as_deref().unwrap_or("off"));
-        println!("decode pass by kernel (each kernel's launches alone, median):");
-        for (label, secs) in &profile {
-            println!("  {label:<12} {:8.2} ms", secs * 1e3);
-        }
+        print_profile("decode pass by kernel (each kernel's launches alone, median):", &profile);
         if let Some(p) = &block_profile {
-            println!("block of {most} tokens by kernel:");
-            for (label, secs) in p {
-                println!("  {label:<12} {:8.2} ms", secs * 1e3);
-            }
+            print_profile(&format!("block of {most} tokens by kernel:"), p);
         }
     }
     Ok(())
