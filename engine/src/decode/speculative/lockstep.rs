@@ -108,12 +108,6 @@ impl Lane {
     }
 }
 
-/// The riders of each SPD job, and whether each job rides one.
-struct Riders {
-    rides: Vec<bool>,
-    of: Vec<Vec<usize>>,
-}
-
 impl SpecSession {
     /// Greedy generations of every prompt, as `generate` would give them one by one with the
     /// same options and a context of `ctx_len` tokens, computed side by side. Sequence s uses
@@ -210,7 +204,7 @@ impl SpecSession {
         }
         let scratch = GpuBuffer::zeros(&self.ctx, "lock-step logits row", self.vocab);
         let mut slots: Vec<Option<Lane>> = (0..lanes).map(|_| None).collect();
-        let riders = Self::riders(jobs);
+        let trunk = Self::trunks(jobs);
         let mut forks: Vec<Fork> = Vec::new();
         let (mut next, mut steps) = (0, 0);
         loop {
@@ -233,12 +227,12 @@ impl SpecSession {
                     continue;
                 }
                 while slot.is_none() && next < jobs.len() {
-                    if riders.rides[next] {
+                    if trunk[next].is_some() {
                         next += 1;
                         continue;
                     }
                     let mut lane = Self::lane(next, &jobs[next], ctx_len);
-                    lane.riders = riders.of[next].iter().map(|&j| Self::lane(j, &jobs[j], ctx_len)).collect();
+                    lane.riders = (0..jobs.len()).filter(|&j| trunk[j] == Some(next)).map(|j| Self::lane(j, &jobs[j], ctx_len)).collect();
                     next += 1;
                     if lane.run.done {
                         // Nothing to generate (a budget of 0): what `generate` gives, no step.
@@ -403,20 +397,14 @@ impl SpecSession {
         Lane { job, mode: o.mode, k: o.k, policy, run, target_only, prompt: j.prompt.clone(), fresh: true, last, block: 0, at: 0, riders: Vec::new() }
     }
 
-    /// Which jobs ride which SPD job (`LockstepJob::follows_spd`): same prompt, k and budget.
-    fn riders(jobs: &[LockstepJob]) -> Riders {
-        let mut r = Riders { rides: vec![false; jobs.len()], of: vec![Vec::new(); jobs.len()] };
-        for (j, job) in jobs.iter().enumerate() {
-            if !job.follows_spd {
-                continue;
-            }
-            let same_path = |s: &LockstepJob| s.opts.mode == Mode::Spd && s.prompt == job.prompt && s.opts.k == job.opts.k && s.opts.max_tokens == job.opts.max_tokens;
-            if let Some(s) = jobs.iter().position(same_path) {
-                r.rides[j] = true;
-                r.of[s].push(j);
-            }
-        }
-        r
+    /// The SPD job each job rides (`LockstepJob::follows_spd`: same prompt, k and budget).
+    fn trunks(jobs: &[LockstepJob]) -> Vec<Option<usize>> {
+        jobs.iter()
+            .map(|job| {
+                let same_path = |s: &LockstepJob| s.opts.mode == Mode::Spd && s.prompt == job.prompt && s.opts.k == job.opts.k && s.opts.max_tokens == job.opts.max_tokens;
+                if job.follows_spd { jobs.iter().position(same_path) } else { None }
+            })
+            .collect()
     }
 
     fn commit(&self, tok: &Tokenizer, lane: &mut Lane, t: u32, origin: Origin) -> Result<(), ModelError> {
