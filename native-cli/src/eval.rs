@@ -11,7 +11,7 @@ use cospec::decode::{LockstepDone, LockstepJob, Mode, SpecOptions, SpecOutput};
 use cospec::tokenizer::Tokenizer;
 use cospec::eval::grading::{extract_answer, is_correct};
 use cospec::eval::problems::{parse, prompt_text, select, Problem};
-use cospec::eval::report::{arbiter_fingerprint, markdown, rows, svg_plot, Record};
+use cospec::eval::report::{fingerprint, markdown, rows, svg_plot, Record};
 use cospec::eval::shard::Shard;
 use cospec::gpu::GpuOptions;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -132,8 +132,10 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
     let modes: Vec<(String, Mode, cospec::decode::arbiter::Policy)> =
         a.modes.iter().map(|s| parse_mode(s, arbiter).map(|(m, p)| (s.clone(), m, p))).collect::<Result<_>>()?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    // Records from a different setup must not mix into this table.
-    let config = serde_json::json!({"draft": a.pair.draft.file_name().map(|f| f.to_string_lossy().to_string()),
+    // Records from a different setup must not mix into this table, nor records of other
+    // problems under the same names (a problem file generated under other rules).
+    let split_problems: String = select(&all, &a.split, None).iter().map(|p| format!("{}\t{}\t{}\n", p.key(), p.question, p.answer)).collect();
+    let config = serde_json::json!({"problems": fingerprint(split_problems.as_bytes()),"draft": a.pair.draft.file_name().map(|f| f.to_string_lossy().to_string()),
         "target": a.pair.target.file_name().map(|f| f.to_string_lossy().to_string()), "split": a.split, "max_tokens": a.max_tokens, "k": a.k,
         "thresholds": format!("{:?}", arbiter.thresholds()), "arbiter": arbiter.arbiter.as_ref().map(|p| p.display().to_string())});
     let config_path = a.out.join("config.json");
@@ -157,7 +159,7 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
     let fingerprint = arbiter
         .arbiter
         .as_ref()
-        .map(|path| std::fs::read(path).with_context(|| format!("reading {}", path.display())).map(|b| arbiter_fingerprint(&b)))
+        .map(|path| std::fs::read(path).with_context(|| format!("reading {}", path.display())).map(|b| fingerprint(&b)))
         .transpose()?;
     let decided_by = |policy: &Policy| if matches!(policy, Policy::Learned { .. }) { fingerprint.clone() } else { None };
     let learned: HashSet<&str> = modes.iter().filter(|m| matches!(m.2, Policy::Learned { .. })).map(|m| m.0.as_str()).collect();
@@ -172,17 +174,26 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
     let of_shard = if a.shard.is_all() { String::new() } else { format!(" (shard {})", a.shard) };
     eprintln!("{} problems{of_shard} x {} modes: {} done, {todo} to run", mine.len(), modes.len(), mine.len() * modes.len() - todo);
     if todo > 0 && !a.table_only {
-        // One at a time: every problem, timed. In lock step: the first --timed problems one at
-        // a time (the speed columns), the rest in groups, every mode of a group before the next.
-        let timed = if a.lockstep > 1 { a.timed.min(mine.len()) } else { mine.len() };
-        let (alone, grouped) = mine.split_at(timed);
         let tok = Tokenizer::from_model_file(&open(&a.pair.target)?)?;
         let prompts: Vec<Vec<u32>> = mine.iter().map(|p| Ok(tok.encode(&prompt_text(&tok, p)?)?)).collect::<Result<_>>()?;
-        let region = prompts[timed..].iter().map(Vec::len).max().unwrap_or(0) + a.max_tokens;
+        let region = prompts.iter().map(Vec::len).max().unwrap_or(0) + a.max_tokens;
         let single_ctx = (a.max_tokens + 1024).min(4096);
-        let ctx_len = if grouped.is_empty() { single_ctx } else { single_ctx.max(a.lockstep * region) };
+        let ctx_len = if a.lockstep > 1 { single_ctx.max(a.lockstep * region) } else { single_ctx };
         let (mut session, tok) = open_pair(gpu_opts, &a.pair.draft, &a.pair.target, ctx_len, a.k.max(1), a.lockstep)?;
         let adapter = session.target.ctx.adapter.to_string();
+        // One at a time: every problem, timed. In lock step: --timed problems one at a time on
+        // this adapter (the speed columns; a table gathering several devices' records takes its
+        // speeds from one), the first not yet begun, less those timed here before; the rest in
+        // lock step.
+        let (alone, grouped): (Vec<usize>, Vec<usize>) = if a.lockstep > 1 {
+            let timed_here: HashSet<&str> = records.iter().filter(|r| r.timed && r.adapter.as_deref() == Some(adapter.as_str())).map(|r| r.problem.as_str()).collect();
+            let begun: HashSet<&str> = records.iter().map(|r| r.problem.as_str()).collect();
+            let need = a.timed.saturating_sub(mine.iter().filter(|p| timed_here.contains(p.key().as_str())).count());
+            let fresh: Vec<usize> = (0..mine.len()).filter(|&i| !begun.contains(mine[i].key().as_str())).take(need).collect();
+            (0..mine.len()).partition(|i| fresh.contains(i))
+        } else {
+            ((0..mine.len()).collect(), Vec::new())
+        };
         let bar = ProgressBar::new(todo as u64);
         bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed} eta {eta}").expect("static template").progress_chars("=> "));
         let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&records_path)?;
@@ -195,7 +206,8 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
             Ok(())
         };
         let options = |mode: Mode, policy: &Policy| SpecOptions { mode, k: a.k, policy: policy.clone(), max_tokens: a.max_tokens, stop_at_eos: true, ..Default::default() };
-        for (i, p) in alone.iter().enumerate() {
+        for &i in &alone {
+            let p = mine[i];
             for (name, mode, policy) in &modes {
                 if done.contains(&(name.clone(), p.key())) {
                     continue;
@@ -215,7 +227,7 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
         // problem by problem: a lane whose generation ends takes the next job, so blocks stay
         // full until the last generations, and problems finish about in order (a run stopped
         // at a time limit leaves few half-done ones).
-        let missing = |name: &str, j: usize| !done.contains(&(name.to_string(), grouped[j].key()));
+        let missing = |name: &str, j: usize| !done.contains(&(name.to_string(), mine[grouped[j]].key()));
         let mut jobs: Vec<LockstepJob> = Vec::new();
         let mut owners: Vec<(usize, usize)> = Vec::new();
         for j in 0..grouped.len() {
@@ -229,7 +241,7 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
                 }
                 // CoSpec rides the problem's SPD job (when it is in the queue) up to its first keep.
                 jobs.push(LockstepJob {
-                    prompt: prompts[timed + j].clone(),
+                    prompt: prompts[grouped[j]].clone(),
                     opts: options(*mode, policy),
                     with_target_only: *mode == Mode::Spd && rides,
                     follows_spd: *mode == Mode::Cospec,
@@ -263,9 +275,9 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
                 tokens += d.output.tokens.len();
                 finished += 1;
                 let (name, _, policy) = &modes[m];
-                keep(record(name, grouped[j], &d.output, false, decided_by(policy), &adapter), &mut records)?;
+                keep(record(name, mine[grouped[j]], &d.output, false, decided_by(policy), &adapter), &mut records)?;
                 if let (Some(target_only), Some(target_name)) = (&d.target_only, riding) {
-                    keep(record(target_name, grouped[j], target_only, false, None, &adapter), &mut records)?;
+                    keep(record(target_name, mine[grouped[j]], target_only, false, None, &adapter), &mut records)?;
                 }
                 if finished % a.lockstep == 0 && finished < jobs.len() {
                     report(finished, tokens, d.step);

@@ -26,7 +26,7 @@ pub struct Record {
     #[serde(default = "timed_by_default")]
     pub timed: bool,
     /// For a learned policy: the fingerprint of the arbiter file that decided (see
-    /// `arbiter_fingerprint`); records of another arbiter are not this table's.
+    /// `fingerprint`); records of another arbiter are not this table's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arbiter: Option<String>,
     /// The adapter that decoded it (tables may gather records of several sessions and
@@ -35,9 +35,9 @@ pub struct Record {
     pub adapter: Option<String>,
 }
 
-/// A stable fingerprint of an arbiter file's bytes (FNV-1a, 64 bits, in hex): identity, not
-/// security. An arbiter rewritten by a later training round gets another one.
-pub fn arbiter_fingerprint(bytes: &[u8]) -> String {
+/// A stable fingerprint of bytes (FNV-1a, 64 bits, in hex): identity, not security. Of an
+/// arbiter file (a later training round's gets another) or of a split's problems.
+pub fn fingerprint(bytes: &[u8]) -> String {
     let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3));
     format!("{hash:016x}")
 }
@@ -58,6 +58,9 @@ pub struct Row {
     pub speedup_vs_target_only: Option<f64>,
     /// Problems behind tok/s and the speed-up.
     pub timed_problems: usize,
+    /// The adapter that decoded them (see `speed_problems`); None for records older than the
+    /// adapter field.
+    pub speed_adapter: Option<String>,
     pub tokens_per_target_pass: f64,
     pub mismatches_per_100: f64,
     pub keep_share: f64,
@@ -100,9 +103,28 @@ pub fn mcnemar_exact(b: usize, c: usize) -> f64 {
     (2.0 * tail).min(1.0)
 }
 
+type ByMode<'a> = BTreeMap<&'a str, BTreeMap<&'a str, &'a Record>>;
+
+/// The problems behind the speed columns: those every mode decoded alone (lock-step records
+/// have no time of their own), all on one adapter, since a table may gather records of several
+/// sessions and devices and their speeds do not mix. Of several adapters, the one with the
+/// most such problems (ties: the first by name).
+fn speed_problems<'a>(by_mode: &ByMode<'a>, common: &[&'a str], modes: &[String]) -> (Option<String>, Vec<&'a str>) {
+    let mut by_adapter: BTreeMap<Option<&str>, Vec<&str>> = BTreeMap::new();
+    for &p in common {
+        let recs: Vec<&Record> = modes.iter().map(|m| by_mode[m.as_str()][p]).collect();
+        let adapter = recs[0].adapter.as_deref();
+        if recs.iter().all(|r| r.timed && r.adapter.as_deref() == adapter) {
+            by_adapter.entry(adapter).or_default().push(p);
+        }
+    }
+    // max_by_key keeps the last of equals: walk the names backwards so ties go to the first.
+    by_adapter.into_iter().rev().max_by_key(|(_, ps)| ps.len()).map(|(a, ps)| (a.map(str::to_string), ps)).unwrap_or((None, Vec::new()))
+}
+
 /// One row per mode in `modes` order, over the problems every listed mode has a record for.
 pub fn rows(records: &[Record], modes: &[String]) -> Vec<Row> {
-    let mut by_mode: BTreeMap<&str, BTreeMap<&str, &Record>> = BTreeMap::new();
+    let mut by_mode: ByMode = BTreeMap::new();
     for r in records {
         by_mode.entry(&r.mode).or_default().insert(&r.problem, r);
     }
@@ -118,8 +140,7 @@ pub fn rows(records: &[Record], modes: &[String]) -> Vec<Row> {
         None => Vec::new(),
     };
     let baseline = by_mode.get("target-only");
-    // Speed only where every mode decoded the problem alone: lock-step records have no time.
-    let timed: Vec<&str> = common.iter().copied().filter(|p| modes.iter().all(|m| by_mode.get(m.as_str()).is_some_and(|x| x[p].timed))).collect();
+    let (speed_adapter, timed) = speed_problems(&by_mode, &common, modes);
     let tps = |m: &str| -> f64 {
         let recs = &by_mode[m];
         if timed.is_empty() {
@@ -158,6 +179,7 @@ pub fn rows(records: &[Record], modes: &[String]) -> Vec<Row> {
                 tok_per_s: tps(m),
                 speedup_vs_target_only: (has_baseline && !timed.is_empty()).then(|| tps(m) / tps("target-only")),
                 timed_problems: timed.len(),
+                speed_adapter: speed_adapter.clone(),
                 tokens_per_target_pass: if passes == 0 { 0.0 } else { tokens as f64 / passes as f64 },
                 mismatches_per_100: 100.0 * mism as f64 / tokens.max(1) as f64,
                 keep_share: keeps as f64 / mism.max(1) as f64,
@@ -190,11 +212,10 @@ pub fn markdown(rows: &[Row], title: &str) -> String {
             r.mcnemar_p.map(|p| format!("{p:.3}")).unwrap_or_else(|| "-".into()),
         ));
     }
-    if let Some(r) = rows.first().filter(|r| r.timed_problems < r.problems) {
-        s.push_str(&format!(
-            "\ntok/s and speed-up over the {} of {} problems decoded one at a time; the rest were decoded in lock step (the same tokens, no time of their own).\n",
-            r.timed_problems, r.problems
-        ));
+    if let Some(r) = rows.first().filter(|r| r.timed_problems > 0) {
+        let on = r.speed_adapter.as_deref().map(|a| format!(" on {a}")).unwrap_or_default();
+        s.push_str(&format!("\ntok/s and speed-up{on}, over the {} of {} problems every mode decoded there one at a time", r.timed_problems, r.problems));
+        s.push_str(if r.timed_problems < r.problems { "; the rest were decoded in lock step (no time of their own) or timed on another device.\n" } else { ".\n" });
     }
     s
 }
