@@ -11,9 +11,10 @@
 # LOCKSTEP: lanes decoded side by side in eval (the same tokens as one at a time; a lane takes the
 # next generation as its own ends); TIMED: problems decoded one at a time first, for the speed
 # columns (one at a time, each costs several times what a problem in lock step does).
-# Carry earlier results in study/ (records.jsonl, qwen-coder.rollouts.jsonl) to resume them; results go to
-# $OUT (or ./study-out): the log, the benchmark lines, the rollouts, the arbiter and the
-# eval records.
+# Earlier results resume from the repository: the dev table's records (docs/runs/qwen-coder-dev)
+# and the rollouts (engine/arbiters). Results go to $OUT (or ./study-out): the log, the
+# benchmark lines, the rollouts, the arbiter and the eval records (scripts/device-transfer.sh
+# keep puts them back in the repository).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -44,7 +45,7 @@ D="$M/qwen2.5-coder-0.5b-instruct.gguf"
 T="$M/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 P="$PIECES/problems.jsonl"
 OUTDIR="${OUT:-$PWD/study-out}"
-mkdir -p "$OUTDIR" study arbiters
+mkdir -p "$OUTDIR" study
 export XDG_RUNTIME_DIR=/tmp
 LOG="$OUTDIR/study.log"
 left() { echo $((BUDGET - ($(date +%s) - start))); }
@@ -111,17 +112,18 @@ say "eval and rollouts with COSPEC_COOP_WIDE=$wide_best"
 # The device tool brings back at most 8 files from $OUT (../.library/device/README.md): the
 # runs write in $WORK, and a copier puts the few files that matter into $OUT every 15 s, so a
 # call killed at its limit still returns every finished record and rollout. Earlier results
-# carried in study/ (records.jsonl, qwen-coder.rollouts.jsonl from a previous $OUT) resume.
+# in the repository (committed records and rollouts) resume.
 ARB=engine/arbiters/qwen-coder.safetensors
 ROLL=engine/arbiters/qwen-coder.rollouts.jsonl
+RUNS=docs/runs/qwen-coder-dev
 WORK="${STUDY_WORK:-/root/study-work}"
 EVAL_DIR="$WORK/eval-dev"
 mkdir -p "$EVAL_DIR"
-[[ -f study/records.jsonl ]] && cp study/records.jsonl "$EVAL_DIR/"
+for f in records.jsonl config.json; do if [[ -f $RUNS/$f ]]; then cp "$RUNS/$f" "$EVAL_DIR/"; fi; done
 TRAINED="$WORK/qwen-coder.safetensors"
 TRAIN_ROLL="$WORK/qwen-coder.rollouts.jsonl"
 cp "$ARB" "$TRAINED"
-if [[ -f study/qwen-coder.rollouts.jsonl ]]; then cp study/qwen-coder.rollouts.jsonl "$TRAIN_ROLL"; else cp "$ROLL" "$TRAIN_ROLL"; fi
+cp "$ROLL" "$TRAIN_ROLL"
 bring_back() {
     for f in "$EVAL_DIR/records.jsonl" "$EVAL_DIR/flips.md" "$TRAIN_ROLL" "$TRAINED"; do
         [[ -f $f ]] && cp "$f" "$OUTDIR/.$(basename "$f").part" && mv "$OUTDIR/.$(basename "$f").part" "$OUTDIR/$(basename "$f")"

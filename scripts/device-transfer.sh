@@ -14,8 +14,9 @@
 #       next call replaces), installs carried binaries into $XFER_BIN and the loader if missing.
 #   unpack:      joins the pieces into $COSPEC_MODELS_DIR, checks sizes and SHA-256.
 #   probe:       the adapter list, the card, and the GPU kernel and model tests.
-#   keep DIR:    here, after the study call: keeps what it returned (DIR under /work/.device):
-#       the eval records for the next session to carry (study/records.jsonl), new rollouts.
+#   keep DIR:    here, after the study call: puts what it returned (DIR under /work/.device)
+#       back in the repository, to commit: the dev table's records (docs/runs/qwen-coder-dev),
+#       new rollouts and the arbiter fitted to them (engine/arbiters).
 #   env -- CMD:  runs CMD with the NVIDIA Vulkan driver's manifest named where the loader
 #       would not find it.
 set -euo pipefail
@@ -53,12 +54,6 @@ pack() {
     (cd .xfer/gl && apt-get -qq -oAPT::Architecture=amd64 -oDir::State::Lists=/tmp/cospec-apt-lists update \
         && apt-get -qq -oAPT::Architecture=amd64 -oDir::State::Lists=/tmp/cospec-apt-lists download libvulkan1) >/dev/null 2>&1 \
         || echo "warning: could not download libvulkan1; the device must have its own loader" >&2
-    # Earlier sessions' eval records, for the study to resume (carry study in its call).
-    local runs="${COSPEC_RUNS:-$HOME/.cache/cospec/runs}/eval-dev-h200"
-    if [[ -f $runs/records.jsonl ]]; then
-        mkdir -p study && cp "$runs/records.jsonl" study/records.jsonl
-        echo "study/records.jsonl: $(lines study/records.jsonl) records of earlier sessions"
-    fi
     echo "first call: carry .xfer/bin, .xfer/gl; command: scripts/device-transfer.sh arrive && scripts/device-transfer.sh probe"
     ls .xfer | grep -E '^[0-9]+$' | sed 's|^|then carry .xfer/|; s|$|; command: scripts/device-transfer.sh arrive|'
     echo "with the last piece also carry .xfer/manifest and .xfer/problems.jsonl, then: scripts/device-transfer.sh unpack"
@@ -119,27 +114,29 @@ unpack() {
     rm -f "$stream"
 }
 
-# After a study call: the files it returned (a folder under /work/.device) replace what is kept
-# here when they hold at least as much: the eval records (the next session carries them back as
-# study/records.jsonl), the rollouts and the arbiter refitted from them.
+# After a study call: the files it returned (a folder under /work/.device) replace what the
+# repository holds when they hold at least as much: the dev table's records, the rollouts and
+# the arbiter refitted from them. Commit them: the next session's study resumes from them.
 lines() { if [[ -f $1 ]]; then grep -c . "$1" || true; else echo 0; fi; }
 
 keep() {
     local from=${1:?usage: keep DIR (the folder the study call returned)}
-    local runs="${COSPEC_RUNS:-$HOME/.cache/cospec/runs}/eval-dev-h200"
+    local runs=docs/runs/qwen-coder-dev
     mkdir -p "$runs"
     if [[ -f $from/records.jsonl ]] && (( $(lines "$from/records.jsonl") >= $(lines "$runs/records.jsonl") )); then
         cp "$from/records.jsonl" "$runs/records.jsonl"
-        echo "kept $(lines "$runs/records.jsonl") eval records in $runs"
+        echo "kept $(lines "$runs/records.jsonl") eval records in $runs (rewrite its table: cospec eval ... --out $runs --table-only)"
     fi
     local roll=engine/arbiters/qwen-coder.rollouts.jsonl
     if [[ -f $from/qwen-coder.rollouts.jsonl ]] && (( $(lines "$from/qwen-coder.rollouts.jsonl") > $(lines "$roll") )); then
         cp "$from/qwen-coder.rollouts.jsonl" "$roll"
         [[ -f $from/qwen-coder.safetensors ]] && cp "$from/qwen-coder.safetensors" engine/arbiters/qwen-coder.safetensors
-        echo "kept $(lines "$roll") rollouts and the arbiter fitted to them (commit both)"
+        echo "kept $(lines "$roll") rollouts and the arbiter fitted to them"
     fi
-    for f in study.log table.md bench.jsonl flips.md; do [[ -f $from/$f ]] && cp "$from/$f" "$runs/$f"; done
-    mkdir -p study && [[ -f $runs/records.jsonl ]] && cp "$runs/records.jsonl" study/records.jsonl
+    local logs="${COSPEC_RUNS:-$HOME/.cache/cospec/runs}/device-$(date +%Y%m%d-%H%M)"
+    mkdir -p "$logs"
+    for f in study.log table.md bench.jsonl flips.md; do [[ -f $from/$f ]] && cp "$from/$f" "$logs/$f"; done
+    echo "the study's log and benchmark lines: $logs (copy the figures into docs/)"
     return 0
 }
 
