@@ -79,14 +79,14 @@ for model in "${bench_models[@]}"; do
         >> "$OUTDIR/bench.jsonl" 2>> "$LOG" || say "bench of $model failed"
 done
 
-# The cooperative products' wide token tile (COSPEC_COOP_WIDE=TM,MIN) for lock step's blocks of
-# one token per lane: measured here, lanes side by side, against none; the eval uses the
-# fastest if it gains 5% and the GPU's kernels keep a token's bits with it (tests/kernels.rs).
-# WIDE_TILES="" skips this.
+# The cooperative products' wide form (COSPEC_COOP_WIDE=TM,MIN,RPI: TM tokens a tile, RPI rows
+# an invocation) for lock step's blocks of one token per lane: measured here, lanes side by
+# side, against none; the eval uses the fastest if it gains 5% and the GPU's kernels keep a
+# token's bits with it (tests/kernels.rs). WIDE_TILES="" skips this.
 wide_best=off
-if [[ -n "${WIDE_TILES-16,16 32,16}" ]] && timeout 60 scripts/device-transfer.sh env -- "$BIN/kernels" cooperative_wide >> "$LOG" 2>&1; then
-    for w in off ${WIDE_TILES-16,16 32,16}; do
-        COSPEC_COOP_WIDE=$w timeout "${WIDE_SECS:-40}" scripts/device-transfer.sh env -- "$BIN/cospec" bench --model "$T" --prompt-tokens 16 --gen-tokens 16 \
+if [[ -n "${WIDE_TILES-16,16,1 16,16,2 32,16,2}" ]] && timeout 60 scripts/device-transfer.sh env -- "$BIN/kernels" cooperative_wide >> "$LOG" 2>&1; then
+    for w in off ${WIDE_TILES-16,16,1 16,16,2 32,16,2}; do
+        COSPEC_COOP_WIDE=$w timeout "${WIDE_SECS:-35}" scripts/device-transfer.sh env -- "$BIN/cospec" bench --model "$T" --prompt-tokens 16 --gen-tokens 16 \
             --reps 1 --sequences "$LOCKSTEP" --json >> "$OUTDIR/bench.jsonl" 2>> "$LOG" || say "bench with wide tile $w failed"
     done
     wide_best=$(python3 - "$OUTDIR/bench.jsonl" "$LOCKSTEP" <<'PY' 2>> "$LOG" || echo off
@@ -96,8 +96,7 @@ speed = {}
 for r in runs:
     v = r.get("decode_tok_per_s_side_by_side", {}).get(sys.argv[2])
     if v:
-        w = r.get("wide_tile")
-        speed["off" if w is None else w.split()[1] + "," + w.split()[3]] = v
+        speed[r.get("wide_tile") or "off"] = v
 best = max(speed, key=speed.get) if speed else "off"
 print(best if "off" in speed and speed[best] >= 1.05 * speed["off"] else "off")
 PY

@@ -95,7 +95,8 @@ pub fn bench(gpu_opts: &GpuOptions, path: &Path, prompt_tokens: usize, gen_token
     let ctx = &model.ctx;
     let matmul = format!("{:?}", ctx.matmul_variant());
     let shape: Vec<u32> = cospec::gpu::kernels::matmul::cooperative_shape().iter().map(|c| c.1).collect();
-    let wide = ctx.wide_tile().map(|w| format!("TM {} from {} tokens", w.tm, w.min_tokens));
+    // As COSPEC_COOP_WIDE spells it (TM,MIN,RPI), for scripts/device-study.sh to set again.
+    let wide = ctx.wide_tile().map(|w| w.env_value());
     if json {
         println!(
             "{}",

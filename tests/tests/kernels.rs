@@ -190,19 +190,21 @@ fn cooperative_wide_tile_matches_cpu_and_single_tokens_bitwise() {
         };
         ctx.set_wide_tile(None);
         let singles: Vec<Vec<f32>> = (0..max_m).map(|t| product(1, &GpuBuffer::from_f32(&ctx, "x1", &x[t * cols..(t + 1) * cols]))).collect();
-        for tm in [8, 16] {
-            ctx.set_wide_tile(Some(WideTile { tm, min_tokens: 6 }));
+        // TM 8 and 16; 2 rows an invocation (45 rows: the last invocation's second row is past
+        // the end).
+        for (tm, rows_per_invocation) in [(8, 1), (16, 1), (8, 2)] {
+            ctx.set_wide_tile(Some(WideTile { tm, min_tokens: 6, rows_per_invocation }));
             // 5: under the threshold; 6: one partial wide tile; 37: full tiles and a remainder.
             for m in [5, 6, 37] {
                 let block = product(m, &xb);
                 for t in 0..m {
                     let got = &block[t * rows..(t + 1) * rows];
                     for row in 0..rows {
-                        assert_eq!(singles[t][row].to_bits(), got[row].to_bits(), "{dt:?} TM {tm}, block of {m}: token {t} row {row}");
+                        assert_eq!(singles[t][row].to_bits(), got[row].to_bits(), "{dt:?} TM {tm} x {rows_per_invocation} rows, block of {m}: token {t} row {row}");
                     }
                     let want: Vec<f32> = (0..rows).map(|o| (0..cols).map(|k| wf[o * cols + k] * x[t * cols + k]).sum()).collect();
                     let e = rel_err(got, &want);
-                    assert!(e < 1e-4, "{dt:?} TM {tm}, block of {m}: token {t} rel err {e}");
+                    assert!(e < 1e-4, "{dt:?} TM {tm} x {rows_per_invocation} rows, block of {m}: token {t} rel err {e}");
                 }
             }
         }

@@ -154,9 +154,12 @@ pub fn assemble(body: &str, dtype: Option<DType>, constants: &[(&str, u32)]) -> 
 pub fn all_variants() -> Vec<(String, String)> {
     let mut v = Vec::new();
     for dt in DType::ALL {
-        let [wg, rpw, tm] = super::kernels::matmul::COOPERATIVE_CONSTANTS;
-        v.push((format!("matmul_{}", dt.name()), assemble(MATMUL, Some(dt), &[wg, rpw, tm, ("WIDE", 0)])));
-        v.push((format!("matmul_wide_{}", dt.name()), assemble(MATMUL, Some(dt), &[wg, rpw, ("TM", 16), ("WIDE", 1)])));
+        use super::kernels::matmul::{cooperative_source, WideTile, COOPERATIVE_CONSTANTS};
+        v.push((format!("matmul_{}", dt.name()), cooperative_source(dt, COOPERATIVE_CONSTANTS, None)));
+        for rpi in [1, 2] {
+            let wide = WideTile { tm: 16, min_tokens: 16, rows_per_invocation: rpi };
+            v.push((format!("matmul_wide_{}_{rpi}", dt.name()), cooperative_source(dt, COOPERATIVE_CONSTANTS, Some(wide))));
+        }
         for input in [InputStage::Plain, InputStage::RmsNorm, InputStage::SiluGate] {
             for tile in [RowsTile::One, RowsTile::Four] {
                 v.push((format!("matmul_rows_{}_{input:?}_{tile:?}", dt.name()), matmul_rows(dt, 16, false, input, tile)));

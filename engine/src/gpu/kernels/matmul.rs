@@ -4,6 +4,7 @@
 use super::{check, elems};
 use crate::gpu::dispatch::{Dispatch, Grid, TileRule};
 use crate::gpu::shaders::{assemble, matmul_rows, InputStage, RowsTile, MATMUL, ROWS_TILE};
+use crate::formats::DType;
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight, MatmulVariant};
 
@@ -34,28 +35,58 @@ pub fn cooperative_shape() -> [(&'static str, u32); 3] {
 /// A wider token tile for the cooperative shape's long launches (lock step's block of one token
 /// per lane, prompts): a launch of at least `min_tokens` tokens runs matmul.wgsl's wide form with
 /// TM = `tm`, which dequantizes each weight and reduces across the workgroup once per `tm`
-/// tokens instead of once per TM. Each token's arithmetic and reduction order are the
-/// kernel's own, so its bits do not depend on the tile (tests/kernels.rs checks it per device).
+/// tokens instead of once per TM, and with `rows_per_invocation` rows in each invocation
+/// (a workgroup of WG / RPI invocations over the same RPW rows), which loads each chunk of a
+/// token's activations once for those rows. Each token's arithmetic and reduction order are
+/// the kernel's own, so its bits do not depend on either (tests/kernels.rs checks it per device).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WideTile {
     pub tm: u32,
     pub min_tokens: u32,
+    pub rows_per_invocation: u32,
 }
 
-/// `COSPEC_COOP_WIDE=TM,MIN` turns the wide tile on (off by default: whether it pays depends
-/// on registers and is measured per GPU, docs/perf.md).
+impl WideTile {
+    /// The `COSPEC_COOP_WIDE` spelling: TM,MIN,RPI.
+    pub fn env_value(&self) -> String {
+        format!("{},{},{}", self.tm, self.min_tokens, self.rows_per_invocation)
+    }
+}
+
+/// `COSPEC_COOP_WIDE=TM,MIN[,RPI]` turns the wide tile on (off by default: whether it pays
+/// depends on registers and is measured per GPU, docs/perf.md).
 pub fn wide_tile_from_env() -> Option<WideTile> {
     let v = std::env::var("COSPEC_COOP_WIDE").ok()?;
     let n: Vec<u32> = v.split(',').filter_map(|x| x.trim().parse().ok()).collect();
-    match n[..] {
-        [tm, min_tokens] if (2..=32).contains(&tm) && min_tokens >= 2 => Some(WideTile { tm, min_tokens }),
-        _ => {
-            if v != "off" {
-                eprintln!("warning: COSPEC_COOP_WIDE={v:?} is not TM,MIN (TM 2..32, MIN >= 2) or off; no wide tile");
-            }
-            None
-        }
+    let (tm, min_tokens, rows_per_invocation) = match n[..] {
+        [tm, min] => (tm, min, 1),
+        [tm, min, rpi] => (tm, min, rpi),
+        _ => (0, 0, 0),
+    };
+    if (2..=32).contains(&tm) && min_tokens >= 2 && [1, 2, 4].contains(&rows_per_invocation) && n.len() == v.split(',').count() {
+        return Some(WideTile { tm, min_tokens, rows_per_invocation });
     }
+    if v != "off" {
+        eprintln!("warning: COSPEC_COOP_WIDE={v:?} is not TM,MIN[,RPI] (TM 2..32, MIN >= 2, RPI 1, 2 or 4) or off; no wide tile");
+    }
+    None
+}
+
+/// matmul.wgsl for the cooperative `shape`: its narrow form, or the wide one.
+pub fn cooperative_source(dtype: DType, shape: [(&'static str, u32); 3], wide: Option<WideTile>) -> String {
+    let [(_, wg), (_, rpw), tm] = shape;
+    match wide {
+        None => assemble(MATMUL, Some(dtype), &[("WG", wg), ("RPW", rpw), ("RPI", 1), tm, ("WIDE", 0)]),
+        Some(t) => assemble(MATMUL, Some(dtype), &[("WG", wg / t.rows_per_invocation), ("RPW", rpw), ("RPI", t.rows_per_invocation), ("TM", t.tm), ("WIDE", 1)]),
+    }
+}
+
+/// Whether `shape` can run `tile`: the workgroup memory holds WG / RPI x TM partial sums, and
+/// an invocation's rows split the workgroup's evenly.
+fn wide_fits(ctx: &GpuContext, shape: [(&'static str, u32); 3], tile: &WideTile) -> bool {
+    let [(_, wg), (_, rpw), (_, tm)] = shape;
+    let rpi = tile.rows_per_invocation;
+    tile.tm > tm && rpw % rpi == 0 && wg % rpi == 0 && (wg / rpi * tile.tm * 4) as u64 <= ctx.limits.max_compute_workgroup_storage_size as u64
 }
 
 /// Rows each invocation of the row-per-invocation shape owns (RPI in the shader).
@@ -125,13 +156,11 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
     let (pipeline, tiled_pipeline, rows_per_group) = match variant {
         MatmulVariant::Cooperative => {
             let shape = cooperative_shape();
-            // Workgroup memory holds WG x TM partial sums: a tile past the limit is not used.
-            let fits = |tm: u32| (shape[0].1 * tm * 4) as u64 <= ctx.limits.max_compute_workgroup_storage_size as u64;
-            if let Some(t) = ctx.wide_tile().filter(|t| t.tm > shape[2].1 && fits(t.tm)) {
-                let source = assemble(MATMUL, Some(w.dtype), &[shape[0], shape[1], ("TM", t.tm), ("WIDE", 1)]);
-                wide = Some((ctx.pipeline(&format!("{key}_wide{}", t.tm), &source, &kinds)?, t.min_tokens));
+            if let Some(t) = ctx.wide_tile().filter(|t| wide_fits(ctx, shape, t)) {
+                let source = cooperative_source(w.dtype, shape, Some(t));
+                wide = Some((ctx.pipeline(&format!("{key}_wide{}x{}", t.tm, t.rows_per_invocation), &source, &kinds)?, t.min_tokens));
             }
-            (ctx.pipeline(&key, &assemble(MATMUL, Some(w.dtype), &[shape[0], shape[1], shape[2], ("WIDE", 0)]), &kinds)?, None, shape[1].1)
+            (ctx.pipeline(&key, &cooperative_source(w.dtype, shape, None), &kinds)?, None, shape[1].1)
         }
         MatmulVariant::RowPerInvocation | MatmulVariant::RowPerInvocationSubgroup => {
             let subgroups = variant == MatmulVariant::RowPerInvocationSubgroup;
