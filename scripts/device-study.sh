@@ -80,27 +80,34 @@ for model in "${bench_models[@]}"; do
 done
 
 # The cooperative products' wide form (COSPEC_COOP_WIDE=TM,MIN,RPI: TM tokens a tile, RPI rows
-# an invocation) for lock step's blocks of one token per lane: measured here, lanes side by
-# side, against none; the eval uses the fastest if it gains 5% and the GPU's kernels keep a
+# an invocation) for lock step's blocks of one token per lane: the target's two largest
+# products (gate/up: 8960 x 1536 Q4_K; down: 1536 x 8960 Q6_K) at a block of $LOCKSTEP tokens
+# and at 1 token, each form in one matmul_bench process (seconds, not a model load per form);
+# the eval uses the fastest if it takes at most 95% of none's time and the GPU's kernels keep a
 # token's bits with it (tests/kernels.rs). WIDE_TILES="" skips this.
+WIDE_TILES="${WIDE_TILES-16,16,1 16,16,2 32,16,2}"
 wide_best=off
-if [[ -n "${WIDE_TILES-16,16,1 16,16,2 32,16,2}" ]] && timeout 60 scripts/device-transfer.sh env -- "$BIN/kernels" cooperative_wide >> "$LOG" 2>&1; then
-    for w in off ${WIDE_TILES-16,16,1 16,16,2 32,16,2}; do
-        COSPEC_COOP_WIDE=$w timeout "${WIDE_SECS:-35}" scripts/device-transfer.sh env -- "$BIN/cospec" bench --model "$T" --prompt-tokens 16 --gen-tokens 16 \
-            --reps 1 --sequences "$LOCKSTEP" --json >> "$OUTDIR/bench.jsonl" 2>> "$LOG" || say "bench with wide tile $w failed"
+if [[ -n $WIDE_TILES ]] && timeout 60 scripts/device-transfer.sh env -- "$BIN/kernels" cooperative_wide >> "$LOG" 2>&1; then
+    wide_args=(--matmul=cooperative --blocks=1,"$LOCKSTEP" --wide=off)
+    for w in $WIDE_TILES; do wide_args+=(--wide="$w"); done
+    for shape in "8960 1536 q4_k" "1536 8960 q6_k"; do
+        # shellcheck disable=SC2086
+        timeout "${WIDE_SECS:-60}" scripts/device-transfer.sh env -- "$BIN/matmul_bench" $shape "${wide_args[@]}" >> "$OUTDIR/wide.txt" 2>> "$LOG" \
+            || say "matmul_bench $shape failed"
     done
-    wide_best=$(python3 - "$OUTDIR/bench.jsonl" "$LOCKSTEP" <<'PY' 2>> "$LOG" || echo off
-import json, sys
-runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-speed = {}
-for r in runs:
-    v = r.get("decode_tok_per_s_side_by_side", {}).get(sys.argv[2])
-    if v:
-        speed[r.get("wide_tile") or "off"] = v
-best = max(speed, key=speed.get) if speed else "off"
-print(best if "off" in speed and speed[best] >= 1.05 * speed["off"] else "off")
+    cat "$OUTDIR/wide.txt" >> "$LOG"
+    wide_best=$(python3 - "$OUTDIR/wide.txt" <<'PY' 2>> "$LOG" || echo off
+import re, sys
+total = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"wide (\S+): ([0-9.]+) ms", line)
+    if m:
+        total[m.group(1)] = total.get(m.group(1), 0.0) + float(m.group(2))
+best = min(total, key=total.get) if total else "off"
+print(best if "off" in total and total[best] <= 0.95 * total["off"] else "off")
 PY
 )
+    rm -f "$OUTDIR/wide.txt"
 else
     say "wide tile not tried (WIDE_TILES empty, or the kernels' bit check failed on this GPU)"
 fi

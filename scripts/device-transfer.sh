@@ -4,8 +4,8 @@
 #   here:        scripts/device-transfer.sh pack
 #       writes .xfer/ (git-ignored through .git/info/exclude): pieces 00, 01, ... of at most
 #       62 MiB, a manifest with each file's size and SHA-256, the problems file, the Vulkan
-#       loader's package and .xfer/bin: the release `cospec` and the GPU test binaries
-#       (stripped, gzipped); prints the calls to make.
+#       loader's package and .xfer/bin: the release `cospec`, the GPU test binaries and
+#       matmul_bench (stripped, gzipped); prints the calls to make.
 #   one call per piece, back to back (a machine keeps what earlier calls left outside the
 #       repository only while it stays warm: 30 s after each call), each
 #       run(carry=[".xfer/NN"], command="scripts/device-transfer.sh arrive"); the first call
@@ -40,8 +40,9 @@ pack() {
     cat "${MODELS[@]/#/$DIR/}" | split -b "$PIECE" -d -a 2 - .xfer/
     cargo build --release -q -p cospec-cli
     cargo test --release -q --no-run -p cospec-tests "${TESTS[@]/#/--test=}" 2>/dev/null
+    cargo build --release -q -p cospec-tests --example matmul_bench
     mkdir -p .xfer/bin
-    cp target/release/cospec .xfer/bin/cospec
+    cp target/release/cospec target/release/examples/matmul_bench .xfer/bin/
     for t in "${TESTS[@]}"; do
         cp "$(ls -t target/release/deps/"$t"-* | grep -v '\.d$' | head -1)" ".xfer/bin/$t"
     done

@@ -57,19 +57,28 @@ impl WideTile {
 /// depends on registers and is measured per GPU, docs/perf.md).
 pub fn wide_tile_from_env() -> Option<WideTile> {
     let v = std::env::var("COSPEC_COOP_WIDE").ok()?;
-    let n: Vec<u32> = v.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+    parse_wide_tile(&v).unwrap_or_else(|e| {
+        eprintln!("warning: COSPEC_COOP_WIDE: {e}; no wide tile");
+        None
+    })
+}
+
+/// "off", or TM,MIN[,RPI] with TM 2..32, MIN >= 2 and RPI 1, 2 or 4 (1 when left out).
+pub fn parse_wide_tile(v: &str) -> Result<Option<WideTile>, String> {
+    if v.trim() == "off" {
+        return Ok(None);
+    }
+    let n: Vec<Option<u32>> = v.split(',').map(|x| x.trim().parse().ok()).collect();
     let (tm, min_tokens, rows_per_invocation) = match n[..] {
-        [tm, min] => (tm, min, 1),
-        [tm, min, rpi] => (tm, min, rpi),
+        [Some(tm), Some(min)] => (tm, min, 1),
+        [Some(tm), Some(min), Some(rpi)] => (tm, min, rpi),
         _ => (0, 0, 0),
     };
-    if (2..=32).contains(&tm) && min_tokens >= 2 && [1, 2, 4].contains(&rows_per_invocation) && n.len() == v.split(',').count() {
-        return Some(WideTile { tm, min_tokens, rows_per_invocation });
+    if (2..=32).contains(&tm) && min_tokens >= 2 && [1, 2, 4].contains(&rows_per_invocation) {
+        Ok(Some(WideTile { tm, min_tokens, rows_per_invocation }))
+    } else {
+        Err(format!("{v:?} is not TM,MIN[,RPI] (TM 2..32, MIN >= 2, RPI 1, 2 or 4) or off"))
     }
-    if v != "off" {
-        eprintln!("warning: COSPEC_COOP_WIDE={v:?} is not TM,MIN[,RPI] (TM 2..32, MIN >= 2, RPI 1, 2 or 4) or off; no wide tile");
-    }
-    None
 }
 
 /// matmul.wgsl for the cooperative `shape`: its narrow form, or the wide one.
