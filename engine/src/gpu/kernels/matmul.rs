@@ -213,3 +213,20 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wide_tile_specs_parse_or_are_refused() {
+        assert_eq!(parse_wide_tile("off"), Ok(None));
+        assert_eq!(parse_wide_tile("16,16"), Ok(Some(WideTile { tm: 16, min_tokens: 16, rows_per_invocation: 1 })));
+        let t = parse_wide_tile(" 32, 8, 2").unwrap().unwrap();
+        assert_eq!((t.tm, t.min_tokens, t.rows_per_invocation), (32, 8, 2));
+        assert_eq!(parse_wide_tile(&t.env_value()), Ok(Some(t)));
+        for bad in ["", "16", "1,16", "33,16", "16,1", "16,16,3", "16,16,2,1", "16,x", "on"] {
+            assert!(parse_wide_tile(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}
