@@ -186,10 +186,12 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
         // speeds from one), the first not yet begun, less those timed here before; the rest in
         // lock step.
         let (alone, grouped): (Vec<usize>, Vec<usize>) = if a.lockstep > 1 {
-            let timed_here: HashSet<&str> = records.iter().filter(|r| r.timed && r.adapter.as_deref() == Some(adapter.as_str())).map(|r| r.problem.as_str()).collect();
+            // A problem counts as timed here when every mode was (what the speed columns need).
+            let timed_here: HashSet<(&str, &str)> =
+                records.iter().filter(|r| r.timed && r.adapter.as_deref() == Some(adapter.as_str())).map(|r| (r.mode.as_str(), r.problem.as_str())).collect();
             let begun: HashSet<&str> = records.iter().map(|r| r.problem.as_str()).collect();
-            let need = a.timed.saturating_sub(mine.iter().filter(|p| timed_here.contains(p.key().as_str())).count());
-            let fresh: Vec<usize> = (0..mine.len()).filter(|&i| !begun.contains(mine[i].key().as_str())).take(need).collect();
+            let need = a.timed.saturating_sub(mine.iter().filter(|p| modes.iter().all(|m| timed_here.contains(&(m.0.as_str(), p.key().as_str())))).count());
+            let fresh: HashSet<usize> = (0..mine.len()).filter(|&i| !begun.contains(mine[i].key().as_str())).take(need).collect();
             (0..mine.len()).partition(|i| fresh.contains(i))
         } else {
             ((0..mine.len()).collect(), Vec::new())
