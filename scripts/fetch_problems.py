@@ -68,24 +68,25 @@ def variants(template, n: int, seed: int, q):
     q.put([(x.question, final_number(x.answer)) for x in qs])
 
 
-def combinations(template) -> int:
+def combinations(template, replacements) -> int:
     """How many value combinations the template's constrained variables span (the package
     enumerates them all before sampling; its generation time grows with this)."""
     if not template.constrained_lines:
         return 0
-    from multilingual_gsm_symbolic.load_data import load_replacements
-    options = template._get_all_possible_assignments(template.constrained_lines, load_replacements("eng"), None)
+    options = template._get_all_possible_assignments(template.constrained_lines, replacements, None)
     return math.prod(len(v) for v in options.values())
 
 
 templates = gsm.load_data("eng")
+from multilingual_gsm_symbolic.load_data import load_replacements  # noqa: E402
+replacements = load_replacements("eng")
 rows = []
 for i, t in enumerate(templates):
     tid = int(t.id_shuffled) if hasattr(t, "id_shuffled") else i
     rows.append({"template": tid, "variant": 0, "split": split_of(tid), "question": t.question, "answer": final_number(t.answer)})
     if args.variants == 0:
         continue
-    if (count := combinations(t)) > args.max_combinations:
+    if (count := combinations(t, replacements)) > args.max_combinations:
         print(f"template {tid}: original only ({count} combinations > --max-combinations)", file=sys.stderr)
         continue
     q = multiprocessing.Queue()
