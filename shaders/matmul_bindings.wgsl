@@ -17,10 +17,8 @@ struct Params {
     _pad2: u32,
 }
 
-@group(0) @binding(0) var<storage, read> w: array<vec4<u32>>;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 @group(0) @binding(4) var<uniform> step: Step;
-// The weight part again, as words, for scale reads.
-@group(0) @binding(5) var<storage, read> ws: array<u32>;
+// Bindings 0 and 5, the weight part: weights_buffer.wgsl or weights_texture.wgsl.

@@ -95,8 +95,10 @@ pub fn bench(gpu_opts: &GpuOptions, path: &Path, prompt_tokens: usize, gen_token
     let ctx = &model.ctx;
     let matmul = format!("{:?}", ctx.matmul_variant());
     let shape: Vec<u32> = cospec::gpu::kernels::matmul::cooperative_shape().iter().map(|c| c.1).collect();
-    // As COSPEC_COOP_WIDE spells it (TM,MIN,RPI), for scripts/device-study.sh to set again.
-    let wide = ctx.wide_tile().map(|w| w.env_value());
+    // As COSPEC_COOP_WIDE spells it (TM,MIN,RPI), for scripts/device-study.sh to set again;
+    // only the cooperative shape has a wide form.
+    let wide = ctx.wide_tile().filter(|_| ctx.matmul_variant() == cospec::gpu::MatmulVariant::Cooperative).map(|w| w.env_value());
+    let weights = format!("{:?}", ctx.weight_store()).to_lowercase();
     if json {
         println!(
             "{}",
@@ -104,7 +106,7 @@ pub fn bench(gpu_opts: &GpuOptions, path: &Path, prompt_tokens: usize, gen_token
                 "prompt_tokens": prompt_tokens, "gen_tokens": gen_tokens, "reps": reps,
                 "prompt_tok_per_s": pp, "decode_tok_per_s": tg,
                 "dispatches_per_pass": model.dispatches_per_block(),
-                "matmul": matmul, "cooperative_shape": shape, "wide_tile": wide,
+                "matmul": matmul, "weights": weights, "cooperative_shape": shape, "wide_tile": wide,
                 "block_kernel_ms": block_profile.as_ref().map(|p| serde_json::json!({"tokens": most, "ms": kernel_ms(p)})),
                 "decode_tok_per_s_side_by_side": side_by_side.iter().map(|(n, v)| (n.to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
                 "decode_kernel_ms": kernel_ms(&profile)})
@@ -117,7 +119,7 @@ pub fn bench(gpu_opts: &GpuOptions, path: &Path, prompt_tokens: usize, gen_token
         for (n, v) in &side_by_side {
             println!("decode, {n} sequences side by side: {v:8.2} tok/s in all ({:.2}x one sequence)", v / tg);
         }
-        println!("matmul:   {matmul}, cooperative shape {shape:?}, wide tile {}", wide.as_deref().unwrap_or("off"));
+        println!("matmul:   {matmul}, weights in {weights}s, cooperative shape {shape:?}, wide tile {}", wide.as_deref().unwrap_or("off"));
         print_profile("decode pass by kernel (each kernel's launches alone, median):", &profile);
         if let Some(p) = &block_profile {
             print_profile(&format!("block of {most} tokens by kernel:"), p);

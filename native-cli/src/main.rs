@@ -23,6 +23,10 @@ struct Cli {
     /// the adapter; for measurements)
     #[arg(long, global = true)]
     matmul: Option<String>,
+    /// Force where weights live: buffer or texture (default: textures on CPU adapters, where
+    /// texel fetches are cheaper than storage loads; buffers on GPUs; for measurements)
+    #[arg(long, global = true)]
+    weights: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -168,7 +172,17 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let gpu = cospec::gpu::GpuOptions { backend: cli.backend.clone(), adapter_name: cli.adapter.clone(), matmul, ..Default::default() };
+    let weights = match cli.weights.as_deref() {
+        None => None,
+        Some(name) => match cospec::gpu::weight::WeightStore::from_name(name) {
+            Some(w) => Some(w),
+            None => {
+                eprintln!("error: --weights {name:?}: one of {}", cospec::gpu::weight::WeightStore::NAMES.join(", "));
+                std::process::exit(2);
+            }
+        },
+    };
+    let gpu = cospec::gpu::GpuOptions { backend: cli.backend.clone(), adapter_name: cli.adapter.clone(), matmul, weights, ..Default::default() };
     let result = match cli.command {
         Command::Run { model, draft, target, mode, k, arbiter, json, prompt, chat, max_tokens, ctx, sampling } => {
             match (model, target) {

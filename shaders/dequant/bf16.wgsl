@@ -6,7 +6,7 @@ fn dq32(blk: u32, sbase: u32) -> W32 {
     let o = blk * 4u;
     var r: W32;
     for (var i = 0u; i < 4u; i++) {
-        let q = w[o + i];
+        let q = wv(o + i);
         r[2u * i] = vec4<f32>(bf2(q.x), bf2(q.y));
         r[2u * i + 1u] = vec4<f32>(bf2(q.z), bf2(q.w));
     }

@@ -1,9 +1,9 @@
 // Q5_0: Q4_0's nibbles plus a 5th bit per weight (bit j of qh for weight j); the scale region
 // holds (d, qh) per block; w = (q - 16) * d.
 fn dq32(blk: u32, sbase: u32) -> W32 {
-    let q = w[blk];
-    let d = unpack2x16float(ws[sbase + 2u * blk]).x;
-    let qh = ws[sbase + 2u * blk + 1u];
+    let q = wv(blk);
+    let d = unpack2x16float(wu(sbase + 2u * blk)).x;
+    let qh = wu(sbase + 2u * blk + 1u);
     var r: W32;
     for (var i = 0u; i < 4u; i++) {
         let lo = (vec4<u32>(qh >> (4u * i)) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u);

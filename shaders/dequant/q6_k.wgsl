@@ -8,14 +8,14 @@ fn dq32(blk: u32, sbase: u32) -> W32 {
     let j = blk & 7u;
     let n = j >> 2u;
     let qd = j & 3u;
-    let d = unpack2x16float(w[o + 13u].x).x;
-    let scales = w[o + 12u];
+    let d = unpack2x16float(wv(o + 13u).x).x;
+    let scales = wv(o + 12u);
     let c = n * 2u + (qd >> 1u);
     let lsh = (qd & 1u) * 4u;
-    let qh = w[o + c * 3u + 2u];
+    let qh = wv(o + c * 3u + 2u);
     var r: W32;
     for (var h = 0u; h < 2u; h++) {
-        let ql = w[o + c * 3u + h];
+        let ql = wv(o + c * 3u + h);
         let hsh = (qd & 1u) * 2u + h * 4u;
         let si = n * 8u + qd * 2u + h;
         let sc = f32(bitcast<i32>(scales[si / 4u] << (24u - (si % 4u) * 8u)) >> 24u);

@@ -5,7 +5,7 @@ fn qdot(blk: u32, sbase: u32, xs: XS, hd: HEAD) -> ACC {
     let o = blk * 8u;
     var s = ACC();
     for (var i = 0u; i < 8u; i++) {
-        s += xdot(bitcast<vec4<f32>>(w[o + i]), i);
+        s += xdot(bitcast<vec4<f32>>(wv(o + i)), i);
     }
     return s;
 }

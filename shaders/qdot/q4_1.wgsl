@@ -2,8 +2,8 @@
 // including kernel's `xdot`; `xs` holds the sums of each 16 activations of the call's chunks.
 // sum_j w_j x_j = d * sum_j q_j x_j + m * sum_j x_j.
 fn qdot(blk: u32, sbase: u32, xs: XS, hd: HEAD) -> ACC {
-    let q = w[blk];
-    let dm = unpack2x16float(ws[sbase + blk]);
+    let q = wv(blk);
+    let dm = unpack2x16float(wu(sbase + blk));
     var s = ACC();
     for (var i = 0u; i < 4u; i++) {
         s += xdot(nib4(q[i], 0u), i) + xdot(nib4(q[i], 4u), i + 4u);

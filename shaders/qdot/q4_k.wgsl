@@ -6,7 +6,7 @@ alias HEAD = vec4<u32>;
 const HEAD_CHUNKS: u32 = 8u;
 
 fn qhead(blk: u32, sbase: u32) -> HEAD {
-    return w[(blk >> 3u) * 9u];
+    return wv((blk >> 3u) * 9u);
 }
 
 fn qdot(blk: u32, sbase: u32, xs: XS, hdr: HEAD) -> ACC {
@@ -15,8 +15,8 @@ fn qdot(blk: u32, sbase: u32, xs: XS, hdr: HEAD) -> ACC {
     let dm = unpack2x16float(hdr.x);
     let sa = scale_min_k4(hdr, j);
     let sb = scale_min_k4(hdr, j + 1u);
-    let lo = w[o + 1u + (j >> 1u) * 2u];
-    let hi = w[o + 2u + (j >> 1u) * 2u];
+    let lo = wv(o + 1u + (j >> 1u) * 2u);
+    let hi = wv(o + 2u + (j >> 1u) * 2u);
     var a = ACC();
     var b = ACC();
     // Two small loops rather than one: compilers unroll them (a four-token tile makes each

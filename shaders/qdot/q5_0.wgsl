@@ -2,9 +2,9 @@
 // including kernel's `xdot`; `xs` holds the sums of each 16 activations of the call's chunks.
 // sum_j w_j x_j = d * (sum_j q_j x_j - 16 * sum_j x_j).
 fn qdot(blk: u32, sbase: u32, xs: XS, hd: HEAD) -> ACC {
-    let q = w[blk];
-    let d = unpack2x16float(ws[sbase + 2u * blk]).x;
-    let qh = ws[sbase + 2u * blk + 1u];
+    let q = wv(blk);
+    let d = unpack2x16float(wu(sbase + 2u * blk)).x;
+    let qh = wu(sbase + 2u * blk + 1u);
     var s = ACC();
     for (var i = 0u; i < 4u; i++) {
         let lo = (vec4<u32>(qh >> (4u * i)) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u);

@@ -5,7 +5,7 @@ alias HEAD = vec4<u32>;
 const HEAD_CHUNKS: u32 = 8u;
 
 fn qhead(blk: u32, sbase: u32) -> HEAD {
-    return w[(blk >> 3u) * 11u];
+    return wv((blk >> 3u) * 11u);
 }
 
 fn qdot(blk: u32, sbase: u32, xs: XS, hdr: HEAD) -> ACC {
@@ -17,8 +17,8 @@ fn qdot(blk: u32, sbase: u32, xs: XS, hdr: HEAD) -> ACC {
     var a = ACC();
     var b = ACC();
     for (var h = 0u; h < 2u; h++) {
-        let q = w[o + 3u + (j >> 1u) * 2u + h];
-        let qh = w[o + 1u + h];
+        let q = wv(o + 3u + (j >> 1u) * 2u + h);
+        let qh = wv(o + 1u + h);
         for (var i = 0u; i < 4u; i++) {
             let va = (q[i] & 0x0F0F0F0Fu) | (((qh[i] >> j) & 0x01010101u) << 4u);
             let vb = ((q[i] >> 4u) & 0x0F0F0F0Fu) | (((qh[i] >> (j + 1u)) & 0x01010101u) << 4u);

@@ -15,7 +15,7 @@ const HEAD_CHUNKS: u32 = 8u;
 
 fn qhead(blk: u32, sbase: u32) -> HEAD {
     let o = (blk >> 3u) * 14u;
-    return HEAD(w[o + 12u], unpack2x16float(ws[(o + 13u) * 4u]).x);
+    return HEAD(wv(o + 12u), unpack2x16float(wu((o + 13u) * 4u)).x);
 }
 
 fn qdot(blk: u32, sbase: u32, xs: XS, hd: HEAD) -> ACC {
@@ -31,13 +31,13 @@ fn qdot(blk: u32, sbase: u32, xs: XS, hd: HEAD) -> ACC {
     var s2 = ACC();
     var s3 = ACC();
     // A's and B's first 16 weights (s0, s2), then their last 16 (s1, s3).
-    let lo = w[o + c * 3u];
-    let qh = w[o + c * 3u + 2u];
+    let lo = wv(o + c * 3u);
+    let qh = wv(o + c * 3u + 2u);
     for (var i = 0u; i < 4u; i++) {
         s0 += xdot(q6(lo[i], qh[i], 0u, 0u), i);
         s2 += xdot(q6(lo[i], qh[i], 4u, 2u), 8u + i);
     }
-    let hi = w[o + c * 3u + 1u];
+    let hi = wv(o + c * 3u + 1u);
     for (var i = 0u; i < 4u; i++) {
         s1 += xdot(q6(hi[i], qh[i], 0u, 4u), 4u + i);
         s3 += xdot(q6(hi[i], qh[i], 4u, 6u), 12u + i);

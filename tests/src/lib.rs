@@ -9,30 +9,48 @@ pub mod tiny;
 
 use cospec::decode::arbiter::Mlp;
 use cospec::gpu::kernels::spec::FEATURES;
+use cospec::gpu::weight::WeightStore;
 use cospec::gpu::{GpuContext, MatmulVariant};
 use rand::Rng;
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
-/// A device per matmul shape, shared by the tests of one binary.
+/// A device per matmul shape, shared by the tests of one binary, with the weight store that
+/// shape gets on the hardware it is for: storage buffers for the cooperative (GPU) shape,
+/// textures for the row (CPU) shapes.
 pub fn gpu_with(variant: MatmulVariant) -> Arc<GpuContext> {
-    static COOP: OnceLock<Arc<GpuContext>> = OnceLock::new();
-    static ROWS: OnceLock<Arc<GpuContext>> = OnceLock::new();
-    static ROWS_SG: OnceLock<Arc<GpuContext>> = OnceLock::new();
-    let cell = match variant {
-        MatmulVariant::Cooperative => &COOP,
-        MatmulVariant::RowPerInvocation => &ROWS,
-        MatmulVariant::RowPerInvocationSubgroup => &ROWS_SG,
+    let store = match variant {
+        MatmulVariant::Cooperative => WeightStore::Buffer,
+        _ => WeightStore::Texture,
     };
-    cell.get_or_init(|| {
-        if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
-            std::env::set_var("XDG_RUNTIME_DIR", "/tmp");
-        }
-        let ctx = pollster::block_on(GpuContext::new(&Default::default())).expect("a wgpu adapter (lavapipe in CI)");
-        ctx.set_matmul_variant(variant);
-        ctx
-    })
-    .clone()
+    gpu_with_store(variant, store)
+}
+
+/// A device per matmul shape and weight store, shared by the tests of one binary.
+pub fn gpu_with_store(variant: MatmulVariant, store: WeightStore) -> Arc<GpuContext> {
+    static CONTEXTS: OnceLock<Mutex<HashMap<(MatmulVariant, WeightStore), Arc<GpuContext>>>> = OnceLock::new();
+    let mut map = CONTEXTS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    map.entry((variant, store))
+        .or_insert_with(|| {
+            if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+                std::env::set_var("XDG_RUNTIME_DIR", "/tmp");
+            }
+            let ctx = pollster::block_on(GpuContext::new(&Default::default())).expect("a wgpu adapter (lavapipe in CI)");
+            ctx.set_matmul_variant(variant);
+            ctx.set_weight_store(store);
+            ctx
+        })
+        .clone()
+}
+
+/// Every (shape, store) pair the product tests cover: each shape with its own store
+/// (`gpu_with`), and each store with a shape it is not the default for.
+pub fn shape_store_pairs() -> Vec<(MatmulVariant, WeightStore)> {
+    let mut v: Vec<(MatmulVariant, WeightStore)> = matmul_variants().into_iter().map(|m| (m, gpu_with(m).weight_store())).collect();
+    v.push((MatmulVariant::Cooperative, WeightStore::Texture));
+    v.push((MatmulVariant::RowPerInvocation, WeightStore::Buffer));
+    v
 }
 
 /// The device with the shape the engine would pick for this adapter.

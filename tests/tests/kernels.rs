@@ -6,9 +6,10 @@ use cospec::gpu::dispatch::{submit, Dispatch};
 use cospec::gpu::kernels::matmul::{Input, MatmulArgs, Tokens, WideTile};
 use cospec::gpu::kernels::rope_store::{rotation_table, RopeArgs, RopeMode};
 use cospec::gpu::kernels::{add, argmax, attention, embedding, matmul, rmsnorm, rope_store, silu_mul};
+use cospec::gpu::weight::WeightStore;
 use cospec::gpu::{GpuBuffer, GpuContext, GpuOptions, GpuWeight, MatmulVariant};
 use cospec_tests::blocks::{random_f32, random_tensor, rng};
-use cospec_tests::{gpu, gpu_with, rel_err, matmul_variants, POISON};
+use cospec_tests::{gpu, gpu_with, gpu_with_store, rel_err, matmul_variants, shape_store_pairs, POISON};
 use rand::Rng;
 
 fn step(ctx: &GpuContext, m: usize, pos0: usize, m_logits: usize) -> GpuBuffer {
@@ -78,7 +79,7 @@ fn check_matmul(ctx: &GpuContext, dt: DType, rows: usize, cols: usize, m: usize,
             .collect();
         let g = &got[t * y_stride + 2..t * y_stride + 2 + rows];
         let e = rel_err(g, &want);
-        assert!(e < 1e-4, "{dt:?} {rows}x{cols} m={m} acc={accumulate}: token {t} rel err {e}");
+        assert!(e < 1e-4, "{:?}/{:?} {dt:?} {rows}x{cols} m={m} acc={accumulate}: token {t} rel err {e}", ctx.matmul_variant(), ctx.weight_store());
         // Columns past the rows stay untouched.
         for extra in (0..2).chain(rows + 2..y_stride) {
             let v = got[t * y_stride + extra];
@@ -89,8 +90,8 @@ fn check_matmul(ctx: &GpuContext, dt: DType, rows: usize, cols: usize, m: usize,
 
 #[test]
 fn matmul_matches_cpu_for_every_type_shape_and_variant() {
-    for variant in matmul_variants() {
-        let ctx = gpu_with(variant);
+    for (variant, store) in shape_store_pairs() {
+        let ctx = gpu_with_store(variant, store);
         for (i, dt) in DType::ALL.into_iter().enumerate() {
             for &cols in &cols_for(dt) {
                 for (rows, m) in [(37, 1), (130, 3), (5, 6)] {
@@ -104,8 +105,8 @@ fn matmul_matches_cpu_for_every_type_shape_and_variant() {
 
 #[test]
 fn matmul_over_split_weights_matches_cpu() {
-    for variant in matmul_variants() {
-        let ctx = gpu_with(variant);
+    for (variant, store) in shape_store_pairs() {
+        let ctx = gpu_with_store(variant, store);
         for dt in [DType::Q4_0, DType::Q6K, DType::F16] {
             let cols = cols_for(dt)[0];
             let row_bytes = (dt.gpu_row_words(cols) * 4) as u64;
@@ -235,9 +236,12 @@ fn matmul_logits_rows_uses_only_trailing_tokens() {
 
 #[test]
 fn gpu_dequantization_matches_cpu_for_every_type() {
-    // The embedding kernel dequantizes whole rows: compare with the CPU dequantizer.
-    let ctx = gpu();
-    for (i, dt) in DType::ALL.into_iter().enumerate() {
+    // The embedding kernel dequantizes whole rows: compare with the CPU dequantizer, with the
+    // table in each weight store.
+    for (ctx, (i, dt)) in [WeightStore::Buffer, WeightStore::Texture]
+        .into_iter()
+        .flat_map(|store| DType::ALL.into_iter().enumerate().map(move |d| (gpu_with_store(MatmulVariant::Cooperative, store), d)))
+    {
         let cols = cols_for(dt)[0];
         let rows = 29;
         let mut r = rng(300 + i as u64);
@@ -255,7 +259,7 @@ fn gpu_dequantization_matches_cpu_for_every_type() {
             let want = &wf[tok as usize * cols..(tok as usize + 1) * cols];
             let g = &got[t * cols..(t + 1) * cols];
             let e = rel_err(g, want);
-            assert!(e < 1e-6, "{dt:?}: row {tok} differs from the CPU dequantizer (rel err {e})");
+            assert!(e < 1e-6, "{dt:?} in a {:?}: row {tok} differs from the CPU dequantizer (rel err {e})", ctx.weight_store());
         }
     }
 }

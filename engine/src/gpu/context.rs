@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use crate::gpu::kernels::matmul::{wide_tile_from_env, WideTile};
+use crate::gpu::weight::WeightStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GpuError {
@@ -33,6 +34,8 @@ pub struct GpuOptions {
     /// Force a matrix-product shape instead of the one picked from the adapter (for
     /// measurements): see `MatmulVariant::from_name`.
     pub matmul: Option<MatmulVariant>,
+    /// Force where weights live instead of the adapter's default (for measurements).
+    pub weights: Option<WeightStore>,
 }
 
 /// What the CLI shows of an adapter.
@@ -87,6 +90,7 @@ pub struct GpuContext {
     pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
     matmul_variant: Mutex<MatmulVariant>,
     wide_tile: Mutex<Option<WideTile>>,
+    weight_store: Mutex<WeightStore>,
     /// The subgroup size when subgroups are enabled and fixed.
     pub subgroup_size: Option<u32>,
     binding_cap: u64,
@@ -98,10 +102,12 @@ pub enum BindKind {
     Read,
     ReadWrite,
     Uniform,
+    /// An rgba32uint texture (weights in `WeightStore::Texture`).
+    Texture,
 }
 
 /// The two shapes of the matrix-product kernel (see shaders/matmul*.wgsl).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MatmulVariant {
     /// Invocations share a row and reduce through workgroup memory: for GPUs.
     Cooperative,
@@ -142,6 +148,9 @@ impl GpuContext {
             }
             ctx.set_matmul_variant(v);
         }
+        if let Some(w) = opts.weights {
+            ctx.set_weight_store(w);
+        }
         if let Some(cap) = opts.max_binding_bytes {
             let ctx = Arc::get_mut(&mut ctx).expect("a context nobody else holds yet");
             ctx.binding_cap = cap.max(4096);
@@ -164,6 +173,7 @@ impl GpuContext {
         limits.max_compute_workgroup_size_x = adapter_limits.max_compute_workgroup_size_x;
         limits.max_compute_workgroups_per_dimension =
             adapter_limits.max_compute_workgroups_per_dimension;
+        limits.max_texture_dimension_2d = adapter_limits.max_texture_dimension_2d;
         if limits.max_compute_invocations_per_workgroup < 64 || limits.max_compute_workgroup_size_x < 64 {
             return Err(GpuError::Limit(format!(
                 "{} allows only {} invocations per workgroup; 64 are needed",
@@ -206,6 +216,11 @@ impl GpuContext {
             }),
             subgroup_size: fixed_subgroups.then_some(info.subgroup_min_size),
             wide_tile: Mutex::new(wide_tile_from_env()),
+            weight_store: Mutex::new(weight_store_from_env().unwrap_or(if info.device_type == wgpu::DeviceType::Cpu {
+                WeightStore::Texture
+            } else {
+                WeightStore::Buffer
+            })),
             binding_cap: u64::MAX,
         }))
     }
@@ -224,6 +239,16 @@ impl GpuContext {
     /// Sets the wide tile for launches prepared from now on (tests compare with and without).
     pub fn set_wide_tile(&self, t: Option<WideTile>) {
         *self.wide_tile.lock().unwrap_or_else(|p| p.into_inner()) = t;
+    }
+
+    /// Where weights uploaded from now on live.
+    pub fn weight_store(&self) -> WeightStore {
+        *self.weight_store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Chooses where weights uploaded from now on live (tests and benchmarks use both).
+    pub fn set_weight_store(&self, w: WeightStore) {
+        *self.weight_store.lock().unwrap_or_else(|p| p.into_inner()) = w;
     }
 
     pub fn matmul_variant(&self) -> MatmulVariant {
@@ -259,14 +284,21 @@ impl GpuContext {
             .map(|(i, k)| wgpu::BindGroupLayoutEntry {
                 binding: i as u32,
                 visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: match k {
-                        BindKind::Read => wgpu::BufferBindingType::Storage { read_only: true },
-                        BindKind::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
-                        BindKind::Uniform => wgpu::BufferBindingType::Uniform,
+                ty: match k {
+                    BindKind::Texture => wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Uint,
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                        multisampled: false,
                     },
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
+                    _ => wgpu::BindingType::Buffer {
+                        ty: match k {
+                            BindKind::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                            BindKind::Uniform => wgpu::BufferBindingType::Uniform,
+                            _ => wgpu::BufferBindingType::Storage { read_only: true },
+                        },
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
                 },
                 count: None,
             })
@@ -346,6 +378,16 @@ impl GpuContext {
         let bytes = self.read_bytes(buffer, offset_elems * 4, n * 4).await?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
+}
+
+/// `COSPEC_WEIGHTS=buffer|texture` overrides the adapter's default store (for A/B runs).
+fn weight_store_from_env() -> Option<WeightStore> {
+    let v = std::env::var("COSPEC_WEIGHTS").ok()?;
+    let w = WeightStore::from_name(v.trim());
+    if w.is_none() {
+        eprintln!("warning: COSPEC_WEIGHTS={v:?} is not one of {}; the adapter's default", WeightStore::NAMES.join(", "));
+    }
+    w
 }
 
 /// Lists the adapters of `backends` (empty in browsers that do not enumerate).

@@ -56,12 +56,12 @@ pub fn tiled_end(count: u32, tile: u32) -> u32 {
     }
 }
 
-fn bind_group(ctx: &GpuContext, label: &str, pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+fn bind_group(ctx: &GpuContext, label: &str, pipeline: &wgpu::ComputePipeline, resources: &[wgpu::BindingResource]) -> wgpu::BindGroup {
     let layout = pipeline.get_bind_group_layout(0);
-    let entries: Vec<wgpu::BindGroupEntry> = buffers
+    let entries: Vec<wgpu::BindGroupEntry> = resources
         .iter()
         .enumerate()
-        .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+        .map(|(i, r)| wgpu::BindGroupEntry { binding: i as u32, resource: r.clone() })
         .collect();
     ctx.device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(label), layout: &layout, entries: &entries })
 }
@@ -75,7 +75,20 @@ impl Dispatch {
         params: Option<GpuBuffer>,
         grid: Grid,
     ) -> Dispatch {
-        let bind_group = bind_group(ctx, label, &pipeline, buffers);
+        let resources: Vec<wgpu::BindingResource> = buffers.iter().map(|b| b.as_entire_binding()).collect();
+        Self::with_resources(ctx, label, pipeline, &resources, params, grid)
+    }
+
+    /// As `new`, for kernels that also bind textures (weights in `WeightStore::Texture`).
+    pub fn with_resources(
+        ctx: &GpuContext,
+        label: &'static str,
+        pipeline: Arc<wgpu::ComputePipeline>,
+        resources: &[wgpu::BindingResource],
+        params: Option<GpuBuffer>,
+        grid: Grid,
+    ) -> Dispatch {
+        let bind_group = bind_group(ctx, label, &pipeline, resources);
         Dispatch { label, pipeline, bind_group, grid, tiled: None, _params: params }
     }
 
@@ -84,11 +97,11 @@ impl Dispatch {
         mut self,
         ctx: &GpuContext,
         pipeline: Arc<wgpu::ComputePipeline>,
-        buffers: &[&wgpu::Buffer],
+        resources: &[wgpu::BindingResource],
         rule: TileRule,
         counts_logits_rows: bool,
     ) -> Dispatch {
-        let bind_group = bind_group(ctx, self.label, &pipeline, buffers);
+        let bind_group = bind_group(ctx, self.label, &pipeline, resources);
         self.tiled = Some(TiledPipeline { pipeline, bind_group, rule, counts_logits_rows });
         self
     }

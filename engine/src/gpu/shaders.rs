@@ -1,7 +1,9 @@
 //! The WGSL library: every shader file, and the small templating step that assembles a kernel
-//! (the shared `Step` struct, a dequantizer for weight-reading kernels, and `{{NAME}}` constants).
+//! (the shared `Step` struct, a dequantizer and the weight access for weight-reading kernels,
+//! and `{{NAME}}` constants).
 
 use crate::formats::DType;
+use crate::gpu::weight::WeightStore;
 
 pub const STEP: &str = include_str!("../../../shaders/step.wgsl");
 /// Shader bodies with the bindings they share prepended.
@@ -109,8 +111,16 @@ pub enum RowsTile {
     Four,
 }
 
+/// How a weight-reading kernel reads its weight part (bindings 0 and 5): `wv` and `wu`.
+pub fn weight_access(store: WeightStore) -> &'static str {
+    match store {
+        WeightStore::Buffer => include_str!("../../../shaders/weights_buffer.wgsl"),
+        WeightStore::Texture => include_str!("../../../shaders/weights_texture.wgsl"),
+    }
+}
+
 /// The CPU-shaped product for a type; `subgroups` shares activations by subgroup shuffles.
-pub fn matmul_rows(dtype: DType, wg: u32, subgroups: bool, input: InputStage, tile: RowsTile) -> String {
+pub fn matmul_rows(dtype: DType, store: WeightStore, wg: u32, subgroups: bool, input: InputStage, tile: RowsTile) -> String {
     let (xv, lane_param, lane_id) = if subgroups {
         (XV_SUBGROUP, "@builtin(subgroup_invocation_id) sid: u32,", "sid")
     } else {
@@ -119,7 +129,7 @@ pub fn matmul_rows(dtype: DType, wg: u32, subgroups: bool, input: InputStage, ti
     let body = MATMUL_ROWS.replace("{{LANE_PARAM}}", lane_param).replace("{{LANE_ID}}", lane_id);
     // K-quant `qdot`s take sub-block pairs, which share their loads.
     let chunks_per_qdot = if dtype.block_elems() == 256 { 2 } else { 1 };
-    let mut src = assemble(&body, Some(dtype), &[("WG", wg), ("CPQ", chunks_per_qdot), ("BLOCK_TT", ROWS_TILE)]);
+    let mut src = assemble(&body, Some((dtype, store)), &[("WG", wg), ("CPQ", chunks_per_qdot), ("BLOCK_TT", ROWS_TILE)]);
     src.push_str(match tile {
         RowsTile::One => include_str!("../../../shaders/rows_tile1.wgsl"),
         RowsTile::Four => include_str!("../../../shaders/rows_tile4.wgsl"),
@@ -137,10 +147,12 @@ pub fn matmul_rows(dtype: DType, wg: u32, subgroups: bool, input: InputStage, ti
     src
 }
 
-/// Assembles a kernel: `Step`, an optional dequantizer, the body with `{{K}}` replaced by V.
-pub fn assemble(body: &str, dtype: Option<DType>, constants: &[(&str, u32)]) -> String {
+/// Assembles a kernel: `Step`, for a weight-reading kernel the dequantizer of its type and
+/// the access of its store, the body with `{{K}}` replaced by V.
+pub fn assemble(body: &str, weights: Option<(DType, WeightStore)>, constants: &[(&str, u32)]) -> String {
     let mut src = String::from(STEP);
-    if let Some(dt) = dtype {
+    if let Some((dt, store)) = weights {
+        src.push_str(weight_access(store));
         src.push_str(&dequant(dt));
     }
     src.push_str(body);
@@ -155,18 +167,21 @@ pub fn all_variants() -> Vec<(String, String)> {
     let mut v = Vec::new();
     for dt in DType::ALL {
         use super::kernels::matmul::{cooperative_source, WideTile, COOPERATIVE_CONSTANTS};
-        v.push((format!("matmul_{}", dt.name()), cooperative_source(dt, COOPERATIVE_CONSTANTS, None)));
-        for rpi in [1, 2] {
-            let wide = WideTile { tm: 16, min_tokens: 16, rows_per_invocation: rpi };
-            v.push((format!("matmul_wide_{}_{rpi}", dt.name()), cooperative_source(dt, COOPERATIVE_CONSTANTS, Some(wide))));
-        }
-        for input in [InputStage::Plain, InputStage::RmsNorm, InputStage::SiluGate] {
-            for tile in [RowsTile::One, RowsTile::Four] {
-                v.push((format!("matmul_rows_{}_{input:?}_{tile:?}", dt.name()), matmul_rows(dt, 16, false, input, tile)));
-                v.push((format!("matmul_rows_subgroup_{}_{input:?}_{tile:?}", dt.name()), matmul_rows(dt, 16, true, input, tile)));
+        for store in [WeightStore::Buffer, WeightStore::Texture] {
+            let s = format!("{}_{store:?}", dt.name());
+            v.push((format!("matmul_{s}"), cooperative_source(dt, store, COOPERATIVE_CONSTANTS, None)));
+            for rpi in [1, 2] {
+                let wide = WideTile { tm: 16, min_tokens: 16, rows_per_invocation: rpi };
+                v.push((format!("matmul_wide_{s}_{rpi}"), cooperative_source(dt, store, COOPERATIVE_CONSTANTS, Some(wide))));
             }
+            for input in [InputStage::Plain, InputStage::RmsNorm, InputStage::SiluGate] {
+                for tile in [RowsTile::One, RowsTile::Four] {
+                    v.push((format!("matmul_rows_{s}_{input:?}_{tile:?}"), matmul_rows(dt, store, 16, false, input, tile)));
+                    v.push((format!("matmul_rows_subgroup_{s}_{input:?}_{tile:?}"), matmul_rows(dt, store, 16, true, input, tile)));
+                }
+            }
+            v.push((format!("embedding_{s}"), assemble(EMBEDDING, Some((dt, store)), &[])));
         }
-        v.push((format!("embedding_{}", dt.name()), assemble(EMBEDDING, Some(dt), &[])));
     }
     for (name, body) in [
         ("rmsnorm", RMSNORM),

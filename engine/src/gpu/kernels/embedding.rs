@@ -4,6 +4,7 @@ use super::{check, elems};
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, EMBEDDING};
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
+use crate::gpu::kernels::matmul::weight_kind;
 use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight};
 
 pub fn prepare(
@@ -17,8 +18,9 @@ pub fn prepare(
     check(elems(x) >= (max_tokens * table.cols) as u64, || {
         format!("embedding: x holds {} floats, {max_tokens} x {} needed", elems(x), table.cols)
     })?;
-    let key = format!("embedding_{}", table.dtype.name());
-    let pipeline = ctx.pipeline(&key, &assemble(EMBEDDING, Some(table.dtype), &[]), &[Read, Read, ReadWrite, Uniform, Uniform, Read])?;
+    let key = format!("embedding_{}_{:?}", table.dtype.name(), table.store);
+    let wk = weight_kind(table.store);
+    let pipeline = ctx.pipeline(&key, &assemble(EMBEDDING, Some((table.dtype, table.store)), &[]), &[wk, Read, ReadWrite, Uniform, Uniform, wk])?;
     let mut out = Vec::new();
     for part in &table.parts {
         let params = GpuBuffer::uniform(
@@ -27,11 +29,19 @@ pub fn prepare(
             &[table.chunks_per_row() as u32, table.scale_base(part) as u32, part.first_row as u32, part.rows as u32],
         );
         let x_groups = (table.chunks_per_row() as u32).div_ceil(64);
-        out.push(Dispatch::new(
+        let params_buffer = params.buffer.clone();
+        out.push(Dispatch::with_resources(
             ctx,
             "embedding",
             pipeline.clone(),
-            &[&part.buffer, tokens, x, &params.buffer.clone(), &step.buffer, &part.buffer],
+            &[
+                part.binding(),
+                tokens.as_entire_binding(),
+                x.as_entire_binding(),
+                params_buffer.as_entire_binding(),
+                step.buffer.as_entire_binding(),
+                part.binding(),
+            ],
             Some(params),
             Grid::PerToken(x_groups),
         ));

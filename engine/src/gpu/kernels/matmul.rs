@@ -5,7 +5,8 @@ use super::{check, elems};
 use crate::gpu::dispatch::{Dispatch, Grid, TileRule};
 use crate::gpu::shaders::{assemble, matmul_rows, InputStage, RowsTile, MATMUL, ROWS_TILE};
 use crate::formats::DType;
-use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
+use crate::gpu::weight::WeightStore;
+use crate::gpu::BindKind::{Read, ReadWrite, Texture, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight, MatmulVariant};
 
 /// Cooperative shape: workgroup size, rows per workgroup, tokens per register tile. Chosen on
@@ -82,11 +83,11 @@ pub fn parse_wide_tile(v: &str) -> Result<Option<WideTile>, String> {
 }
 
 /// matmul.wgsl for the cooperative `shape`: its narrow form, or the wide one.
-pub fn cooperative_source(dtype: DType, shape: [(&'static str, u32); 3], wide: Option<WideTile>) -> String {
+pub fn cooperative_source(dtype: DType, store: WeightStore, shape: [(&'static str, u32); 3], wide: Option<WideTile>) -> String {
     let [(_, wg), (_, rpw), tm] = shape;
     match wide {
-        None => assemble(MATMUL, Some(dtype), &[("WG", wg), ("RPW", rpw), ("RPI", 1), tm, ("WIDE", 0)]),
-        Some(t) => assemble(MATMUL, Some(dtype), &[("WG", wg / t.rows_per_invocation), ("RPW", rpw), ("RPI", t.rows_per_invocation), ("TM", t.tm), ("WIDE", 1)]),
+        None => assemble(MATMUL, Some((dtype, store)), &[("WG", wg), ("RPW", rpw), ("RPI", 1), tm, ("WIDE", 0)]),
+        Some(t) => assemble(MATMUL, Some((dtype, store)), &[("WG", wg / t.rows_per_invocation), ("RPW", rpw), ("RPI", t.rows_per_invocation), ("TM", t.tm), ("WIDE", 1)]),
     }
 }
 
@@ -96,6 +97,14 @@ fn wide_fits(ctx: &GpuContext, shape: [(&'static str, u32); 3], tile: &WideTile)
     let [(_, wg), (_, rpw), (_, tm)] = shape;
     let rpi = tile.rows_per_invocation;
     tile.tm > tm && rpw % rpi == 0 && wg % rpi == 0 && (wg / rpi * tile.tm * 4) as u64 <= ctx.limits.max_compute_workgroup_storage_size as u64
+}
+
+/// How the weight-reading kernels bind a part of a weight in `store` (bindings 0 and 5).
+pub fn weight_kind(store: WeightStore) -> crate::gpu::BindKind {
+    match store {
+        WeightStore::Buffer => Read,
+        WeightStore::Texture => Texture,
+    }
 }
 
 /// Rows each invocation of the row-per-invocation shape owns (RPI in the shader).
@@ -159,22 +168,23 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
     let variant = ctx.matmul_variant();
     // Row shape: small workgroups spread few rows over every core; one full subgroup at least.
     let rows_wg = ctx.subgroup_size.unwrap_or(8).max(8);
-    let kinds = [Read, Read, ReadWrite, Uniform, Uniform, Read, Read];
-    let key = format!("matmul_{variant:?}_{}_{rows_wg}_{stage:?}", w.dtype.name());
+    let wk = weight_kind(w.store);
+    let kinds = [wk, Read, ReadWrite, Uniform, Uniform, wk, Read];
+    let key = format!("matmul_{variant:?}_{}_{:?}_{rows_wg}_{stage:?}", w.dtype.name(), w.store);
     let mut wide = None;
     let (pipeline, tiled_pipeline, rows_per_group) = match variant {
         MatmulVariant::Cooperative => {
             let shape = cooperative_shape();
             if let Some(t) = ctx.wide_tile().filter(|t| wide_fits(ctx, shape, t)) {
-                let source = cooperative_source(w.dtype, shape, Some(t));
+                let source = cooperative_source(w.dtype, w.store, shape, Some(t));
                 wide = Some((ctx.pipeline(&format!("{key}_wide{}x{}", t.tm, t.rows_per_invocation), &source, &kinds)?, t.min_tokens));
             }
-            (ctx.pipeline(&key, &cooperative_source(w.dtype, shape, None), &kinds)?, None, shape[1].1)
+            (ctx.pipeline(&key, &cooperative_source(w.dtype, w.store, shape, None), &kinds)?, None, shape[1].1)
         }
         MatmulVariant::RowPerInvocation | MatmulVariant::RowPerInvocationSubgroup => {
             let subgroups = variant == MatmulVariant::RowPerInvocationSubgroup;
-            let one = matmul_rows(w.dtype, rows_wg, subgroups, stage, RowsTile::One);
-            let four = matmul_rows(w.dtype, rows_wg, subgroups, stage, RowsTile::Four);
+            let one = matmul_rows(w.dtype, w.store, rows_wg, subgroups, stage, RowsTile::One);
+            let four = matmul_rows(w.dtype, w.store, rows_wg, subgroups, stage, RowsTile::Four);
             (ctx.pipeline(&key, &one, &kinds)?, Some(ctx.pipeline(&format!("{key}_tile4"), &four, &kinds)?), rows_wg * ROWS_PER_INVOCATION)
         }
     };
@@ -201,8 +211,16 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
         );
         let groups = (part.rows as u32).div_ceil(rows_per_group);
         let params_buffer = params.buffer.clone();
-        let buffers = [&part.buffer, a.x, a.y, &params_buffer, &step.buffer, &part.buffer, gain.map(|g| &g.buffer).unwrap_or(a.x)];
-        let mut dispatch = Dispatch::new(ctx, "matmul", pipeline.clone(), &buffers, Some(params), Grid::Fixed(groups));
+        let buffers = [
+            part.binding(),
+            a.x.as_entire_binding(),
+            a.y.as_entire_binding(),
+            params_buffer.as_entire_binding(),
+            step.buffer.as_entire_binding(),
+            part.binding(),
+            gain.map(|g| &g.buffer).unwrap_or(a.x).as_entire_binding(),
+        ];
+        let mut dispatch = Dispatch::with_resources(ctx, "matmul", pipeline.clone(), &buffers, Some(params), Grid::Fixed(groups));
         if let Some(tiled) = &tiled_pipeline {
             dispatch = dispatch.with_second_pipeline(ctx, tiled.clone(), &buffers, TileRule::Split { tile: ROWS_TILE }, a.tokens == Tokens::LogitsRows);
         }
