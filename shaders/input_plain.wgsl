@@ -1,8 +1,4 @@
-// Product input stage: the activations as they are.
-fn x_raw(t: u32, i4: u32) -> vec4<f32> {
-    return x[t * (p.x_stride / 4u) + i4];
-}
-
+// Product input stage: the activations as they are (x_raw: activations_*.wgsl).
 fn x_token(s: u32, lane: u32) {}
 
 // Tile slot s's token, vec4 i4.

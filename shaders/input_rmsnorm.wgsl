@@ -1,10 +1,8 @@
 // Product input stage with the RMSNorm fused: x / sqrt(mean(x^2) + eps) * gain, the scale
-// computed once per token by every invocation (cheaper on CPU adapters than a launch).
+// computed once per token by every invocation (cheaper on CPU adapters than a launch; with
+// staged activations x_stage.wgsl applies it once per token instead).
 var<private> x_scale: array<f32, TT>;
 
-fn x_raw(t: u32, i4: u32) -> vec4<f32> {
-    return x[t * (p.x_stride / 4u) + i4];
-}
 
 // Tile slot s has a new token: its scale.
 fn x_token(s: u32, lane: u32) {

@@ -1,8 +1,5 @@
 // Product input stage with the gated activation fused: input rows are [gate | up] (twice the
 // product's width) and the product sees silu(gate) * up.
-fn x_raw(t: u32, i4: u32) -> vec4<f32> {
-    return x[t * (p.x_stride / 4u) + i4];
-}
 
 fn x_token(s: u32, lane: u32) {}
 

@@ -17,7 +17,7 @@ struct Params {
     _pad2: u32,
 }
 
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+// Binding 1, the activations: activations_buffer.wgsl or activations_texture.wgsl.
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 @group(0) @binding(4) var<uniform> step: Step;

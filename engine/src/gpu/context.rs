@@ -104,6 +104,10 @@ pub enum BindKind {
     Uniform,
     /// An rgba32uint texture (weights in `WeightStore::Texture`).
     Texture,
+    /// An rgba32float texture, read (staged activations).
+    FloatTexture,
+    /// An rgba32float storage texture, written (x_stage.wgsl).
+    StorageTexture,
 }
 
 /// The two shapes of the matrix-product kernel (see shaders/matmul*.wgsl).
@@ -289,6 +293,16 @@ impl GpuContext {
                         sample_type: wgpu::TextureSampleType::Uint,
                         view_dimension: wgpu::TextureViewDimension::D2,
                         multisampled: false,
+                    },
+                    BindKind::FloatTexture => wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                        multisampled: false,
+                    },
+                    BindKind::StorageTexture => wgpu::BindingType::StorageTexture {
+                        access: wgpu::StorageTextureAccess::WriteOnly,
+                        format: wgpu::TextureFormat::Rgba32Float,
+                        view_dimension: wgpu::TextureViewDimension::D2,
                     },
                     _ => wgpu::BindingType::Buffer {
                         ty: match k {

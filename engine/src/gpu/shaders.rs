@@ -85,6 +85,20 @@ pub fn qdot(dtype: DType) -> &'static str {
     }
 }
 
+/// Where a product reads its activations (binding 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Activations {
+    /// The storage buffer that holds them, the input stage fused into the product.
+    Buffer,
+    /// A texture x_stage.wgsl filled, its input stage already applied (row shapes with
+    /// weights in textures: CPU adapters).
+    Staged,
+}
+
+pub const ACTIVATIONS_BUFFER: &str = include_str!("../../../shaders/activations_buffer.wgsl");
+const ACTIVATIONS_TEXTURE: &str = include_str!("../../../shaders/activations_texture.wgsl");
+pub const X_STAGE: &str = include_str!("../../../shaders/x_stage.wgsl");
+
 const XV_LOAD: &str = include_str!("../../../shaders/xv_load.wgsl");
 const XV_SUBGROUP: &str = include_str!("../../../shaders/xv_subgroup.wgsl");
 
@@ -120,7 +134,8 @@ pub fn weight_access(store: WeightStore) -> &'static str {
 }
 
 /// The CPU-shaped product for a type; `subgroups` shares activations by subgroup shuffles.
-pub fn matmul_rows(dtype: DType, store: WeightStore, wg: u32, subgroups: bool, input: InputStage, tile: RowsTile) -> String {
+/// With `Activations::Staged` the input stage must be `Plain` (the stage kernel applied it).
+pub fn matmul_rows(dtype: DType, store: WeightStore, activations: Activations, wg: u32, subgroups: bool, input: InputStage, tile: RowsTile) -> String {
     let (xv, lane_param, lane_id) = if subgroups {
         (XV_SUBGROUP, "@builtin(subgroup_invocation_id) sid: u32,", "sid")
     } else {
@@ -135,6 +150,10 @@ pub fn matmul_rows(dtype: DType, store: WeightStore, wg: u32, subgroups: bool, i
         RowsTile::Four => include_str!("../../../shaders/rows_tile4.wgsl"),
     });
     src.push_str(xv);
+    src.push_str(match activations {
+        Activations::Buffer => ACTIVATIONS_BUFFER,
+        Activations::Staged => ACTIVATIONS_TEXTURE,
+    });
     src.push_str(match input {
         InputStage::Plain => include_str!("../../../shaders/input_plain.wgsl"),
         InputStage::RmsNorm => include_str!("../../../shaders/input_rmsnorm.wgsl"),
@@ -176,9 +195,13 @@ pub fn all_variants() -> Vec<(String, String)> {
             }
             for input in [InputStage::Plain, InputStage::RmsNorm, InputStage::SiluGate] {
                 for tile in [RowsTile::One, RowsTile::Four] {
-                    v.push((format!("matmul_rows_{s}_{input:?}_{tile:?}"), matmul_rows(dt, store, 16, false, input, tile)));
-                    v.push((format!("matmul_rows_subgroup_{s}_{input:?}_{tile:?}"), matmul_rows(dt, store, 16, true, input, tile)));
+                    v.push((format!("matmul_rows_{s}_{input:?}_{tile:?}"), matmul_rows(dt, store, Activations::Buffer, 16, false, input, tile)));
+                    v.push((format!("matmul_rows_subgroup_{s}_{input:?}_{tile:?}"), matmul_rows(dt, store, Activations::Buffer, 16, true, input, tile)));
                 }
+            }
+            for tile in [RowsTile::One, RowsTile::Four] {
+                v.push((format!("matmul_rows_staged_{s}_{tile:?}"), matmul_rows(dt, store, Activations::Staged, 16, false, InputStage::Plain, tile)));
+                v.push((format!("matmul_rows_subgroup_staged_{s}_{tile:?}"), matmul_rows(dt, store, Activations::Staged, 16, true, InputStage::Plain, tile)));
             }
             v.push((format!("embedding_{s}"), assemble(EMBEDDING, Some((dt, store)), &[])));
         }
@@ -194,6 +217,9 @@ pub fn all_variants() -> Vec<(String, String)> {
         ("argmax", ARGMAX),
     ] {
         v.push((name.to_string(), assemble(body, None, &[])));
+    }
+    for mode in 0..3 {
+        v.push((format!("x_stage_{mode}"), assemble(X_STAGE, None, &[("MODE", mode)])));
     }
     v.push(("attention_subgroup".to_string(), assemble(ATTENTION_SUBGROUP, None, &[("S", 8)])));
     v.push(("sample".to_string(), SAMPLE.to_string()));

@@ -1,12 +1,12 @@
 //! y[t, :] (+)= W x[t, :] for the block's tokens, W quantized (shaders/matmul.wgsl for GPUs,
 //! shaders/matmul_rows.wgsl for CPU adapters; the context picks, tests run every shape).
 
-use super::{check, elems};
+use super::{check, elems, x_stage};
 use crate::gpu::dispatch::{Dispatch, Grid, TileRule};
-use crate::gpu::shaders::{assemble, matmul_rows, InputStage, RowsTile, MATMUL, ROWS_TILE};
+use crate::gpu::shaders::{assemble, matmul_rows, Activations, InputStage, RowsTile, ACTIVATIONS_BUFFER, MATMUL, ROWS_TILE};
 use crate::formats::DType;
 use crate::gpu::weight::WeightStore;
-use crate::gpu::BindKind::{Read, ReadWrite, Texture, Uniform};
+use crate::gpu::BindKind::{FloatTexture, Read, ReadWrite, Texture, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight, MatmulVariant};
 
 /// Cooperative shape: workgroup size, rows per workgroup, tokens per register tile. Chosen on
@@ -85,9 +85,10 @@ pub fn parse_wide_tile(v: &str) -> Result<Option<WideTile>, String> {
 /// matmul.wgsl for the cooperative `shape`: its narrow form, or the wide one.
 pub fn cooperative_source(dtype: DType, store: WeightStore, shape: [(&'static str, u32); 3], wide: Option<WideTile>) -> String {
     let [(_, wg), (_, rpw), tm] = shape;
+    let body = format!("{MATMUL}\n{ACTIVATIONS_BUFFER}");
     match wide {
-        None => assemble(MATMUL, Some((dtype, store)), &[("WG", wg), ("RPW", rpw), ("RPI", 1), tm, ("WIDE", 0)]),
-        Some(t) => assemble(MATMUL, Some((dtype, store)), &[("WG", wg / t.rows_per_invocation), ("RPW", rpw), ("RPI", t.rows_per_invocation), ("TM", t.tm), ("WIDE", 1)]),
+        None => assemble(&body, Some((dtype, store)), &[("WG", wg), ("RPW", rpw), ("RPI", 1), tm, ("WIDE", 0)]),
+        Some(t) => assemble(&body, Some((dtype, store)), &[("WG", wg / t.rows_per_invocation), ("RPW", rpw), ("RPI", t.rows_per_invocation), ("TM", t.tm), ("WIDE", 1)]),
     }
 }
 
@@ -166,11 +167,20 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
         format!("matmul: y holds {} floats, {} tokens x {} needed", elems(a.y), a.max_tokens, a.y_stride)
     })?;
     let variant = ctx.matmul_variant();
+    // Row shapes with weights in textures (CPU adapters) read their input from a texture
+    // too, staged once per token with the input stage applied (x_stage.rs).
+    let staged = if variant != MatmulVariant::Cooperative && w.store == WeightStore::Texture {
+        x_stage::prepare(ctx, a.x, x_stride, a.input, w.cols, a.max_tokens, a.tokens == Tokens::LogitsRows, step)?
+    } else {
+        None
+    };
+    let (activations, stage) = if staged.is_some() { (Activations::Staged, InputStage::Plain) } else { (Activations::Buffer, stage) };
     // Row shape: small workgroups spread few rows over every core; one full subgroup at least.
     let rows_wg = ctx.subgroup_size.unwrap_or(8).max(8);
     let wk = weight_kind(w.store);
-    let kinds = [wk, Read, ReadWrite, Uniform, Uniform, wk, Read];
-    let key = format!("matmul_{variant:?}_{}_{:?}_{rows_wg}_{stage:?}", w.dtype.name(), w.store);
+    let xk = if staged.is_some() { FloatTexture } else { Read };
+    let kinds = [wk, xk, ReadWrite, Uniform, Uniform, wk, Read];
+    let key = format!("matmul_{variant:?}_{}_{:?}_{activations:?}_{rows_wg}_{stage:?}", w.dtype.name(), w.store);
     let mut wide = None;
     let (pipeline, tiled_pipeline, rows_per_group) = match variant {
         MatmulVariant::Cooperative => {
@@ -183,12 +193,16 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
         }
         MatmulVariant::RowPerInvocation | MatmulVariant::RowPerInvocationSubgroup => {
             let subgroups = variant == MatmulVariant::RowPerInvocationSubgroup;
-            let one = matmul_rows(w.dtype, w.store, rows_wg, subgroups, stage, RowsTile::One);
-            let four = matmul_rows(w.dtype, w.store, rows_wg, subgroups, stage, RowsTile::Four);
+            let one = matmul_rows(w.dtype, w.store, activations, rows_wg, subgroups, stage, RowsTile::One);
+            let four = matmul_rows(w.dtype, w.store, activations, rows_wg, subgroups, stage, RowsTile::Four);
             (ctx.pipeline(&key, &one, &kinds)?, Some(ctx.pipeline(&format!("{key}_tile4"), &four, &kinds)?), rows_wg * ROWS_PER_INVOCATION)
         }
     };
     let mut out = Vec::new();
+    let x_binding = match &staged {
+        Some((_, view)) => wgpu::BindingResource::TextureView(view),
+        None => a.x.as_entire_binding(),
+    };
     for part in &w.parts {
         let params = GpuBuffer::uniform(
             ctx,
@@ -213,7 +227,7 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
         let params_buffer = params.buffer.clone();
         let buffers = [
             part.binding(),
-            a.x.as_entire_binding(),
+            x_binding.clone(),
             a.y.as_entire_binding(),
             params_buffer.as_entire_binding(),
             step.buffer.as_entire_binding(),
@@ -228,6 +242,9 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
             dispatch = dispatch.with_second_pipeline(ctx, wide.clone(), &buffers, TileRule::Whole { min_count: *min_tokens }, a.tokens == Tokens::LogitsRows);
         }
         out.push(dispatch);
+    }
+    if let Some((stage_dispatch, _)) = staged {
+        out.insert(0, stage_dispatch);
     }
     Ok(out)
 }

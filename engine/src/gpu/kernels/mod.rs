@@ -11,6 +11,7 @@ pub mod rope_store;
 pub mod sample;
 pub mod silu_mul;
 pub mod spec;
+pub mod x_stage;
 
 use super::GpuError;
 
