@@ -5,6 +5,7 @@ use crate::blob_source::BlobSource;
 use crate::chat_protocol::{parse_settings, prompt_text, StatsView, StepReport, MAX_K};
 use cospec::decode::speculative::{Origin, SpecSession};
 use cospec::formats::{Blob as WeightBlob, ModelFile};
+use cospec::gpu::weight::WeightStore;
 use cospec::gpu::{GpuContext, GpuOptions, MatmulVariant};
 use cospec::model::{LoadOptions, Model};
 use cospec::tokenizer::Tokenizer;
@@ -41,13 +42,19 @@ fn js_err(e: impl std::fmt::Display) -> JsError {
 impl Engine {
     /// Opens the browser's GPU. `max_binding_bytes` > 0 splits weights as if bindings were
     /// that small (the page's test switch); `matmul` ("cooperative", "rows" or "" for the
-    /// engine's choice) forces a product shape, for measurements.
-    pub async fn create(max_binding_bytes: f64, matmul: &str) -> Result<Engine, JsError> {
+    /// engine's choice) forces a product shape and `weights` ("buffer", "texture" or "") where
+    /// weights live, for measurements.
+    pub async fn create(max_binding_bytes: f64, matmul: &str, weights: &str) -> Result<Engine, JsError> {
+        let weights = match weights {
+            "" => None,
+            name => Some(WeightStore::from_name(name).ok_or_else(|| JsError::new(&format!("weights '{name}': one of {}", WeightStore::NAMES.join(", "))))?),
+        };
         let opts = GpuOptions {
             backend: Some("webgpu".into()),
             adapter_name: None,
             max_binding_bytes: (max_binding_bytes > 0.0).then_some(max_binding_bytes as u64),
             matmul: if matmul.is_empty() { None } else { Some(MatmulVariant::from_name(matmul).map_err(js_err)?) },
+            weights,
         };
         let ctx = GpuContext::new(&opts).await.map_err(js_err)?;
         Ok(Engine { ctx, pair: Some(Pair::Apart { draft: None, target: None }) })
@@ -64,6 +71,7 @@ impl Engine {
             "max_binding_bytes": c.max_binding_bytes(),
             "max_buffer_bytes": c.limits.max_buffer_size,
             "matmul": format!("{:?}", c.matmul_variant()),
+            "weights": format!("{:?}", c.weight_store()),
         })
         .to_string()
     }

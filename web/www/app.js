@@ -249,7 +249,7 @@ if (!navigator.gpu) {
   fatal('<b>This browser has no WebGPU.</b> cospec runs its kernels on your GPU through WebGPU: use Chrome or Edge 113+, Safari 26+, or Firefox with WebGPU enabled. On Linux, Chrome may need <code>--enable-unsafe-webgpu</code>.');
   $('#adapter').textContent = 'no WebGPU';
 } else {
-  fillSources().then(() => worker.postMessage({ type: 'init', maxBindingBytes: Number(params.get('maxBinding') || 0), matmul: params.get('matmul') || '' }));
+  fillSources().then(() => worker.postMessage({ type: 'init', maxBindingBytes: Number(params.get('maxBinding') || 0), matmul: params.get('matmul') || '', weights: params.get('weights') || '' }));
 }
 // Ask to keep the model cache when storage runs short (large models).
 navigator.storage?.persist?.();

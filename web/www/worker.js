@@ -107,7 +107,7 @@ async function handle(m) {
     case 'init': {
       if (!navigator.gpu) throw new Error('NO_WEBGPU');
       await init();
-      engine = await Engine.create(m.maxBindingBytes || 0, m.matmul || '');
+      engine = await Engine.create(m.maxBindingBytes || 0, m.matmul || '', m.weights || '');
       post({ type: 'ready', adapter: JSON.parse(engine.adapter()) });
       break;
     }
