@@ -164,21 +164,27 @@ fn texture_part(ctx: &GpuContext, label: &str, mut packed: Vec<u32>) -> WeightDa
     packed.resize((height * TEXTURE_WIDTH * 4) as usize, 0);
     let texture = ctx.device.create_texture_with_data(
         &ctx.queue,
-        &wgpu::TextureDescriptor {
-            label: Some(label),
-            size: wgpu::Extent3d { width: TEXTURE_WIDTH, height, depth_or_array_layers: 1 },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: wgpu::TextureFormat::Rgba32Uint,
-            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-            view_formats: &[],
-        },
+        &texture_rows(label, height, wgpu::TextureFormat::Rgba32Uint, wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST),
         wgpu::util::TextureDataOrder::LayerMajor,
         bytemuck::cast_slice(&packed),
     );
     let view = texture.create_view(&Default::default());
     WeightData::Texture { texture, view }
+}
+
+/// A 2D texture of `height` rows of TEXTURE_WIDTH texels: the layout the shaders index
+/// linearly (`i & 2047u, i >> 11u`), for weights and staged activations.
+pub fn texture_rows(label: &str, height: u32, format: wgpu::TextureFormat, usage: wgpu::TextureUsages) -> wgpu::TextureDescriptor<'_> {
+    wgpu::TextureDescriptor {
+        label: Some(label),
+        size: wgpu::Extent3d { width: TEXTURE_WIDTH, height, depth_or_array_layers: 1 },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format,
+        usage,
+        view_formats: &[],
+    }
 }
 
 fn fmt_err(e: FormatError) -> GpuError {

@@ -6,7 +6,7 @@
 use super::matmul::Input;
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, X_STAGE};
-use crate::gpu::weight::TEXTURE_WIDTH;
+use crate::gpu::weight::{texture_rows, TEXTURE_WIDTH};
 use crate::gpu::BindKind::{Read, StorageTexture, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext};
 
@@ -29,16 +29,12 @@ pub fn prepare(
     if height > ctx.limits.max_texture_dimension_2d {
         return Ok(None);
     }
-    let texture = ctx.device.create_texture(&wgpu::TextureDescriptor {
-        label: Some("staged activations"),
-        size: wgpu::Extent3d { width: TEXTURE_WIDTH, height, depth_or_array_layers: 1 },
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D2,
-        format: wgpu::TextureFormat::Rgba32Float,
-        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::STORAGE_BINDING,
-        view_formats: &[],
-    });
+    let texture = ctx.device.create_texture(&texture_rows(
+        "staged activations",
+        height,
+        wgpu::TextureFormat::Rgba32Float,
+        wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::STORAGE_BINDING,
+    ));
     let view = texture.create_view(&Default::default());
     let (mode, gain, eps) = match input {
         Input::Plain => (0, None, 0.0f32),
