@@ -77,7 +77,8 @@ impl GpuWeight {
         self.cols / 32
     }
 
-    /// Where a part's scale region starts, in u32 words.
+    /// Where a part's scale region starts, in u32 words: always a whole number of vec4s
+    /// (qdot/q5_0.wgsl reads a block's two scale words with one 16-byte load).
     pub fn scale_base(&self, part: &WeightPart) -> usize {
         part.rows * self.cols / self.dtype.gpu_group_elems() * self.dtype.gpu_group_vec4s() * 4
     }
