@@ -29,27 +29,46 @@ pub fn gpu_with(variant: MatmulVariant) -> Arc<GpuContext> {
 
 /// A device per matmul shape and weight store, shared by the tests of one binary.
 pub fn gpu_with_store(variant: MatmulVariant, store: WeightStore) -> Arc<GpuContext> {
-    static CONTEXTS: OnceLock<Mutex<HashMap<(MatmulVariant, WeightStore), Arc<GpuContext>>>> = OnceLock::new();
+    gpu_for(ProductPath { variant, store, staged: true })
+}
+
+/// How a product runs: its shape, where its weights live and, for row shapes over texture
+/// weights, whether its input is staged into a texture (kernels/x_stage.rs) or read from the
+/// activation buffer with the input stage fused (the path taken where the staged texture
+/// would exceed the device's limit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProductPath {
+    pub variant: MatmulVariant,
+    pub store: WeightStore,
+    pub staged: bool,
+}
+
+/// A device per product path, shared by the tests of one binary.
+pub fn gpu_for(path: ProductPath) -> Arc<GpuContext> {
+    static CONTEXTS: OnceLock<Mutex<HashMap<ProductPath, Arc<GpuContext>>>> = OnceLock::new();
     let mut map = CONTEXTS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
-    map.entry((variant, store))
+    map.entry(path)
         .or_insert_with(|| {
             if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
                 std::env::set_var("XDG_RUNTIME_DIR", "/tmp");
             }
             let ctx = pollster::block_on(GpuContext::new(&Default::default())).expect("a wgpu adapter (lavapipe in CI)");
-            ctx.set_matmul_variant(variant);
-            ctx.set_weight_store(store);
+            ctx.set_matmul_variant(path.variant);
+            ctx.set_weight_store(path.store);
+            ctx.set_stage_activations(path.staged);
             ctx
         })
         .clone()
 }
 
-/// Every (shape, store) pair the product tests cover: each shape with its own store
-/// (`gpu_with`), and each store with a shape it is not the default for.
-pub fn shape_store_pairs() -> Vec<(MatmulVariant, WeightStore)> {
-    let mut v: Vec<(MatmulVariant, WeightStore)> = matmul_variants().into_iter().map(|m| (m, gpu_with(m).weight_store())).collect();
-    v.push((MatmulVariant::Cooperative, WeightStore::Texture));
-    v.push((MatmulVariant::RowPerInvocation, WeightStore::Buffer));
+/// Every product path the product tests cover: each shape with its own store (`gpu_with`),
+/// each store with a shape it is not the default for, and the row shape over textures with
+/// its input unstaged.
+pub fn product_paths() -> Vec<ProductPath> {
+    let mut v: Vec<ProductPath> = matmul_variants().into_iter().map(|m| ProductPath { variant: m, store: gpu_with(m).weight_store(), staged: true }).collect();
+    v.push(ProductPath { variant: MatmulVariant::Cooperative, store: WeightStore::Texture, staged: true });
+    v.push(ProductPath { variant: MatmulVariant::RowPerInvocation, store: WeightStore::Buffer, staged: true });
+    v.push(ProductPath { variant: *matmul_variants().last().expect("a shape"), store: WeightStore::Texture, staged: false });
     v
 }
 

@@ -9,7 +9,7 @@ use cospec::gpu::kernels::{add, argmax, attention, embedding, matmul, rmsnorm, r
 use cospec::gpu::weight::WeightStore;
 use cospec::gpu::{GpuBuffer, GpuContext, GpuOptions, GpuWeight, MatmulVariant};
 use cospec_tests::blocks::{random_f32, random_tensor, rng};
-use cospec_tests::{gpu, gpu_with, gpu_with_store, rel_err, matmul_variants, shape_store_pairs, POISON};
+use cospec_tests::{gpu, gpu_with, gpu_for, gpu_with_store, rel_err, matmul_variants, product_paths, POISON};
 use rand::Rng;
 
 fn step(ctx: &GpuContext, m: usize, pos0: usize, m_logits: usize) -> GpuBuffer {
@@ -79,7 +79,7 @@ fn check_matmul(ctx: &GpuContext, dt: DType, rows: usize, cols: usize, m: usize,
             .collect();
         let g = &got[t * y_stride + 2..t * y_stride + 2 + rows];
         let e = rel_err(g, &want);
-        assert!(e < 1e-4, "{:?}/{:?} {dt:?} {rows}x{cols} m={m} acc={accumulate}: token {t} rel err {e}", ctx.matmul_variant(), ctx.weight_store());
+        assert!(e < 1e-4, "{:?}/{:?} staged={} {dt:?} {rows}x{cols} m={m} acc={accumulate}: token {t} rel err {e}", ctx.matmul_variant(), ctx.weight_store(), ctx.stages_activations());
         // Columns past the rows stay untouched.
         for extra in (0..2).chain(rows + 2..y_stride) {
             let v = got[t * y_stride + extra];
@@ -90,8 +90,8 @@ fn check_matmul(ctx: &GpuContext, dt: DType, rows: usize, cols: usize, m: usize,
 
 #[test]
 fn matmul_matches_cpu_for_every_type_shape_and_variant() {
-    for (variant, store) in shape_store_pairs() {
-        let ctx = gpu_with_store(variant, store);
+    for path in product_paths() {
+        let ctx = gpu_for(path);
         for (i, dt) in DType::ALL.into_iter().enumerate() {
             for &cols in &cols_for(dt) {
                 for (rows, m) in [(37, 1), (130, 3), (5, 6)] {
@@ -105,8 +105,8 @@ fn matmul_matches_cpu_for_every_type_shape_and_variant() {
 
 #[test]
 fn matmul_over_split_weights_matches_cpu() {
-    for (variant, store) in shape_store_pairs() {
-        let ctx = gpu_with_store(variant, store);
+    for path in product_paths() {
+        let ctx = gpu_for(path);
         for dt in [DType::Q4_0, DType::Q6K, DType::F16] {
             let cols = cols_for(dt)[0];
             let row_bytes = (dt.gpu_row_words(cols) * 4) as u64;
@@ -118,8 +118,8 @@ fn matmul_over_split_weights_matches_cpu() {
 #[test]
 fn matmul_block_rows_equal_single_token_rows_bitwise() {
     // Batch invariance: a token's outputs do not depend on how many tokens share the pass.
-    for (variant, store) in shape_store_pairs() {
-        let ctx = gpu_with_store(variant, store);
+    for path in product_paths() {
+        let (ctx, variant) = (gpu_for(path), path.variant);
         // Row shapes fuse input stages, each with per-token state in a tile.
         let stages = if variant == MatmulVariant::Cooperative { vec!["plain"] } else { vec!["plain", "rmsnorm", "silu"] };
         // Every type: each has its own `qdot`, which row shapes run one token or four at a time.
@@ -157,7 +157,7 @@ fn matmul_block_rows_equal_single_token_rows_bitwise() {
                     let block = read(&ctx, &yb);
                     for (t, single) in singles.iter().take(m).enumerate() {
                         for row in 0..rows {
-                            assert_eq!(single[row].to_bits(), block[t * rows + row].to_bits(), "{variant:?}/{store:?} {dt:?} {stage}, block of {m}: token {t} row {row}");
+                            assert_eq!(single[row].to_bits(), block[t * rows + row].to_bits(), "{path:?} {dt:?} {stage}, block of {m}: token {t} row {row}");
                         }
                     }
                 }
@@ -495,8 +495,8 @@ fn fused_rmsnorm_and_silu_inputs_match_cpu_in_row_shapes() {
     // Row shapes with weights in buffers fuse the stage into the product; with textures a
     // stage kernel (64 invocations a token) applies it first: 768 columns give its invocations
     // three vec4s each.
-    for (variant, store) in shape_store_pairs() {
-        let ctx = gpu_with_store(variant, store);
+    for path in product_paths() {
+        let (ctx, variant) = (gpu_for(path), path.variant);
         for (i, dt) in [DType::Q4_1, DType::Q4K, DType::Q6K, DType::F16].into_iter().enumerate() {
             let (rows, cols, m) = (21usize, *cols_for(dt).last().unwrap(), 3usize);
             let mut r = rng(500 + i as u64);
@@ -533,7 +533,7 @@ fn fused_rmsnorm_and_silu_inputs_match_cpu_in_row_shapes() {
                     };
                     let want: Vec<f32> = (0..rows).map(|o| (0..cols).map(|k| wf[o * cols + k] * xin[k]).sum()).collect();
                     let e = rel_err(&got[t * rows..(t + 1) * rows], &want);
-                    assert!(e < 1e-4, "{variant:?}/{store:?} {dt:?} {fused}: token {t} rel err {e}");
+                    assert!(e < 1e-4, "{path:?} {dt:?} {fused}: token {t} rel err {e}");
                 }
             }
         }

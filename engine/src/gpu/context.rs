@@ -1,6 +1,7 @@
 //! Device, queue, limits and the pipeline cache.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use crate::gpu::kernels::matmul::{wide_tile_from_env, WideTile};
 use crate::gpu::weight::WeightStore;
@@ -91,6 +92,7 @@ pub struct GpuContext {
     matmul_variant: Mutex<MatmulVariant>,
     wide_tile: Mutex<Option<WideTile>>,
     weight_store: Mutex<WeightStore>,
+    stage_activations: AtomicBool,
     /// The subgroup size when subgroups are enabled and fixed.
     pub subgroup_size: Option<u32>,
     binding_cap: u64,
@@ -225,6 +227,7 @@ impl GpuContext {
             } else {
                 WeightStore::Buffer
             })),
+            stage_activations: AtomicBool::new(true),
             binding_cap: u64::MAX,
         }))
     }
@@ -253,6 +256,19 @@ impl GpuContext {
     /// Chooses where weights uploaded from now on live (tests and benchmarks use both).
     pub fn set_weight_store(&self, w: WeightStore) {
         *self.weight_store.lock().unwrap_or_else(|p| p.into_inner()) = w;
+    }
+
+    /// Whether row-shaped products over texture weights stage their input into a texture
+    /// (kernels/x_stage.rs). Off, they read the activation buffer with the input stage fused,
+    /// as they must where the texture would exceed the device's 2D limit: tests cover that
+    /// path on small products, measurements compare the two.
+    pub fn stages_activations(&self) -> bool {
+        self.stage_activations.load(Ordering::Relaxed)
+    }
+
+    /// Turns staging on or off for products prepared from now on.
+    pub fn set_stage_activations(&self, on: bool) {
+        self.stage_activations.store(on, Ordering::Relaxed);
     }
 
     pub fn matmul_variant(&self) -> MatmulVariant {

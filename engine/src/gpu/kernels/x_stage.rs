@@ -12,7 +12,7 @@ use crate::gpu::{GpuBuffer, GpuContext};
 
 /// The staged activations of up to `max_tokens` rows of `k` values: the stage's dispatch and
 /// the texture view the product binds. None when the texture would exceed the device's
-/// largest 2D texture (the product then reads the buffer itself).
+/// largest 2D texture or staging is off (the product then reads the buffer itself).
 #[allow(clippy::too_many_arguments)]
 pub fn prepare(
     ctx: &GpuContext,
@@ -24,11 +24,13 @@ pub fn prepare(
     logits_rows: bool,
     step: &GpuBuffer,
 ) -> Result<Option<(Dispatch, wgpu::TextureView)>, crate::gpu::GpuError> {
-    let texels = (max_tokens.max(1) * k / 4) as u32;
-    let height = texels.div_ceil(TEXTURE_WIDTH);
-    if height > ctx.limits.max_texture_dimension_2d {
+    // In u64: a long block of wide rows must not wrap into a small texture.
+    let texels = max_tokens.max(1) as u64 * (k / 4) as u64;
+    let height = texels.div_ceil(TEXTURE_WIDTH as u64);
+    if height > ctx.limits.max_texture_dimension_2d as u64 || !ctx.stages_activations() {
         return Ok(None);
     }
+    let height = height as u32;
     let texture = ctx.device.create_texture(&texture_rows(
         "staged activations",
         height,
