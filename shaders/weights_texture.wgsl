@@ -1,12 +1,12 @@
 // Weight access for kernels that read a quantized weight part (binding 0) from an rgba32uint
-// texture, the part's 16-byte words laid out in rows of 2048 texels (weight.rs
-// TEXTURE_WIDTH): the same indices as weights_buffer.wgsl. On CPU implementations of WebGPU a
-// texel fetch is a gather without branches, where a storage load with per-invocation
-// addresses is a per-lane loop with bounds checks (docs/perf.md).
+// texture, the part's 16-byte words laid out by texel.wgsl: the same indices as
+// weights_buffer.wgsl. On CPU implementations of WebGPU a texel fetch is a gather without
+// branches, where a storage load with per-invocation addresses is a per-lane loop with
+// bounds checks (docs/perf.md).
 @group(0) @binding(0) var w: texture_2d<u32>;
 
 fn wv(i: u32) -> vec4<u32> {
-    return textureLoad(w, vec2<u32>(i & 2047u, i >> 11u), 0);
+    return textureLoad(w, texel(i), 0);
 }
 
 fn wu(i: u32) -> u32 {

@@ -57,6 +57,6 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
             v = v / (1.0 + exp(-v)) * x[row + p.n4 + i];
         }
         let o = t * p.n4 + i;
-        textureStore(xt, vec2<u32>(o & 2047u, o >> 11u), v);
+        textureStore(xt, texel(o), v);
     }
 }

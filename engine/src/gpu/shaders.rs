@@ -3,9 +3,11 @@
 //! and `{{NAME}}` constants).
 
 use crate::formats::DType;
-use crate::gpu::weight::WeightStore;
+use crate::gpu::weight::{WeightStore, TEXTURE_WIDTH};
 
 pub const STEP: &str = include_str!("../../../shaders/step.wgsl");
+/// `texel(i)`: the texture layout of weights and staged activations, in every kernel.
+const TEXEL: &str = include_str!("../../../shaders/texel.wgsl");
 /// Shader bodies with the bindings they share prepended.
 macro_rules! with_bindings {
     ($bindings:literal, $body:literal) => {
@@ -170,12 +172,13 @@ pub fn matmul_rows(dtype: DType, store: WeightStore, activations: Activations, w
 /// the access of its store, the body with `{{K}}` replaced by V.
 pub fn assemble(body: &str, weights: Option<(DType, WeightStore)>, constants: &[(&str, u32)]) -> String {
     let mut src = String::from(STEP);
+    src.push_str(TEXEL);
     if let Some((dt, store)) = weights {
         src.push_str(weight_access(store));
         src.push_str(&dequant(dt));
     }
     src.push_str(body);
-    for (name, value) in constants {
+    for (name, value) in constants.iter().chain(&[("TEXTURE_WIDTH", TEXTURE_WIDTH)]) {
         src = src.replace(&format!("{{{{{name}}}}}"), &value.to_string());
     }
     src
