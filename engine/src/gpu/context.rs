@@ -93,6 +93,8 @@ pub struct GpuContext {
     wide_tile: Mutex<Option<WideTile>>,
     weight_store: Mutex<WeightStore>,
     stage_activations: AtomicBool,
+    /// The texture staged activations pass through (kernels/x_stage.rs) and its height.
+    staging: Mutex<Option<(u32, wgpu::TextureView)>>,
     /// The subgroup size when subgroups are enabled and fixed.
     pub subgroup_size: Option<u32>,
     binding_cap: u64,
@@ -228,6 +230,7 @@ impl GpuContext {
                 WeightStore::Buffer
             })),
             stage_activations: AtomicBool::new(true),
+            staging: Mutex::new(None),
             binding_cap: u64::MAX,
         }))
     }
@@ -269,6 +272,28 @@ impl GpuContext {
     /// Turns staging on or off for products prepared from now on.
     pub fn set_stage_activations(&self, on: bool) {
         self.stage_activations.store(on, Ordering::Relaxed);
+    }
+
+    /// A staging texture of at least `height` rows, shared by every staged product of this
+    /// device: each product's stage kernel fills it in the dispatch right before the product
+    /// reads it, in the same pass, so products (of any model on the device) never need their
+    /// own. A taller request replaces it for later products; earlier ones keep theirs alive.
+    pub fn staging_texture(&self, height: u32) -> wgpu::TextureView {
+        let mut staging = self.staging.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((h, view)) = staging.as_ref() {
+            if *h >= height {
+                return view.clone();
+            }
+        }
+        let texture = self.device.create_texture(&crate::gpu::weight::texture_rows(
+            "staged activations",
+            height,
+            wgpu::TextureFormat::Rgba32Float,
+            wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::STORAGE_BINDING,
+        ));
+        let view = texture.create_view(&Default::default());
+        *staging = Some((height, view.clone()));
+        view
     }
 
     pub fn matmul_variant(&self) -> MatmulVariant {

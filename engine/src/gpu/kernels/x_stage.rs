@@ -1,12 +1,13 @@
 //! A row-shaped product's input staged into a texture with its input stage applied
 //! (shaders/x_stage.wgsl), for products whose weights live in textures: the product then
 //! fetches texels instead of loading storage, and the RMSNorm or SiLU gate runs once per token
-//! instead of once per subgroup of rows.
+//! instead of once per subgroup of rows. Every staged product of a device shares one texture
+//! (`GpuContext::staging_texture`): the 1.5B model's would otherwise hold about 70 MB.
 
 use super::matmul::Input;
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, X_STAGE};
-use crate::gpu::weight::{texture_rows, TEXTURE_WIDTH};
+use crate::gpu::weight::TEXTURE_WIDTH;
 use crate::gpu::BindKind::{Read, StorageTexture, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext};
 
@@ -31,13 +32,7 @@ pub fn prepare(
         return Ok(None);
     }
     let height = height as u32;
-    let texture = ctx.device.create_texture(&texture_rows(
-        "staged activations",
-        height,
-        wgpu::TextureFormat::Rgba32Float,
-        wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::STORAGE_BINDING,
-    ));
-    let view = texture.create_view(&Default::default());
+    let view = ctx.staging_texture(height);
     let (mode, gain, eps) = match input {
         Input::Plain => (0, None, 0.0f32),
         Input::RmsNorm { gain, eps } => (1, Some(gain), eps),
