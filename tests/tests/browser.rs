@@ -152,6 +152,11 @@ fn smollm2_in_the_page_says_paris_and_stops_when_asked() {
     );
     let runs = shown["runs"].as_array().unwrap();
     assert!(runs[0]["text"].as_str().unwrap_or("").contains("Paris"), "{}", runs[0]);
+    // SwiftShader is a CPU: its weights live in textures (read-only storage textures there).
+    let adapter = shown["adapter"].as_str().unwrap_or("");
+    if adapter.contains("fallback (CPU)") {
+        assert!(adapter.contains("weights in textures"), "{adapter}");
+    }
     let stopped: usize = runs[1]["stats"]["tokens"].as_str().and_then(|v| v.parse().ok()).unwrap_or(usize::MAX);
     assert!((1..200).contains(&stopped), "stop after a few steps, got {stopped} tokens: {}", runs[1]);
     // Storage too small for the file (as on a full disk): the model still loads, the page says

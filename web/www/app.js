@@ -146,7 +146,7 @@ worker.onmessage = ({ data: m }) => {
     case 'ready': {
       const a = m.adapter;
       const badge = $('#adapter');
-      badge.textContent = `${a.name} · ${a.backend} · binding ${fmtBytes(a.max_binding_bytes)}`;
+      badge.textContent = `${a.name} · ${a.backend} · weights in ${a.weights.toLowerCase()}s · binding ${fmtBytes(a.max_binding_bytes)}`;
       badge.title = JSON.stringify(a, null, 1);
       badge.classList.add('ok');
       if (params.get('autoload') === '1') loadModels();

@@ -92,6 +92,8 @@ pub struct GpuContext {
     matmul_variant: Mutex<MatmulVariant>,
     wide_tile: Mutex<Option<WideTile>>,
     weight_store: Mutex<WeightStore>,
+    /// Whether weights can live in textures here (read-only rgba32 storage textures).
+    pub texture_weights: bool,
     stage_activations: AtomicBool,
     /// The texture staged activations pass through (kernels/x_stage.rs) and its height.
     staging: Mutex<Option<(u32, wgpu::TextureView)>>,
@@ -106,9 +108,10 @@ pub enum BindKind {
     Read,
     ReadWrite,
     Uniform,
-    /// An rgba32uint texture (weights in `WeightStore::Texture`).
+    /// An rgba32uint texture, read as a read-only storage texture (weights in
+    /// `WeightStore::Texture`).
     Texture,
-    /// An rgba32float texture, read (staged activations).
+    /// An rgba32float texture, read as a read-only storage texture (staged activations).
     FloatTexture,
     /// An rgba32float storage texture, written (x_stage.wgsl).
     StorageTexture,
@@ -149,7 +152,7 @@ impl GpuContext {
             ..wgpu::InstanceDescriptor::new_without_display_handle_from_env()
         });
         let adapter = pick_adapter(&instance, backends, opts).await?;
-        let mut ctx = Self::from_adapter(adapter).await?;
+        let mut ctx = Self::from_adapter(adapter, instance.wgsl_language_features()).await?;
         if let Some(v) = opts.matmul {
             if v == MatmulVariant::RowPerInvocationSubgroup && ctx.subgroup_size.is_none() {
                 return Err(GpuError::Limit(format!("{} has no fixed subgroups of 8+ for the rows-subgroup shape", ctx.adapter.name)));
@@ -157,6 +160,9 @@ impl GpuContext {
             ctx.set_matmul_variant(v);
         }
         if let Some(w) = opts.weights {
+            if w == WeightStore::Texture && !ctx.texture_weights {
+                return Err(GpuError::Limit(format!("{} cannot read rgba32 storage textures, which weights in textures need", ctx.adapter.name)));
+            }
             ctx.set_weight_store(w);
         }
         if let Some(cap) = opts.max_binding_bytes {
@@ -166,8 +172,16 @@ impl GpuContext {
         Ok(ctx)
     }
 
-    pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<Arc<GpuContext>, GpuError> {
+    /// Opens a device on `adapter`; `wgsl` is what the instance's shader compiler accepts.
+    pub async fn from_adapter(adapter: wgpu::Adapter, wgsl: wgpu::WgslLanguageFeatures) -> Result<Arc<GpuContext>, GpuError> {
         let info = adapter.get_info();
+        // Weights and staged activations in textures are read as read-only storage textures
+        // (on lavapipe a fetch costs about 20% less than a sampled texture's); browsers before
+        // WGSL's readonly_and_readwrite_storage_textures keep their weights in buffers.
+        let storage_read = |f| adapter.get_texture_format_features(f).flags.contains(wgpu::TextureFormatFeatureFlags::STORAGE_READ_ONLY);
+        let texture_weights = wgsl.contains(wgpu::WgslLanguageFeatures::ReadOnlyAndReadWriteStorageTextures)
+            && storage_read(wgpu::TextureFormat::Rgba32Uint)
+            && storage_read(wgpu::TextureFormat::Rgba32Float);
         let adapter_limits = adapter.limits();
         // Ask for the adapter's own maxima for what weights need; keep defaults elsewhere.
         let mut limits = wgpu::Limits::downlevel_defaults();
@@ -224,11 +238,16 @@ impl GpuContext {
             }),
             subgroup_size: fixed_subgroups.then_some(info.subgroup_min_size),
             wide_tile: Mutex::new(wide_tile_from_env()),
-            weight_store: Mutex::new(weight_store_from_env().unwrap_or(if info.device_type == wgpu::DeviceType::Cpu {
-                WeightStore::Texture
-            } else {
-                WeightStore::Buffer
-            })),
+            weight_store: Mutex::new(match weight_store_from_env() {
+                Some(WeightStore::Texture) if !texture_weights => {
+                    eprintln!("warning: COSPEC_WEIGHTS=texture: {} cannot read rgba32 storage textures; weights stay in buffers", info.name);
+                    WeightStore::Buffer
+                }
+                Some(w) => w,
+                None if info.device_type == wgpu::DeviceType::Cpu && texture_weights => WeightStore::Texture,
+                None => WeightStore::Buffer,
+            }),
+            texture_weights,
             stage_activations: AtomicBool::new(true),
             staging: Mutex::new(None),
             binding_cap: u64::MAX,
@@ -256,7 +275,8 @@ impl GpuContext {
         *self.weight_store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Chooses where weights uploaded from now on live (tests and benchmarks use both).
+    /// Chooses where weights uploaded from now on live (tests and benchmarks use both;
+    /// textures only where `texture_weights`).
     pub fn set_weight_store(&self, w: WeightStore) {
         *self.weight_store.lock().unwrap_or_else(|p| p.into_inner()) = w;
     }
@@ -330,15 +350,15 @@ impl GpuContext {
                 binding: i as u32,
                 visibility: wgpu::ShaderStages::COMPUTE,
                 ty: match k {
-                    BindKind::Texture => wgpu::BindingType::Texture {
-                        sample_type: wgpu::TextureSampleType::Uint,
+                    BindKind::Texture => wgpu::BindingType::StorageTexture {
+                        access: wgpu::StorageTextureAccess::ReadOnly,
+                        format: wgpu::TextureFormat::Rgba32Uint,
                         view_dimension: wgpu::TextureViewDimension::D2,
-                        multisampled: false,
                     },
-                    BindKind::FloatTexture => wgpu::BindingType::Texture {
-                        sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                    BindKind::FloatTexture => wgpu::BindingType::StorageTexture {
+                        access: wgpu::StorageTextureAccess::ReadOnly,
+                        format: wgpu::TextureFormat::Rgba32Float,
                         view_dimension: wgpu::TextureViewDimension::D2,
-                        multisampled: false,
                     },
                     BindKind::StorageTexture => wgpu::BindingType::StorageTexture {
                         access: wgpu::StorageTextureAccess::WriteOnly,
