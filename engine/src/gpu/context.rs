@@ -309,7 +309,7 @@ impl GpuContext {
             "staged activations",
             height,
             wgpu::TextureFormat::Rgba32Float,
-            wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::STORAGE_BINDING,
+            wgpu::TextureUsages::STORAGE_BINDING,
         ));
         let view = texture.create_view(&Default::default());
         *staging = Some((height, view.clone()));

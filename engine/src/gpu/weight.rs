@@ -165,7 +165,7 @@ fn texture_part(ctx: &GpuContext, label: &str, mut packed: Vec<u32>) -> WeightDa
     packed.resize((height * TEXTURE_WIDTH * 4) as usize, 0);
     let texture = ctx.device.create_texture_with_data(
         &ctx.queue,
-        &texture_rows(label, height, wgpu::TextureFormat::Rgba32Uint, wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_DST),
+        &texture_rows(label, height, wgpu::TextureFormat::Rgba32Uint, wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_DST),
         wgpu::util::TextureDataOrder::LayerMajor,
         bytemuck::cast_slice(&packed),
     );
