@@ -28,7 +28,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         let ko = (kv_off + j) * d4;
         var s = 0.0;
         for (var i = 0u; i < d4; i++) {
-            s += dot(q[q_off + i], k_cache[ko + i]);
+            s += dot(q[q_off + i], k_at(ko + i));
         }
         s *= p.scale;
         scores[s_off + j] = s;
@@ -67,7 +67,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     for (var i = lid; i < d4; i += WG) {
         var acc = vec4<f32>(0.0);
         for (var j = 0u; j < n_keys; j++) {
-            acc += scores[s_off + j] * v_cache[(kv_off + j) * d4 + i];
+            acc += scores[s_off + j] * v_at((kv_off + j) * d4 + i);
         }
         out[(t * p.n_head + head) * d4 + i] = acc * inv;
     }

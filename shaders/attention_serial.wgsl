@@ -1,7 +1,12 @@
 // attention.wgsl shaped for CPU adapters: one invocation per (query head, block token), no
 // workgroup memory and no barrier. Scores go to the same scratch rows; every sum runs over
 // positions in order, so a token's output is the same in a decode pass and a verify block.
-// Parameters and bindings: attention_bindings.wgsl.
+// As in attention_subgroup.wgsl, what the key loops would load again and again (the query,
+// each key's weight) is loaded once. Parameters and bindings: attention_bindings.wgsl; the
+// cache through k_at / v_at (kv_*.wgsl).
+
+// head_dim / 4.
+const D4: u32 = {{D4}}u;
 
 @compute @workgroup_size(1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>) {
@@ -13,16 +18,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>) {
     let kvh = head / (p.n_head / p.n_kv);
     let slot = token_slot(t);
     let n_keys = slot.y + 1u;
-    let d4 = p.head_dim / 4u;
-    let q_off = (t * p.n_head + head) * d4;
+    let q_off = (t * p.n_head + head) * D4;
     let s_off = (t * p.n_head + head) * p.ctx;
     let kv_off = kvh * p.ctx + slot.x;
+    var qv: array<vec4<f32>, D4>;
+    for (var i = 0u; i < D4; i++) {
+        qv[i] = q[q_off + i];
+    }
     var mx = -3.0e38;
     for (var j = 0u; j < n_keys; j++) {
-        let ko = (kv_off + j) * d4;
+        let ko = (kv_off + j) * D4;
         var s = 0.0;
-        for (var i = 0u; i < d4; i++) {
-            s += dot(q[q_off + i], k_cache[ko + i]);
+        for (var i = 0u; i < D4; i++) {
+            s += dot(qv[i], k_at(ko + i));
         }
         s *= p.scale;
         scores[s_off + j] = s;
@@ -35,12 +43,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>) {
         sum += e;
     }
     let inv = 1.0 / sum;
-    let o = (t * p.n_head + head) * d4;
-    for (var i = 0u; i < d4; i++) {
-        var acc = vec4<f32>(0.0);
-        for (var j = 0u; j < n_keys; j++) {
-            acc += scores[s_off + j] * v_cache[(kv_off + j) * d4 + i];
+    var acc: array<vec4<f32>, D4>;
+    for (var j = 0u; j < n_keys; j++) {
+        let e = scores[s_off + j];
+        let row = (kv_off + j) * D4;
+        for (var i = 0u; i < D4; i++) {
+            acc[i] += e * v_at(row + i);
         }
-        out[o + i] = acc * inv;
+    }
+    let o = (t * p.n_head + head) * D4;
+    for (var i = 0u; i < D4; i++) {
+        out[o + i] = acc[i] * inv;
     }
 }

@@ -1,7 +1,9 @@
 // Adds the QKV biases, rotates q and k by their absolute positions (RoPE), writes q for
 // attention and appends k and v to the layer's KV cache ([kv_head][cache row][head_dim]; a
-// sequence's position p is row region + p, token_slot.wgsl).
-// Input rows are [q | k | v] as one product writes them. One invocation per rotated pair.
+// sequence's position p is row region + p, token_slot.wgsl) through `kv_put`
+// (kv_store_buffer.wgsl or kv_store_texture.wgsl), a vec4 at a time.
+// Input rows are [q | k | v] as one product writes them. A q head's invocations take one
+// rotated pair each; a kv head's first head_dim / 4 take four elements of k and v each.
 // mode 0 rotates adjacent pairs (GGUF llama, whose Q/K rows are permuted for it);
 // mode 1 rotates (i, i + d/2) (HF layout, qwen2).
 struct Params {
@@ -18,8 +20,7 @@ struct Params {
 @group(0) @binding(0) var<storage, read> qkv: array<f32>;
 @group(0) @binding(1) var<storage, read_write> q: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> k_cache: array<f32>;
-@group(0) @binding(4) var<storage, read_write> v_cache: array<f32>;
+// Bindings 3 and 4, the KV cache: kv_store_*.wgsl.
 // (cos, sin) of position * inv_freq[i], computed in f64 on the CPU: [ctx][head_dim / 2].
 @group(0) @binding(5) var<storage, read> rot: array<vec2<f32>>;
 @group(0) @binding(6) var<uniform> p: Params;
@@ -64,23 +65,44 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let h = head - p.n_head;
+    let d4 = p.head_dim / 4u;
+    if (i >= d4) {
+        return;
+    }
     let ko = row + q_width + h * p.head_dim;
-    let vo = ko + kv_width;
+    let kb = q_width + h * p.head_dim;
+    let k4 = vec4<f32>(rotated_k(ko, kb, 4u * i, pos), rotated_k(ko, kb, 4u * i + 1u, pos), rotated_k(ko, kb, 4u * i + 2u, pos), rotated_k(ko, kb, 4u * i + 3u, pos));
+    var v4 = vec4<f32>(qkv[ko + kv_width + 4u * i], qkv[ko + kv_width + 4u * i + 1u], qkv[ko + kv_width + 4u * i + 2u], qkv[ko + kv_width + 4u * i + 3u]);
+    if (p.has_bias == 1u) {
+        let vb = kb + kv_width + 4u * i;
+        v4 += vec4<f32>(bias[vb], bias[vb + 1u], bias[vb + 2u], bias[vb + 3u]);
+    }
+    kv_put((h * p.ctx + slot.x + pos) * d4 + i, k4, v4);
+}
+
+// Element e of a k row (its input at qkv[ko..], its bias at bias[kb..]) rotated for position
+// pos: the same products and sums as a q element's.
+fn rotated_k(ko: u32, kb: u32, e: u32, pos: u32) -> f32 {
+    let half_d = p.head_dim / 2u;
+    var pair = e / 2u;
+    var i0 = e & ~1u;
+    var i1 = i0 + 1u;
+    var first = e % 2u == 0u;
+    if (p.mode == 1u) {
+        pair = e % half_d;
+        i0 = pair;
+        i1 = pair + half_d;
+        first = e < half_d;
+    }
+    let r = rot[pos * half_d + pair];
     var a = qkv[ko + i0];
     var b = qkv[ko + i1];
-    var va = qkv[vo + i0];
-    var vb = qkv[vo + i1];
     if (p.has_bias == 1u) {
-        let kb = q_width + h * p.head_dim;
         a += bias[kb + i0];
         b += bias[kb + i1];
-        let vbo = q_width + kv_width + h * p.head_dim;
-        va += bias[vbo + i0];
-        vb += bias[vbo + i1];
     }
-    let c = (h * p.ctx + slot.x + pos) * p.head_dim;
-    k_cache[c + i0] = a * cs - b * sn;
-    k_cache[c + i1] = a * sn + b * cs;
-    v_cache[c + i0] = va;
-    v_cache[c + i1] = vb;
+    if (first) {
+        return a * r.x - b * r.y;
+    }
+    return a * r.y + b * r.x;
 }

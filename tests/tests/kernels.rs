@@ -6,6 +6,7 @@ use cospec::gpu::dispatch::{submit, Dispatch};
 use cospec::gpu::kernels::matmul::{Input, MatmulArgs, Tokens, WideTile};
 use cospec::gpu::kernels::rope_store::{rotation_table, RopeArgs, RopeMode};
 use cospec::gpu::kernels::{add, argmax, attention, embedding, matmul, rmsnorm, rope_store, silu_mul};
+use cospec::gpu::kv_cache::{texel_rects, CacheStore, TexelRect};
 use cospec::gpu::weight::WeightStore;
 use cospec::gpu::{GpuBuffer, GpuContext, GpuOptions, GpuWeight, MatmulVariant};
 use cospec_tests::blocks::{random_f32, random_tensor, rng};
@@ -33,6 +34,19 @@ fn shapes() -> Vec<std::sync::Arc<GpuContext>> {
 
 fn poisoned(ctx: &GpuContext, n: usize) -> GpuBuffer {
     GpuBuffer::from_f32(ctx, "out", &vec![POISON; n])
+}
+
+/// The KV-cache stores a context can use: buffers, and textures where it reads them.
+fn cache_stores(ctx: &GpuContext) -> Vec<bool> {
+    if ctx.texture_weights {
+        vec![false, true]
+    } else {
+        vec![false]
+    }
+}
+
+fn read_cache(ctx: &GpuContext, c: &CacheStore) -> Vec<f32> {
+    pollster::block_on(c.read_f32(ctx)).unwrap()
 }
 
 /// Columns that fit each type's group, not multiples of anything convenient beyond that.
@@ -303,7 +317,11 @@ fn rope_cases() -> [(Vec<(usize, usize)>, bool); 2] {
 #[test]
 fn rope_store_matches_cpu_in_both_layouts_with_bias_and_slots() {
     let ctx = gpu();
-    for ((mode, bias), (slots, slotted)) in [(RopeMode::Adjacent, false), (RopeMode::Halves, true)].into_iter().flat_map(|a| rope_cases().map(|c| (a, c))) {
+    let stores = cache_stores(&ctx);
+    assert!(stores.contains(&true), "lavapipe reads caches from textures");
+    for (((mode, bias), (slots, slotted)), texture) in
+        [(RopeMode::Adjacent, false), (RopeMode::Halves, true)].into_iter().flat_map(|a| rope_cases().map(|c| (a, c))).flat_map(|c| stores.iter().map(move |&t| (c.clone(), t)))
+    {
         let (nh, nkv, hd, ctx_len) = (6usize, 2usize, 12usize, 40usize);
         let m = slots.len();
         let mut r = rng(11 + m as u64);
@@ -320,20 +338,20 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias_and_slots() {
         let qkvb = GpuBuffer::from_f32(&ctx, "qkv", &qkv);
         let qb = poisoned(&ctx, m * nh * hd);
         let bb = GpuBuffer::from_f32(&ctx, "b", &b);
-        let kc = poisoned(&ctx, nkv * ctx_len * hd);
-        let vc = poisoned(&ctx, nkv * ctx_len * hd);
+        let kc = CacheStore::from_f32(&ctx, "kc", &vec![POISON; nkv * ctx_len * hd], texture).unwrap();
+        let vc = CacheStore::from_f32(&ctx, "vc", &vec![POISON; nkv * ctx_len * hd], texture).unwrap();
         let rot = GpuBuffer::from_f32(&ctx, "rot", &rotation_table(ctx_len, hd, 10000.0));
         let zero = GpuBuffer::zeros(&ctx, "zero", 4);
         let (st, sl) = step_for(&ctx, &slots, slotted);
         let d = rope_store::prepare(
             &ctx,
-            RopeArgs { qkv: &qkvb.buffer, q: &qb.buffer, bias: bias.then_some(&bb), k_cache: &kc.buffer, v_cache: &vc.buffer, rot_table: &rot, n_head: nh, n_kv: nkv, head_dim: hd, ctx_len, mode, zero: &zero },
+            RopeArgs { qkv: &qkvb.buffer, q: &qb.buffer, bias: bias.then_some(&bb), k_cache: &kc, v_cache: &vc, rot_table: &rot, n_head: nh, n_kv: nkv, head_dim: hd, ctx_len, mode, zero: &zero },
             &st,
             &sl,
         )
         .unwrap();
         run(&ctx, &[d], m, 1);
-        let (gq, gk, gv) = (read(&ctx, &qb), read(&ctx, &kc), read(&ctx, &vc));
+        let (gq, gk, gv) = (read(&ctx, &qb), read_cache(&ctx, &kc), read_cache(&ctx, &vc));
         let rot_ref = |vals: &mut [f32], pos: usize| {
             for i in 0..hd / 2 {
                 let a = pos as f64 * 10000f64.powf(-2.0 * i as f64 / hd as f64);
@@ -359,7 +377,7 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias_and_slots() {
                 let row = h * ctx_len + region + pos;
                 written[row] = true;
                 let c = row * hd;
-                assert!(rel_err(&gk[c..c + hd], &want) < 1e-5, "slots {slots:?} token {t}");
+                assert!(rel_err(&gk[c..c + hd], &want) < 1e-5, "slots {slots:?} token {t} texture {texture}");
                 let wv: Vec<f32> = (0..hd).map(|i| v[(t * nkv + h) * hd + i] + vbias(i)).collect();
                 assert!(rel_err(&gv[c..c + hd], &wv) < 1e-6);
             }
@@ -376,14 +394,17 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias_and_slots() {
 #[test]
 fn attention_matches_cpu_for_decode_causal_and_slotted_blocks_in_every_shape() {
     // (heads, kv heads, head dim, per-token (region, position), slotted)
-    let cases: [(usize, usize, usize, Vec<(usize, usize)>, bool); 4] = [
+    let cases: [(usize, usize, usize, Vec<(usize, usize)>, bool); 5] = [
         (4, 2, 16, vec![(0, 0)], false),
+        // A head wider than a subgroup's vec4s and not a multiple of them.
+        (2, 1, 40, (60..62).map(|p| (0, p)).collect(), false),
         (6, 3, 8, (5..9).map(|p| (0, p)).collect(), false),
         (4, 1, 12, (70..73).map(|p| (0, p)).collect(), false),
         // Four sequences' tokens: regions at 0, 40, 13, 61, a fresh one and a long one.
         (6, 2, 8, vec![(0, 5), (40, 0), (13, 30), (61, 34), (40, 1)], true),
     ];
-    for (ctx, (nh, nkv, hd, slots, slotted)) in shapes().into_iter().flat_map(|c| cases.clone().map(|s| (c.clone(), s))) {
+    let runs = shapes().into_iter().flat_map(|c| cases.clone().map(|s| (c.clone(), s)));
+    for ((ctx, (nh, nkv, hd, slots, slotted)), texture) in runs.flat_map(|r| cache_stores(&r.0).into_iter().map(move |t| (r.clone(), t))) {
         let ctx_len = 96;
         let m = slots.len();
         let mut r = rng((nh * 100 + slots[0].1 + m) as u64);
@@ -391,14 +412,14 @@ fn attention_matches_cpu_for_decode_causal_and_slotted_blocks_in_every_shape() {
         let kc = random_f32(nkv * ctx_len * hd, &mut r);
         let vc = random_f32(nkv * ctx_len * hd, &mut r);
         let qb = GpuBuffer::from_f32(&ctx, "q", &q);
-        let kb = GpuBuffer::from_f32(&ctx, "kc", &kc);
-        let vb = GpuBuffer::from_f32(&ctx, "vc", &vc);
+        let kb = CacheStore::from_f32(&ctx, "kc", &kc, texture).unwrap();
+        let vb = CacheStore::from_f32(&ctx, "vc", &vc, texture).unwrap();
         let scores = GpuBuffer::zeros(&ctx, "scores", m * nh * ctx_len);
         let out = poisoned(&ctx, m * nh * hd);
         let (st, sl) = step_for(&ctx, &slots, slotted);
         let d = attention::prepare(
             &ctx,
-            attention::AttentionArgs { q: &qb.buffer, k_cache: &kb.buffer, v_cache: &vb.buffer, scores: &scores.buffer, out: &out.buffer, n_head: nh, n_kv: nkv, head_dim: hd, ctx_len, max_tokens: m },
+            attention::AttentionArgs { q: &qb.buffer, k_cache: &kb, v_cache: &vb, scores: &scores.buffer, out: &out.buffer, n_head: nh, n_kv: nkv, head_dim: hd, ctx_len, max_tokens: m },
             &st,
             &sl,
         )
@@ -417,9 +438,31 @@ fn attention_matches_cpu_for_decode_causal_and_slotted_blocks_in_every_shape() {
                 let sum: f32 = e.iter().sum();
                 let want: Vec<f32> = (0..hd).map(|d| (0..=pos).map(|j| e[j] * vc[row(j) + d]).sum::<f32>() / sum).collect();
                 let g = &got[(t * nh + h) * hd..(t * nh + h + 1) * hd];
-                assert!(rel_err(g, &want) < 1e-5, "nh={nh} slots={slots:?} t={t} h={h}: {}", rel_err(g, &want));
+                assert!(rel_err(g, &want) < 1e-5, "nh={nh} slots={slots:?} t={t} h={h} texture {texture}: {}", rel_err(g, &want));
             }
         }
+    }
+}
+
+#[test]
+fn texel_rects_cover_a_run_exactly_once() {
+    let w = 8u32;
+    for (start, len) in [(0u64, 0u64), (0, 8), (3, 2), (3, 5), (3, 6), (5, 30), (16, 24), (7, 1), (0, 17)] {
+        let rects = texel_rects(start, len, w);
+        let mut seen = Vec::new();
+        for TexelRect { x, y, width, height, run_offset } in &rects {
+            assert!(x + width <= w && (*height == 1 || (*x == 0 && *width == w)), "{rects:?}");
+            for r in 0..*height as u64 {
+                for c in 0..*width as u64 {
+                    let texel = (*y as u64 + r) * w as u64 + *x as u64 + c;
+                    // Rectangles are laid out in the run row by row, as a copy packs them.
+                    assert_eq!(texel - start, run_offset + r * *width as u64 + c);
+                    seen.push(texel);
+                }
+            }
+        }
+        assert_eq!(seen, (start..start + len).collect::<Vec<_>>(), "start {start} len {len}");
+        assert!(rects.len() <= 3);
     }
 }
 

@@ -6,7 +6,9 @@ use cospec::decode::SamplingParams;
 use cospec::model::llm::SeqTokens;
 use cospec::model::{LoadOptions, LogitsRows, Model, ModelError};
 use cospec_tests::tiny::{tiny_llama, tiny_model_file, tiny_qwen2, TinySpec};
-use cospec_tests::{gpu_with, matmul_variants};
+use cospec::gpu::weight::WeightStore;
+use cospec::gpu::MatmulVariant;
+use cospec_tests::{gpu_with, gpu_with_store, matmul_variants};
 
 const REGION: usize = 40;
 
@@ -121,5 +123,29 @@ fn a_copied_cache_prefix_continues_as_the_original() {
     for (from, to, rows) in [(0, 4, 7), (40, 60, 7), (60, 0, 5)] {
         let err = model.copy_cache_rows(from, to, rows);
         assert!(matches!(err, Err(ModelError::Invalid(_))), "{from} -> {to} x {rows}: {err:?}");
+    }
+}
+
+#[test]
+fn a_long_copied_prefix_continues_as_the_original_in_either_cache_store() {
+    // Runs long enough to span rows of a cache texture (2048 texels a row, 4 a cache row
+    // here): a partial first row, whole rows and a partial last row on both sides of the copy,
+    // the partial ones of widths whose bytes are not multiples of 256.
+    let spec = tiny_llama(48);
+    let variant = matmul_variants().into_iter().find(|v| *v != MatmulVariant::Cooperative).expect("a row shape");
+    for store in [WeightStore::Buffer, WeightStore::Texture] {
+        let ctx = gpu_with_store(variant, store);
+        let mut model = Model::load(ctx, &tiny_model_file(&spec), &LoadOptions { ctx_len: 2600, max_block: 64 }, &mut |_, _| {}).unwrap();
+        let prompt: Vec<u32> = (0..1101u32).map(|i| (i * 37 + 11) % spec.vocab as u32).collect();
+        pollster::block_on(model.forward_sequences(&[SeqTokens { region: 0, pos: 0, tokens: &prompt }])).unwrap();
+        model.copy_cache_rows(0, 1301, prompt.len()).unwrap();
+        let next = [4u32];
+        let both = pollster::block_on(model.forward_sequences_logits(&[
+            SeqTokens { region: 0, pos: prompt.len(), tokens: &next },
+            SeqTokens { region: 1301, pos: prompt.len(), tokens: &next },
+        ]))
+        .unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&both[0]), bits(&both[1]), "{store:?}: the copy's continuation differs from the original's");
     }
 }

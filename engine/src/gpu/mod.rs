@@ -5,6 +5,7 @@ pub mod buffers;
 pub mod context;
 pub mod dispatch;
 pub mod kernels;
+pub mod kv_cache;
 pub mod shaders;
 pub mod weight;
 

@@ -27,6 +27,11 @@ pub const ROPE_STORE: &str = with_bindings!("../../../shaders/token_slot.wgsl", 
 pub const ATTENTION: &str = with_bindings!("../../../shaders/token_slot.wgsl", "../../../shaders/attention_bindings.wgsl", "../../../shaders/attention.wgsl");
 pub const ATTENTION_SERIAL: &str = with_bindings!("../../../shaders/token_slot.wgsl", "../../../shaders/attention_bindings.wgsl", "../../../shaders/attention_serial.wgsl");
 pub const ATTENTION_SUBGROUP: &str = with_bindings!("../../../shaders/token_slot.wgsl", "../../../shaders/attention_bindings.wgsl", "../../../shaders/attention_subgroup.wgsl");
+/// Where attention reads the KV cache and rope_store appends to it (kv_cache.rs).
+pub const KV_BUFFER: &str = include_str!("../../../shaders/kv_buffer.wgsl");
+pub const KV_TEXTURE: &str = include_str!("../../../shaders/kv_texture.wgsl");
+pub const KV_STORE_BUFFER: &str = include_str!("../../../shaders/kv_store_buffer.wgsl");
+pub const KV_STORE_TEXTURE: &str = include_str!("../../../shaders/kv_store_texture.wgsl");
 pub const SILU_MUL: &str = include_str!("../../../shaders/silu_mul.wgsl");
 pub const ADD: &str = include_str!("../../../shaders/add.wgsl");
 pub const ARGMAX: &str = include_str!("../../../shaders/argmax.wgsl");
@@ -212,9 +217,6 @@ pub fn all_variants() -> Vec<(String, String)> {
     for (name, body) in [
         ("rmsnorm", RMSNORM),
         ("rmsnorm_serial", RMSNORM_SERIAL),
-        ("attention_serial", ATTENTION_SERIAL),
-        ("rope_store", ROPE_STORE),
-        ("attention", ATTENTION),
         ("silu_mul", SILU_MUL),
         ("add", ADD),
         ("argmax", ARGMAX),
@@ -224,7 +226,12 @@ pub fn all_variants() -> Vec<(String, String)> {
     for mode in 0..3 {
         v.push((format!("x_stage_{mode}"), assemble(X_STAGE, None, &[("MODE", mode)])));
     }
-    v.push(("attention_subgroup".to_string(), assemble(ATTENTION_SUBGROUP, None, &[("S", 8)])));
+    for (store, read, write) in [("buffer", KV_BUFFER, KV_STORE_BUFFER), ("texture", KV_TEXTURE, KV_STORE_TEXTURE)] {
+        v.push((format!("rope_store_{store}"), assemble(&format!("{write}\n{ROPE_STORE}"), None, &[])));
+        for (name, body) in [("attention", ATTENTION), ("attention_serial", ATTENTION_SERIAL), ("attention_subgroup", ATTENTION_SUBGROUP)] {
+            v.push((format!("{name}_{store}"), assemble(&format!("{read}\n{body}"), None, &[("S", 8), ("D4", 32)])));
+        }
+    }
     v.push(("sample".to_string(), SAMPLE.to_string()));
     for (name, src) in [("spec_features", SPEC_FEATURES), ("spec_verify", SPEC_VERIFY), ("spec_resample", SPEC_RESAMPLE), ("arbiter_eval", ARBITER_EVAL)] {
         v.push((name.to_string(), src.to_string()));

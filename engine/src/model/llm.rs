@@ -10,6 +10,8 @@ use crate::gpu::kernels::sample::{SampleArgs, SamplingParams};
 use crate::gpu::kernels::{
     argmax, attention, embedding, matmul, rmsnorm, rope_store, sample, silu_mul,
 };
+use crate::gpu::kv_cache::CacheStore;
+use crate::gpu::weight::WeightStore;
 use crate::gpu::{GpuBuffer, GpuContext, GpuWeight};
 use std::sync::Arc;
 
@@ -41,18 +43,10 @@ pub enum LogitsRows {
 
 struct Layer {
     _weights: Vec<GpuWeight>,
-    /// attn_norm, ffn_norm, k cache, v cache, then the qkv bias if any.
+    /// attn_norm, ffn_norm, then the qkv bias if any.
     _buffers: Vec<GpuBuffer>,
-}
-
-impl Layer {
-    fn k_cache(&self) -> &wgpu::Buffer {
-        &self._buffers[2].buffer
-    }
-
-    fn v_cache(&self) -> &wgpu::Buffer {
-        &self._buffers[3].buffer
-    }
+    k_cache: CacheStore,
+    v_cache: CacheStore,
 }
 
 pub struct Model {
@@ -201,6 +195,9 @@ impl Model {
         // CPU adapters fold RMSNorm and the SiLU gate into the products' input stage (a launch
         // costs more there than recomputing a norm per invocation); GPUs run them as kernels.
         let fuse = ctx.cpu_shapes();
+        // The KV cache goes where the weights go: textures on CPU adapters (kv_cache.rs).
+        let cache_floats = c.n_kv * ctx_len * c.head_dim;
+        let kv_texture = ctx.weight_store() == WeightStore::Texture && CacheStore::texture_fits(g, cache_floats);
         for l in 0..c.n_layer {
             let n = |s: &str| format!("blk.{l}.{s}");
             let attn_norm = GpuBuffer::from_f32(g, "attn_norm", &vector(file, &n("attn_norm.weight"), h)?);
@@ -217,8 +214,8 @@ impl Model {
             } else {
                 None
             };
-            let k_cache = GpuBuffer::zeros(g, "k cache", c.n_kv * ctx_len * c.head_dim);
-            let v_cache = GpuBuffer::zeros(g, "v cache", c.n_kv * ctx_len * c.head_dim);
+            let k_cache = CacheStore::zeros(g, "k cache", cache_floats, kv_texture)?;
+            let v_cache = CacheStore::zeros(g, "v cache", cache_floats, kv_texture)?;
 
             let attn_in = if fuse {
                 (&hidden, Input::RmsNorm { gain: &attn_norm, eps: c.rms_eps })
@@ -235,8 +232,8 @@ impl Model {
                     qkv: &qkv.buffer,
                     q: &q.buffer,
                     bias: bias.as_ref(),
-                    k_cache: &k_cache.buffer,
-                    v_cache: &v_cache.buffer,
+                    k_cache: &k_cache,
+                    v_cache: &v_cache,
                     rot_table: &rot,
                     n_head: c.n_head,
                     n_kv: c.n_kv,
@@ -252,8 +249,8 @@ impl Model {
                 g,
                 attention::AttentionArgs {
                     q: &q.buffer,
-                    k_cache: &k_cache.buffer,
-                    v_cache: &v_cache.buffer,
+                    k_cache: &k_cache,
+                    v_cache: &v_cache,
                     scores: &scores.buffer,
                     out: &attn.buffer,
                     n_head: c.n_head,
@@ -281,11 +278,11 @@ impl Model {
                 body.push(silu_mul::prepare(g, &gate_up.buffer, &act.buffer, ffn, &step)?);
                 body.extend(mm(&wd, &act, Input::Plain, &hidden, h, 0, true)?);
             }
-            let mut bufs = vec![attn_norm, ffn_norm, k_cache, v_cache];
+            let mut bufs = vec![attn_norm, ffn_norm];
             bufs.extend(bias);
             let mut weights: Vec<GpuWeight> = wqkv.into_iter().chain(wgu).map(|(w, _)| w).collect();
             weights.extend([wo, wd]);
-            layers.push(Layer { _weights: weights, _buffers: bufs });
+            layers.push(Layer { _weights: weights, _buffers: bufs, k_cache, v_cache });
             let names: Vec<String> = [
                 "attn_norm.weight", "ffn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight",
                 "attn_output.weight", "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight",

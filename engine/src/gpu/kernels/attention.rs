@@ -3,13 +3,16 @@
 use super::check;
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, ATTENTION, ATTENTION_SERIAL, ATTENTION_SUBGROUP};
-use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
+use crate::gpu::kv_cache::CacheStore;
+use crate::gpu::shaders::{KV_BUFFER, KV_TEXTURE};
+use crate::gpu::BindKind::{FloatTexture, Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError, MatmulVariant};
 
 pub struct AttentionArgs<'a> {
     pub q: &'a wgpu::Buffer,
-    pub k_cache: &'a wgpu::Buffer,
-    pub v_cache: &'a wgpu::Buffer,
+    /// Both in buffers or both in textures.
+    pub k_cache: &'a CacheStore,
+    pub v_cache: &'a CacheStore,
     /// Scratch of max_tokens * n_head * ctx_len floats.
     pub scores: &'a wgpu::Buffer,
     pub out: &'a wgpu::Buffer,
@@ -20,6 +23,9 @@ pub struct AttentionArgs<'a> {
     pub max_tokens: usize,
 }
 
+/// The widest head the CPU-adapter kernels take (twice the widest in common models).
+pub const MAX_CPU_HEAD_DIM: usize = 512;
+
 /// `slots`: per block token (region's first cache row, position), read when the step says the
 /// block is slotted (token_slot.wgsl).
 pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer, slots: &GpuBuffer) -> Result<Dispatch, GpuError> {
@@ -29,28 +35,53 @@ pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer, slots: &Gpu
     check(a.scores.size() / 4 >= (a.max_tokens * a.n_head * a.ctx_len) as u64, || {
         "attention: score scratch too small".into()
     })?;
+    check(a.k_cache.is_texture() == a.v_cache.is_texture(), || "attention: K and V caches in different stores".into())?;
+    check(a.k_cache.floats().min(a.v_cache.floats()) >= a.n_kv * a.ctx_len * a.head_dim, || "attention: KV cache too small".into())?;
+    // The CPU shapes hold a query head in registers.
+    check(ctx.matmul_variant() == MatmulVariant::Cooperative || a.head_dim <= MAX_CPU_HEAD_DIM, || {
+        format!("attention: head_dim {} is over the {MAX_CPU_HEAD_DIM} the CPU-adapter kernels hold in registers", a.head_dim)
+    })?;
     // GPUs: a 64-invocation workgroup per (head, token); CPU adapters: one subgroup, or one
     // invocation without subgroups.
     let (key, source) = match ctx.matmul_variant() {
         MatmulVariant::Cooperative => ("attention".to_string(), assemble(ATTENTION, None, &[])),
-        MatmulVariant::RowPerInvocation => ("attention_serial".to_string(), assemble(ATTENTION_SERIAL, None, &[])),
+        MatmulVariant::RowPerInvocation => {
+            let d4 = (a.head_dim / 4) as u32;
+            (format!("attention_serial_d{d4}"), assemble(ATTENTION_SERIAL, None, &[("D4", d4)]))
+        }
         MatmulVariant::RowPerInvocationSubgroup => {
             let s = ctx.subgroup_size.unwrap_or(8);
-            (format!("attention_subgroup_{s}"), assemble(ATTENTION_SUBGROUP, None, &[("S", s)]))
+            let d4 = (a.head_dim / 4) as u32;
+            (format!("attention_subgroup_{s}_d{d4}"), assemble(ATTENTION_SUBGROUP, None, &[("S", s), ("D4", d4)]))
         }
     };
-    let pipeline = ctx.pipeline(&key, &source, &[Read, Read, Read, ReadWrite, ReadWrite, Uniform, Uniform, Read])?;
+    let (key, source, cache_kind) = if a.k_cache.is_texture() {
+        (format!("{key}_kv_texture"), format!("{KV_TEXTURE}\n{source}"), FloatTexture)
+    } else {
+        (key, format!("{KV_BUFFER}\n{source}"), Read)
+    };
+    let pipeline = ctx.pipeline(&key, &source, &[Read, cache_kind, cache_kind, ReadWrite, ReadWrite, Uniform, Uniform, Read])?;
     let scale = 1.0f32 / (a.head_dim as f32).sqrt();
     let params = GpuBuffer::uniform(
         ctx,
         "attention params",
         &[a.n_head as u32, a.n_kv as u32, a.head_dim as u32, a.ctx_len as u32, scale.to_bits(), 0, 0, 0],
     );
-    Ok(Dispatch::new(
+    let params_buffer = params.buffer.clone();
+    Ok(Dispatch::with_resources(
         ctx,
         "attention",
         pipeline,
-        &[a.q, a.k_cache, a.v_cache, a.scores, a.out, &params.buffer.clone(), &step.buffer, &slots.buffer],
+        &[
+            a.q.as_entire_binding(),
+            a.k_cache.binding(),
+            a.v_cache.binding(),
+            a.scores.as_entire_binding(),
+            a.out.as_entire_binding(),
+            params_buffer.as_entire_binding(),
+            step.buffer.as_entire_binding(),
+            slots.buffer.as_entire_binding(),
+        ],
         Some(params),
         Grid::PerToken(a.n_head as u32),
     ))

@@ -3,7 +3,9 @@
 use super::check;
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, ROPE_STORE};
-use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
+use crate::gpu::kv_cache::CacheStore;
+use crate::gpu::shaders::{KV_STORE_BUFFER, KV_STORE_TEXTURE};
+use crate::gpu::BindKind::{Read, ReadWrite, StorageTexture, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError};
 
 /// How q/k rows are laid out for rotation.
@@ -22,8 +24,9 @@ pub struct RopeArgs<'a> {
     pub q: &'a wgpu::Buffer,
     /// q, k, v biases concatenated, or None.
     pub bias: Option<&'a GpuBuffer>,
-    pub k_cache: &'a wgpu::Buffer,
-    pub v_cache: &'a wgpu::Buffer,
+    /// Both in buffers or both in textures.
+    pub k_cache: &'a CacheStore,
+    pub v_cache: &'a CacheStore,
     pub rot_table: &'a GpuBuffer,
     pub n_head: usize,
     pub n_kv: usize,
@@ -51,7 +54,7 @@ pub fn rotation_table(ctx_len: usize, head_dim: usize, theta: f64) -> Vec<f32> {
 /// `slots`: per block token (region's first cache row, position), read when the step says the
 /// block is slotted (token_slot.wgsl).
 pub fn prepare(ctx: &GpuContext, a: RopeArgs, step: &GpuBuffer, slots: &GpuBuffer) -> Result<Dispatch, GpuError> {
-    check(a.head_dim % 2 == 0 && a.n_kv > 0 && a.n_head % a.n_kv == 0, || {
+    check(a.head_dim % 4 == 0 && a.n_kv > 0 && a.n_head % a.n_kv == 0, || {
         format!("rope: head_dim {} / heads {} / kv heads {} do not fit", a.head_dim, a.n_head, a.n_kv)
     })?;
     check(a.rot_table.len >= a.ctx_len * a.head_dim, || "rope: rotation table too small".into())?;
@@ -60,7 +63,14 @@ pub fn prepare(ctx: &GpuContext, a: RopeArgs, step: &GpuBuffer, slots: &GpuBuffe
             format!("rope: bias has {} elements", b.len)
         })?;
     }
-    let pipeline = ctx.pipeline("rope_store", &assemble(ROPE_STORE, None, &[]), &[Read, ReadWrite, Read, ReadWrite, ReadWrite, Read, Uniform, Uniform, Read])?;
+    check(a.k_cache.is_texture() == a.v_cache.is_texture(), || "rope: K and V caches in different stores".into())?;
+    check(a.k_cache.floats().min(a.v_cache.floats()) >= a.n_kv * a.ctx_len * a.head_dim, || "rope: KV cache too small".into())?;
+    let (key, store, cache_kind) = if a.k_cache.is_texture() {
+        ("rope_store_texture", KV_STORE_TEXTURE, StorageTexture)
+    } else {
+        ("rope_store", KV_STORE_BUFFER, ReadWrite)
+    };
+    let pipeline = ctx.pipeline(key, &assemble(&format!("{store}\n{ROPE_STORE}"), None, &[]), &[Read, ReadWrite, Read, cache_kind, cache_kind, Read, Uniform, Uniform, Read])?;
     let mode = match a.mode {
         RopeMode::Adjacent => 0,
         RopeMode::Halves => 1,
@@ -81,11 +91,22 @@ pub fn prepare(ctx: &GpuContext, a: RopeArgs, step: &GpuBuffer, slots: &GpuBuffe
     );
     let bias = a.bias.unwrap_or(a.zero);
     let pairs = ((a.n_head + a.n_kv) * a.head_dim / 2) as u32;
-    Ok(Dispatch::new(
+    let params_buffer = params.buffer.clone();
+    Ok(Dispatch::with_resources(
         ctx,
         "rope_store",
         pipeline,
-        &[a.qkv, a.q, &bias.buffer, a.k_cache, a.v_cache, &a.rot_table.buffer, &params.buffer.clone(), &step.buffer, &slots.buffer],
+        &[
+            a.qkv.as_entire_binding(),
+            a.q.as_entire_binding(),
+            bias.buffer.as_entire_binding(),
+            a.k_cache.binding(),
+            a.v_cache.binding(),
+            a.rot_table.buffer.as_entire_binding(),
+            params_buffer.as_entire_binding(),
+            step.buffer.as_entire_binding(),
+            slots.buffer.as_entire_binding(),
+        ],
         Some(params),
         Grid::PerToken(pairs.div_ceil(64)),
     ))

@@ -31,8 +31,8 @@ impl Model {
 
     /// Copies cache rows `from .. from + rows` to `to ..` in every layer's K and V cache (each
     /// [kv_head][row][head_dim]: one contiguous run per head, through a scratch buffer since
-    /// a buffer cannot be copied onto itself): a sequence forked from another starts with its
-    /// prefix. The two runs must not overlap.
+    /// a buffer or texture cannot be copied onto itself): a sequence forked from another
+    /// starts with its prefix. The two runs must not overlap.
     pub fn copy_cache_rows(&self, from: usize, to: usize, rows: usize) -> Result<(), ModelError> {
         if from.max(to) + rows > self.ctx_len || (from < to + rows && to < from + rows) {
             return Err(ModelError::Invalid(format!("cache rows {from}.. and {to}.. ({rows} each) overlap or pass the context of {}", self.ctx_len)));
@@ -41,16 +41,14 @@ impl Model {
             return Ok(());
         }
         let c = &self.config;
-        let row_bytes = (c.head_dim * 4) as u64;
-        let run = rows as u64 * row_bytes;
-        let scratch = GpuBuffer::zeros(&self.ctx, "cache rows in transit", rows * c.head_dim);
+        let run = rows * c.head_dim;
+        let scratch = GpuBuffer::zeros(&self.ctx, "cache rows in transit", run);
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
         for layer in &self._layers {
-            for cache in [layer.k_cache(), layer.v_cache()] {
+            for cache in [&layer.k_cache, &layer.v_cache] {
                 for head in 0..c.n_kv {
-                    let base = (head * self.ctx_len) as u64;
-                    enc.copy_buffer_to_buffer(cache, (base + from as u64) * row_bytes, &scratch.buffer, 0, run);
-                    enc.copy_buffer_to_buffer(&scratch.buffer, 0, cache, (base + to as u64) * row_bytes, run);
+                    let base = head * self.ctx_len;
+                    cache.encode_copy(&mut enc, &scratch.buffer, (base + from) * c.head_dim, (base + to) * c.head_dim, run);
                 }
             }
         }
