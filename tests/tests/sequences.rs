@@ -101,6 +101,20 @@ fn sequences_past_the_cache_or_empty_are_refused() {
     assert!(matches!(bad, Err(ModelError::BadToken(..))), "{bad:?}");
 }
 
+/// Copies the `len` cached rows of the sequence in region 0 to region `to` and checks that
+/// both continue with bit-identical logits.
+fn assert_fork_continues(model: &mut Model, len: usize, to: usize, what: &str) {
+    model.copy_cache_rows(0, to, len).unwrap();
+    let next = [4u32];
+    let both = pollster::block_on(model.forward_sequences_logits(&[
+        SeqTokens { region: 0, pos: len, tokens: &next },
+        SeqTokens { region: to, pos: len, tokens: &next },
+    ]))
+    .unwrap();
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&both[0]), bits(&both[1]), "{what}: the copy's continuation differs from the original's");
+}
+
 #[test]
 fn a_copied_cache_prefix_continues_as_the_original() {
     // A forked sequence (lock step's riders) starts from a copy of another's cache rows.
@@ -110,15 +124,7 @@ fn a_copied_cache_prefix_continues_as_the_original() {
     pollster::block_on(model.forward_sequences(&[SeqTokens { region: 0, pos: 0, tokens: &prompt }])).unwrap();
     // Region 40 holds something else first: the copy must replace it.
     pollster::block_on(model.forward_sequences(&[SeqTokens { region: 40, pos: 0, tokens: &[11, 12, 13, 14, 15, 16, 17] }])).unwrap();
-    model.copy_cache_rows(0, 40, prompt.len()).unwrap();
-    let next = [4u32];
-    let both = pollster::block_on(model.forward_sequences_logits(&[
-        SeqTokens { region: 0, pos: prompt.len(), tokens: &next },
-        SeqTokens { region: 40, pos: prompt.len(), tokens: &next },
-    ]))
-    .unwrap();
-    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-    assert_eq!(bits(&both[0]), bits(&both[1]), "the copy's continuation differs from the original's");
+    assert_fork_continues(&mut model, prompt.len(), 40, "");
     // Overlapping runs and runs past the context are refused.
     for (from, to, rows) in [(0, 4, 7), (40, 60, 7), (60, 0, 5)] {
         let err = model.copy_cache_rows(from, to, rows);
@@ -138,14 +144,6 @@ fn a_long_copied_prefix_continues_as_the_original_in_either_cache_store() {
         let mut model = Model::load(ctx, &tiny_model_file(&spec), &LoadOptions { ctx_len: 2600, max_block: 64 }, &mut |_, _| {}).unwrap();
         let prompt: Vec<u32> = (0..1101u32).map(|i| (i * 37 + 11) % spec.vocab as u32).collect();
         pollster::block_on(model.forward_sequences(&[SeqTokens { region: 0, pos: 0, tokens: &prompt }])).unwrap();
-        model.copy_cache_rows(0, 1301, prompt.len()).unwrap();
-        let next = [4u32];
-        let both = pollster::block_on(model.forward_sequences_logits(&[
-            SeqTokens { region: 0, pos: prompt.len(), tokens: &next },
-            SeqTokens { region: 1301, pos: prompt.len(), tokens: &next },
-        ]))
-        .unwrap();
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&both[0]), bits(&both[1]), "{store:?}: the copy's continuation differs from the original's");
+        assert_fork_continues(&mut model, prompt.len(), 1301, &format!("{store:?}"));
     }
 }
