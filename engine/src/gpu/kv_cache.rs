@@ -6,12 +6,38 @@
 //! (docs/perf.md). Texel fetches are inlined gathers. rope_store.wgsl writes the cache and
 //! attention*.wgsl read it through kv_*.wgsl, which hide the store.
 
+use super::shaders::{KV_BUFFER, KV_STORE_BUFFER, KV_STORE_TEXTURE, KV_TEXTURE};
 use super::weight::{texture_rows, TEXTURE_WIDTH};
-use super::{GpuBuffer, GpuContext, GpuError};
+use super::{BindKind, GpuBuffer, GpuContext, GpuError};
 
 pub enum CacheStore {
     Buffer(GpuBuffer),
     Texture { texture: wgpu::Texture, view: wgpu::TextureView, floats: usize },
+}
+
+/// How a kernel reaches a layer's K and V caches: the suffix its pipeline key takes, the WGSL
+/// access functions and bindings to prepend (kv_*.wgsl), and the kind of both bindings.
+pub struct CacheAccess {
+    pub key_suffix: &'static str,
+    pub source: &'static str,
+    pub kind: BindKind,
+}
+
+/// Checks that `k` and `v` share a store and hold at least `floats` each, and gives the access
+/// of a kernel that reads them (attention) or appends to them (`append`: rope_store).
+pub fn cache_access(kernel: &str, k: &CacheStore, v: &CacheStore, floats: usize, append: bool) -> Result<CacheAccess, GpuError> {
+    if k.is_texture() != v.is_texture() {
+        return Err(GpuError::Shape(format!("{kernel}: K and V caches in different stores")));
+    }
+    if k.floats().min(v.floats()) < floats {
+        return Err(GpuError::Shape(format!("{kernel}: KV cache of {} floats, {floats} needed", k.floats().min(v.floats()))));
+    }
+    Ok(match (k.is_texture(), append) {
+        (false, false) => CacheAccess { key_suffix: "", source: KV_BUFFER, kind: BindKind::Read },
+        (true, false) => CacheAccess { key_suffix: "_kv_texture", source: KV_TEXTURE, kind: BindKind::FloatTexture },
+        (false, true) => CacheAccess { key_suffix: "", source: KV_STORE_BUFFER, kind: BindKind::ReadWrite },
+        (true, true) => CacheAccess { key_suffix: "_kv_texture", source: KV_STORE_TEXTURE, kind: BindKind::StorageTexture },
+    })
 }
 
 /// One rectangle of a texture holding a run of texels laid out by texel.wgsl, and where its

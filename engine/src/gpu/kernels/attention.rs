@@ -3,9 +3,8 @@
 use super::check;
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, ATTENTION, ATTENTION_SERIAL, ATTENTION_SUBGROUP};
-use crate::gpu::kv_cache::CacheStore;
-use crate::gpu::shaders::{KV_BUFFER, KV_TEXTURE};
-use crate::gpu::BindKind::{FloatTexture, Read, ReadWrite, Uniform};
+use crate::gpu::kv_cache::{cache_access, CacheStore};
+use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError, MatmulVariant};
 
 pub struct AttentionArgs<'a> {
@@ -35,8 +34,7 @@ pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer, slots: &Gpu
     check(a.scores.size() / 4 >= (a.max_tokens * a.n_head * a.ctx_len) as u64, || {
         "attention: score scratch too small".into()
     })?;
-    check(a.k_cache.is_texture() == a.v_cache.is_texture(), || "attention: K and V caches in different stores".into())?;
-    check(a.k_cache.floats().min(a.v_cache.floats()) >= a.n_kv * a.ctx_len * a.head_dim, || "attention: KV cache too small".into())?;
+    let cache = cache_access("attention", a.k_cache, a.v_cache, a.n_kv * a.ctx_len * a.head_dim, false)?;
     // The CPU shapes hold a query head in registers.
     check(ctx.matmul_variant() == MatmulVariant::Cooperative || a.head_dim <= MAX_CPU_HEAD_DIM, || {
         format!("attention: head_dim {} is over the {MAX_CPU_HEAD_DIM} the CPU-adapter kernels hold in registers", a.head_dim)
@@ -55,12 +53,8 @@ pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer, slots: &Gpu
             (format!("attention_subgroup_{s}_d{d4}"), assemble(ATTENTION_SUBGROUP, None, &[("S", s), ("D4", d4)]))
         }
     };
-    let (key, source, cache_kind) = if a.k_cache.is_texture() {
-        (format!("{key}_kv_texture"), format!("{KV_TEXTURE}\n{source}"), FloatTexture)
-    } else {
-        (key, format!("{KV_BUFFER}\n{source}"), Read)
-    };
-    let pipeline = ctx.pipeline(&key, &source, &[Read, cache_kind, cache_kind, ReadWrite, ReadWrite, Uniform, Uniform, Read])?;
+    let (key, source) = (format!("{key}{}", cache.key_suffix), format!("{}\n{source}", cache.source));
+    let pipeline = ctx.pipeline(&key, &source, &[Read, cache.kind, cache.kind, ReadWrite, ReadWrite, Uniform, Uniform, Read])?;
     let scale = 1.0f32 / (a.head_dim as f32).sqrt();
     let params = GpuBuffer::uniform(
         ctx,

@@ -3,9 +3,8 @@
 use super::check;
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, ROPE_STORE};
-use crate::gpu::kv_cache::CacheStore;
-use crate::gpu::shaders::{KV_STORE_BUFFER, KV_STORE_TEXTURE};
-use crate::gpu::BindKind::{Read, ReadWrite, StorageTexture, Uniform};
+use crate::gpu::kv_cache::{cache_access, CacheStore};
+use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError};
 
 /// How q/k rows are laid out for rotation.
@@ -63,14 +62,9 @@ pub fn prepare(ctx: &GpuContext, a: RopeArgs, step: &GpuBuffer, slots: &GpuBuffe
             format!("rope: bias has {} elements", b.len)
         })?;
     }
-    check(a.k_cache.is_texture() == a.v_cache.is_texture(), || "rope: K and V caches in different stores".into())?;
-    check(a.k_cache.floats().min(a.v_cache.floats()) >= a.n_kv * a.ctx_len * a.head_dim, || "rope: KV cache too small".into())?;
-    let (key, store, cache_kind) = if a.k_cache.is_texture() {
-        ("rope_store_texture", KV_STORE_TEXTURE, StorageTexture)
-    } else {
-        ("rope_store", KV_STORE_BUFFER, ReadWrite)
-    };
-    let pipeline = ctx.pipeline(key, &assemble(&format!("{store}\n{ROPE_STORE}"), None, &[]), &[Read, ReadWrite, Read, cache_kind, cache_kind, Read, Uniform, Uniform, Read])?;
+    let cache = cache_access("rope", a.k_cache, a.v_cache, a.n_kv * a.ctx_len * a.head_dim, true)?;
+    let source = assemble(&format!("{}\n{ROPE_STORE}", cache.source), None, &[]);
+    let pipeline = ctx.pipeline(&format!("rope_store{}", cache.key_suffix), &source, &[Read, ReadWrite, Read, cache.kind, cache.kind, Read, Uniform, Uniform, Read])?;
     let mode = match a.mode {
         RopeMode::Adjacent => 0,
         RopeMode::Halves => 1,
