@@ -10,13 +10,13 @@ use cospec::decode::arbiter::Policy;
 use cospec::decode::{LockstepDone, LockstepJob, Mode, SpecOptions, SpecOutput};
 use cospec::tokenizer::Tokenizer;
 use cospec::eval::grading::{extract_answer, is_correct};
+use cospec::eval::jsonl;
 use cospec::eval::problems::{parse, prompt_text, select, Problem};
 use cospec::eval::report::{fingerprint, markdown, rows, svg_plot, Record};
 use cospec::eval::shard::Shard;
 use cospec::gpu::GpuOptions;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The draft, the target and the problems file: what `eval` and `train-arbiter` share.
@@ -110,11 +110,12 @@ fn parse_mode(s: &str, arbiter: &ArbiterArgs) -> Result<(Mode, cospec::decode::a
 }
 
 fn load_records(path: &Path) -> Result<Vec<Record>> {
-    match std::fs::read_to_string(path) {
-        Ok(t) => Ok(t.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    let loaded = jsonl::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if !loaded.unreadable.is_empty() {
+        // A run killed mid-write tears its last line; that generation is simply run again.
+        eprintln!("{}: skipped {} unreadable line(s) (numbers {:?}); their generations run again", path.display(), loaded.unreadable.len(), loaded.unreadable);
     }
+    Ok(loaded.items)
 }
 
 pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Result<()> {
@@ -198,11 +199,10 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
         };
         let bar = ProgressBar::new(todo as u64);
         bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed} eta {eta}").expect("static template").progress_chars("=> "));
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&records_path)?;
+        let mut file = jsonl::open_append(&records_path).with_context(|| format!("opening {}", records_path.display()))?;
         let mut keep = |r: Record, records: &mut Vec<Record>| -> Result<()> {
             // One write per record: shards appending to the same file never interleave.
-            file.write_all(format!("{}\n", serde_json::to_string(&r)?).as_bytes())?;
-            file.flush()?;
+            jsonl::append_lines(&mut file, &[serde_json::to_string(&r)?])?;
             records.push(r);
             bar.inc(1);
             Ok(())

@@ -178,6 +178,15 @@ fn eval_writes_the_table_and_resumes() {
     let (ok, _, err) = cospec(&args);
     assert!(ok && err.contains("14 done, 1 to run"), "{err}");
     assert_eq!(records().lines().count(), 15);
+    // A run killed mid-write leaves a torn last record: it is reported and run again, and the
+    // new record gets a line of its own.
+    let whole = records();
+    let last = whole.lines().last().unwrap().to_string();
+    std::fs::write(out.join("records.jsonl"), format!("{}{}", &whole[..whole.len() - last.len() - 1], &last[..last.len() / 2])).unwrap();
+    let (ok, _, err) = cospec(&args);
+    assert!(ok && err.contains("14 done, 1 to run") && err.contains("skipped 1 unreadable line(s) (numbers [15])"), "{err}");
+    let parsed = records().lines().filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()).count();
+    assert_eq!(parsed, 15, "the torn line alone is lost:\n{}", records());
     // Another setup into the same folder is refused; the reserved split needs an explicit flag.
     let mut other = args.to_vec();
     let at = other.len() - 5;

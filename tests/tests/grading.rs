@@ -67,6 +67,12 @@ fn rollout_file_round_trip_and_torn_lines() {
     std::fs::OpenOptions::new().append(true).open(&path).and_then(|mut f| std::io::Write::write_all(&mut f, b"{\"problem\":\"t9")).unwrap();
     let got = load(&path).unwrap();
     assert_eq!(got, vec![r(0), r(1), r(2)]);
+    // The next run's appends start on a line of their own, not glued onto the fragment.
+    append(&path, &[r(3)]).unwrap();
+    append(&path, &[r(4)]).unwrap();
+    assert_eq!(load(&path).unwrap(), vec![r(0), r(1), r(2), r(3), r(4)]);
+    let lines = cospec::eval::jsonl::read::<Rollout>(&path).unwrap();
+    assert_eq!(lines.unreadable, vec![4], "only the torn line is unreadable");
     assert_eq!(got[1].sample().features, r(1).features);
 }
 

@@ -1,9 +1,9 @@
 //! The rollouts file: one JSON line per mismatch whose two branches were rolled out and graded.
-//! Append-only, so collection resumes across runs; a torn last line (a run killed mid-write)
-//! is skipped on reading.
+//! Append-only (jsonl.rs), so collection resumes across runs; a torn line (a run killed
+//! mid-write) is skipped on reading and fenced off before the next append.
 
+use super::jsonl;
 use super::policy_gradient::Sample;
-use std::io::Write;
 use std::path::Path;
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -29,22 +29,11 @@ impl Rollout {
 }
 
 pub fn append(path: &Path, rollouts: &[Rollout]) -> std::io::Result<()> {
-    let mut text = String::new();
-    for r in rollouts {
-        text.push_str(&serde_json::to_string(r).map_err(std::io::Error::other)?);
-        text.push('\n');
-    }
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-    f.write_all(text.as_bytes())?;
-    f.flush()
+    let lines = rollouts.iter().map(|r| serde_json::to_string(r).map_err(std::io::Error::other)).collect::<std::io::Result<Vec<_>>>()?;
+    jsonl::append_lines(&mut jsonl::open_append(path)?, &lines)
 }
 
 /// Every complete record; a missing file is an empty set.
 pub fn load(path: &Path) -> std::io::Result<Vec<Rollout>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+    Ok(jsonl::read(path)?.items)
 }
