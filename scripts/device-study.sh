@@ -145,9 +145,9 @@ if ((eval_secs > 30)); then
     args=()
     if [[ -f $ARB ]]; then modes+=",cospec:learned"; args=(--arbiter "$ARB"); fi
     say "eval: dev split, $modes, for $eval_secs s"
-    sharded "$eval_secs" eval --draft "$D" --target "$T" --problems "$P" --split dev --max-tokens 512 -k 4 \
+    sharded "$eval_secs" eval --draft "$D" --target "$T" --problems "$P" --split dev --limit 200 --max-tokens 512 -k 4 \
         --modes "$modes" "${args[@]}" --lockstep "$LOCKSTEP" --timed "$TIMED" --out "$EVAL_DIR"
-    cospec eval --draft "$D" --target "$T" --problems "$P" --split dev --max-tokens 512 -k 4 --modes "$modes" "${args[@]}" \
+    cospec eval --draft "$D" --target "$T" --problems "$P" --split dev --limit 200 --max-tokens 512 -k 4 --modes "$modes" "${args[@]}" \
         --out "$EVAL_DIR" --table-only > "$OUTDIR/table.md" 2>> "$LOG"
 fi
 
