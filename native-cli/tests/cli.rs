@@ -235,6 +235,11 @@ fn train_arbiter_collects_resumes_and_writes_a_usable_arbiter() {
     assert_eq!(std::fs::read_to_string(&rollouts).unwrap().lines().count(), lines);
     assert!(std::fs::read(&out).unwrap() == arbiter, "the same rollouts fitted another file");
     assert!(err.contains("6 done, 0 to run"), "{err}");
+    // A rollout torn by a killed run is reported and left out: the fit is the same.
+    std::fs::OpenOptions::new().append(true).open(&rollouts).and_then(|mut f| std::io::Write::write_all(&mut f, b"{\"problem\":\"t0")).unwrap();
+    let (ok, _, err) = cospec(&args);
+    assert!(ok && err.contains(&format!("skipped 1 unreadable line(s) (numbers [{}])", lines + 1)), "{err}");
+    assert!(std::fs::read(&out).unwrap() == arbiter, "a torn line changed the fit");
     // The arbiter drives a cospec run through the WGSL kernel.
     let (ok, _, err) = cospec(&["run", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--prompt", "Add", "--max-tokens", "12", "--mode", "cospec", "--policy", "learned", "--arbiter", out.to_str().unwrap()]);
     assert!(ok && err.contains("cospec (learned"), "{err}");
