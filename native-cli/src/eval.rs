@@ -199,9 +199,11 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
         };
         let bar = ProgressBar::new(todo as u64);
         bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed} eta {eta}").expect("static template").progress_chars("=> "));
-        let mut file = jsonl::open_append(&records_path).with_context(|| format!("opening {}", records_path.display()))?;
-        let mut keep = |r: Record, records: &mut Vec<Record>| -> Result<()> {
-            // One write per record: shards appending to the same file never interleave.
+        let keep = |r: Record, records: &mut Vec<Record>| -> Result<()> {
+            // One write per record: shards appending to the same file never interleave. Opened
+            // per record (one open a generation): a file replaced under a running eval (a git
+            // checkout or stash writes a new one) gets the records, not the unlinked old one.
+            let mut file = jsonl::open_append(&records_path).with_context(|| format!("opening {}", records_path.display()))?;
             jsonl::append_lines(&mut file, &[serde_json::to_string(&r)?])?;
             records.push(r);
             bar.inc(1);
