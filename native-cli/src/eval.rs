@@ -109,11 +109,12 @@ fn parse_mode(s: &str, arbiter: &ArbiterArgs) -> Result<(Mode, cospec::decode::a
     Ok((m, arbiter.policy(policy)?))
 }
 
-fn load_records(path: &Path) -> Result<Vec<Record>> {
+/// The values of a JSON-lines file (eval records, rollouts), naming the lines that did not
+/// parse: a run killed mid-write tears its last line, whose work is simply done again.
+pub(crate) fn load_lines<T: jsonl::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
     let loaded = jsonl::read(path).with_context(|| format!("reading {}", path.display()))?;
     if !loaded.unreadable.is_empty() {
-        // A run killed mid-write tears its last line; that generation is simply run again.
-        eprintln!("{}: skipped {} unreadable line(s) (numbers {:?}); their generations run again", path.display(), loaded.unreadable.len(), loaded.unreadable);
+        eprintln!("{}: skipped {} unreadable line(s) (numbers {:?})", path.display(), loaded.unreadable.len(), loaded.unreadable);
     }
     Ok(loaded.items)
 }
@@ -154,7 +155,7 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
         }
     }
     let records_path = a.out.join("records.jsonl");
-    let mut records = load_records(&records_path)?;
+    let mut records = load_lines::<Record>(&records_path)?;
     // Learned-policy records name their arbiter: after a retraining, that mode is run again
     // with the new arbiter (the other modes' records stay).
     let fingerprint = arbiter

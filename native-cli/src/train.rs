@@ -7,7 +7,7 @@
 //! Finally dev rollouts (never trained on) give the agreement with the oracle branch choice.
 
 use crate::commands::open;
-use crate::eval::{eval, EvalArgs, ProblemPair};
+use crate::eval::{eval, load_lines, EvalArgs, ProblemPair};
 use crate::speculative::{open_pair, ArbiterArgs};
 use anyhow::{bail, Context, Result};
 use cospec::decode::arbiter::{Mlp, Policy};
@@ -15,7 +15,6 @@ use cospec::decode::{LockstepDone, LockstepJob, Mode, SpecOptions, SpecOutput, S
 use cospec::eval::grading::is_correct;
 use cospec::eval::policy_gradient::{cross_validated_agreement, oracle_agreement, train, TrainOptions};
 use cospec::eval::problems::{prompt_text, select, Problem};
-use cospec::eval::jsonl;
 use cospec::eval::rollouts::{append, load, Rollout};
 use cospec::eval::shard::Shard;
 use cospec::gpu::kernels::spec::FEATURES;
@@ -243,16 +242,6 @@ fn problem_rollouts(
     Ok(rollouts)
 }
 
-/// The rollouts so far, saying which lines could not be read (a run killed mid-write tears
-/// one rollout of its problem's group; the rest of the group stands).
-fn load_rollouts(path: &Path) -> Result<Vec<Rollout>> {
-    let loaded = jsonl::read(path).with_context(|| format!("reading {}", path.display()))?;
-    if !loaded.unreadable.is_empty() {
-        eprintln!("{}: skipped {} unreadable line(s) (numbers {:?})", path.display(), loaded.unreadable.len(), loaded.unreadable);
-    }
-    Ok(loaded.items)
-}
-
 pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
     let all = a.pair.load_problems()?;
     let train_set = select(&all, "train", None);
@@ -281,7 +270,7 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
     let mut policy = Policy::Target;
     let mut mlp: Option<Mlp> = None;
     for round in 1..=a.rounds {
-        let have = load_rollouts(&rollouts_path)?;
+        let have = load_lines::<Rollout>(&rollouts_path)?;
         let done: HashSet<String> = have.iter().filter(|r| r.round == round).map(|r| r.problem.clone()).collect();
         // Each round takes the next slice of the training problems (wrapping around).
         let start = (round as usize - 1) * a.problems_per_round;
@@ -327,7 +316,7 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
     let mlp = mlp.context("no training round ran (--rounds 0)")?;
     // Held-out dev agreement: rollouts under the final policy, never used for training.
     if !dev_set.is_empty() {
-        let have: HashSet<String> = load_rollouts(&dev_path)?.iter().map(|r| r.problem.clone()).collect();
+        let have: HashSet<String> = load_lines::<Rollout>(&dev_path)?.iter().map(|r| r.problem.clone()).collect();
         let todo: Vec<&Problem> = dev_set.iter().enumerate().filter(|(i, p)| a.shard.takes(*i) && !have.contains(&p.key())).map(|(_, p)| p).collect();
         for group in todo.chunks(a.lockstep.max(1)) {
             collect(&mut s, &tok, group, &policy, 0, a, &mut |new| append(&dev_path, &new).map_err(Into::into))?;

@@ -3,7 +3,8 @@
 //! mid-write is fenced off with a newline before the next append, so it costs only itself
 //! (without the fence the next record would be glued onto the fragment and lost with it).
 
-use serde::de::DeserializeOwned;
+// Callers name the bound of `read` without depending on serde themselves.
+pub use serde::de::DeserializeOwned;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
