@@ -74,6 +74,11 @@ pub struct EvalArgs {
     /// for the tok/s and speed-up columns
     #[arg(long, default_value_t = 10)]
     pub timed: usize,
+    /// After this many seconds start no new generation: those under way finish and are kept,
+    /// then the run ends as if done (a run under a time limit loses no half-done work; a
+    /// re-run goes on)
+    #[arg(long)]
+    pub drain_after: Option<f64>,
 }
 
 /// Largest --lockstep (each sequence adds a cache region to both models).
@@ -210,11 +215,13 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
             bar.inc(1);
             Ok(())
         };
+        let (run_began, had) = (std::time::Instant::now(), records.len());
+        let take_more = || a.drain_after.is_none_or(|secs| run_began.elapsed().as_secs_f64() < secs);
         let options = |mode: Mode, policy: &Policy| SpecOptions { mode, k: a.k, policy: policy.clone(), max_tokens: a.max_tokens, stop_at_eos: true, ..Default::default() };
         for &i in &alone {
             let p = mine[i];
             for (name, mode, policy) in &modes {
-                if done.contains(&(name.clone(), p.key())) {
+                if done.contains(&(name.clone(), p.key())) || !take_more() {
                     continue;
                 }
                 bar.set_message(format!("{} {name}", p.key()));
@@ -275,7 +282,7 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
                     )
                 });
             };
-            let steps = pollster::block_on(session.generate_queue(&tok, &jobs, a.lockstep, ctx, region, &mut |d: LockstepDone| -> Result<()> {
+            let steps = pollster::block_on(session.generate_queue_while(&tok, &jobs, a.lockstep, ctx, region, &mut || take_more(), &mut |d: LockstepDone| -> Result<()> {
                 let (m, j) = owners[d.job];
                 tokens += d.output.tokens.len();
                 finished += 1;
@@ -292,6 +299,9 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
             report(finished, tokens, steps);
         }
         bar.finish_and_clear();
+        if !take_more() {
+            eprintln!("--drain-after {}: no new generation started after that; {} records of {todo} written, a re-run goes on", a.drain_after.unwrap_or(0.0), records.len() - had);
+        }
     }
     if !a.shard.is_all() {
         eprintln!("shard {} finished; the table is written by a run without --shard once every shard has", a.shard);

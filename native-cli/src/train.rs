@@ -354,6 +354,7 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
             table_only: false,
             lockstep: a.lockstep.max(1),
             timed: DEV_TIMED,
+            drain_after: None,
         };
         eval(gpu_opts, &eval_args, &ArbiterArgs::learned(a.out.clone(), a.threshold))?;
     }

@@ -434,6 +434,12 @@ fn eval_in_lock_step_gives_the_records_of_one_at_a_time() {
         std::fs::read_to_string(&path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).filter(|r: &serde_json::Value| r["problem"] == "t65v0").collect();
     assert_eq!(redone.len(), 5);
     assert!(redone.iter().all(|r| r["timed"] == true && r["adapter"] != "Another GPU (Vulkan)"), "{redone:?}");
+    // Past --drain-after no generation starts (the queue's drain itself: tests/lockstep.rs).
+    std::fs::write(&path, other.join("\n") + "\n").unwrap();
+    let drained: Vec<&str> = again.iter().copied().chain(["--drain-after", "0"]).collect();
+    let (ok, _, err) = cospec(&drained);
+    assert!(ok && err.contains("25 done, 5 to run") && err.contains("0 records of 5 written, a re-run goes on"), "{err}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 25);
     let (ok, _, err) = cospec(&["eval", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--problems", pf.to_str().unwrap(), "--lockstep", "0", "--out", lock.to_str().unwrap()]);
     assert!(!ok && err.contains("--lockstep 0"), "{err}");
 }

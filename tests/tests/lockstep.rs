@@ -225,6 +225,32 @@ fn cospec_jobs_riding_spd_give_what_they_get_alone_in_fewer_steps() {
         let (steps_alone, _) = run(&mut s, &own, lanes);
         assert!(steps < steps_alone, "{lanes} lanes: {steps} steps riding, {steps_alone} without");
     }
+    // Draining (no job taken after the first finishes): what was under way finishes, forks
+    // included, exactly as alone; nothing else starts. One lane, from the second prompt's jobs
+    // (the first prompt's end within two tokens): the forks off its SPD job still wait for a
+    // lane when the drain begins.
+    let (skip, mut drained) = (8, Vec::new());
+    let taking = std::cell::Cell::new(true);
+    pollster::block_on(s.generate_queue_while(&tok, &jobs[skip..], 1, PROMPTS * REGION, REGION, &mut || taking.get(), &mut |d| {
+        taking.set(false);
+        drained.push(d);
+        Ok::<(), cospec::model::ModelError>(())
+    }))
+    .unwrap();
+    let drain_began = drained[0].step;
+    assert!(drained.iter().any(|d| d.step > drain_began && d.output.stats.keeps > 0), "no fork ran during the drain");
+    let finished = |j: usize| drained.iter().any(|d| d.job + skip == j);
+    assert!(drained.len() < jobs.len() - skip, "{} of {} jobs drained", drained.len(), jobs.len() - skip);
+    for d in &drained {
+        same(&d.output, &alone[d.job + skip], &format!("drained job {}", d.job + skip));
+    }
+    for (j, spd) in jobs.iter().enumerate().skip(skip).filter(|(j, x)| x.opts.mode == Mode::Spd && finished(*j)) {
+        for (r, rider) in jobs.iter().enumerate().skip(skip) {
+            if rider.follows_spd && rider.prompt == spd.prompt && rider.opts.k == spd.opts.k && rider.opts.max_tokens == spd.opts.max_tokens {
+                assert!(finished(r), "job {r} rides SPD job {j}, which finished, but was dropped in the drain");
+            }
+        }
+    }
     // Both kinds of rider: some left SPD's path (a keep), some rode it to the end.
     let rider_keeps: Vec<usize> = jobs.iter().zip(&alone).filter(|(j, _)| j.follows_spd && j.opts.k == 3).map(|(_, a)| a.stats.keeps).collect();
     assert!(rider_keeps.iter().any(|&k| k > 0) && rider_keeps.contains(&0), "keeps per rider {rider_keeps:?}");

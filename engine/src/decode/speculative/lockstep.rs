@@ -192,6 +192,24 @@ impl SpecSession {
         region: usize,
         on_done: &mut dyn FnMut(LockstepDone) -> Result<(), E>,
     ) -> Result<usize, E> {
+        self.generate_queue_while(tok, jobs, lanes, ctx_len, region, &mut || true, on_done).await
+    }
+
+    /// As `generate_queue`, asking `take_more` before a lane takes a new job: once it answers
+    /// false, the queue drains (the generations in lanes, and CoSpec jobs forked off them,
+    /// finish; no other job starts) and returns. A run under a time limit stops this way
+    /// without losing half-done generations.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn generate_queue_while<E: From<ModelError>>(
+        &mut self,
+        tok: &Tokenizer,
+        jobs: &[LockstepJob],
+        lanes: usize,
+        ctx_len: usize,
+        region: usize,
+        take_more: &mut dyn FnMut() -> bool,
+        on_done: &mut dyn FnMut(LockstepDone) -> Result<(), E>,
+    ) -> Result<usize, E> {
         let lanes = lanes.min(jobs.len());
         self.check_queue(jobs, lanes, ctx_len, region)?;
         if jobs.is_empty() {
@@ -226,7 +244,7 @@ impl SpecSession {
                     *slot = Some(fork.lane);
                     continue;
                 }
-                while slot.is_none() && next < jobs.len() {
+                while slot.is_none() && next < jobs.len() && take_more() {
                     if trunk[next].is_some() {
                         next += 1;
                         continue;
