@@ -125,6 +125,9 @@ pub(crate) fn load_lines<T: jsonl::DeserializeOwned>(path: &Path) -> Result<Vec<
 }
 
 pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Result<()> {
+    if a.drain_after.is_some_and(|secs| !(secs >= 0.0 && secs.is_finite())) {
+        bail!("--drain-after {}: a number of seconds, 0 or more", a.drain_after.unwrap_or_default());
+    }
     if !(1..=MAX_LOCKSTEP).contains(&a.lockstep) {
         bail!("--lockstep {}: between 1 and {MAX_LOCKSTEP} problems side by side", a.lockstep);
     }

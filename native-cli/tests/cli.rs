@@ -442,6 +442,9 @@ fn eval_in_lock_step_gives_the_records_of_one_at_a_time() {
     assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 25);
     let (ok, _, err) = cospec(&["eval", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--problems", pf.to_str().unwrap(), "--lockstep", "0", "--out", lock.to_str().unwrap()]);
     assert!(!ok && err.contains("--lockstep 0"), "{err}");
+    let negative: Vec<&str> = again.iter().copied().chain(["--drain-after=-5"]).collect();
+    let (ok, _, err) = cospec(&negative);
+    assert!(!ok && err.contains("--drain-after -5: a number of seconds"), "{err}");
 }
 
 #[test]
