@@ -302,7 +302,8 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
             report(finished, tokens, steps);
         }
         bar.finish_and_clear();
-        if !take_more() {
+        // Said only when the drain left work: a run that finished everything past the limit ran whole.
+        if !take_more() && records.len() - had < todo {
             eprintln!("--drain-after {}: no new generation started after that; {} records of {todo} written, a re-run goes on", a.drain_after.unwrap_or(0.0), records.len() - had);
         }
     }
