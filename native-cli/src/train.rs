@@ -1,6 +1,6 @@
 //! `cospec train-arbiter`: on-policy rounds of branch rollouts and policy-gradient updates.
-//! A round decodes training problems with the current policy (round 1: SPD); at each of the
-//! first mismatches of a trajectory it rolls the other branch out to the end with the same
+//! A round decodes training problems with the current policy (round 1: SPD); at a few of a
+//! trajectory's mismatches (spread over it, or its first ones) it rolls the other branch out to the end with the same
 //! policy and grades both (the chosen branch is the trajectory itself), appending one record
 //! per mismatch to the rollouts file. Then the MLP is refit on every rollout so far. Re-running
 //! with the same rollouts file resumes: problems already collected in a round are skipped.
@@ -15,7 +15,7 @@ use cospec::decode::{LockstepDone, LockstepJob, Mode, SpecOptions, SpecOutput, S
 use cospec::eval::grading::is_correct;
 use cospec::eval::policy_gradient::{cross_validated_agreement, oracle_agreement, train, TrainOptions};
 use cospec::eval::problems::{prompt_text, select, Problem};
-use cospec::eval::rollouts::{append, load, Rollout};
+use cospec::eval::rollouts::{append, branch_points, load, Rollout};
 use cospec::eval::shard::Shard;
 use cospec::gpu::kernels::spec::FEATURES;
 use cospec::gpu::GpuOptions;
@@ -44,9 +44,13 @@ pub struct TrainArgs {
     /// Dev problems (templates 60..79) for the held-out oracle agreement
     #[arg(long, default_value_t = 10)]
     pub dev_problems: usize,
-    /// Mismatches rolled out per trajectory (the first ones)
+    /// Mismatches rolled out per trajectory
     #[arg(long, default_value_t = 4)]
     pub mismatches_per_problem: usize,
+    /// Which mismatches: spread evenly over the trajectory, or its first ones (the rollouts
+    /// collected before 2026-11-29's fifth session)
+    #[arg(long, value_enum, default_value_t = BranchAt::Spread)]
+    pub branch_at: BranchAt,
     #[arg(long, default_value_t = 384)]
     pub max_tokens: usize,
     #[arg(short = 'k', long = "k", default_value_t = 4)]
@@ -70,6 +74,17 @@ pub struct TrainArgs {
     /// rollouts as one at a time, several times the throughput on a GPU; 1: one at a time
     #[arg(long, default_value_t = 1)]
     pub lockstep: usize,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BranchAt {
+    Spread,
+    First,
+}
+
+/// The indices of `main`'s mismatches whose other branch is rolled out.
+fn branch_points_of(main: &SpecOutput, a: &TrainArgs) -> Vec<usize> {
+    branch_points(main.mismatches.len(), a.mismatches_per_problem, a.branch_at == BranchAt::Spread)
 }
 
 /// Waits until every problem in `keys` has its rollouts for `round` in the file (the other
@@ -174,7 +189,8 @@ fn collect(
     let mut branches = Vec::new();
     let mut jobs = Vec::new();
     for (i, main) in mains.iter().enumerate() {
-        for (j, m) in main.mismatches.iter().take(a.mismatches_per_problem).enumerate() {
+        for j in branch_points_of(main, a) {
+            let m = &main.mismatches[j];
             let other = if m.kept { m.target_token } else { m.draft_token };
             let rest = a.max_tokens.saturating_sub(m.position + 1);
             if rest > 0 && !tok.is_eos(other) {
@@ -216,7 +232,8 @@ fn problem_rollouts(
 ) -> Result<Vec<Rollout>> {
     let main_ok = is_correct(&main.text, &p.answer) as u8 as f32;
     let mut rollouts = Vec::new();
-    for (j, m) in main.mismatches.iter().take(a.mismatches_per_problem).enumerate() {
+    for j in branch_points_of(main, a) {
+        let m = &main.mismatches[j];
         let other = if m.kept { m.target_token } else { m.draft_token };
         let mut toks = main.tokens[..m.position].to_vec();
         toks.push(other);

@@ -92,3 +92,24 @@ fn problems_parse_split_and_refuse_leaks() {
     let leak = r#"{"template": 85, "variant": 0, "split": "train", "question": "q", "answer": "1"}"#;
     assert!(parse(leak).unwrap_err().contains("test split"));
 }
+
+#[test]
+fn branch_points_cover_the_whole_trajectory_when_spread() {
+    use cospec::eval::rollouts::branch_points;
+    assert_eq!(branch_points(10, 4, false), vec![0, 1, 2, 3]);
+    assert_eq!(branch_points(3, 4, false), vec![0, 1, 2]);
+    assert_eq!(branch_points(3, 4, true), vec![0, 1, 2], "fewer mismatches than branches: all of them");
+    assert_eq!(branch_points(0, 4, true), Vec::<usize>::new());
+    assert_eq!(branch_points(8, 4, true), vec![1, 3, 5, 7]);
+    for total in 5..200 {
+        for n in 1..total {
+            let p = branch_points(total, n, true);
+            assert_eq!(p.len(), n, "{total} mismatches, {n} branches");
+            assert!(p.windows(2).all(|w| w[0] < w[1]) && p[n - 1] < total, "{total}, {n}: {p:?}");
+            // Each point is the middle of its own n-th of the mismatches, rounded down, so the
+            // points reach both ends of the trajectory.
+            assert!(p.iter().enumerate().all(|(j, &i)| 2 * n * i <= (2 * j + 1) * total && (2 * j + 1) * total < 2 * n * (i + 1)), "{total}, {n}: {p:?}");
+            assert!(2 * n * p[0] <= total && 2 * n * (p[n - 1] + 1) >= (2 * n - 1) * total, "{total}, {n}: {p:?}");
+        }
+    }
+}

@@ -37,3 +37,16 @@ pub fn append(path: &Path, rollouts: &[Rollout]) -> std::io::Result<()> {
 pub fn load(path: &Path) -> std::io::Result<Vec<Rollout>> {
     Ok(jsonl::read(path)?.items)
 }
+
+/// Which of a trajectory's `total` mismatches get their other branch rolled out, as indices in
+/// order: the first `n`, or `n` spread evenly over the whole trajectory. The arbiter decides at
+/// every mismatch, and the first few all fall in a trajectory's opening words (round 1's 240
+/// rollouts: median position 30 of about 250 tokens), far from the arithmetic; a later branch
+/// is also shorter to roll out.
+pub fn branch_points(total: usize, n: usize, spread: bool) -> Vec<usize> {
+    if !spread || total <= n {
+        return (0..total.min(n)).collect();
+    }
+    // The middle of each of n equal slices: strictly increasing because total > n.
+    (0..n).map(|j| (2 * j + 1) * total / (2 * n)).collect()
+}
