@@ -2,8 +2,9 @@
 //! A round decodes training problems with the current policy (round 1: SPD); at a few of a
 //! trajectory's mismatches (spread over it, or its first ones) it rolls the other branch out to
 //! the end with the same policy and grades both (the chosen branch is the trajectory itself),
-//! appending one record per mismatch to the rollouts file. Then the MLP is refit on every rollout so far. Re-running
-//! with the same rollouts file resumes: problems already collected in a round are skipped.
+//! appending one record per mismatch to the rollouts file. Then the MLP is refit on every
+//! rollout so far. Re-running with the same rollouts file resumes: problems already collected
+//! in a round are skipped.
 //! Finally dev rollouts (never trained on) give the agreement with the oracle branch choice.
 
 use crate::commands::open;
