@@ -6,7 +6,7 @@
 //! taking the next job's whole prompt into the block as the last one finishes.
 
 use cospec::decode::arbiter::Policy;
-use cospec::decode::{LockstepJob, Mode, SamplingParams, SpecOptions, SpecOutput, SpecSession};
+use cospec::decode::{Branch, LockstepJob, Mode, SamplingParams, SpecOptions, SpecOutput, SpecSession};
 use cospec::model::{LoadOptions, Model};
 use cospec::tokenizer::Tokenizer;
 use cospec_tests::blocks::rng;
@@ -254,6 +254,92 @@ fn cospec_jobs_riding_spd_give_what_they_get_alone_in_fewer_steps() {
     // Both kinds of rider: some left SPD's path (a keep), some rode it to the end.
     let rider_keeps: Vec<usize> = jobs.iter().zip(&alone).filter(|(j, _)| j.follows_spd && j.opts.k == 3).map(|(_, a)| a.stats.keeps).collect();
     assert!(rider_keeps.iter().any(|&k| k > 0) && rider_keeps.contains(&0), "keeps per rider {rider_keeps:?}");
+}
+
+#[test]
+fn branches_from_a_finished_lane_give_what_their_whole_prefix_gets_alone() {
+    let (mut s, tok) = session();
+    let mlp = Arc::new(random_mlp(12, &mut rng(80)));
+    let opts = |mode, policy, k, max_tokens| SpecOptions { mode, k, policy, sampling: SamplingParams::default(), max_tokens, stop_at_eos: true };
+    let kinds: Vec<SpecOptions> = vec![
+        opts(Mode::Spd, Policy::Target, 3, 40),
+        opts(Mode::Cospec, Policy::Learned { mlp, threshold: 0.5 }, 4, 44),
+        opts(Mode::Cospec, Policy::Cosd { alpha: 0.02, beta: 0.5 }, 2, 37),
+        opts(Mode::TargetOnly, Policy::Target, 1, 30),
+        opts(Mode::DraftOnly, Policy::Target, 1, 33),
+    ];
+    let jobs: Vec<LockstepJob> = (0..7)
+        .map(|j| {
+            let prompt = (0..1 + (j * 5) % 12).map(|i| ((i * 31 + j * 67 + 9) % 256) as u32).collect();
+            LockstepJob { prompt, opts: kinds[j % kinds.len()].clone(), with_target_only: false, follows_spd: false }
+        })
+        .collect();
+    // Branches at every mismatch (its other token, what is left of the budget), at the first
+    // and the last token (an arbitrary token; the last with a budget of 0 and a budget past
+    // the job's), more branches than lanes, so some wait, some take the finished lane's region
+    // as it is and some get a copy in a lane another job used.
+    let branches_of = |job: usize, out: &SpecOutput| -> Vec<Branch> {
+        let budget = jobs[job].opts.max_tokens;
+        let mut bs: Vec<Branch> = out
+            .mismatches
+            .iter()
+            .take(4)
+            .map(|m| Branch { position: m.position, token: if m.kept { m.target_token } else { m.draft_token }, max_tokens: budget - m.position - 1 })
+            .collect();
+        let last = out.tokens.len() - 1;
+        bs.push(Branch { position: 0, token: ((job * 13 + 200) % 256) as u32, max_tokens: budget - 1 });
+        bs.push(Branch { position: last, token: ((job * 7 + 100) % 256) as u32, max_tokens: 0 });
+        bs.push(Branch { position: last, token: ((job * 7 + 101) % 256) as u32, max_tokens: budget - last + 3 });
+        bs
+    };
+    let mut asked: Vec<(usize, Vec<Branch>, Vec<u32>)> = Vec::new();
+    let mut done = Vec::new();
+    let lanes = 3;
+    pollster::block_on(s.generate_queue_branching(
+        &tok,
+        &jobs,
+        lanes,
+        PROMPTS * REGION,
+        REGION,
+        &mut || true,
+        &mut |job, out| {
+            let bs = branches_of(job, out);
+            asked.push((job, bs.clone(), out.tokens.clone()));
+            bs
+        },
+        &mut |d| {
+            done.push(d);
+            Ok::<(), cospec::model::ModelError>(())
+        },
+    ))
+    .unwrap();
+    assert_eq!(asked.len(), jobs.len(), "asked once per job, never for a branch");
+    let mut branches = 0;
+    for (job, bs, tokens) in &asked {
+        let j = &jobs[*job];
+        let own = done.iter().find(|d| d.job == *job && d.branch.is_none()).expect("the job's own generation");
+        same(&own.output, &pollster::block_on(s.generate(&tok, &j.prompt, &j.opts, &mut |_, _| {})).unwrap(), &format!("job {job}"));
+        for (b, branch) in bs.iter().enumerate() {
+            let d = done.iter().find(|d| d.job == *job && d.branch == Some(b)).unwrap_or_else(|| panic!("job {job}, branch {b} not handed back"));
+            let mut prefix = j.prompt.clone();
+            prefix.extend_from_slice(&tokens[..branch.position]);
+            prefix.push(branch.token);
+            let o = SpecOptions { max_tokens: branch.max_tokens, ..j.opts.clone() };
+            let what = format!("job {job} ({} {}), branch {b} at {}", j.opts.mode.name(), j.opts.policy.name(), branch.position);
+            same(&d.output, &pollster::block_on(s.generate(&tok, &prefix, &o, &mut |_, _| {})).unwrap(), &what);
+            branches += 1;
+        }
+    }
+    assert_eq!(done.len(), jobs.len() + branches, "every generation once");
+    assert!(branches > 4 * lanes, "{branches} branches");
+    // A branch past its generation's end, or with a token outside the vocabulary: an error.
+    let one = &jobs[..1];
+    for bad in [Branch { position: 1000, token: 5, max_tokens: 3 }, Branch { position: 0, token: 1 << 20, max_tokens: 3 }] {
+        let r = pollster::block_on(s.generate_queue_branching(&tok, one, 1, PROMPTS * REGION, REGION, &mut || true, &mut |_, _| vec![bad.clone()], &mut |_| {
+            Ok::<(), cospec::model::ModelError>(())
+        }));
+        assert!(r.is_err(), "{bad:?} accepted");
+    }
 }
 
 #[test]

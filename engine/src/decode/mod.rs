@@ -6,4 +6,4 @@ pub mod speculative;
 
 pub use crate::gpu::kernels::sample::SamplingParams;
 pub use generate::{generate, GenerateOptions, GenerationOutput, GenerationStats};
-pub use speculative::{LockstepDone, LockstepJob, Mode, Origin, SpecOptions, SpecOutput, SpecRun, SpecSession, SpecStats};
+pub use speculative::{Branch, LockstepDone, LockstepJob, Mode, Origin, SpecOptions, SpecOutput, SpecRun, SpecSession, SpecStats};

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use web_time::Instant;
 
 mod lockstep;
-pub use lockstep::{LockstepDone, LockstepJob};
+pub use lockstep::{Branch, LockstepDone, LockstepJob};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]

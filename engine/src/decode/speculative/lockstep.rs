@@ -8,7 +8,9 @@
 //! The generations form a queue served by a fixed number of lanes (cache regions): when one
 //! finishes, the next job's prompt enters its lane in the next step's block, so the block
 //! stays full until the queue runs dry instead of shrinking to the longest generation of a
-//! batch. Jobs may differ in mode, k, policy and budget (one learned arbiter per queue).
+//! batch. Jobs may differ in mode, k, policy and budget (one learned arbiter per queue). A
+//! finished generation may be branched (another token at one of its positions, decoded on):
+//! a branch starts from its cache rows instead of prefilling its prefix.
 //!
 //! Per lane the speculative block structure is replayed:
 //!   - a block opens with k' = min(k, remaining - 1) draft positions (none left: one plain
@@ -49,9 +51,24 @@ pub struct LockstepJob {
     pub follows_spd: bool,
 }
 
+/// A branch of a finished generation (`SpecSession::generate_queue_branching`): its first
+/// `position` tokens, then `token` in place of the one it committed there, then greedy
+/// decoding with the job's options for at most `max_tokens` more. It starts from a copy of the
+/// generation's cache rows instead of prefilling its prefix (branch rollouts at mismatches).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Branch {
+    pub position: usize,
+    pub token: u32,
+    pub max_tokens: usize,
+}
+
 /// A finished job: its index in the queue, its generation and, when asked, the target-only one.
 pub struct LockstepDone {
+    /// The job's index in the queue (for a branch: the job it branched off).
     pub job: usize,
+    /// A branch's index among its job's branches; None for the job's own generation. Its
+    /// output holds only what follows the branch's token.
+    pub branch: Option<usize>,
     pub output: SpecOutput,
     pub target_only: Option<SpecOutput>,
     /// The queue's steps so far (progress reports).
@@ -78,6 +95,8 @@ struct Lane {
     /// SPD lanes: CoSpec jobs riding this lane, each with its own run fed from this lane's
     /// logits rows, until their policy keeps a draft token.
     riders: Vec<Lane>,
+    /// A branch's index among its job's branches (branches do not branch again).
+    branch: Option<usize>,
 }
 
 /// A CoSpec job that left its SPD lane and waits for a lane of its own: the first `rows`
@@ -211,6 +230,26 @@ impl SpecSession {
         on_done: &mut dyn FnMut(LockstepDone) -> Result<(), E>,
     ) -> Result<usize, E> {
         let lanes = lanes.min(jobs.len());
+        self.generate_queue_branching(tok, jobs, lanes, ctx_len, region, take_more, &mut |_, _| Vec::new(), on_done).await
+    }
+
+    /// As `generate_queue_while`, and when a job's generation ends, `branches` may ask for
+    /// branches of it (`Branch`; not of a branch). Each starts from a copy of the cache rows of
+    /// its prefix, or takes the finished lane's region as it is, and is handed to `on_done`
+    /// with its job and index: exactly what `generate` gives the branch's whole prefix as a
+    /// prompt, without prefilling it. Branches take free lanes before new jobs.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn generate_queue_branching<E: From<ModelError>>(
+        &mut self,
+        tok: &Tokenizer,
+        jobs: &[LockstepJob],
+        lanes: usize,
+        ctx_len: usize,
+        region: usize,
+        take_more: &mut dyn FnMut() -> bool,
+        branches: &mut dyn FnMut(usize, &SpecOutput) -> Vec<Branch>,
+        on_done: &mut dyn FnMut(LockstepDone) -> Result<(), E>,
+    ) -> Result<usize, E> {
         self.check_queue(jobs, lanes, ctx_len, region)?;
         if jobs.is_empty() {
             return Ok(0);
@@ -337,7 +376,21 @@ impl SpecSession {
                     for rider in std::mem::take(&mut lane.riders) {
                         Self::finish_lane(tok, rider, steps, on_done)?;
                     }
-                    Self::finish_lane(tok, lane, steps, on_done)?;
+                    let (job, prompt, is_branch) = (lane.job, std::mem::take(&mut lane.prompt), lane.branch.is_some());
+                    let done = Self::finished(tok, lane, steps)?;
+                    if !is_branch {
+                        // The finished lane's region holds the prefix rows of every branch.
+                        for (index, b) in branches(job, &done.output).iter().enumerate() {
+                            let branch = self.branch_lane(job, &jobs[job], &prompt, &done.output, index, b, ctx_len, region)?;
+                            if branch.run.done {
+                                Self::finish_lane(tok, branch, steps, on_done)?;
+                            } else {
+                                let rows = branch.feed().1;
+                                forks.push(Fork { lane: branch, source: l, rows });
+                            }
+                        }
+                    }
+                    on_done(done)?;
                 }
             }
         }
@@ -346,9 +399,43 @@ impl SpecSession {
     /// Hands a finished lane's generation (and its target-only one) to `on_done`. No decode
     /// time: a lane's tokens were not decoded on their own.
     fn finish_lane<E: From<ModelError>>(tok: &Tokenizer, lane: Lane, step: usize, on_done: &mut dyn FnMut(LockstepDone) -> Result<(), E>) -> Result<(), E> {
+        on_done(Self::finished(tok, lane, step)?)
+    }
+
+    fn finished(tok: &Tokenizer, lane: Lane, step: usize) -> Result<LockstepDone, ModelError> {
         let output = lane.run.finish(tok, &mut |_, _| {})?;
         let target_only = lane.target_only.map(|r| r.finish(tok, &mut |_, _| {})).transpose()?;
-        on_done(LockstepDone { job: lane.job, output, target_only, step })
+        Ok(LockstepDone { job: lane.job, branch: lane.branch, output, target_only, step })
+    }
+
+    /// Branch `index` of job `job`, whose generation `output` (after `prompt`) just ended: a
+    /// lane whose prompt is the branch's whole prefix, of which all but the branch's token are
+    /// already in the cache rows of the finished lane (every lane feeds both models every
+    /// committed token but the last), so its first step feeds only that token.
+    #[allow(clippy::too_many_arguments)]
+    fn branch_lane(&self, job: usize, parent: &LockstepJob, prompt: &[u32], output: &SpecOutput, index: usize, b: &Branch, ctx_len: usize, region: usize) -> Result<Lane, ModelError> {
+        if b.position >= output.tokens.len() {
+            return Err(invalid(format!("branch {index} of job {job} at token {} of a generation of {}", b.position, output.tokens.len())));
+        }
+        if b.token as usize >= self.vocab {
+            return Err(ModelError::BadToken(b.token, self.vocab));
+        }
+        let mut prefix = Vec::with_capacity(prompt.len() + b.position + 1);
+        prefix.extend_from_slice(prompt);
+        prefix.extend_from_slice(&output.tokens[..b.position]);
+        prefix.push(b.token);
+        if prefix.len() >= ctx_len {
+            return Err(ModelError::ContextFull { have: prefix.len() - 1, adding: 1, ctx: ctx_len });
+        }
+        let budget = b.max_tokens.min(ctx_len - prefix.len());
+        if prefix.len() + budget > region {
+            return Err(invalid(format!("branch {index} of job {job}: a prefix of {} tokens and {budget} more do not fit a region of {region}", prefix.len())));
+        }
+        let j = LockstepJob { prompt: prefix, opts: SpecOptions { max_tokens: b.max_tokens, ..parent.opts.clone() }, with_target_only: false, follows_spd: false };
+        let mut lane = Self::lane(job, &j, ctx_len);
+        lane.fresh = false;
+        lane.branch = Some(index);
+        Ok(lane)
     }
 
     /// Every job checked before any is decoded: a bad one fails the queue at once.
@@ -412,7 +499,7 @@ impl SpecSession {
         let run = Run::new(o, &policy, j.prompt.len(), budget);
         let target_only = j.with_target_only.then(|| Run::new(&SpecOptions { mode: Mode::TargetOnly, ..o.clone() }, &Policy::Target, j.prompt.len(), budget));
         let last = *j.prompt.last().expect("checked non-empty");
-        Lane { job, mode: o.mode, k: o.k, policy, run, target_only, prompt: j.prompt.clone(), fresh: true, last, block: 0, at: 0, riders: Vec::new() }
+        Lane { job, mode: o.mode, k: o.k, policy, run, target_only, prompt: j.prompt.clone(), fresh: true, last, block: 0, at: 0, riders: Vec::new(), branch: None }
     }
 
     /// The SPD job each job rides (`LockstepJob::follows_spd`: same prompt, k and budget).
