@@ -12,7 +12,7 @@ use crate::eval::{eval, load_lines, EvalArgs, ProblemPair};
 use crate::speculative::{open_pair, ArbiterArgs};
 use anyhow::{bail, Context, Result};
 use cospec::decode::arbiter::{Mlp, Policy};
-use cospec::decode::{LockstepDone, LockstepJob, Mode, SpecOptions, SpecOutput, SpecSession};
+use cospec::decode::{Branch, LockstepDone, LockstepJob, Mode, SpecOptions, SpecOutput, SpecSession};
 use cospec::eval::grading::is_correct;
 use cospec::eval::policy_gradient::{cross_validated_agreement, oracle_agreement, train, TrainOptions};
 use cospec::eval::problems::{prompt_text, select, Problem};
@@ -71,8 +71,9 @@ pub struct TrainArgs {
     /// the same MLP. Shard 0 writes OUT and the dev report.
     #[arg(long, default_value = "0/1")]
     pub shard: Shard,
-    /// Decode this many trajectories (then branches) side by side in lock step: the same
-    /// rollouts as one at a time, several times the throughput on a GPU; 1: one at a time
+    /// Decode this many generations side by side in lock step (trajectories, and their branches
+    /// from a copy of their cache): the same rollouts as one at a time, several times the
+    /// throughput on a GPU; 1: one at a time
     #[arg(long, default_value_t = 1)]
     pub lockstep: usize,
 }
@@ -139,37 +140,30 @@ const DEV_TIMED: usize = 3;
 /// How long a shard waits for the others without any of them adding a problem.
 const PATIENCE: Duration = Duration::from_secs(1800);
 
-/// Greedy decodes of `jobs` (token ids, max new tokens) with `policy`, each handed to
-/// `on_done` with its index as it finishes: one at a time, or through `lockstep` lanes in lock
-/// step (the same outputs; a lane whose generation ends takes the next job).
-fn decode_all(
-    s: &mut SpecSession,
-    tok: &Tokenizer,
-    jobs: &[(Vec<u32>, usize)],
-    policy: &Policy,
-    a: &TrainArgs,
-    on_done: &mut dyn FnMut(usize, SpecOutput) -> Result<()>,
-) -> Result<()> {
+/// The options every trajectory and branch of a round is decoded with.
+fn decode_options(policy: &Policy, a: &TrainArgs) -> SpecOptions {
     let mode = if *policy == Policy::Target { Mode::Spd } else { Mode::Cospec };
-    let opts = SpecOptions { mode, k: a.k, policy: policy.clone(), max_tokens: a.max_tokens, stop_at_eos: true, ..Default::default() };
-    if a.lockstep <= 1 {
-        for (i, (ids, max)) in jobs.iter().enumerate() {
-            let o = SpecOptions { max_tokens: *max, ..opts.clone() };
-            on_done(i, pollster::block_on(s.generate(tok, ids, &o, &mut |_, _| {}))?)?;
-        }
-        return Ok(());
-    }
-    let ctx = s.target.ctx_len().min(s.draft.ctx_len());
-    let region = ctx / a.lockstep;
-    let queue: Vec<LockstepJob> =
-        jobs.iter().map(|(ids, max)| LockstepJob { prompt: ids.clone(), opts: SpecOptions { max_tokens: *max, ..opts.clone() }, with_target_only: false, follows_spd: false }).collect();
-    pollster::block_on(s.generate_queue(tok, &queue, a.lockstep, ctx, region, &mut |d: LockstepDone| on_done(d.job, d.output)))?;
-    Ok(())
+    SpecOptions { mode, k: a.k, policy: policy.clone(), max_tokens: a.max_tokens, stop_at_eos: true, ..Default::default() }
 }
 
-/// Branch rollouts at the first mismatches of each problem's trajectory: the trajectories,
-/// then every other branch, each decoded together. Each problem's rollouts go to `emit` as
-/// soon as its last branch is decoded, so a run stopped by a time limit keeps them.
+/// The branches rolled out of a trajectory, each with the index of its mismatch: the token not
+/// chosen there, decoded on for what is left of the budget. A mismatch whose other token ends
+/// the generation, or leaves no budget, has no branch: that token is graded as it stands.
+fn branches_of(tok: &Tokenizer, main: &SpecOutput, a: &TrainArgs) -> Vec<(usize, Branch)> {
+    branch_points_of(main, a)
+        .into_iter()
+        .filter_map(|j| {
+            let m = &main.mismatches[j];
+            let token = if m.kept { m.target_token } else { m.draft_token };
+            let max_tokens = a.max_tokens.saturating_sub(m.position + 1);
+            (max_tokens > 0 && !tok.is_eos(token)).then_some((j, Branch { position: m.position, token, max_tokens }))
+        })
+        .collect()
+}
+
+/// Branch rollouts at some of the mismatches of each problem's trajectory. Each problem's
+/// rollouts go to `emit` as soon as its last branch is decoded, so a run stopped by a time
+/// limit keeps them.
 fn collect(
     s: &mut SpecSession,
     tok: &Tokenizer,
@@ -180,57 +174,92 @@ fn collect(
     emit: &mut dyn FnMut(Vec<Rollout>) -> Result<()>,
 ) -> Result<()> {
     let prompts: Vec<Vec<u32>> = problems.iter().map(|p| Ok(tok.encode(&prompt_text(tok, p)?)?)).collect::<Result<_>>()?;
-    let mut mains: Vec<Option<SpecOutput>> = (0..prompts.len()).map(|_| None).collect();
-    decode_all(s, tok, &prompts.iter().map(|p| (p.clone(), a.max_tokens)).collect::<Vec<_>>(), policy, a, &mut |i, out| {
-        mains[i] = Some(out);
-        Ok(())
-    })?;
-    let mains: Vec<SpecOutput> = mains.into_iter().map(|m| m.context("a trajectory was not decoded")).collect::<Result<_>>()?;
-    // (problem, mismatch) of each branch that needs decoding, and its job, in problem order.
-    let mut branches = Vec::new();
-    let mut jobs = Vec::new();
-    for (i, main) in mains.iter().enumerate() {
-        for j in branch_points_of(main, a) {
-            let m = &main.mismatches[j];
-            let other = if m.kept { m.target_token } else { m.draft_token };
-            let rest = a.max_tokens.saturating_sub(m.position + 1);
-            if rest > 0 && !tok.is_eos(other) {
-                let mut ids = prompts[i].clone();
-                ids.extend_from_slice(&main.tokens[..m.position]);
-                ids.push(other);
-                branches.push((i, j));
-                jobs.push((ids, rest));
-            }
-        }
+    let opts = decode_options(policy, a);
+    if a.lockstep > 1 {
+        return collect_lockstep(s, tok, problems, &prompts, &opts, round, a, emit);
     }
-    let mut waiting: Vec<usize> = (0..problems.len()).map(|i| branches.iter().filter(|b| b.0 == i).count()).collect();
-    let mut decoded: Vec<Option<SpecOutput>> = (0..jobs.len()).map(|_| None).collect();
-    for i in (0..problems.len()).filter(|&i| waiting[i] == 0) {
-        emit(problem_rollouts(tok, problems[i], &mains[i], i, &branches, &decoded, round, a)?)?;
-    }
-    decode_all(s, tok, &jobs, policy, a, &mut |b, out| {
-        decoded[b] = Some(out);
-        let i = branches[b].0;
-        waiting[i] -= 1;
-        if waiting[i] == 0 {
-            emit(problem_rollouts(tok, problems[i], &mains[i], i, &branches, &decoded, round, a)?)?;
+    // One at a time: the trajectory, then each branch with its whole prefix as a prompt.
+    for (i, p) in problems.iter().enumerate() {
+        let main = pollster::block_on(s.generate(tok, &prompts[i], &opts, &mut |_, _| {}))?;
+        let branches = branches_of(tok, &main, a);
+        let mut decoded = Vec::with_capacity(branches.len());
+        for (_, b) in &branches {
+            let mut ids = prompts[i].clone();
+            ids.extend_from_slice(&main.tokens[..b.position]);
+            ids.push(b.token);
+            let o = SpecOptions { max_tokens: b.max_tokens, ..opts.clone() };
+            decoded.push(pollster::block_on(s.generate(tok, &ids, &o, &mut |_, _| {}))?);
         }
-        Ok(())
-    })
+        emit(problem_rollouts(tok, p, &main, &branches, &decoded, round, a)?)?;
+    }
+    Ok(())
 }
 
-/// Problem `i`'s rollouts from its trajectory `main` and its decoded branches.
+/// `collect` through `a.lockstep` lanes: every trajectory is a job of one queue, and when one
+/// ends its branches start from its cache rows (no prefill of their prefix, which is most of a
+/// branch's cost on a device where a block's cost grows with its tokens) and take lanes before
+/// the next trajectory. The same rollouts as one at a time.
 #[allow(clippy::too_many_arguments)]
+fn collect_lockstep(
+    s: &mut SpecSession,
+    tok: &Tokenizer,
+    problems: &[&Problem],
+    prompts: &[Vec<u32>],
+    opts: &SpecOptions,
+    round: u32,
+    a: &TrainArgs,
+    emit: &mut dyn FnMut(Vec<Rollout>) -> Result<()>,
+) -> Result<()> {
+    let ctx = s.target.ctx_len().min(s.draft.ctx_len());
+    let region = ctx / a.lockstep;
+    let jobs: Vec<LockstepJob> = prompts.iter().map(|p| LockstepJob { prompt: p.clone(), opts: opts.clone(), with_target_only: false, follows_spd: false }).collect();
+    // Per problem: its trajectory with its branches, and their outputs as they come back.
+    let mut mains: Vec<Option<(SpecOutput, Vec<(usize, Branch)>)>> = (0..problems.len()).map(|_| None).collect();
+    let mut decoded: Vec<Vec<Option<SpecOutput>>> = (0..problems.len()).map(|_| Vec::new()).collect();
+    let mut on_done = |d: LockstepDone| -> Result<()> {
+        let i = d.job;
+        match d.branch {
+            None => {
+                let branches = branches_of(tok, &d.output, a);
+                decoded[i] = (0..branches.len()).map(|_| None).collect();
+                mains[i] = Some((d.output, branches));
+            }
+            Some(b) => *decoded[i].get_mut(b).context("a branch the trajectory did not ask for")? = Some(d.output),
+        }
+        if let Some((main, branches)) = &mains[i] {
+            if decoded[i].iter().all(Option::is_some) {
+                let outputs: Vec<SpecOutput> = std::mem::take(&mut decoded[i]).into_iter().flatten().collect();
+                emit(problem_rollouts(tok, problems[i], main, branches, &outputs, round, a)?)?;
+            }
+        }
+        Ok(())
+    };
+    pollster::block_on(s.generate_queue_branching(
+        tok,
+        &jobs,
+        a.lockstep,
+        ctx,
+        region,
+        &mut || true,
+        &mut |_, main| branches_of(tok, main, a).into_iter().map(|(_, b)| b).collect(),
+        &mut on_done,
+    ))?;
+    Ok(())
+}
+
+/// A problem's rollouts from its trajectory `main` and its `branches`' `decoded` outputs.
 fn problem_rollouts(
     tok: &Tokenizer,
     p: &Problem,
     main: &SpecOutput,
-    i: usize,
-    branches: &[(usize, usize)],
-    decoded: &[Option<SpecOutput>],
+    branches: &[(usize, Branch)],
+    decoded: &[SpecOutput],
     round: u32,
     a: &TrainArgs,
 ) -> Result<Vec<Rollout>> {
+    if decoded.len() != branches.len() {
+        bail!("{}: {} branches decoded of {}", p.key(), decoded.len(), branches.len());
+    }
     let main_ok = is_correct(&main.text, &p.answer) as u8 as f32;
     let mut rollouts = Vec::new();
     for j in branch_points_of(main, a) {
@@ -238,9 +267,9 @@ fn problem_rollouts(
         let other = if m.kept { m.target_token } else { m.draft_token };
         let mut toks = main.tokens[..m.position].to_vec();
         toks.push(other);
-        let (other_ok, other_len) = match branches.iter().position(|&b| b == (i, j)) {
+        let (other_ok, other_len) = match branches.iter().position(|(b, _)| *b == j) {
             Some(b) => {
-                let branch = decoded[b].as_ref().context("a branch was not decoded")?;
+                let branch = &decoded[b];
                 let text = tok.decode(&toks, true)? + &branch.text;
                 (is_correct(&text, &p.answer) as u8 as f32, m.position + 1 + branch.tokens.len())
             }
@@ -299,13 +328,11 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         bar.set_message(format!("{round}/{} ({})", a.rounds, policy.name()));
         bar.inc((mine.len() - mine.iter().filter(|p| !done.contains(&p.key())).count()) as u64);
         let todo: Vec<&Problem> = mine.into_iter().filter(|p| !done.contains(&p.key())).collect();
-        for group in todo.chunks(a.lockstep.max(1)) {
-            collect(&mut s, &tok, group, &policy, round, a, &mut |new| {
-                append(&rollouts_path, &new)?;
-                bar.inc(1);
-                Ok(())
-            })?;
-        }
+        collect(&mut s, &tok, &todo, &policy, round, a, &mut |new| {
+            append(&rollouts_path, &new)?;
+            bar.inc(1);
+            Ok(())
+        })?;
         bar.finish_and_clear();
         if !a.shard.is_all() {
             wait_for_round(&rollouts_path, round, &chosen.iter().map(|p| p.key()).collect::<Vec<_>>(), PATIENCE)?;
@@ -336,9 +363,7 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
     if !dev_set.is_empty() {
         let have: HashSet<String> = load_lines::<Rollout>(&dev_path)?.iter().map(|r| r.problem.clone()).collect();
         let todo: Vec<&Problem> = dev_set.iter().enumerate().filter(|(i, p)| a.shard.takes(*i) && !have.contains(&p.key())).map(|(_, p)| p).collect();
-        for group in todo.chunks(a.lockstep.max(1)) {
-            collect(&mut s, &tok, group, &policy, 0, a, &mut |new| append(&dev_path, &new).map_err(Into::into))?;
-        }
+        collect(&mut s, &tok, &todo, &policy, 0, a, &mut |new| append(&dev_path, &new).map_err(Into::into))?;
         if a.shard.index != 0 {
             return Ok(());
         }

@@ -331,6 +331,9 @@ fn branches_from_a_finished_lane_give_what_their_whole_prefix_gets_alone() {
         }
     }
     assert_eq!(done.len(), jobs.len() + branches, "every generation once");
+    for (i, d) in done.iter().enumerate().filter(|(_, d)| d.branch.is_some()) {
+        assert!(done[..i].iter().any(|e| e.job == d.job && e.branch.is_none()), "job {}'s branch came before the job", d.job);
+    }
     assert!(branches > 4 * lanes, "{branches} branches");
     // A branch past its generation's end, or with a token outside the vocabulary: an error.
     let one = &jobs[..1];

@@ -378,19 +378,23 @@ impl SpecSession {
                     }
                     let (job, prompt, is_branch) = (lane.job, std::mem::take(&mut lane.prompt), lane.branch.is_some());
                     let done = Self::finished(tok, lane, steps)?;
+                    let mut branch_lanes = Vec::new();
                     if !is_branch {
-                        // The finished lane's region holds the prefix rows of every branch.
                         for (index, b) in branches(job, &done.output).iter().enumerate() {
-                            let branch = self.branch_lane(job, &jobs[job], &prompt, &done.output, index, b, ctx_len, region)?;
-                            if branch.run.done {
-                                Self::finish_lane(tok, branch, steps, on_done)?;
-                            } else {
-                                let rows = branch.feed().1;
-                                forks.push(Fork { lane: branch, source: l, rows });
-                            }
+                            branch_lanes.push(self.branch_lane(job, &jobs[job], &prompt, &done.output, index, b, ctx_len, region)?);
                         }
                     }
+                    // A job is handed back before its branches.
                     on_done(done)?;
+                    for branch in branch_lanes {
+                        if branch.run.done {
+                            Self::finish_lane(tok, branch, steps, on_done)?;
+                        } else {
+                            // The finished lane's region holds the prefix rows of every branch.
+                            let rows = branch.feed().1;
+                            forks.push(Fork { lane: branch, source: l, rows });
+                        }
+                    }
                 }
             }
         }
