@@ -195,6 +195,9 @@ fn collect(
     Ok(())
 }
 
+/// A trajectory and the branches rolled out of it, each with its mismatch's index.
+type Trajectory = (SpecOutput, Vec<(usize, Branch)>);
+
 /// `collect` through `a.lockstep` lanes: every trajectory is a job of one queue, and when one
 /// ends its branches start from its cache rows (no prefill of their prefix, which is most of a
 /// branch's cost on a device where a block's cost grows with its tokens) and take lanes before
@@ -214,7 +217,7 @@ fn collect_lockstep(
     let region = ctx / a.lockstep;
     let jobs: Vec<LockstepJob> = prompts.iter().map(|p| LockstepJob { prompt: p.clone(), opts: opts.clone(), with_target_only: false, follows_spd: false }).collect();
     // Per problem: its trajectory with its branches, and their outputs as they come back.
-    let mut mains: Vec<Option<(SpecOutput, Vec<(usize, Branch)>)>> = (0..problems.len()).map(|_| None).collect();
+    let mut mains: Vec<Option<Trajectory>> = (0..problems.len()).map(|_| None).collect();
     let mut decoded: Vec<Vec<Option<SpecOutput>>> = (0..problems.len()).map(|_| Vec::new()).collect();
     let mut on_done = |d: LockstepDone| -> Result<()> {
         let i = d.job;
