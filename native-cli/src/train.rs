@@ -76,6 +76,10 @@ pub struct TrainArgs {
     /// throughput on a GPU; 1: one at a time
     #[arg(long, default_value_t = 1)]
     pub lockstep: usize,
+    /// After this many seconds start no new trajectory: those under way finish with their
+    /// branches and are written, then the run stops before fitting (a re-run goes on)
+    #[arg(long)]
+    pub drain_after: Option<f64>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,15 +175,19 @@ fn collect(
     policy: &Policy,
     round: u32,
     a: &TrainArgs,
+    take_more: &mut dyn FnMut() -> bool,
     emit: &mut dyn FnMut(Vec<Rollout>) -> Result<()>,
 ) -> Result<()> {
     let prompts: Vec<Vec<u32>> = problems.iter().map(|p| Ok(tok.encode(&prompt_text(tok, p)?)?)).collect::<Result<_>>()?;
     let opts = decode_options(policy, a);
     if a.lockstep > 1 {
-        return collect_lockstep(s, tok, problems, &prompts, &opts, round, a, emit);
+        return collect_lockstep(s, tok, problems, &prompts, &opts, round, a, take_more, emit);
     }
     // One at a time: the trajectory, then each branch with its whole prefix as a prompt.
     for (i, p) in problems.iter().enumerate() {
+        if !take_more() {
+            break;
+        }
         let main = pollster::block_on(s.generate(tok, &prompts[i], &opts, &mut |_, _| {}))?;
         let branches = branches_of(tok, &main, a);
         let mut decoded = Vec::with_capacity(branches.len());
@@ -211,6 +219,7 @@ fn collect_lockstep(
     opts: &SpecOptions,
     round: u32,
     a: &TrainArgs,
+    take_more: &mut dyn FnMut() -> bool,
     emit: &mut dyn FnMut(Vec<Rollout>) -> Result<()>,
 ) -> Result<()> {
     let ctx = s.target.ctx_len().min(s.draft.ctx_len());
@@ -243,7 +252,7 @@ fn collect_lockstep(
         a.lockstep,
         ctx,
         region,
-        &mut || true,
+        take_more,
         &mut |_, main| branches_of(tok, main, a).into_iter().map(|(_, b)| b).collect(),
         &mut on_done,
     ))?;
@@ -301,6 +310,11 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
     }
     let rollouts_path = a.rollouts.clone().unwrap_or_else(|| a.out.with_extension("rollouts.jsonl"));
     let dev_path = rollouts_path.with_extension("dev.jsonl");
+    if a.drain_after.is_some_and(|secs| !(secs >= 0.0 && secs.is_finite())) {
+        bail!("--drain-after {}: a number of seconds, 0 or more", a.drain_after.unwrap_or_default());
+    }
+    let began = Instant::now();
+    let mut take_more = || a.drain_after.is_none_or(|secs| began.elapsed().as_secs_f64() < secs);
     if !(1..=64).contains(&a.lockstep) {
         bail!("--lockstep {}: between 1 and 64 sequences side by side", a.lockstep);
     }
@@ -331,12 +345,22 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         bar.set_message(format!("{round}/{} ({})", a.rounds, policy.name()));
         bar.inc((mine.len() - mine.iter().filter(|p| !done.contains(&p.key())).count()) as u64);
         let todo: Vec<&Problem> = mine.into_iter().filter(|p| !done.contains(&p.key())).collect();
-        collect(&mut s, &tok, &todo, &policy, round, a, &mut |new| {
+        let mut collected = 0;
+        collect(&mut s, &tok, &todo, &policy, round, a, &mut take_more, &mut |new| {
             append(&rollouts_path, &new)?;
+            collected += 1;
             bar.inc(1);
             Ok(())
         })?;
         bar.finish_and_clear();
+        if collected < todo.len() {
+            eprintln!(
+                "--drain-after {}: round {round} stopped after writing {collected} of the {} problems it had left; a re-run goes on",
+                a.drain_after.unwrap_or_default(),
+                todo.len()
+            );
+            return Ok(());
+        }
         if !a.shard.is_all() {
             wait_for_round(&rollouts_path, round, &chosen.iter().map(|p| p.key()).collect::<Vec<_>>(), PATIENCE)?;
         }
@@ -366,7 +390,15 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
     if !dev_set.is_empty() {
         let have: HashSet<String> = load_lines::<Rollout>(&dev_path)?.iter().map(|r| r.problem.clone()).collect();
         let todo: Vec<&Problem> = dev_set.iter().enumerate().filter(|(i, p)| a.shard.takes(*i) && !have.contains(&p.key())).map(|(_, p)| p).collect();
-        collect(&mut s, &tok, &todo, &policy, 0, a, &mut |new| append(&dev_path, &new).map_err(Into::into))?;
+        let mut collected = 0;
+        collect(&mut s, &tok, &todo, &policy, 0, a, &mut take_more, &mut |new| {
+            collected += 1;
+            append(&dev_path, &new).map_err(Into::into)
+        })?;
+        if collected < todo.len() {
+            eprintln!("--drain-after {}: stopped after writing {collected} of the {} dev problems left; a re-run goes on", a.drain_after.unwrap_or_default(), todo.len());
+            return Ok(());
+        }
         if a.shard.index != 0 {
             return Ok(());
         }

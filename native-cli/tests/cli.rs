@@ -214,6 +214,12 @@ fn train_arbiter_collects_resumes_and_writes_a_usable_arbiter() {
         "--out", out.to_str().unwrap(), "--rounds", "2", "--problems-per-round", "2", "--dev-problems", "2",
         "--max-tokens", "16", "-k", "3", "--epochs", "50",
     ];
+    // Draining at once: no trajectory starts, nothing is written or fitted, and it says so.
+    let mut drained = args.to_vec();
+    drained.extend(["--drain-after", "0"]);
+    let (ok, _, err) = cospec(&drained);
+    assert!(ok && err.contains("round 1 stopped after writing 0 of the 2 problems it had left"), "{err}");
+    assert!(!err.contains("round 1:") && std::fs::read_to_string(&rollouts).unwrap_or_default().is_empty(), "{err}");
     let (ok, stdout, err) = cospec(&args);
     assert!(ok, "{err}");
     assert!(err.contains("round 1:") && err.contains("round 2:"), "{err}");

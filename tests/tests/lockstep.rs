@@ -335,6 +335,22 @@ fn branches_from_a_finished_lane_give_what_their_whole_prefix_gets_alone() {
         assert!(done[..i].iter().any(|e| e.job == d.job && e.branch.is_none()), "job {}'s branch came before the job", d.job);
     }
     assert!(branches > 4 * lanes, "{branches} branches");
+    // Draining once the first job is back: the jobs under way finish, and so do the branches
+    // of every job that finished; no other job starts.
+    let taking = std::cell::Cell::new(true);
+    let mut drained = Vec::new();
+    pollster::block_on(s.generate_queue_branching(&tok, &jobs, lanes, PROMPTS * REGION, REGION, &mut || taking.get(), &mut |job, out| branches_of(job, out), &mut |d| {
+        taking.set(false);
+        drained.push((d.job, d.branch));
+        Ok::<(), cospec::model::ModelError>(())
+    }))
+    .unwrap();
+    let finished: Vec<usize> = drained.iter().filter(|d| d.1.is_none()).map(|d| d.0).collect();
+    assert!(finished.len() < jobs.len() && finished.len() >= lanes, "{} jobs finished in the drain", finished.len());
+    for (job, bs, _) in &asked {
+        let got = drained.iter().filter(|d| d.0 == *job && d.1.is_some()).count();
+        assert_eq!(got, if finished.contains(job) { bs.len() } else { 0 }, "job {job}'s branches in the drain");
+    }
     // A branch past its generation's end, or with a token outside the vocabulary: an error.
     let one = &jobs[..1];
     for bad in [Branch { position: 1000, token: 5, max_tokens: 3 }, Branch { position: 0, token: 1 << 20, max_tokens: 3 }] {
