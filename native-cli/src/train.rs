@@ -238,11 +238,10 @@ fn collect_lockstep(
             }
             Some(b) => *decoded[i].get_mut(b).context("a branch the trajectory did not ask for")? = Some(d.output),
         }
-        if let Some((main, branches)) = &mains[i] {
-            if decoded[i].iter().all(Option::is_some) {
-                let outputs: Vec<SpecOutput> = std::mem::take(&mut decoded[i]).into_iter().flatten().collect();
-                emit(problem_rollouts(tok, problems[i], main, branches, &outputs, round, a)?)?;
-            }
+        if mains[i].is_some() && decoded[i].iter().all(Option::is_some) {
+            let (main, branches) = mains[i].take().expect("checked");
+            let outputs: Vec<SpecOutput> = std::mem::take(&mut decoded[i]).into_iter().flatten().collect();
+            emit(problem_rollouts(tok, problems[i], &main, &branches, &outputs, round, a)?)?;
         }
         Ok(())
     };
