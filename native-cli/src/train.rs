@@ -112,11 +112,13 @@ fn wait_for_round(path: &Path, round: u32, keys: &[String], patience: Duration) 
     }
 }
 
-/// The training samples in a file, in an order that does not depend on which shard appended
-/// first, so shards and a single process fit the same MLP.
+/// The training samples of rounds 1..=`through` in a file, in an order that does not depend on
+/// which shard appended first, so shards and a single process fit the same MLP. Later rounds
+/// are left out: a faster shard may already be appending the next round's rollouts while a
+/// slower one fits this round (and a resumed run finds every round in the file).
 /// Each sample comes with its problem (the cross-validation groups).
-fn samples_of(path: &Path) -> Result<(Vec<String>, Vec<cospec::eval::policy_gradient::Sample>)> {
-    let mut rs: Vec<Rollout> = load(path)?.into_iter().filter(|r| r.features.len() == FEATURES).collect();
+fn samples_of(path: &Path, through: u32) -> Result<(Vec<String>, Vec<cospec::eval::policy_gradient::Sample>)> {
+    let mut rs: Vec<Rollout> = load(path)?.into_iter().filter(|r| r.features.len() == FEATURES && r.round <= through).collect();
     rs.sort_by(|a, b| (a.round, &a.problem, a.position).cmp(&(b.round, &b.problem, b.position)));
     Ok((rs.iter().map(|r| r.problem.clone()).collect(), rs.iter().map(|r| r.sample()).collect()))
 }
@@ -363,7 +365,7 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         if !a.shard.is_all() {
             wait_for_round(&rollouts_path, round, &chosen.iter().map(|p| p.key()).collect::<Vec<_>>(), PATIENCE)?;
         }
-        let (groups, samples) = samples_of(&rollouts_path)?;
+        let (groups, samples) = samples_of(&rollouts_path, round)?;
         let decisive = samples.iter().filter(|s| s.reward_keep != s.reward_take).count();
         let fitted = train(&samples, &opts);
         let (ag, n) = oracle_agreement(&fitted, &samples, a.threshold);
@@ -404,7 +406,8 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         if !a.shard.is_all() {
             wait_for_round(&dev_path, 0, &dev_set.iter().map(|p| p.key()).collect::<Vec<_>>(), PATIENCE)?;
         }
-        let (_, dev) = samples_of(&dev_path)?;
+        // Dev rollouts are round 0.
+        let (_, dev) = samples_of(&dev_path, 0)?;
         let (ag, n) = oracle_agreement(&mlp, &dev, a.threshold);
         let always_take = dev.iter().filter(|s| s.reward_keep != s.reward_take && s.reward_take > s.reward_keep).count();
         println!(

@@ -249,6 +249,24 @@ fn train_arbiter_collects_resumes_and_writes_a_usable_arbiter() {
     // The arbiter drives a cospec run through the WGSL kernel.
     let (ok, _, err) = cospec(&["run", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--prompt", "Add", "--max-tokens", "12", "--mode", "cospec", "--policy", "learned", "--arbiter", out.to_str().unwrap()]);
     assert!(ok && err.contains("cospec (learned"), "{err}");
+    // Round 1 refitted from a file that already holds round 2 fits round 1's rollouts only, as
+    // it did when round 2 was not collected yet (and as a slower shard must while a faster one
+    // appends the next round).
+    let round_one = std::fs::read_to_string(&rollouts)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["round"] == 1 && r["features"].as_array().is_some_and(|f| !f.is_empty()))
+        .count();
+    let refit = out.with_extension("round1.safetensors");
+    let mut again: Vec<&str> = args.to_vec();
+    for (flag, value) in [("--out", refit.to_str().unwrap()), ("--rounds", "1"), ("--dev-problems", "0")] {
+        let at = again.iter().position(|a| *a == flag).unwrap() + 1;
+        again[at] = value;
+    }
+    again.extend(["--rollouts", rollouts.to_str().unwrap()]);
+    let (ok, _, err) = cospec(&again);
+    assert!(ok && err.contains(&format!("round 1: {round_one} rollouts")), "expected {round_one} round-1 rollouts:\n{err}");
 }
 
 /// Starts every argument list as its own process at once and waits for all.
