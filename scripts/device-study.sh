@@ -31,7 +31,7 @@ LOCKSTEP="${LOCKSTEP:-32}"
 # starts; those under way finish with their branches), so the limit loses no half-done problem.
 TRAIN_LOCKSTEP="${TRAIN_LOCKSTEP:-32}"
 # Round 1 takes SPD's trajectories of the first PER_ROUND training problems (the 60 originals,
-# then variant 1 of each template, ...; the committed rollouts hold its first 38), rounds 2 and
+# then variant 1 of each template, ...; the committed rollouts hold its first 110), rounds 2 and
 # 3 the next slices on-policy. 30 decisive rollouts fit a coin flip: the learner needs hundreds,
 # and lock step on a GPU should make them cheap. A round is fitted when every problem of it is
 # in; a session that stops inside one leaves its rollouts for the next.
