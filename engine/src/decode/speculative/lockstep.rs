@@ -376,12 +376,12 @@ impl SpecSession {
                     for rider in std::mem::take(&mut lane.riders) {
                         Self::finish_lane(tok, rider, steps, on_done)?;
                     }
-                    let (job, prompt, is_branch) = (lane.job, std::mem::take(&mut lane.prompt), lane.branch.is_some());
+                    let (job, is_branch) = (lane.job, lane.branch.is_some());
                     let done = Self::finished(tok, lane, steps)?;
                     let mut branch_lanes = Vec::new();
                     if !is_branch {
                         for (index, b) in branches(job, &done.output).iter().enumerate() {
-                            branch_lanes.push(self.branch_lane(job, &jobs[job], &prompt, &done.output, index, b, ctx_len, region)?);
+                            branch_lanes.push(self.branch_lane(job, &jobs[job], &done.output, index, b, ctx_len, region)?);
                         }
                     }
                     // A job is handed back before its branches.
@@ -412,20 +412,20 @@ impl SpecSession {
         Ok(LockstepDone { job: lane.job, branch: lane.branch, output, target_only, step })
     }
 
-    /// Branch `index` of job `job`, whose generation `output` (after `prompt`) just ended: a
+    /// Branch `index` of job `job` (`parent`), whose generation `output` just ended: a
     /// lane whose prompt is the branch's whole prefix, of which all but the branch's token are
     /// already in the cache rows of the finished lane (every lane feeds both models every
     /// committed token but the last), so its first step feeds only that token.
     #[allow(clippy::too_many_arguments)]
-    fn branch_lane(&self, job: usize, parent: &LockstepJob, prompt: &[u32], output: &SpecOutput, index: usize, b: &Branch, ctx_len: usize, region: usize) -> Result<Lane, ModelError> {
+    fn branch_lane(&self, job: usize, parent: &LockstepJob, output: &SpecOutput, index: usize, b: &Branch, ctx_len: usize, region: usize) -> Result<Lane, ModelError> {
         if b.position >= output.tokens.len() {
             return Err(invalid(format!("branch {index} of job {job} at token {} of a generation of {}", b.position, output.tokens.len())));
         }
         if b.token as usize >= self.vocab {
             return Err(ModelError::BadToken(b.token, self.vocab));
         }
-        let mut prefix = Vec::with_capacity(prompt.len() + b.position + 1);
-        prefix.extend_from_slice(prompt);
+        let mut prefix = Vec::with_capacity(parent.prompt.len() + b.position + 1);
+        prefix.extend_from_slice(&parent.prompt);
         prefix.extend_from_slice(&output.tokens[..b.position]);
         prefix.push(b.token);
         if prefix.len() >= ctx_len {
