@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use cospec::decode::arbiter::{Mlp, Policy};
 use cospec::decode::{Branch, LockstepDone, LockstepJob, Mode, SpecOptions, SpecOutput, SpecSession};
 use cospec::eval::grading::is_correct;
-use cospec::eval::policy_gradient::{cross_validated_agreement, oracle_agreement, train, TrainOptions};
+use cospec::eval::policy_gradient::{oracle_agreement, select_weight_decay, train, TrainOptions};
 use cospec::eval::problems::{prompt_text, select, Problem};
 use cospec::eval::rollouts::{append, branch_points, load, Rollout};
 use cospec::eval::shard::Shard;
@@ -60,6 +60,12 @@ pub struct TrainArgs {
     pub hidden: usize,
     #[arg(long, default_value_t = 300)]
     pub epochs: usize,
+    /// L2 penalty on the MLP's weights (not its biases), or a comma-separated list to choose from
+    /// by cross-validated agreement (ties: the larger). A large decay pins the policy to the arm
+    /// that is better on average, so with the default list the rollouts decide how fine a rule
+    /// they support
+    #[arg(long, value_delimiter = ',', default_value = "0.0001,0.001,0.01,0.1")]
+    pub weight_decay: Vec<f32>,
     /// Reward cost subtracted from keeping the draft token
     #[arg(long, default_value_t = 0.0)]
     pub keep_cost: f32,
@@ -124,14 +130,26 @@ fn samples_of(path: &Path, through: u32) -> Result<(Vec<String>, Vec<cospec::eva
 }
 
 /// The arbiter after `round`, with what produced it in the safetensors metadata.
-fn write_arbiter(mlp: &Mlp, a: &TrainArgs, round: u32, rollouts: usize, cv_agreement: &str) -> Result<()> {
+/// How a round's fit was chosen, kept in the arbiter's metadata.
+struct FitRecord {
+    cv_agreement: String,
+    weight_decay: f32,
+    cv_by_weight_decay: String,
+}
+
+fn write_arbiter(mlp: &Mlp, a: &TrainArgs, round: u32, rollouts: usize, fit: &FitRecord) -> Result<()> {
     let mut meta = HashMap::new();
     meta.insert("rounds".to_string(), round.to_string());
     meta.insert("rollouts".to_string(), rollouts.to_string());
     meta.insert("threshold".to_string(), a.threshold.to_string());
-    meta.insert("cv_agreement".to_string(), cv_agreement.to_string());
+    meta.insert("cv_agreement".to_string(), fit.cv_agreement.clone());
+    meta.insert("weight_decay".to_string(), fit.weight_decay.to_string());
+    meta.insert("cv_by_weight_decay".to_string(), fit.cv_by_weight_decay.clone());
     meta.insert("k".to_string(), a.k.to_string());
     meta.insert("max_tokens".to_string(), a.max_tokens.to_string());
+    meta.insert("hidden".to_string(), a.hidden.to_string());
+    meta.insert("epochs".to_string(), a.epochs.to_string());
+    meta.insert("keep_cost".to_string(), a.keep_cost.to_string());
     std::fs::write(&a.out, mlp.to_safetensors(&meta)?).with_context(|| format!("writing {}", a.out.display()))?;
     eprintln!("wrote {} (round {round}, {rollouts} rollouts)", a.out.display());
     Ok(())
@@ -319,6 +337,9 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
     if !(1..=64).contains(&a.lockstep) {
         bail!("--lockstep {}: between 1 and 64 sequences side by side", a.lockstep);
     }
+    if a.weight_decay.is_empty() || a.weight_decay.iter().any(|d| !d.is_finite() || *d < 0.0) {
+        bail!("--weight-decay takes one or more finite values >= 0, comma-separated; got {:?}", a.weight_decay);
+    }
     // In lock step each sequence gets a region of the longest prompt and the budget.
     let prompt_cap = if a.lockstep > 1 {
         let tok = Tokenizer::from_model_file(&open(&a.pair.target)?)?;
@@ -330,7 +351,7 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
     let single_ctx = (a.max_tokens + 1024).min(4096);
     let ctx_len = if a.lockstep > 1 { single_ctx.max(a.lockstep * (prompt_cap + a.max_tokens)) } else { single_ctx };
     let (mut s, tok) = open_pair(gpu_opts, &a.pair.draft, &a.pair.target, ctx_len, a.k.max(1), a.lockstep)?;
-    let opts = TrainOptions { hidden: a.hidden, epochs: a.epochs, keep_cost: a.keep_cost, ..Default::default() };
+    let base_opts = TrainOptions { hidden: a.hidden, epochs: a.epochs, keep_cost: a.keep_cost, ..Default::default() };
     let t0 = std::time::Instant::now();
     let mut policy = Policy::Target;
     let mut mlp: Option<Mlp> = None;
@@ -367,20 +388,25 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         }
         let (groups, samples) = samples_of(&rollouts_path, round)?;
         let decisive = samples.iter().filter(|s| s.reward_keep != s.reward_take).count();
-        let fitted = train(&samples, &opts);
+        let (chosen, scores) = select_weight_decay(&groups, &samples, CV_FOLDS, &base_opts, a.threshold, &a.weight_decay);
+        let fitted = train(&samples, &TrainOptions { weight_decay: chosen.weight_decay, ..base_opts.clone() });
         let (ag, n) = oracle_agreement(&fitted, &samples, a.threshold);
-        let (cv, cn) = cross_validated_agreement(&groups, &samples, CV_FOLDS, &opts, a.threshold);
+        let (cv, cn) = (chosen.agree, chosen.total);
         let take = samples.iter().filter(|s| s.reward_take > s.reward_keep).count();
+        let grid: Vec<String> = scores.iter().map(|s| format!("{}:{}/{}", s.weight_decay, s.agree, s.total)).collect();
+        if scores.len() > 1 {
+            eprintln!("round {round}: cross-validated agreement by weight decay {}; chosen {}", grid.join(" "), chosen.weight_decay);
+        }
         eprintln!(
             "round {round}: {} rollouts ({decisive} where the branches' grades differ; taking the target's token is the better arm in {take}), \
              agreement with the oracle: on the training rollouts {ag}/{n}, cross-validated ({CV_FOLDS} folds by problem) {cv}/{cn}; {:.0} s so far",
             samples.len(),
             t0.elapsed().as_secs_f64()
         );
-        let cv_agreement = format!("{cv}/{cn}");
+        let fit = FitRecord { cv_agreement: format!("{cv}/{cn}"), weight_decay: chosen.weight_decay, cv_by_weight_decay: grid.join(",") };
         // Written after every round, so a run stopped in the next keeps this fit.
         if a.shard.index == 0 {
-            write_arbiter(&fitted, a, round, samples.len(), &cv_agreement)?;
+            write_arbiter(&fitted, a, round, samples.len(), &fit)?;
         }
         let shared = Arc::new(fitted.clone());
         policy = Policy::Learned { mlp: shared, threshold: a.threshold };

@@ -220,9 +220,16 @@ fn train_arbiter_collects_resumes_and_writes_a_usable_arbiter() {
     let (ok, _, err) = cospec(&drained);
     assert!(ok && err.contains("round 1 stopped after writing 0 of the 2 problems it had left"), "{err}");
     assert!(!err.contains("round 1:") && std::fs::read_to_string(&rollouts).unwrap_or_default().is_empty(), "{err}");
+    // A bad weight decay is refused before any model is read.
+    let mut bad = args.to_vec();
+    bad.push("--weight-decay=0.01,-1");
+    let (ok, _, err) = cospec(&bad);
+    assert!(!ok && err.contains("--weight-decay takes one or more finite values >= 0"), "{err}");
     let (ok, stdout, err) = cospec(&args);
     assert!(ok, "{err}");
     assert!(err.contains("round 1:") && err.contains("round 2:"), "{err}");
+    // The default list of weight decays is scored by cross-validation; the arbiter records the choice.
+    assert!(err.contains("round 2: cross-validated agreement by weight decay 0.0001:"), "{err}");
     assert!(stdout.contains("agreement with the oracle branch choice"), "{stdout}");
     // The learned policy's accuracy and speed on the dev problems, beside target-only and SPD.
     for row in ["| target-only |", "| spd |", "| cospec:learned |"] {
@@ -233,6 +240,14 @@ fn train_arbiter_collects_resumes_and_writes_a_usable_arbiter() {
     assert!(lines >= 4, "{lines} rollout records");
     let mlp = cospec::decode::arbiter::Mlp::from_safetensors(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(mlp.hidden(), 32);
+    // safetensors: a little-endian u64 header length, then the JSON header with the metadata.
+    let bytes = std::fs::read(&out).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    let meta = &header["__metadata__"];
+    let scored: Vec<&str> = meta["cv_by_weight_decay"].as_str().map(|g| g.split(',').collect()).unwrap_or_default();
+    assert_eq!(scored.len(), 4, "{meta}");
+    assert!(meta["weight_decay"].as_str().is_some_and(|d| scored.iter().any(|s| s.starts_with(&format!("{d}:")))), "{meta}");
     // Re-running collects nothing new, and refits the same arbiter to the same bytes: the dev
     // eval keeps its learned records.
     let arbiter = std::fs::read(&out).unwrap();

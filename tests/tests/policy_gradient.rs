@@ -3,7 +3,7 @@
 //! best arm on >= 95% of fresh states, within seconds. And the fitted arbiter's file is
 //! deterministic.
 
-use cospec::eval::policy_gradient::{cross_validated_agreement, oracle_agreement, train, Rng, Sample, TrainOptions};
+use cospec::eval::policy_gradient::{cross_validated_agreement, oracle_agreement, select_weight_decay, train, Rng, Sample, TrainOptions};
 use cospec::gpu::kernels::spec::FEATURES;
 
 /// Keep the draft when the draft is confident and the target is unsure, or late in the block.
@@ -96,4 +96,41 @@ fn the_same_arbiter_is_written_as_the_same_bytes() {
     assert_eq!(cospec::decode::arbiter::Mlp::from_safetensors(&first).unwrap(), mlp);
     let (_, meta) = safetensors::SafeTensors::read_metadata(&first).unwrap();
     assert_eq!(meta.metadata().as_ref().and_then(|m| m.get("cv_agreement")).map(String::as_str), Some("16/30"));
+}
+
+#[test]
+fn weight_decay_is_chosen_by_cross_validation() {
+    let opts = TrainOptions { hidden: 16, epochs: 300, learning_rate: 0.03, ..Default::default() };
+    let grid = [1e-4, 1e-2, 1.0];
+    let groups: Vec<String> = (0..600).map(|i| format!("t{}", i / 4)).collect();
+    // A rule to learn: a small decay fits it, the largest pins the policy to one arm and loses.
+    let learnable = bandit(600, 3);
+    let (chosen, scores) = select_weight_decay(&groups, &learnable, 5, &opts, 0.5, &grid);
+    eprintln!("learnable: {scores:?}");
+    assert_eq!(scores.iter().map(|s| s.weight_decay).collect::<Vec<_>>(), grid);
+    assert!(chosen.weight_decay < 1.0 && chosen.agree as f64 > 0.8 * chosen.total as f64, "{scores:?}");
+    assert!(scores.iter().all(|s| s.agree * chosen.total <= chosen.agree * s.total), "{scores:?}");
+    // Features that say nothing: the target's arm is the better one 60% of the time whatever
+    // they are. Nothing beats the constant rule on held-out problems, so the choice is the
+    // decay that pins the policy, and the fit takes the target's token on fresh states.
+    let mut r = Rng::new(11);
+    let noise: Vec<Sample> = bandit(600, 4)
+        .into_iter()
+        .map(|mut s| {
+            s.reward_keep = (r.uniform() < 0.4) as u8 as f32;
+            s.reward_take = (r.uniform() < 0.6) as u8 as f32;
+            s
+        })
+        .collect();
+    let (chosen, scores) = select_weight_decay(&groups, &noise, 5, &opts, 0.5, &grid);
+    eprintln!("noise: {scores:?}");
+    assert_eq!(chosen.weight_decay, 1.0, "{scores:?}");
+    let mlp = train(&noise, &TrainOptions { weight_decay: chosen.weight_decay, ..opts.clone() });
+    let fresh = bandit(1000, 5);
+    let keeps = fresh.iter().filter(|s| mlp.keep_probability(&s.features.as_slice().try_into().unwrap()) >= 0.5).count();
+    assert!(keeps < 50, "the pinned policy kept on {keeps} of 1000 fresh states");
+    // Ties go to the larger decay: when every candidate agrees on every held-out rollout.
+    let take_always: Vec<Sample> = bandit(200, 6).into_iter().map(|s| Sample { reward_keep: 0.0, reward_take: 1.0, ..s }).collect();
+    let (chosen, _) = select_weight_decay(&groups[..200], &take_always, 5, &opts, 0.5, &[1e-2, 1e-1, 1e-3]);
+    assert_eq!(chosen.weight_decay, 1e-1);
 }

@@ -175,6 +175,38 @@ pub fn oracle_agreement(mlp: &Mlp, samples: &[Sample], threshold: f32) -> (usize
     (agree, total)
 }
 
+/// One candidate of `select_weight_decay`: its decay and cross-validated agreement.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DecayScore {
+    pub weight_decay: f32,
+    pub agree: usize,
+    pub total: usize,
+}
+
+/// Picks the weight decay by cross-validated agreement, so the rollouts decide how fine a policy
+/// they support. Ties go to the larger decay, the simpler policy: a large enough decay pins the
+/// MLP to one constant choice (the arm that is better on average), so when no finer rule beats
+/// that on held-out problems, the constant is what is fitted. Returns the chosen candidate and
+/// every candidate's score, in the order given. `candidates` must not be empty.
+pub fn select_weight_decay(groups: &[String], samples: &[Sample], folds: usize, opts: &TrainOptions, threshold: f32, candidates: &[f32]) -> (DecayScore, Vec<DecayScore>) {
+    assert!(!candidates.is_empty(), "no weight decay to choose from");
+    let scores: Vec<DecayScore> = candidates
+        .iter()
+        .map(|&weight_decay| {
+            let (agree, total) = cross_validated_agreement(groups, samples, folds, &TrainOptions { weight_decay, ..opts.clone() }, threshold);
+            DecayScore { weight_decay, agree, total }
+        })
+        .collect();
+    // Every candidate is scored on the same held-out rollouts, but compare rates to be safe.
+    let rate = |s: &DecayScore| if s.total == 0 { 0.0 } else { s.agree as f64 / s.total as f64 };
+    let best = scores
+        .iter()
+        .copied()
+        .reduce(|best, s| if rate(&s) > rate(&best) || (rate(&s) == rate(&best) && s.weight_decay > best.weight_decay) { s } else { best })
+        .expect("candidates is not empty");
+    (best, scores)
+}
+
 /// Held-out agreement without held-out rollouts: the samples' groups (problems) are dealt into
 /// `folds` folds; each fold is scored by an MLP trained on the others. Grouping by problem keeps
 /// a problem's correlated mismatches on one side, so the estimate is not inflated by them.
