@@ -32,9 +32,11 @@ LOCKSTEP="${LOCKSTEP:-32}"
 TRAIN_LOCKSTEP="${TRAIN_LOCKSTEP:-32}"
 # Round 1 takes SPD's trajectories of the first PER_ROUND training problems (the 60 originals,
 # then variant 1 of each template, ...; the committed rollouts hold its first 110), rounds 2 and
-# 3 the next slices on-policy. 30 decisive rollouts fit a coin flip: the learner needs hundreds,
-# and lock step on a GPU should make them cheap. A round is fitted when every problem of it is
-# in; a session that stops inside one leaves its rollouts for the next.
+# 3 the next slices on-policy. Their 61 decisive rollouts support no rule better than always
+# taking the target's token held out (the fit, its weight decay chosen by cross-validation, is
+# that constant): the learner needs hundreds, and lock step on a GPU should make them cheap.
+# A round is fitted when every problem of it is in; a session that stops inside one leaves its
+# rollouts for the next.
 ROUNDS="${ROUNDS:-3}"
 PER_ROUND="${PER_ROUND:-150}"
 DEV_ROLLOUTS="${DEV_ROLLOUTS:-0}"

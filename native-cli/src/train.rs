@@ -129,7 +129,6 @@ fn samples_of(path: &Path, through: u32) -> Result<(Vec<String>, Vec<cospec::eva
     Ok((rs.iter().map(|r| r.problem.clone()).collect(), rs.iter().map(|r| r.sample()).collect()))
 }
 
-/// The arbiter after `round`, with what produced it in the safetensors metadata.
 /// How a round's fit was chosen, kept in the arbiter's metadata.
 struct FitRecord {
     cv_agreement: String,
@@ -137,6 +136,7 @@ struct FitRecord {
     cv_by_weight_decay: String,
 }
 
+/// The arbiter after `round`, with what produced it in the safetensors metadata.
 fn write_arbiter(mlp: &Mlp, a: &TrainArgs, round: u32, rollouts: usize, fit: &FitRecord) -> Result<()> {
     let mut meta = HashMap::new();
     meta.insert("rounds".to_string(), round.to_string());
