@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use cospec::decode::arbiter::{Mlp, Policy};
 use cospec::decode::{Branch, LockstepDone, LockstepJob, Mode, SpecOptions, SpecOutput, SpecSession};
 use cospec::eval::grading::is_correct;
-use cospec::eval::policy_gradient::{oracle_agreement, select_weight_decay, train, TrainOptions};
+use cospec::eval::policy_gradient::{oracle_agreement, select_weight_decay, train, DecayScore, TrainOptions};
 use cospec::eval::problems::{prompt_text, select, Problem};
 use cospec::eval::rollouts::{append, branch_points, load, Rollout};
 use cospec::eval::shard::Shard;
@@ -129,22 +129,21 @@ fn samples_of(path: &Path, through: u32) -> Result<(Vec<String>, Vec<cospec::eva
     Ok((rs.iter().map(|r| r.problem.clone()).collect(), rs.iter().map(|r| r.sample()).collect()))
 }
 
-/// How a round's fit was chosen, kept in the arbiter's metadata.
-struct FitRecord {
-    cv_agreement: String,
-    weight_decay: f32,
-    cv_by_weight_decay: String,
+/// Every weight decay's cross-validated score, separated by `sep`.
+fn listed(scores: &[DecayScore], sep: &str) -> String {
+    scores.iter().map(DecayScore::to_string).collect::<Vec<_>>().join(sep)
 }
 
-/// The arbiter after `round`, with what produced it in the safetensors metadata.
-fn write_arbiter(mlp: &Mlp, a: &TrainArgs, round: u32, rollouts: usize, fit: &FitRecord) -> Result<()> {
+/// The arbiter after `round`, with what produced it (the weight decay `pick` of `scores`
+/// included) in the safetensors metadata.
+fn write_arbiter(mlp: &Mlp, a: &TrainArgs, round: u32, rollouts: usize, pick: &DecayScore, scores: &[DecayScore]) -> Result<()> {
     let mut meta = HashMap::new();
     meta.insert("rounds".to_string(), round.to_string());
     meta.insert("rollouts".to_string(), rollouts.to_string());
     meta.insert("threshold".to_string(), a.threshold.to_string());
-    meta.insert("cv_agreement".to_string(), fit.cv_agreement.clone());
-    meta.insert("weight_decay".to_string(), fit.weight_decay.to_string());
-    meta.insert("cv_by_weight_decay".to_string(), fit.cv_by_weight_decay.clone());
+    meta.insert("cv_agreement".to_string(), format!("{}/{}", pick.agree, pick.total));
+    meta.insert("weight_decay".to_string(), pick.weight_decay.to_string());
+    meta.insert("cv_by_weight_decay".to_string(), listed(scores, ","));
     meta.insert("k".to_string(), a.k.to_string());
     meta.insert("max_tokens".to_string(), a.max_tokens.to_string());
     meta.insert("hidden".to_string(), a.hidden.to_string());
@@ -388,14 +387,13 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         }
         let (groups, samples) = samples_of(&rollouts_path, round)?;
         let decisive = samples.iter().filter(|s| s.reward_keep != s.reward_take).count();
-        let (chosen, scores) = select_weight_decay(&groups, &samples, CV_FOLDS, &base_opts, a.threshold, &a.weight_decay);
-        let fitted = train(&samples, &TrainOptions { weight_decay: chosen.weight_decay, ..base_opts.clone() });
+        let (pick, scores) = select_weight_decay(&groups, &samples, CV_FOLDS, &base_opts, a.threshold, &a.weight_decay);
+        let fitted = train(&samples, &TrainOptions { weight_decay: pick.weight_decay, ..base_opts.clone() });
         let (ag, n) = oracle_agreement(&fitted, &samples, a.threshold);
-        let (cv, cn) = (chosen.agree, chosen.total);
+        let (cv, cn) = (pick.agree, pick.total);
         let take = samples.iter().filter(|s| s.reward_take > s.reward_keep).count();
-        let grid: Vec<String> = scores.iter().map(|s| format!("{}:{}/{}", s.weight_decay, s.agree, s.total)).collect();
         if scores.len() > 1 {
-            eprintln!("round {round}: cross-validated agreement by weight decay {}; chosen {}", grid.join(" "), chosen.weight_decay);
+            eprintln!("round {round}: cross-validated agreement by weight decay {}; chosen {}", listed(&scores, " "), pick.weight_decay);
         }
         eprintln!(
             "round {round}: {} rollouts ({decisive} where the branches' grades differ; taking the target's token is the better arm in {take}), \
@@ -403,10 +401,9 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
             samples.len(),
             t0.elapsed().as_secs_f64()
         );
-        let fit = FitRecord { cv_agreement: format!("{cv}/{cn}"), weight_decay: chosen.weight_decay, cv_by_weight_decay: grid.join(",") };
         // Written after every round, so a run stopped in the next keeps this fit.
         if a.shard.index == 0 {
-            write_arbiter(&fitted, a, round, samples.len(), &fit)?;
+            write_arbiter(&fitted, a, round, samples.len(), &pick, &scores)?;
         }
         let shared = Arc::new(fitted.clone());
         policy = Policy::Learned { mlp: shared, threshold: a.threshold };

@@ -183,6 +183,13 @@ pub struct DecayScore {
     pub total: usize,
 }
 
+/// `decay:agree/total`, as logged and kept in an arbiter's metadata.
+impl std::fmt::Display for DecayScore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}/{}", self.weight_decay, self.agree, self.total)
+    }
+}
+
 /// Picks the weight decay by cross-validated agreement, so the rollouts decide how fine a policy
 /// they support. Ties go to the larger decay, the simpler policy: a large enough decay pins the
 /// MLP to one constant choice (the arm that is better on average), so when no finer rule beats
