@@ -30,13 +30,14 @@ PY
 "$BIN" eval --draft "$D" --target "$T" --problems "$WORK/timed3.jsonl" --split dev --max-tokens 512 -k 4 \
     --modes "$MODES" --arbiter engine/arbiters/qwen-coder.safetensors --lockstep 1 --out "$WORK/out"
 
-python3 - "$WORK/out/records.jsonl" "$RUN/records.jsonl" <<'PY'
+python3 - "$WORK/out/records.jsonl" "$RUN/records.jsonl" "$MODES" <<'PY'
 import json, sys
-new_path, run_path = sys.argv[1:]
+new_path, run_path, modes = sys.argv[1:]
+expected = 3 * len(modes.split(","))
 new_lines = [l for l in open(new_path).read().splitlines() if l.strip()]
 new = [json.loads(l) for l in new_lines]
-if len(new) != 21 or not all(r["timed"] for r in new):
-    sys.exit(f"expected 21 timed records, got {len(new)}")
+if len(new) != expected or not all(r["timed"] for r in new):
+    sys.exit(f"expected {expected} timed records, got {len(new)}")
 # A learned record is keyed by its arbiter too: another arbiter's records stay, set aside.
 key_of = lambda r: (r["mode"], r["problem"], r.get("arbiter"))
 replaced = {key_of(r) for r in new}
