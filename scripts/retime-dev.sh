@@ -31,7 +31,7 @@ PY
     --modes "$MODES" --arbiter engine/arbiters/qwen-coder.safetensors --lockstep 1 --out "$WORK/out"
 
 python3 - "$WORK/out/records.jsonl" "$RUN/records.jsonl" "$MODES" <<'PY'
-import json, sys
+import json, os, sys
 new_path, run_path, modes = sys.argv[1:]
 expected = 3 * len(modes.split(","))
 new_lines = [l for l in open(new_path).read().splitlines() if l.strip()]
@@ -56,8 +56,10 @@ for r in new:
     for o in old.get(key, []):
         same = "text same" if o["text"] == r["text"] else "TEXT DIFFERS"
         print(*key[:2], f"{r['tokens']} tokens in {r['seconds']:.1f} s", same, sep="  ")
-with open(run_path, "w") as f:
+# Written beside and renamed over, so an interruption never leaves the run's records truncated.
+with open(run_path + ".swap", "w") as f:
     f.write("\n".join(kept + new_lines) + "\n")
+os.replace(run_path + ".swap", run_path)
 print(f"{run_path}: {len(kept) + len(new)} records, {len(new)} re-timed")
 PY
 rm -rf "$WORK"
