@@ -7,9 +7,17 @@
 //!   64-weight pair of sub-blocks a product reads at once lies in 48 contiguous bytes
 //!   (`regroup_q6k`);
 //! - F32, F16, BF16: the values as they are.
+//!
+//! A part ends on a whole 16-byte word (`PART_ALIGN_WORDS`): qdot/q5_0.wgsl loads a block's two
+//! scale words as one vec4 with its neighbour's, so a part of an odd number of Q5_0 blocks
+//! would otherwise read 8 bytes past its buffer. A partly out-of-bounds vector load may return
+//! anything for the whole vector (Vulkan's robustBufferAccess), and drivers differ.
 
 use super::dtype::DType;
 use super::FormatError;
+
+/// Every packed part is a whole number of these u32 words (one vec4<u32> load).
+pub const PART_ALIGN_WORDS: usize = 4;
 
 /// Packs `rows` rows of `cols` elements of `dtype` from file bytes for the GPU.
 pub fn pack_for_gpu(dtype: DType, bytes: &[u8], rows: usize, cols: usize) -> Result<Vec<u32>, FormatError> {
@@ -32,7 +40,7 @@ pub fn pack_for_gpu(dtype: DType, bytes: &[u8], rows: usize, cols: usize) -> Res
     let groups = n / ge;
     let gv = dtype.gpu_group_vec4s() * 16;
     let sw = dtype.gpu_scale_words();
-    let mut out = vec![0u32; groups * (gv / 4 + sw)];
+    let mut out = vec![0u32; (groups * (gv / 4 + sw)).next_multiple_of(PART_ALIGN_WORDS)];
     let (aligned, scales) = out.split_at_mut(groups * gv / 4);
     let aligned: &mut [u8] = bytemuck::cast_slice_mut(aligned);
     let scales: &mut [u8] = bytemuck::cast_slice_mut(scales);
@@ -87,4 +95,33 @@ fn regroup_q6k(src: &[u8], dst: &mut [u8]) {
         }
     }
     dst[192..210].copy_from_slice(&src[192..210]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every 16-byte load a kernel makes for a block lies inside the packed part, whatever the
+    /// block count: the last Q5_0 block of an odd count shares its scale vec4 with no neighbour.
+    #[test]
+    fn every_part_ends_on_a_whole_vec4_covering_every_scale_load() {
+        for dtype in DType::ALL {
+            let ge = dtype.gpu_group_elems();
+            for rows in [1usize, 2, 3, 5, 37] {
+                let cols = ge;
+                let bytes = vec![0u8; dtype.bytes_for((rows * cols) as u64).unwrap() as usize];
+                let packed = pack_for_gpu(dtype, &bytes, rows, cols).unwrap();
+                assert_eq!(packed.len() % PART_ALIGN_WORDS, 0, "{} x{rows}", dtype.name());
+                let groups = rows * cols / ge;
+                let sbase = groups * dtype.gpu_group_vec4s() * 4;
+                assert_eq!(sbase % PART_ALIGN_WORDS, 0, "{}: scale region off the vec4 grid", dtype.name());
+                // qdot/q5_0.wgsl: wv((sbase >> 2) + (blk >> 1)) for each block.
+                let last_scale_vec4 = (sbase >> 2) + ((groups - 1) >> 1);
+                if dtype == DType::Q5_0 {
+                    assert!(last_scale_vec4 < packed.len() / 4, "Q5_0 x{rows}: scale load past the part");
+                }
+                assert!(groups * (dtype.gpu_group_vec4s() * 4 + dtype.gpu_scale_words()) <= packed.len());
+            }
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! MiB-binding device).
 
 use super::{GpuContext, GpuError};
-use crate::formats::{gpu_pack::pack_for_gpu, DType, FormatError};
+use crate::formats::{gpu_pack::{pack_for_gpu, PART_ALIGN_WORDS}, DType, FormatError};
 use wgpu::util::DeviceExt;
 
 /// Where a weight part's packed words live. Kernels read both the same way (`wv`, `wu`:
@@ -118,7 +118,9 @@ impl GpuWeight {
         if store == WeightStore::Texture {
             part_cap = part_cap.min(TEXTURE_WIDTH as u64 * ctx.limits.max_texture_dimension_2d as u64 * 16);
         }
-        let rows_per_part = (part_cap / row_bytes_gpu) as usize;
+        // A part may carry up to three words of padding to end on a whole vec4 (gpu_pack.rs).
+        let pad_bytes = (PART_ALIGN_WORDS as u64 - 1) * 4;
+        let rows_per_part = (part_cap.saturating_sub(pad_bytes) / row_bytes_gpu) as usize;
         if rows_per_part == 0 {
             return Err(GpuError::Limit(format!(
                 "{label}: one row takes {row_bytes_gpu} bytes, more than a {part_cap}-byte binding"
