@@ -2,6 +2,7 @@
 //! models written as GGUF, a plain CPU reference forward pass, and model-file lookup.
 
 pub mod blocks;
+pub mod failures;
 pub mod llamacpp_rounding;
 pub mod reference;
 pub mod serve;

@@ -8,6 +8,7 @@ use cospec::gpu::dispatch::{submit, Dispatch};
 use cospec::gpu::kernels::spec::{self, SpecBuffers, SpecParams, FEATURES, MAX_K, OUTCOME_WORDS, ROW};
 use cospec::gpu::{GpuBuffer, GpuContext};
 use cospec_tests::blocks::rng;
+use cospec_tests::failures::Failures;
 use cospec_tests::{gpu, random_mlp};
 use rand::Rng;
 use std::sync::Arc;
@@ -115,6 +116,7 @@ fn random_logits(n: usize, spread: f32, r: &mut impl Rng) -> Vec<f32> {
 #[test]
 fn features_kernel_matches_cpu_reference() {
     let mut r = rng(5);
+    let mut fails = Failures::new();
     for (vocab, k) in [(1000 + 37, 5), (77, 3), (4099, 8)] {
         let pl = random_logits((k + 1) * vocab, 6.0, &mut r);
         let mut ql = random_logits(k * vocab, 6.0, &mut r);
@@ -136,21 +138,22 @@ fn features_kernel_matches_cpu_reference() {
         for i in 0..=k {
             let prow = &pl[i * vocab..(i + 1) * vocab];
             let got = &rows[i * ROW..(i + 1) * ROW];
-            assert_eq!(got[spec::R_TARGET] as usize, argmax(prow), "vocab {vocab} row {i}: target argmax");
+            fails.check(got[spec::R_TARGET] as usize == argmax(prow), || format!("vocab {vocab} row {i}: target argmax {} instead of {}", got[spec::R_TARGET], argmax(prow)));
             if i == k {
                 // The bonus row: p's statistics only.
                 let p = softmax(prow);
-                assert!((got[5] as f64 - p[argmax(prow)]).abs() < 1e-5);
-                assert!((got[6] as f64 - entropy(&p)).abs() < 1e-4);
+                fails.check((got[5] as f64 - p[argmax(prow)]).abs() < 1e-5, || format!("vocab {vocab} bonus row: max p {} vs {}", got[5], p[argmax(prow)]));
+                fails.check((got[6] as f64 - entropy(&p)).abs() < 1e-4, || format!("vocab {vocab} bonus row: entropy {} vs {}", got[6], entropy(&p)));
                 continue;
             }
             let want = reference_features(prow, &ql[i * vocab..(i + 1) * vocab], proposals[i] as usize);
             for f in 0..11 {
                 let tol = 1e-4 * (1.0 + want[f].abs());
-                assert!((got[f] as f64 - want[f]).abs() < tol, "vocab {vocab} row {i} feature {f}: {} vs {}", got[f], want[f]);
+                fails.check((got[f] as f64 - want[f]).abs() < tol, || format!("vocab {vocab} row {i} feature {f}: {} vs {}", got[f], want[f]));
             }
         }
     }
+    fails.finish();
 }
 
 fn random_features(r: &mut impl Rng) -> Features {
@@ -170,6 +173,7 @@ fn random_features(r: &mut impl Rng) -> Features {
 fn arbiter_mlp_kernel_matches_cpu() {
     let ctx = gpu();
     let mut r = rng(9);
+    let mut fails = Failures::new();
     for (hidden, count) in [(32, 131), (7, 5), (64, 64)] {
         let mlp = random_mlp(hidden, &mut r);
         let feats: Vec<Features> = (0..count).map(|_| random_features(&mut r)).collect();
@@ -182,9 +186,10 @@ fn arbiter_mlp_kernel_matches_cpu() {
         let got = pollster::block_on(out.read_f32(&ctx)).unwrap();
         for (i, f) in feats.iter().enumerate() {
             let want = mlp.keep_probability(f);
-            assert!((got[i] - want).abs() < 1e-5, "hidden {hidden} vector {i}: {} vs {want}", got[i]);
+            fails.check((got[i] - want).abs() < 1e-5, || format!("hidden {hidden} vector {i}: {} vs {want}", got[i]));
         }
     }
+    fails.finish();
     // Round trip through safetensors, and refusal of a file made for other features.
     let mlp = random_mlp(16, &mut r);
     let bytes = mlp.to_safetensors(&Default::default()).unwrap();
@@ -214,6 +219,7 @@ fn verify_kernel_decisions_match_cpu_policies() {
         Policy::Learned { mlp: mlp.clone(), threshold: 0.5 },
     ];
     let mut decided = vec![[0usize; 2]; policies.len()];
+    let mut fails = Failures::new();
     for trial in 0..40 {
         let spread = [1.0f32, 3.0, 8.0][trial % 3];
         let mut pl = random_logits(2 * vocab, spread, &mut r);
@@ -240,30 +246,33 @@ fn verify_kernel_decisions_match_cpu_policies() {
                 ..Default::default()
             };
             let out = step.run(&[d as u32], params);
-            assert_eq!(out[spec::O_MISMATCHES], 1);
+            let case = || format!("trial {trial} policy {}", policy.name());
+            fails.check(out[spec::O_MISMATCHES] == 1, || format!("{}: {} mismatches", case(), out[spec::O_MISMATCHES]));
             let mut f = [0f32; FEATURES];
             for (i, v) in f.iter_mut().enumerate() {
                 *v = f32::from_bits(out[spec::O_FEATURES + i]);
             }
-            assert_eq!(&f[11..], &[1.0 + (trial % 3) as f32, 7.0 / 50.0, 3.0], "state features");
+            let state = [1.0 + (trial % 3) as f32, 7.0 / 50.0, 3.0];
+            fails.check(f[11..] == state, || format!("{}: state features {:?}, want {state:?}", case(), &f[11..]));
             let kept = out[spec::O_ORIGINS] == 1;
-            assert_eq!(kept, policy.keeps(&f), "trial {trial} policy {}: features {f:?}", policy.name());
+            fails.check(kept == policy.keeps(&f), || format!("{}: kept {kept} on features {f:?}", case()));
             let want_token = if kept { d } else { t };
-            assert_eq!(out[spec::O_TOKENS] as usize, want_token);
+            fails.check(out[spec::O_TOKENS] as usize == want_token, || format!("{}: token {} instead of {want_token}", case(), out[spec::O_TOKENS]));
+            // Kept: the draft token and the bonus token after it.
+            let want_count = if kept { 2 } else { 1 };
+            fails.check(out[spec::O_COUNT] == want_count, || format!("{}: {} tokens instead of {want_count}", case(), out[spec::O_COUNT]));
             if kept {
-                // Kept draft token and the bonus token after it.
-                assert_eq!(out[spec::O_COUNT], 2);
-                assert_eq!(out[spec::O_TOKENS + 1] as usize, argmax(&pl[vocab..]));
-            } else {
-                assert_eq!(out[spec::O_COUNT], 1);
+                let bonus = argmax(&pl[vocab..]);
+                fails.check(out[spec::O_TOKENS + 1] as usize == bonus, || format!("{}: bonus {} instead of {bonus}", case(), out[spec::O_TOKENS + 1]));
             }
             decided[pi][kept as usize] += 1;
         }
     }
     // Each heuristic both kept and took at least once over the trials, so the test saw both sides.
     for (pi, p) in policies.iter().enumerate().skip(2) {
-        assert!(decided[pi][0] > 0 && decided[pi][1] > 0, "{}: {:?}", p.name(), decided[pi]);
+        fails.check(decided[pi][0] > 0 && decided[pi][1] > 0, || format!("{}: took/kept {:?}: the trials did not reach both sides", p.name(), decided[pi]));
     }
+    fails.finish();
 }
 
 /// The first committed token of a sampled step with k = 1, over many steps (random streams),
