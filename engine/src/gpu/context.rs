@@ -20,6 +20,8 @@ pub enum GpuError {
     Shader { name: String, message: String },
     #[error("bad kernel arguments: {0}")]
     Shape(String),
+    #[error("out of GPU memory {0}")]
+    OutOfMemory(String),
 }
 
 /// How to pick an adapter.
@@ -328,6 +330,26 @@ impl GpuContext {
     /// Largest byte size one storage binding may have on this device.
     pub fn max_binding_bytes(&self) -> u64 {
         self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size).min(self.binding_cap)
+    }
+
+    /// Runs `f`, which allocates on the device, and returns the device running out of memory
+    /// during it as an error (`OutOfMemory` with `what`) instead of leaving it to wgpu's
+    /// uncaptured-error handler, which panics. The validation errors that follow from a
+    /// failed allocation (bind groups over the invalid buffer) are caught with it; one
+    /// without it is a `Limit` error. Natively the scopes resolve at once; in the browser an
+    /// unresolved scope reads as no error (the page's console shows it).
+    pub fn allocating<T>(&self, what: &str, f: impl FnOnce() -> T) -> Result<T, GpuError> {
+        let memory = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let out = f();
+        let invalid = pollster_free_block_on(validation.pop());
+        if let Some(e) = pollster_free_block_on(memory.pop()) {
+            return Err(GpuError::OutOfMemory(format!("{what} ({e})")));
+        }
+        match invalid {
+            Some(e) => Err(GpuError::Limit(format!("{what}: {e}"))),
+            None => Ok(out),
+        }
     }
 
     /// A compute pipeline for WGSL `source` with bindings `kinds` (binding i of group 0),

@@ -118,7 +118,23 @@ fn vector(f: &ModelFile, name: &str, n: usize) -> Result<Vec<f32>, ModelError> {
 
 impl Model {
     /// Uploads the weights and prepares every launch. `progress(done, total)` counts bytes.
+    /// A device that runs out of memory on the way is an error that says what to lower.
     pub fn load(
+        ctx: Arc<GpuContext>,
+        file: &ModelFile,
+        opts: &LoadOptions,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Model, ModelError> {
+        let weights_mib = file.tensors.values().map(|(_, t)| t.size).sum::<u64>() >> 20;
+        let what = format!(
+            "while loading a model of {weights_mib} MiB of weights (context {}, blocks of {} tokens): lower the context length or block size, or use a smaller model",
+            if opts.ctx_len == 0 { "the model's".to_string() } else { opts.ctx_len.to_string() },
+            opts.max_block
+        );
+        ctx.clone().allocating(&what, || Self::load_unchecked(ctx, file, opts, progress))?
+    }
+
+    fn load_unchecked(
         ctx: Arc<GpuContext>,
         file: &ModelFile,
         opts: &LoadOptions,
