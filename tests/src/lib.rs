@@ -50,10 +50,7 @@ pub fn gpu_for(path: ProductPath) -> Arc<GpuContext> {
     let mut map = CONTEXTS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
     map.entry(path)
         .or_insert_with(|| {
-            if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
-                std::env::set_var("XDG_RUNTIME_DIR", "/tmp");
-            }
-            let ctx = pollster::block_on(GpuContext::new(&Default::default())).expect("a wgpu adapter (lavapipe in CI)");
+            let ctx = open_device();
             ctx.set_matmul_variant(path.variant);
             ctx.set_weight_store(path.store);
             ctx.set_stage_activations(path.staged);
@@ -77,13 +74,23 @@ pub fn product_paths() -> Vec<ProductPath> {
 pub fn gpu() -> Arc<GpuContext> {
     static DEFAULT: OnceLock<Arc<GpuContext>> = OnceLock::new();
     DEFAULT
-        .get_or_init(|| {
-            if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
-                std::env::set_var("XDG_RUNTIME_DIR", "/tmp");
-            }
-            pollster::block_on(GpuContext::new(&Default::default())).expect("a wgpu adapter (lavapipe in CI)")
-        })
+        .get_or_init(open_device)
         .clone()
+}
+
+/// A device on the adapter wgpu picks. With COSPEC_EXPECT_ADAPTER set (CI's second driver
+/// run), the adapter's name must contain it: a run meant for one driver never passes
+/// silently on another.
+pub fn open_device() -> Arc<GpuContext> {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        std::env::set_var("XDG_RUNTIME_DIR", "/tmp");
+    }
+    let ctx = pollster::block_on(GpuContext::new(&Default::default())).expect("a wgpu adapter (lavapipe in CI)");
+    if let Ok(want) = std::env::var("COSPEC_EXPECT_ADAPTER") {
+        let name = ctx.adapter.to_string();
+        assert!(name.to_lowercase().contains(&want.to_lowercase()), "COSPEC_EXPECT_ADAPTER={want:?}, but the adapter is {name}");
+    }
+    ctx
 }
 
 /// Every matmul shape this device can run (the subgroup shape needs fixed subgroups of 8+).
