@@ -51,16 +51,34 @@ fn print_profile(title: &str, profile: &[(&str, f64)]) {
     }
 }
 
-pub fn bench(gpu_opts: &GpuOptions, path: &Path, prompt_tokens: usize, gen_tokens: usize, reps: usize, sequences: &[usize], json: bool) -> Result<()> {
+/// What `cospec bench` measures.
+pub struct BenchSpec<'a> {
+    pub prompt_tokens: usize,
+    pub gen_tokens: usize,
+    pub reps: usize,
+    /// Sequences decoded side by side (besides one).
+    pub sequences: &'a [usize],
+    /// Block sizes whose whole pass is timed against a 1-token pass.
+    pub blocks: &'a [usize],
+}
+
+/// Largest block `bench --blocks` times (the verify blocks of k <= 31).
+const MAX_BLOCK: usize = 32;
+
+pub fn bench(gpu_opts: &GpuOptions, path: &Path, spec: BenchSpec, json: bool) -> Result<()> {
+    let BenchSpec { prompt_tokens, gen_tokens, reps, sequences, blocks } = spec;
     let file = open(path)?;
     let ctx = gpu(gpu_opts)?;
     let adapter = ctx.adapter.to_string();
     if let Some(n) = sequences.iter().find(|&&n| n == 0 || n > MAX_SEQUENCES) {
         anyhow::bail!("--sequences {n}: between 1 and {MAX_SEQUENCES} sequences side by side");
     }
-    let region = (prompt_tokens + gen_tokens + 8).max(64);
+    if let Some(n) = blocks.iter().find(|&&n| n == 0 || n > MAX_BLOCK) {
+        anyhow::bail!("--blocks {n}: between 1 and {MAX_BLOCK} tokens a block");
+    }
+    let region = (prompt_tokens + gen_tokens + MAX_BLOCK + 8).max(64);
     let most = sequences.iter().copied().max().unwrap_or(1).max(1);
-    let mut model = load(ctx, &file, &LoadOptions { ctx_len: region * most, max_block: most.max(32) })?;
+    let mut model = load(ctx, &file, &LoadOptions { ctx_len: region * most, max_block: most.max(MAX_BLOCK) })?;
     let vocab = model.config.vocab as u32;
     // A fixed, ordinary token sequence: the speed does not depend on the ids.
     let prompt: Vec<u32> = (0..prompt_tokens as u32).map(|i| (i * 7919 + 13) % vocab).collect();
@@ -84,6 +102,17 @@ pub fn bench(gpu_opts: &GpuOptions, path: &Path, prompt_tokens: usize, gen_token
         }
     }
     let (pp, tg) = (median(pp), median(tg));
+    // Whole passes of each block size after the prompt, and a 1-token pass to compare with.
+    let mut block_ms = Vec::new();
+    if !blocks.is_empty() {
+        let one = pollster::block_on(model.pass_seconds(1, prompt_tokens, reps.max(3)))?;
+        for &n in blocks {
+            let s = if n == 1 { one } else { pollster::block_on(model.pass_seconds(n, prompt_tokens, reps.max(3)))? };
+            block_ms.push((n, s * 1e3, s / one));
+        }
+    }
+    // Weight bytes each pass reads at least once, per second of a decode pass.
+    let weight_gb_per_s = model.gpu_weight_bytes() as f64 * tg / 1e9;
     let profile = pollster::block_on(model.profile(1, prompt_tokens, reps.max(1)))?;
     let mut side_by_side = Vec::new();
     for &n in sequences.iter().filter(|&&n| n > 1) {
@@ -106,6 +135,8 @@ pub fn bench(gpu_opts: &GpuOptions, path: &Path, prompt_tokens: usize, gen_token
                 "prompt_tokens": prompt_tokens, "gen_tokens": gen_tokens, "reps": reps,
                 "prompt_tok_per_s": pp, "decode_tok_per_s": tg,
                 "dispatches_per_pass": model.dispatches_per_block(),
+                "weight_bytes": model.gpu_weight_bytes(), "decode_weight_gb_per_s": weight_gb_per_s,
+                "block_pass": block_ms.iter().map(|(n, ms, x)| serde_json::json!({"tokens": n, "ms": ms, "vs_one_token": x})).collect::<Vec<_>>(),
                 "matmul": matmul, "weights": weights, "cooperative_shape": shape, "wide_tile": wide,
                 "block_kernel_ms": block_profile.as_ref().map(|p| serde_json::json!({"tokens": most, "ms": kernel_ms(p)})),
                 "decode_tok_per_s_side_by_side": side_by_side.iter().map(|(n, v)| (n.to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
@@ -116,6 +147,10 @@ pub fn bench(gpu_opts: &GpuOptions, path: &Path, prompt_tokens: usize, gen_token
         println!("adapter:  {adapter}");
         println!("prompt:   {prompt_tokens} tokens  {pp:8.2} tok/s");
         println!("decode:   {gen_tokens} tokens  {tg:8.2} tok/s   ({} launches per pass)", model.dispatches_per_block());
+        println!("weights:  {:.1} MB, read at {weight_gb_per_s:.1} GB/s while decoding", model.gpu_weight_bytes() as f64 / 1e6);
+        for (n, ms, x) in &block_ms {
+            println!("block of {n:>2} tokens: {ms:8.3} ms a pass ({x:.2}x a 1-token pass)");
+        }
         for (n, v) in &side_by_side {
             println!("decode, {n} sequences side by side: {v:8.2} tok/s in all ({:.2}x one sequence)", v / tg);
         }

@@ -155,5 +155,10 @@ pub fn adapters(gpu_opts: &GpuOptions) -> Result<()> {
     for (i, a) in list.iter().enumerate() {
         println!("{i}: {a}");
     }
+    // The one every other command would open with these options.
+    match pollster::block_on(cospec::gpu::GpuContext::new(gpu_opts)) {
+        Ok(ctx) => println!("picked: {}", ctx.adapter),
+        Err(e) => println!("picked: none ({e})"),
+    }
     Ok(())
 }

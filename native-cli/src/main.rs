@@ -106,6 +106,10 @@ enum Command {
         /// sequence in its own cache region) and report their total tok/s, e.g. 4,8
         #[arg(long, value_delimiter = ',')]
         sequences: Vec<usize>,
+        /// Also time whole blocks of these many tokens (a verify pass: every position's
+        /// logits) and report each against a 1-token pass, e.g. 1,2,4,5,8
+        #[arg(long, value_delimiter = ',')]
+        blocks: Vec<usize>,
         /// Print one JSON line instead of a table
         #[arg(long)]
         json: bool,
@@ -196,8 +200,8 @@ fn main() {
             }
         }
         Command::Info { model } => commands::info(&gpu, &model),
-        Command::Bench { model, prompt_tokens, gen_tokens, reps, sequences, json } => {
-            bench::bench(&gpu, &model, prompt_tokens, gen_tokens, reps, &sequences, json)
+        Command::Bench { model, prompt_tokens, gen_tokens, reps, sequences, blocks, json } => {
+            bench::bench(&gpu, &model, bench::BenchSpec { prompt_tokens, gen_tokens, reps, sequences: &sequences, blocks: &blocks }, json)
         }
         Command::Score { model, tokens } => commands::score(&gpu, &model, &tokens),
         Command::BenchSpd { draft, target, prompts, limit, max_tokens, ks, mode, arbiter, json } => {
