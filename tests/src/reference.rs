@@ -54,7 +54,9 @@ fn rmsnorm(x: &[f32], g: &[f32], eps: f32, arith: Arith) -> Vec<f32> {
     x.iter().zip(g).map(|(v, g)| v * inv * g).collect()
 }
 
-fn rope(v: &mut [f32], heads: usize, hd: usize, pos: usize, theta: f64, halves: bool, arith: Arith) {
+/// `div[i]` divides pair i's angle (rope scaling; `ModelConfig::rope_freq_divisors`).
+#[allow(clippy::too_many_arguments)]
+fn rope(v: &mut [f32], heads: usize, hd: usize, pos: usize, theta: f64, div: &[f32], halves: bool, arith: Arith) {
     // ggml's angle table: f32, each pair's angle the previous one's times base^(-2/d).
     let step = (theta as f32).powf(-2.0 / hd as f32);
     for h in 0..heads {
@@ -63,10 +65,11 @@ fn rope(v: &mut [f32], heads: usize, hd: usize, pos: usize, theta: f64, halves: 
         for i in 0..hd / 2 {
             let (s, c) = match arith {
                 Arith::F32 => {
-                    let a = pos as f64 * theta.powf(-2.0 * i as f64 / hd as f64);
+                    let a = pos as f64 * theta.powf(-2.0 * i as f64 / hd as f64) / div[i] as f64;
                     (a.sin() as f32, a.cos() as f32)
                 }
-                Arith::LlamaCpp => (a32.sin(), a32.cos()),
+                // ggml divides the angle by the pair's factor before taking sin and cos.
+                Arith::LlamaCpp => ((a32 / div[i]).sin(), (a32 / div[i]).cos()),
             };
             a32 *= step;
             let (i0, i1) = if halves { (i, i + hd / 2) } else { (2 * i, 2 * i + 1) };
@@ -141,8 +144,8 @@ impl RefModel {
                     k.iter_mut().zip(bk).for_each(|(a, b)| *a += b);
                     v.iter_mut().zip(bv).for_each(|(a, b)| *a += b);
                 }
-                rope(&mut q, c.n_head, hd, pos, c.rope_theta, c.rope_halves, arith);
-                rope(&mut k, c.n_kv, hd, pos, c.rope_theta, c.rope_halves, arith);
+                rope(&mut q, c.n_head, hd, pos, c.rope_theta, &c.rope_freq_divisors, c.rope_halves, arith);
+                rope(&mut k, c.n_kv, hd, pos, c.rope_theta, &c.rope_freq_divisors, c.rope_halves, arith);
                 // llama.cpp: the KV cache is f16 and Q meets it rounded to f16.
                 f16_if(&mut q);
                 f16_if(&mut k);

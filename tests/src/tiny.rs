@@ -98,9 +98,22 @@ pub fn byte_char(b: u8) -> char {
     unreachable!()
 }
 
+/// A tensor as the GGUF writer takes it: name, type, shape, bytes.
+pub type TensorBytes = (String, DType, Vec<usize>, Vec<u8>);
+
 /// The GGUF bytes of a tiny model. Vocabulary: 256 byte tokens, a few merges, ChatML specials,
 /// padded to `vocab`.
 pub fn tiny_gguf(s: &TinySpec) -> Vec<u8> {
+    tiny_gguf_with(s, Vec::new(), Vec::new())
+}
+
+/// An F32 vector tensor.
+pub fn f32_tensor(name: &str, v: &[f32]) -> TensorBytes {
+    (name.to_string(), DType::F32, vec![v.len()], f32_bytes(v))
+}
+
+/// `tiny_gguf` with more metadata and tensors (what a newer converter would write).
+pub fn tiny_gguf_with(s: &TinySpec, extra_meta: Vec<(String, MetaValue)>, extra_tensors: Vec<TensorBytes>) -> Vec<u8> {
     let mut r = rng(s.seed);
     let a = s.arch;
     let hd = s.hidden / s.heads;
@@ -121,7 +134,7 @@ pub fn tiny_gguf(s: &TinySpec) -> Vec<u8> {
     let types: Vec<MetaValue> = (0..s.vocab)
         .map(|i| MetaValue::I32(if (first_special..first_special + 3).contains(&i) { 3 } else { 1 }))
         .collect();
-    let meta = vec![
+    let mut meta = vec![
         ("general.architecture".to_string(), MetaValue::Str(a.to_string())),
         (format!("{a}.block_count"), MetaValue::U32(s.layers as u32)),
         (format!("{a}.context_length"), MetaValue::U32(256)),
@@ -179,6 +192,8 @@ pub fn tiny_gguf(s: &TinySpec) -> Vec<u8> {
     let g: Vec<f32> = (0..s.hidden).map(|_| r.random_range(0.5f32..1.5)).collect();
     tensors.push(("output_norm.weight".into(), DType::F32, vec![s.hidden], f32_bytes(&g)));
     let _ = f16::ZERO;
+    meta.extend(extra_meta);
+    tensors.extend(extra_tensors);
     write(&meta, &tensors)
 }
 

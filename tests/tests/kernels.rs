@@ -370,7 +370,7 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias_and_slots() {
         let bb = GpuBuffer::from_f32(&ctx, "b", &b);
         let kc = CacheStore::from_f32(&ctx, "kc", &vec![POISON; nkv * ctx_len * hd], texture).unwrap();
         let vc = CacheStore::from_f32(&ctx, "vc", &vec![POISON; nkv * ctx_len * hd], texture).unwrap();
-        let rot = GpuBuffer::from_f32(&ctx, "rot", &rotation_table(ctx_len, hd, 10000.0));
+        let rot = GpuBuffer::from_f32(&ctx, "rot", &rotation_table(ctx_len, hd, 10000.0, &[]));
         let zero = GpuBuffer::zeros(&ctx, "zero", 4);
         let (st, sl) = step_for(&ctx, &slots, slotted);
         let d = rope_store::prepare(

@@ -78,6 +78,7 @@ impl ModelFile {
         if let Some(e) = config["rms_norm_eps"].as_f64() {
             metadata.insert(format!("{arch}.attention.layer_norm_rms_epsilon"), MetaValue::F64(e));
         }
+        translate_math_keys(&config, arch, &mut metadata)?;
         if let Some(tc) = tokenizer_config_json {
             let tc: serde_json::Value = serde_json::from_str(tc)
                 .map_err(|e| FormatError::Invalid(format!("tokenizer_config.json: {e}")))?;
@@ -98,7 +99,12 @@ impl ModelFile {
             let header = parse_prefix(blob.as_ref(), safetensors_header)
                 .map_err(|e| FormatError::Invalid(format!("safetensors file {index}: {e}")))?;
             for (name, dtype, shape, offset, size) in header {
-                let Some(gname) = gguf_name(&name) else { continue };
+                if HARMLESS_TENSORS.iter().any(|t| name.ends_with(t)) {
+                    continue;
+                }
+                // A tensor with no GGUF name keeps its own, so the model refuses it by name
+                // (model/understood.rs) instead of running without it.
+                let gname = gguf_name(&name).unwrap_or_else(|| name.clone());
                 let info = TensorInfo { name: gname.clone(), dtype, shape, offset, size };
                 if tensors.insert(gname.clone(), (index, info)).is_some() {
                     return Err(FormatError::Invalid(format!("tensor '{name}' appears twice")));
@@ -114,6 +120,65 @@ impl ModelFile {
             file_bytes,
         })
     }
+}
+
+/// Tensors some checkpoints carry that change nothing: rope's standard inverse frequencies.
+const HARMLESS_TENSORS: [&str; 1] = ["rotary_emb.inv_freq"];
+
+/// config.json settings that change the math, as the GGUF keys the config reads or refuses:
+/// rope scaling (linear and llama3 implemented, others refused by name), and settings the
+/// engine does not implement (another activation, a head size apart from hidden / heads,
+/// sliding windows, soft-capping, partial rotary), refused here.
+fn translate_math_keys(config: &serde_json::Value, arch: &str, metadata: &mut BTreeMap<String, MetaValue>) -> Result<(), FormatError> {
+    let refuse = |what: String| Err(FormatError::NotUnderstood(format!("config.json {what}")));
+    for key in ["hidden_act", "hidden_activation"] {
+        if let Some(act) = config[key].as_str() {
+            if act != "silu" {
+                return refuse(format!("{key} = {act:?} (the feed-forward gate is SiLU)"));
+            }
+        }
+    }
+    if let (Some(hd), Some(h), Some(n)) = (config["head_dim"].as_u64(), config["hidden_size"].as_u64(), config["num_attention_heads"].as_u64()) {
+        if n == 0 || hd * n != h {
+            return refuse(format!("head_dim = {hd} with hidden_size {h} and {n} heads (heads of hidden_size / heads are implemented)"));
+        }
+    }
+    if config["use_sliding_window"].as_bool() == Some(true) {
+        return refuse(format!("use_sliding_window with sliding_window = {}", config["sliding_window"]));
+    }
+    for key in ["attn_logit_softcapping", "final_logit_softcapping", "layer_types", "num_experts", "num_local_experts"] {
+        if !config[key].is_null() && config[key] != serde_json::json!(0) {
+            return refuse(format!("{key} = {}", config[key]));
+        }
+    }
+    if let Some(p) = config["partial_rotary_factor"].as_f64() {
+        if p != 1.0 {
+            return refuse(format!("partial_rotary_factor = {p}"));
+        }
+    }
+    let scaling = &config["rope_scaling"];
+    if scaling.is_null() {
+        return Ok(());
+    }
+    let kind = scaling["rope_type"].as_str().or_else(|| scaling["type"].as_str()).unwrap_or("(no type)");
+    let number = |k: &str| scaling[k].as_f64().ok_or_else(|| FormatError::Missing(format!("rope_scaling.{k} in config.json")));
+    metadata.insert(format!("{arch}.rope.scaling.type"), MetaValue::Str(kind.to_string()));
+    match kind {
+        "default" => {
+            metadata.insert(format!("{arch}.rope.scaling.type"), MetaValue::Str("none".into()));
+        }
+        "linear" => {
+            metadata.insert(format!("{arch}.rope.scaling.factor"), MetaValue::F64(number("factor")?));
+        }
+        "llama3" => {
+            for (key, field) in crate::model::config::LLAMA3_ROPE_KEYS.iter().zip(["factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"]) {
+                metadata.insert(key.to_string(), MetaValue::F64(number(field)?));
+            }
+        }
+        // Left for the config to refuse by name (yarn, dynamic, longrope, ...).
+        _ => {}
+    }
+    Ok(())
 }
 
 /// One tensor of a safetensors header: name, type, shape, file offset, byte size.

@@ -28,6 +28,10 @@ pub enum FormatError {
     Shape(String),
     #[error("missing {0}")]
     Missing(String),
+    /// Something in the file that would change the computation and that the engine does not
+    /// implement: running with it ignored would give wrong answers without a word.
+    #[error("{0}: not implemented, and ignoring it would compute wrong results")]
+    NotUnderstood(String),
     #[error("cannot read {path}: {message}")]
     Io { path: String, message: String },
 }

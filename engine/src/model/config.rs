@@ -36,6 +36,10 @@ pub struct ModelConfig {
     pub rope_halves: bool,
     pub tied_output: bool,
     pub qkv_bias: bool,
+    /// Per rotary frequency (head_dim / 2), what its angle is divided by: Llama 3's rope
+    /// factors (GGUF `rope_freqs.weight`, HF `rope_scaling` of type llama3) times a linear
+    /// scaling factor; all 1 for plain rope.
+    pub rope_freq_divisors: Vec<f32>,
 }
 
 /// Upper bounds that keep a hostile header from asking for absurd buffers.
@@ -103,7 +107,8 @@ impl ModelConfig {
             Arch::Qwen2 => true,
             Arch::Llama => f.meta(HF_ROPE_KEY).and_then(|v| v.as_bool()).unwrap_or(false),
         };
-        Ok(ModelConfig {
+        let rope_freq_divisors = rope_divisors(f, arch_name, head_dim, rope_theta)?;
+        let config = ModelConfig {
             arch,
             n_layer,
             hidden,
@@ -118,7 +123,10 @@ impl ModelConfig {
             rope_halves,
             tied_output: f.tensor("output.weight").is_none(),
             qkv_bias: f.tensor("blk.0.attn_q.bias").is_some(),
-        })
+            rope_freq_divisors,
+        };
+        super::understood::check(f, &config)?;
+        Ok(config)
     }
 
     pub fn q_width(&self) -> usize {
@@ -128,4 +136,71 @@ impl ModelConfig {
     pub fn kv_width(&self) -> usize {
         self.n_kv * self.head_dim
     }
+}
+
+/// HF `rope_scaling` of type llama3, translated by formats/hf.rs to these keys.
+pub const LLAMA3_ROPE_KEYS: [&str; 4] =
+    ["cospec.rope.llama3.factor", "cospec.rope.llama3.low_freq_factor", "cospec.rope.llama3.high_freq_factor", "cospec.rope.llama3.original_context_length"];
+
+/// What each rotary frequency's angle is divided by (`ModelConfig::rope_freq_divisors`).
+fn rope_divisors(f: &ModelFile, arch: &str, head_dim: usize, theta: f64) -> Result<Vec<f32>, FormatError> {
+    let half = head_dim / 2;
+    let positive = |key: &str| -> Result<f64, FormatError> {
+        match f.meta(key).and_then(|v| v.as_f64()) {
+            Some(v) if v.is_finite() && v > 0.0 && v < 1e6 => Ok(v),
+            Some(v) => Err(FormatError::Invalid(format!("metadata {key} = {v} is out of range"))),
+            None => Err(FormatError::Missing(format!("metadata {key}"))),
+        }
+    };
+    let type_key = format!("{arch}.rope.scaling.type");
+    let mut d = vec![1.0f32; half];
+    match f.meta(&type_key).map(|v| v.as_str()) {
+        None | Some(Some("none")) => {}
+        // Positions compressed by the factor (llama.cpp's freq_scale = 1 / factor).
+        Some(Some("linear")) => {
+            let factor = positive(&format!("{arch}.rope.scaling.factor"))? as f32;
+            d.iter_mut().for_each(|x| *x = factor);
+        }
+        Some(Some("llama3")) => {
+            let [factor, low, high, old_ctx] = LLAMA3_ROPE_KEYS.map(|k| positive(k));
+            d = llama3_divisors(head_dim, theta, factor?, low?, high?, old_ctx?)?;
+        }
+        Some(other) => {
+            return Err(FormatError::NotUnderstood(format!("metadata {type_key} = {:?} (rope scaling: none, linear and llama3 are implemented)", other.unwrap_or("(not a string)"))));
+        }
+    }
+    if let Some(t) = f.tensor("rope_freqs.weight") {
+        if t.shape.iter().product::<usize>() != half {
+            return Err(FormatError::Shape(format!("rope_freqs.weight has shape {:?}, expected [{half}] (head dimension / 2)", t.shape)));
+        }
+        let factors = f.tensor_f32("rope_freqs.weight")?;
+        if let Some(bad) = factors.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
+            return Err(FormatError::Invalid(format!("rope_freqs.weight holds {bad}: rope factors must be positive")));
+        }
+        d.iter_mut().zip(&factors).for_each(|(x, ff)| *x *= ff);
+    }
+    Ok(d)
+}
+
+/// Llama 3.1's rope scaling, as transformers and llama.cpp's converter compute it: long
+/// wavelengths divided by `factor`, short ones kept, a smooth blend between.
+pub fn llama3_divisors(head_dim: usize, theta: f64, factor: f64, low: f64, high: f64, old_ctx: f64) -> Result<Vec<f32>, FormatError> {
+    if high <= low {
+        return Err(FormatError::Invalid(format!("llama3 rope scaling: high_freq_factor {high} must exceed low_freq_factor {low}")));
+    }
+    let (low_wavelen, high_wavelen) = (old_ctx / low, old_ctx / high);
+    Ok((0..head_dim / 2)
+        .map(|i| {
+            let freq = theta.powf(-2.0 * i as f64 / head_dim as f64);
+            let wavelen = 2.0 * std::f64::consts::PI / freq;
+            if wavelen < high_wavelen {
+                1.0
+            } else if wavelen > low_wavelen {
+                factor as f32
+            } else {
+                let smooth = (old_ctx / wavelen - low) / (high - low);
+                (1.0 / ((1.0 - smooth) / factor + smooth)) as f32
+            }
+        })
+        .collect())
 }

@@ -194,7 +194,7 @@ impl Model {
         let sample_scratch = GpuBuffer::zeros(g, "sample scratch", c.vocab);
         let rng = GpuBuffer::zeros(g, "rng", 1);
         let zero = GpuBuffer::zeros(g, "zero", 4);
-        let rot = GpuBuffer::from_f32(g, "rope table", &rotation_table(ctx_len, c.head_dim, c.rope_theta));
+        let rot = GpuBuffer::from_f32(g, "rope table", &rotation_table(ctx_len, c.head_dim, c.rope_theta, &c.rope_freq_divisors));
         let mode = if c.rope_halves { RopeMode::Halves } else { RopeMode::Adjacent };
 
         let embd = matrix(file, g, "token_embd.weight", c.vocab, h)?;

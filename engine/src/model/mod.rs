@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod llm;
+pub mod understood;
 
 pub use config::{Arch, ModelConfig};
 pub use llm::{LoadOptions, LogitsRows, Model};

@@ -36,12 +36,14 @@ pub struct RopeArgs<'a> {
 }
 
 /// The (cos, sin) table of every position below `ctx_len`, computed in f64.
-pub fn rotation_table(ctx_len: usize, head_dim: usize, theta: f64) -> Vec<f32> {
+/// `divisors` (head_dim / 2 of them, or empty for all 1) divide each frequency's angle: rope
+/// scaling (`ModelConfig::rope_freq_divisors`).
+pub fn rotation_table(ctx_len: usize, head_dim: usize, theta: f64, divisors: &[f32]) -> Vec<f32> {
     let half = head_dim / 2;
     let mut t = Vec::with_capacity(ctx_len * half * 2);
     for pos in 0..ctx_len {
         for i in 0..half {
-            let freq = theta.powf(-2.0 * i as f64 / head_dim as f64);
+            let freq = theta.powf(-2.0 * i as f64 / head_dim as f64) / divisors.get(i).copied().unwrap_or(1.0) as f64;
             let a = pos as f64 * freq;
             t.push(a.cos() as f32);
             t.push(a.sin() as f32);
