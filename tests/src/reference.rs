@@ -1,4 +1,4 @@
-//! A plain f32 CPU forward pass of llama/qwen2, written from the equations, as the reference
+//! A plain f32 CPU forward pass of llama/qwen2/qwen3, written from the equations, as the reference
 //! the GPU engine is checked against. No cache: every call recomputes all positions.
 //! `Arith::LlamaCpp` rounds as llama.cpp's CPU backend does instead (llamacpp_rounding.rs).
 
@@ -26,6 +26,8 @@ struct Layer {
     wu: Matrix,
     wd: Matrix,
     bias: Option<(Vec<f32>, Vec<f32>, Vec<f32>)>,
+    /// Per-head q and k norm gains (qwen3).
+    qk_norm: Option<(Vec<f32>, Vec<f32>)>,
 }
 
 pub struct RefModel {
@@ -102,6 +104,7 @@ impl RefModel {
                     wu: m(&n("ffn_up.weight")),
                     wd: m(&n("ffn_down.weight")),
                     bias: cfg.qkv_bias.then(|| (t(&n("attn_q.bias")), t(&n("attn_k.bias")), t(&n("attn_v.bias")))),
+                    qk_norm: cfg.qk_norm.then(|| (t(&n("attn_q_norm.weight")), t(&n("attn_k_norm.weight")))),
                 }
             })
             .collect();
@@ -143,6 +146,14 @@ impl RefModel {
                     q.iter_mut().zip(bq).for_each(|(a, b)| *a += b);
                     k.iter_mut().zip(bk).for_each(|(a, b)| *a += b);
                     v.iter_mut().zip(bv).for_each(|(a, b)| *a += b);
+                }
+                if let Some((gq, gk)) = &l.qk_norm {
+                    for (v, heads, g) in [(&mut q, c.n_head, gq), (&mut k, c.n_kv, gk)] {
+                        for head in 0..heads {
+                            let normed = rmsnorm(&v[head * hd..(head + 1) * hd], g, c.rms_eps, arith);
+                            v[head * hd..(head + 1) * hd].copy_from_slice(&normed);
+                        }
+                    }
                 }
                 rope(&mut q, c.n_head, hd, pos, c.rope_theta, &c.rope_freq_divisors, c.rope_halves, arith);
                 rope(&mut k, c.n_kv, hd, pos, c.rope_theta, &c.rope_freq_divisors, c.rope_halves, arith);

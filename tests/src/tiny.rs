@@ -15,8 +15,12 @@ pub struct TinySpec {
     pub ffn: usize,
     pub heads: usize,
     pub kv_heads: usize,
+    /// A head's size when it is not hidden / heads (qwen3 writes attention.key_length).
+    pub head_dim: Option<usize>,
     pub vocab: usize,
     pub qkv_bias: bool,
+    /// Per-head q and k norm gains (qwen3).
+    pub qk_norm: bool,
     pub tied: bool,
     /// Types of attention, FFN, embedding and output weights.
     pub attn_type: DType,
@@ -40,8 +44,10 @@ pub fn tiny_llama(seed: u64) -> TinySpec {
         ffn: 96,
         heads: 4,
         kv_heads: 2,
+        head_dim: None,
         vocab: 300,
         qkv_bias: false,
+        qk_norm: false,
         tied: true,
         attn_type: DType::Q4_0,
         v_type: DType::Q4_0,
@@ -62,8 +68,10 @@ pub fn tiny_qwen2(seed: u64) -> TinySpec {
         ffn: 512,
         heads: 4,
         kv_heads: 2,
+        head_dim: None,
         vocab: 300,
         qkv_bias: true,
+        qk_norm: false,
         tied: false,
         attn_type: DType::Q4K,
         v_type: DType::Q6K,
@@ -73,6 +81,11 @@ pub fn tiny_qwen2(seed: u64) -> TinySpec {
         seed,
         perturb_last_ffn: None,
     }
+}
+
+/// qwen3: heads wider than hidden / heads (q is 2x hidden), no biases, per-head q/k norms.
+pub fn tiny_qwen3(seed: u64) -> TinySpec {
+    TinySpec { arch: "qwen3", hidden: 256, heads: 4, kv_heads: 2, head_dim: Some(128), qkv_bias: false, qk_norm: true, ..tiny_qwen2(seed) }
 }
 
 fn f32_bytes(v: &[f32]) -> Vec<u8> {
@@ -116,8 +129,8 @@ pub fn f32_tensor(name: &str, v: &[f32]) -> TensorBytes {
 pub fn tiny_gguf_with(s: &TinySpec, extra_meta: Vec<(String, MetaValue)>, extra_tensors: Vec<TensorBytes>) -> Vec<u8> {
     let mut r = rng(s.seed);
     let a = s.arch;
-    let hd = s.hidden / s.heads;
-    let kvw = s.kv_heads * hd;
+    let hd = s.head_dim.unwrap_or(s.hidden / s.heads);
+    let (qw, kvw) = (s.heads * hd, s.kv_heads * hd);
     let mut tokens: Vec<String> = (0..=255u8).map(|b| byte_char(b).to_string()).collect();
     let merges = ["Ġ t", "h e", "Ġt he", "i n", "e r"];
     for m in merges {
@@ -145,7 +158,7 @@ pub fn tiny_gguf_with(s: &TinySpec, extra_meta: Vec<(String, MetaValue)>, extra_
         (format!("{a}.rope.freq_base"), MetaValue::F32(10000.0)),
         (format!("{a}.attention.layer_norm_rms_epsilon"), MetaValue::F32(1e-5)),
         ("tokenizer.ggml.model".to_string(), MetaValue::Str("gpt2".into())),
-        ("tokenizer.ggml.pre".to_string(), MetaValue::Str(if a == "qwen2" { "qwen2" } else { "smollm" }.into())),
+        ("tokenizer.ggml.pre".to_string(), MetaValue::Str(if a.starts_with("qwen") { "qwen2" } else { "smollm" }.into())),
         ("tokenizer.ggml.tokens".to_string(), MetaValue::Array(tokens.into_iter().map(MetaValue::Str).collect())),
         ("tokenizer.ggml.token_type".to_string(), MetaValue::Array(types)),
         ("tokenizer.ggml.merges".to_string(), MetaValue::Array(merges.iter().map(|m| MetaValue::Str(m.to_string())).collect())),
@@ -160,10 +173,10 @@ pub fn tiny_gguf_with(s: &TinySpec, extra_meta: Vec<(String, MetaValue)>, extra_
     let attn_scale = 1.0 / (s.hidden as f32).sqrt() * 2.0;
     for l in 0..s.layers {
         let n = |x: &str| format!("blk.{l}.{x}");
-        mat(n("attn_q.weight"), s.attn_type, s.hidden, s.hidden, attn_scale, &mut r);
+        mat(n("attn_q.weight"), s.attn_type, qw, s.hidden, attn_scale, &mut r);
         mat(n("attn_k.weight"), s.attn_type, kvw, s.hidden, attn_scale, &mut r);
         mat(n("attn_v.weight"), s.v_type, kvw, s.hidden, attn_scale, &mut r);
-        mat(n("attn_output.weight"), s.attn_type, s.hidden, s.hidden, attn_scale, &mut r);
+        mat(n("attn_output.weight"), s.attn_type, s.hidden, qw, attn_scale, &mut r);
         mat(n("ffn_gate.weight"), s.ffn_type, s.ffn, s.hidden, attn_scale, &mut r);
         mat(n("ffn_up.weight"), s.ffn_type, s.ffn, s.hidden, attn_scale, &mut r);
         mat(n("ffn_down.weight"), s.ffn_type, s.hidden, s.ffn, 1.0 / (s.ffn as f32).sqrt() * 2.0, &mut r);
@@ -183,15 +196,25 @@ pub fn tiny_gguf_with(s: &TinySpec, extra_meta: Vec<(String, MetaValue)>, extra_
             tensors.push((format!("blk.{l}.{norm}"), DType::F32, vec![s.hidden], f32_bytes(&g)));
         }
         if s.qkv_bias {
-            for (b, n) in [("attn_q.bias", s.hidden), ("attn_k.bias", kvw), ("attn_v.bias", kvw)] {
+            for (b, n) in [("attn_q.bias", qw), ("attn_k.bias", kvw), ("attn_v.bias", kvw)] {
                 let v: Vec<f32> = (0..n).map(|_| r.random_range(-0.5f32..0.5)).collect();
                 tensors.push((format!("blk.{l}.{b}"), DType::F32, vec![n], f32_bytes(&v)));
+            }
+        }
+        if s.qk_norm {
+            for norm in ["attn_q_norm.weight", "attn_k_norm.weight"] {
+                let g: Vec<f32> = (0..hd).map(|_| r.random_range(0.5f32..1.5)).collect();
+                tensors.push((format!("blk.{l}.{norm}"), DType::F32, vec![hd], f32_bytes(&g)));
             }
         }
     }
     let g: Vec<f32> = (0..s.hidden).map(|_| r.random_range(0.5f32..1.5)).collect();
     tensors.push(("output_norm.weight".into(), DType::F32, vec![s.hidden], f32_bytes(&g)));
     let _ = f16::ZERO;
+    if s.head_dim.is_some() {
+        meta.push((format!("{a}.attention.key_length"), MetaValue::U32(hd as u32)));
+        meta.push((format!("{a}.attention.value_length"), MetaValue::U32(hd as u32)));
+    }
     meta.extend(extra_meta);
     tensors.extend(extra_tensors);
     write(&meta, &tensors)

@@ -348,10 +348,12 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias_and_slots() {
         eprintln!("note: this adapter reads KV caches from buffers only; the texture cache is not tested");
     }
     let mut f = Failures::new();
-    for (((mode, bias), (slots, slotted)), texture) in
-        [(RopeMode::Adjacent, false), (RopeMode::Halves, true)].into_iter().flat_map(|a| rope_cases().map(|c| (a, c))).flat_map(|c| stores.iter().map(move |&t| (c.clone(), t)))
+    // (mode, QKV bias, per-head q/k norm): GGUF llama, qwen2, qwen3, and both at once.
+    let kinds = [(RopeMode::Adjacent, false, false), (RopeMode::Halves, true, false), (RopeMode::Halves, false, true), (RopeMode::Adjacent, true, true)];
+    for (((mode, bias, qk_norm), (slots, slotted)), texture) in
+        kinds.into_iter().flat_map(|a| rope_cases().map(|c| (a, c))).flat_map(|c| stores.iter().map(move |&t| (c.clone(), t)))
     {
-        f.case(format!("{mode:?} bias={bias} slots {slots:?} texture {texture}"), |f| {
+        f.case(format!("{mode:?} bias={bias} qk_norm={qk_norm} slots {slots:?} texture {texture}"), |f| {
         let (nh, nkv, hd, ctx_len) = (6usize, 2usize, 12usize, 40usize);
         let m = slots.len();
         let mut r = rng(11 + m as u64);
@@ -359,6 +361,20 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias_and_slots() {
         let k = random_f32(m * nkv * hd, &mut r);
         let v = random_f32(m * nkv * hd, &mut r);
         let b = random_f32((nh + 2 * nkv) * hd, &mut r);
+        let (q_gain, k_gain) = (random_f32(hd, &mut r), random_f32(hd, &mut r));
+        let eps = 1e-6f32;
+        // The kernel's per-head vector: biases (when present), then the q and k norm gains.
+        let mut per_head = if bias { b.clone() } else { Vec::new() };
+        if qk_norm {
+            per_head.extend(&q_gain);
+            per_head.extend(&k_gain);
+        }
+        let norm_ref = |vals: &mut [f32], g: &[f32]| {
+            if qk_norm {
+                let inv = 1.0 / (vals.iter().map(|v| v * v).sum::<f32>() / hd as f32 + eps).sqrt();
+                vals.iter_mut().zip(g).for_each(|(v, g)| *v = *v * inv * g);
+            }
+        };
         let mut qkv = Vec::new();
         for t in 0..m {
             qkv.extend_from_slice(&q[t * nh * hd..(t + 1) * nh * hd]);
@@ -367,7 +383,7 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias_and_slots() {
         }
         let qkvb = GpuBuffer::from_f32(&ctx, "qkv", &qkv);
         let qb = poisoned(&ctx, m * nh * hd);
-        let bb = GpuBuffer::from_f32(&ctx, "b", &b);
+        let bb = GpuBuffer::from_f32(&ctx, "b", &per_head);
         let kc = CacheStore::from_f32(&ctx, "kc", &vec![POISON; nkv * ctx_len * hd], texture).unwrap();
         let vc = CacheStore::from_f32(&ctx, "vc", &vec![POISON; nkv * ctx_len * hd], texture).unwrap();
         let rot = GpuBuffer::from_f32(&ctx, "rot", &rotation_table(ctx_len, hd, 10000.0, &[]));
@@ -375,7 +391,7 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias_and_slots() {
         let (st, sl) = step_for(&ctx, &slots, slotted);
         let d = rope_store::prepare(
             &ctx,
-            RopeArgs { qkv: &qkvb.buffer, q: &qb.buffer, bias: bias.then_some(&bb), k_cache: &kc, v_cache: &vc, rot_table: &rot, n_head: nh, n_kv: nkv, head_dim: hd, ctx_len, mode, zero: &zero },
+            RopeArgs { qkv: &qkvb.buffer, q: &qb.buffer, bias: (bias || qk_norm).then_some(&bb), has_bias: bias, qk_norm: qk_norm.then_some(eps), k_cache: &kc, v_cache: &vc, rot_table: &rot, n_head: nh, n_kv: nkv, head_dim: hd, ctx_len, mode, zero: &zero },
             &st,
             &sl,
         )
@@ -396,19 +412,21 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias_and_slots() {
         for (t, &(region, pos)) in slots.iter().enumerate() {
             for h in 0..nh {
                 let mut want: Vec<f32> = (0..hd).map(|i| q[(t * nh + h) * hd + i] + if bias { b[h * hd + i] } else { 0.0 }).collect();
+                norm_ref(&mut want, &q_gain);
                 rot_ref(&mut want, pos);
                 let e = rel_err(&gq[(t * nh + h) * hd..(t * nh + h + 1) * hd], &want);
-                f.check(e < 1e-5, || format!("{mode:?} bias={bias} slots {slots:?} texture {texture}: q token {t} head {h} rel err {e}"));
+                f.check(e < 1e-5, || format!("{mode:?} bias={bias} qk_norm={qk_norm} slots {slots:?} texture {texture}: q token {t} head {h} rel err {e}"));
             }
             for h in 0..nkv {
                 let kbias = |i: usize| if bias { b[nh * hd + h * hd + i] } else { 0.0 };
                 let vbias = |i: usize| if bias { b[(nh + nkv) * hd + h * hd + i] } else { 0.0 };
                 let mut want: Vec<f32> = (0..hd).map(|i| k[(t * nkv + h) * hd + i] + kbias(i)).collect();
+                norm_ref(&mut want, &k_gain);
                 rot_ref(&mut want, pos);
                 let row = h * ctx_len + region + pos;
                 written[row] = true;
                 let c = row * hd;
-                let case = || format!("{mode:?} bias={bias} slots {slots:?} texture {texture}: token {t} kv head {h}");
+                let case = || format!("{mode:?} bias={bias} qk_norm={qk_norm} slots {slots:?} texture {texture}: token {t} kv head {h}");
                 let ek = rel_err(&gk[c..c + hd], &want);
                 f.check(ek < 1e-5, || format!("{}: k rel err {ek}", case()));
                 let wv: Vec<f32> = (0..hd).map(|i| v[(t * nkv + h) * hd + i] + vbias(i)).collect();

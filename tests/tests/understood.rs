@@ -48,7 +48,7 @@ fn a_metadata_key_that_changes_the_math_is_refused_unless_implemented() {
         ("llama.attn_logit_softcapping", MetaValue::F32(50.0)),
         ("llama.expert_count", MetaValue::U32(8)),
         ("llama.rope.dimension_count", MetaValue::U32(hd / 2)),
-        ("llama.attention.key_length", MetaValue::U32(hd * 2)),
+        ("llama.attention.value_length", MetaValue::U32(hd * 2)),
         ("llama.rope.scaling.type", MetaValue::Str("yarn".into())),
         ("llama.rope.scale_linear", MetaValue::F32(2.0)),
     ] {
@@ -136,7 +136,6 @@ fn hf_configs_that_change_the_math_are_translated_or_refused() {
     let hf = |extra: serde_json::Value| ModelFile::from_hf_parts(&hf_config(extra), None, None, vec![]);
     for (extra, named) in [
         (serde_json::json!({"hidden_act": "gelu_pytorch_tanh"}), "hidden_act"),
-        (serde_json::json!({"head_dim": 32}), "head_dim"),
         (serde_json::json!({"use_sliding_window": true}), "use_sliding_window"),
         (serde_json::json!({"final_logit_softcapping": 30.0}), "final_logit_softcapping"),
         (serde_json::json!({"partial_rotary_factor": 0.5}), "partial_rotary_factor"),
@@ -144,6 +143,9 @@ fn hf_configs_that_change_the_math_are_translated_or_refused() {
         let e = hf(extra.clone()).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(e.contains(named) && e.contains("not implemented"), "{extra}: {e}");
     }
+    // A head size of its own becomes the key length the config reads.
+    let wide = hf(serde_json::json!({"head_dim": 32})).unwrap();
+    assert_eq!(wide.meta("llama.attention.key_length").and_then(|v| v.as_u64()), Some(32));
     // rope_scaling: llama3 becomes the config's divisors; an unimplemented type is named.
     let llama3 = serde_json::json!({"rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
         "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}});
@@ -158,17 +160,23 @@ fn hf_configs_that_change_the_math_are_translated_or_refused() {
 fn an_hf_tensor_without_a_place_in_the_graph_is_refused_by_name() {
     use safetensors::{serialize, tensor::TensorView, Dtype};
     let zeros = |n: usize| vec![0u8; n * 4];
-    let (embd, q_norm, inv_freq) = (zeros(300 * 64), zeros(16), zeros(8));
-    let views = vec![
-        ("model.embed_tokens.weight".to_string(), TensorView::new(Dtype::F32, vec![300, 64], &embd).unwrap()),
-        // Qwen3's per-head Q norm: the graph has no place for it yet.
-        ("model.layers.0.self_attn.q_norm.weight".to_string(), TensorView::new(Dtype::F32, vec![16], &q_norm).unwrap()),
-        // Rope's standard inverse frequencies: dropped, harmless.
-        ("model.layers.0.self_attn.rotary_emb.inv_freq".to_string(), TensorView::new(Dtype::F32, vec![8], &inv_freq).unwrap()),
-    ];
-    let st = serialize(views, None).unwrap();
-    let f = ModelFile::from_hf_parts(&hf_config(serde_json::json!({})), None, None, vec![blob_from_vec(st)]).unwrap();
+    let (embd, norm, inv_freq) = (zeros(300 * 64), zeros(64), zeros(8));
+    let folder = |extra: &str, extra_shape: Vec<usize>| {
+        let views = vec![
+            ("model.embed_tokens.weight".to_string(), TensorView::new(Dtype::F32, vec![300, 64], &embd).unwrap()),
+            (extra.to_string(), TensorView::new(Dtype::F32, extra_shape.clone(), &norm[..extra_shape[0] * 4]).unwrap()),
+            // Rope's standard inverse frequencies: dropped, harmless.
+            ("model.layers.0.self_attn.rotary_emb.inv_freq".to_string(), TensorView::new(Dtype::F32, vec![8], &inv_freq).unwrap()),
+        ];
+        let st = serialize(views, None).unwrap();
+        ModelFile::from_hf_parts(&hf_config(serde_json::json!({})), None, None, vec![blob_from_vec(st)]).unwrap()
+    };
+    // Gemma's extra norm has no GGUF name here: refused under its own.
+    let f = folder("model.layers.0.pre_feedforward_layernorm.weight", vec![16]);
     assert!(f.tensor("model.layers.0.self_attn.rotary_emb.inv_freq").is_none());
     let e = refusal(&f);
-    assert!(e.contains("tensor 'model.layers.0.self_attn.q_norm.weight'") && e.contains("not implemented"), "{e}");
+    assert!(e.contains("tensor 'model.layers.0.pre_feedforward_layernorm.weight'") && e.contains("not implemented"), "{e}");
+    // Qwen3's per-head q norm in a llama folder: llama has no place for it.
+    let e = refusal(&folder("model.layers.0.self_attn.q_norm.weight", vec![16]));
+    assert!(e.contains("tensor 'blk.0.attn_q_norm.weight'"), "{e}");
 }

@@ -28,6 +28,8 @@ fn gguf_name(hf: &str) -> Option<String> {
         "self_attn.k_proj" => "attn_k",
         "self_attn.v_proj" => "attn_v",
         "self_attn.o_proj" => "attn_output",
+        "self_attn.q_norm" => "attn_q_norm",
+        "self_attn.k_norm" => "attn_k_norm",
         "mlp.gate_proj" => "ffn_gate",
         "mlp.up_proj" => "ffn_up",
         "mlp.down_proj" => "ffn_down",
@@ -138,10 +140,9 @@ fn translate_math_keys(config: &serde_json::Value, arch: &str, metadata: &mut BT
             }
         }
     }
-    if let (Some(hd), Some(h), Some(n)) = (config["head_dim"].as_u64(), config["hidden_size"].as_u64(), config["num_attention_heads"].as_u64()) {
-        if n == 0 || hd * n != h {
-            return refuse(format!("head_dim = {hd} with hidden_size {h} and {n} heads (heads of hidden_size / heads are implemented)"));
-        }
+    // Heads of their own size (qwen3, some llamas): q is heads x head_dim wide.
+    if let Some(hd) = config["head_dim"].as_u64() {
+        metadata.insert(format!("{arch}.attention.key_length"), MetaValue::U64(hd));
     }
     if config["use_sliding_window"].as_bool() == Some(true) {
         return refuse(format!("use_sliding_window with sliding_window = {}", config["sliding_window"]));

@@ -227,7 +227,9 @@ pub fn all_variants() -> Vec<(String, String)> {
         v.push((format!("x_stage_{mode}"), assemble(X_STAGE, None, &[("MODE", mode)])));
     }
     for (store, read, write) in [("buffer", KV_BUFFER, KV_STORE_BUFFER), ("texture", KV_TEXTURE, KV_STORE_TEXTURE)] {
-        v.push((format!("rope_store_{store}"), assemble(&format!("{write}\n{ROPE_STORE}"), None, &[])));
+        for qk_norm in [0, 1] {
+            v.push((format!("rope_store_{store}_qknorm{qk_norm}"), assemble(&format!("{write}\n{ROPE_STORE}"), None, &[("QK_NORM", qk_norm)])));
+        }
         for (name, body) in [("attention", ATTENTION), ("attention_serial", ATTENTION_SERIAL), ("attention_subgroup", ATTENTION_SUBGROUP)] {
             v.push((format!("{name}_{store}"), assemble(&format!("{read}\n{body}"), None, &[("S", 8), ("D4", 32)])));
         }

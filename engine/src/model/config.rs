@@ -7,6 +7,9 @@ use crate::formats::{hf::HF_ROPE_KEY, FormatError, ModelFile};
 pub enum Arch {
     Llama,
     Qwen2,
+    /// Qwen3 (dense): qwen2's layout without QKV biases, each q and k head RMS-normalized
+    /// before rope, heads of their own size (attention.key_length), not hidden / heads.
+    Qwen3,
 }
 
 impl Arch {
@@ -14,6 +17,7 @@ impl Arch {
         match self {
             Arch::Llama => "llama",
             Arch::Qwen2 => "qwen2",
+            Arch::Qwen3 => "qwen3",
         }
     }
 }
@@ -40,6 +44,9 @@ pub struct ModelConfig {
     /// factors (GGUF `rope_freqs.weight`, HF `rope_scaling` of type llama3) times a linear
     /// scaling factor; all 1 for plain rope.
     pub rope_freq_divisors: Vec<f32>,
+    /// Each q and k head RMS-normalized and scaled by a gain (attn_q_norm, attn_k_norm) before
+    /// rope: qwen3.
+    pub qk_norm: bool,
 }
 
 /// Upper bounds that keep a hostile header from asking for absurd buffers.
@@ -52,9 +59,10 @@ impl ModelConfig {
         let arch = match arch_name {
             "llama" => Arch::Llama,
             "qwen2" => Arch::Qwen2,
+            "qwen3" => Arch::Qwen3,
             other => {
                 return Err(FormatError::Invalid(format!(
-                    "unknown architecture '{other}' (supported: llama, qwen2)"
+                    "unknown architecture '{other}' (supported: llama, qwen2, qwen3)"
                 )))
             }
         };
@@ -88,10 +96,20 @@ impl ModelConfig {
                 return bad(format!("{name} = {v} is out of range"));
             }
         }
-        if hidden % n_head != 0 || n_head % n_kv != 0 {
+        // A head's size: its own key (qwen3), else hidden / heads.
+        let key_length = f.meta(&key("attention.key_length")).and_then(|v| v.as_u64()).map(|v| v as usize);
+        if n_head % n_kv != 0 || (key_length.is_none() && hidden % n_head != 0) {
             return bad(format!("hidden {hidden}, heads {n_head} and kv heads {n_kv} do not divide"));
         }
-        let head_dim = hidden / n_head;
+        let head_dim = key_length.unwrap_or(hidden / n_head);
+        if head_dim == 0 || head_dim > 1024 || n_head * head_dim > MAX_DIM {
+            return bad(format!("head dimension {head_dim} with {n_head} heads is out of range"));
+        }
+        if let Some(v) = f.meta(&key("attention.value_length")).and_then(|v| v.as_u64()) {
+            if v as usize != head_dim {
+                return Err(FormatError::NotUnderstood(format!("metadata {} = {v} (values of another size than keys, {head_dim})", key("attention.value_length"))));
+            }
+        }
         if head_dim % 4 != 0 {
             return bad(format!("head dimension {head_dim} is not a multiple of 4"));
         }
@@ -104,7 +122,7 @@ impl ModelConfig {
             return bad(format!("rope theta {rope_theta} or rms eps {rms_eps} out of range"));
         }
         let rope_halves = match arch {
-            Arch::Qwen2 => true,
+            Arch::Qwen2 | Arch::Qwen3 => true,
             Arch::Llama => f.meta(HF_ROPE_KEY).and_then(|v| v.as_bool()).unwrap_or(false),
         };
         let rope_freq_divisors = rope_divisors(f, arch_name, head_dim, rope_theta)?;
@@ -123,6 +141,7 @@ impl ModelConfig {
             rope_halves,
             tied_output: f.tensor("output.weight").is_none(),
             qkv_bias: f.tensor("blk.0.attn_q.bias").is_some(),
+            qk_norm: arch == Arch::Qwen3,
             rope_freq_divisors,
         };
         super::understood::check(f, &config)?;

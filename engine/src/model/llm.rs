@@ -222,14 +222,19 @@ impl Model {
             let wo = matrix(file, g, &n("attn_output.weight"), h, qw)?;
             let wgu = stacked(file, g, &[(n("ffn_gate.weight"), ffn), (n("ffn_up.weight"), ffn)], h)?;
             let wd = matrix(file, g, &n("ffn_down.weight"), h, ffn)?;
-            let bias = if c.qkv_bias {
-                let mut b = vector(file, &n("attn_q.bias"), qw)?;
-                b.extend(vector(file, &n("attn_k.bias"), kvw)?);
-                b.extend(vector(file, &n("attn_v.bias"), kvw)?);
-                Some(GpuBuffer::from_f32(g, "qkv bias", &b))
-            } else {
-                None
-            };
+            // QKV biases, then the per-head q and k norm gains: what rope_store adds and
+            // scales by before rotating.
+            let mut per_head = Vec::new();
+            if c.qkv_bias {
+                per_head.extend(vector(file, &n("attn_q.bias"), qw)?);
+                per_head.extend(vector(file, &n("attn_k.bias"), kvw)?);
+                per_head.extend(vector(file, &n("attn_v.bias"), kvw)?);
+            }
+            if c.qk_norm {
+                per_head.extend(vector(file, &n("attn_q_norm.weight"), c.head_dim)?);
+                per_head.extend(vector(file, &n("attn_k_norm.weight"), c.head_dim)?);
+            }
+            let bias = (!per_head.is_empty()).then(|| GpuBuffer::from_f32(g, "qkv bias and norms", &per_head));
             let k_cache = CacheStore::zeros(g, "k cache", cache_floats, kv_texture)?;
             let v_cache = CacheStore::zeros(g, "v cache", cache_floats, kv_texture)?;
 
@@ -248,6 +253,8 @@ impl Model {
                     qkv: &qkv.buffer,
                     q: &q.buffer,
                     bias: bias.as_ref(),
+                    has_bias: c.qkv_bias,
+                    qk_norm: c.qk_norm.then_some(c.rms_eps),
                     k_cache: &k_cache,
                     v_cache: &v_cache,
                     rot_table: &rot,

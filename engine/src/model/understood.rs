@@ -19,6 +19,8 @@ const USED_KEYS: &[&str] = &[
     "rope.freq_base",
     "rope.scaling.type",
     "rope.scaling.factor",
+    "attention.key_length",
+    "attention.value_length",
 ];
 
 /// Keys under `{arch}.` that change nothing the engine computes (sizes it reads elsewhere,
@@ -42,6 +44,9 @@ fn layer_tensors(c: &ModelConfig) -> Vec<&'static str> {
     ];
     if c.qkv_bias {
         v.extend(["attn_q.bias", "attn_k.bias", "attn_v.bias"]);
+    }
+    if c.qk_norm {
+        v.extend(["attn_q_norm.weight", "attn_k_norm.weight"]);
     }
     v
 }
@@ -68,7 +73,7 @@ pub fn check(f: &ModelFile, c: &ModelConfig) -> Result<(), FormatError> {
         }
         // Keys that restate a size: harmless when they agree with the shapes.
         let want = match k {
-            "rope.dimension_count" | "attention.key_length" | "attention.value_length" => Some(c.head_dim as u64),
+            "rope.dimension_count" => Some(c.head_dim as u64),
             "expert_count" | "expert_used_count" => Some(0),
             _ => None,
         };

@@ -21,8 +21,13 @@ pub struct RopeArgs<'a> {
     pub qkv: &'a wgpu::Buffer,
     /// Rotated q, [tokens][n_head * head_dim].
     pub q: &'a wgpu::Buffer,
-    /// q, k, v biases concatenated, or None.
+    /// q, k, v biases concatenated (`has_bias`), then the per-head q and k norm gains
+    /// (head_dim each, with `qk_norm`), or None when neither.
     pub bias: Option<&'a GpuBuffer>,
+    pub has_bias: bool,
+    /// RMS-normalize each q and k head and scale it by its gain before rotating (qwen3), with
+    /// this epsilon.
+    pub qk_norm: Option<f32>,
     /// Both in buffers or both in textures.
     pub k_cache: &'a CacheStore,
     pub v_cache: &'a CacheStore,
@@ -59,14 +64,15 @@ pub fn prepare(ctx: &GpuContext, a: RopeArgs, step: &GpuBuffer, slots: &GpuBuffe
         format!("rope: head_dim {} / heads {} / kv heads {} do not fit", a.head_dim, a.n_head, a.n_kv)
     })?;
     check(a.rot_table.len >= a.ctx_len * a.head_dim, || "rope: rotation table too small".into())?;
-    if let Some(b) = a.bias {
-        check(b.len == (a.n_head + 2 * a.n_kv) * a.head_dim, || {
-            format!("rope: bias has {} elements", b.len)
-        })?;
-    }
+    let norm_base = if a.has_bias { (a.n_head + 2 * a.n_kv) * a.head_dim } else { 0 };
+    let want = norm_base + if a.qk_norm.is_some() { 2 * a.head_dim } else { 0 };
+    let have = a.bias.map(|b| b.len).unwrap_or(0);
+    check(have == want, || format!("rope: bias and norm gains have {have} elements, {want} expected"))?;
     let cache = cache_access("rope", a.k_cache, a.v_cache, a.n_kv * a.ctx_len * a.head_dim, true)?;
-    let source = assemble(&format!("{}\n{ROPE_STORE}", cache.source), None, &[]);
-    let pipeline = ctx.pipeline(&format!("rope_store{}", cache.key_suffix), &source, &[Read, ReadWrite, Read, cache.kind, cache.kind, Read, Uniform, Uniform, Read])?;
+    let qk_norm = a.qk_norm.is_some() as u32;
+    let source = assemble(&format!("{}\n{ROPE_STORE}", cache.source), None, &[("QK_NORM", qk_norm)]);
+    let key = format!("rope_store{}_qknorm{qk_norm}", cache.key_suffix);
+    let pipeline = ctx.pipeline(&key, &source, &[Read, ReadWrite, Read, cache.kind, cache.kind, Read, Uniform, Uniform, Read])?;
     let mode = match a.mode {
         RopeMode::Adjacent => 0,
         RopeMode::Halves => 1,
@@ -80,9 +86,9 @@ pub fn prepare(ctx: &GpuContext, a: RopeArgs, step: &GpuBuffer, slots: &GpuBuffe
             a.head_dim as u32,
             a.ctx_len as u32,
             mode,
-            0,
-            a.bias.is_some() as u32,
-            0,
+            a.qk_norm.unwrap_or(0.0).to_bits(),
+            a.has_bias as u32,
+            norm_base as u32,
         ],
     );
     let bias = a.bias.unwrap_or(a.zero);
