@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The arbiter study on a lent GPU machine, after scripts/device-transfer.sh has brought the
+# The arbiter study on a GPU machine, after scripts/device-transfer.sh has brought the
 # pair there (unpack done), inside a fixed time budget so its results come back before the
-# call's limit. Everything it makes is resumable, so each session's device time adds to the
+# call's limit. Everything it makes is resumable, so each run's GPU time adds to the
 # last: the dev table (eval) first, then rollouts (train-arbiter) with the time it leaves.
 #   BUDGET=300 SHARDS=1 TRAIN_SHARE=0 LOCKSTEP=32 TIMED=5 scripts/device-study.sh
 # BUDGET: seconds for the whole script; TRAIN_SHARE: percent of what is left after the
@@ -21,7 +21,7 @@ start=$(date +%s)
 BUDGET="${BUDGET:-300}"
 SHARDS="${SHARDS:-1}"
 # The dev table runs first (the issue's missing result; its learned row uses the committed
-# arbiter, and when a later session retrains, eval reruns only that mode); the time it leaves
+# arbiter, and when a later run retrains, eval reruns only that mode); the time it leaves
 # goes to rollouts, TRAIN_SHARE percent of it reserved for them.
 TRAIN_SHARE="${TRAIN_SHARE:-0}"
 LOCKSTEP="${LOCKSTEP:-32}"
@@ -35,7 +35,7 @@ TRAIN_LOCKSTEP="${TRAIN_LOCKSTEP:-32}"
 # 3 the next slices on-policy. Their 61 decisive rollouts support no rule better than always
 # taking the target's token held out (the fit, its weight decay chosen by cross-validation, is
 # that constant): the learner needs hundreds, and lock step on a GPU should make them cheap.
-# A round is fitted when every problem of it is in; a session that stops inside one leaves its
+# A round is fitted when every problem of it is in; a run that stops inside one leaves its
 # rollouts for the next.
 ROUNDS="${ROUNDS:-3}"
 PER_ROUND="${PER_ROUND:-150}"
@@ -119,7 +119,7 @@ export COSPEC_COOP_WIDE=$wide_best
 say "bench: $(tr '\n' ' ' < "$OUTDIR/bench.jsonl" 2>/dev/null)"
 say "eval and rollouts with COSPEC_COOP_WIDE=$wide_best"
 
-# The device tool brings back at most 8 files from $OUT (../.library/device/README.md): the
+# A remote runner may bring back only a few files from $OUT (8 on the one used so far): the
 # runs write in $WORK, and a copier puts the few files that matter into $OUT every 15 s, so a
 # call killed at its limit still returns every finished record and rollout. Earlier results
 # in the repository (committed records and rollouts) resume.
@@ -157,7 +157,7 @@ fi
 train_secs=$(( $(left) - 20 ))
 if ((train_secs > 30)); then
     say "rollouts: $ROUNDS rounds of $PER_ROUND problems for $train_secs s"
-    # The run drains and stops before its limit and resumes next session; each finished round
+    # The run drains and stops before its limit and resumes on the next run; each finished round
     # fits and writes the arbiter. A drain's tail: a trajectory, then its branches, each at
     # most 384 steps (~120 ms a step at 32 lanes on the H200: under 100 s).
     drain=$(( train_secs > 240 ? train_secs - 120 : train_secs / 2 ))

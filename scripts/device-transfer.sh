@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Takes the Qwen pair (and what an eval needs) to a lent GPU machine, which has no network and
-# receives at most 64 MiB per call (../.library/device/README.md):
+# Takes the Qwen pair (and what an eval needs) to a remote GPU machine that has no network and
+# receives at most 64 MiB per call:
 #   here:        scripts/device-transfer.sh pack
 #       writes .xfer/ (git-ignored through .git/info/exclude): pieces 00, 01, ... of at most
 #       62 MiB, a manifest with each file's size and SHA-256, the problems file, the Vulkan
@@ -50,7 +50,7 @@ pack() {
     gzip -9 -f .xfer/bin/*
     cp "$PROBLEMS" .xfer/problems.jsonl
     gzip -9 -c "$PROBLEMS" > .xfer/problems.jsonl.gz
-    # The machines may lack the Vulkan loader (../.library/device/README.md).
+    # Such machines may lack the Vulkan loader.
     mkdir -p .xfer/gl /tmp/cospec-apt-lists/partial
     (cd .xfer/gl && apt-get -qq -oAPT::Architecture=amd64 -oDir::State::Lists=/tmp/cospec-apt-lists update \
         && apt-get -qq -oAPT::Architecture=amd64 -oDir::State::Lists=/tmp/cospec-apt-lists download libvulkan1) >/dev/null 2>&1 \
@@ -81,7 +81,7 @@ probe() {
     "$BIN/cospec" adapters
     export XDG_RUNTIME_DIR=/tmp
     # Side by side: the binaries spend most of their time in CPU references, and device time
-    # is what a lent machine is short of (one after the other they took about 70 s on the H200).
+    # is what a remote machine is short of (one after the other they took about 70 s on the H200).
     local logs=/tmp/cospec-probe
     mkdir -p $logs
     for t in "${TESTS[@]}"; do
@@ -117,7 +117,7 @@ unpack() {
 
 # After a study call: the files it returned (a folder under /work/.device) replace what the
 # repository holds when they hold at least as much: the dev table's records, the rollouts and
-# the arbiter refitted from them. Commit them: the next session's study resumes from them.
+# the arbiter refitted from them. Commit them: the next study resumes from them.
 lines() { if [[ -f $1 ]]; then grep -c . "$1" || true; else echo 0; fi; }
 
 keep() {

@@ -2,8 +2,8 @@
 # The dev table's speed columns, measured again on this machine: every mode decodes the three timed
 # problems (t77v9..t79v9) alone, one after the other, and their records replace the committed ones
 # for those (mode, problem) pairs. The table's tok/s and speed-up columns then come from one machine
-# at one time, side by side; a machine's speed differs between sessions by up to 2x here, so timings
-# of different sessions must not share a table. Run it with nothing else on the cores and no eval
+# at one time, side by side; a machine's speed differs between days by up to 2x here, so timings
+# taken at different times must not share a table. Run it with nothing else on the cores and no eval
 # writing the run (25-40 minutes on the 2-core VM), then write the table with results.md's eval
 # command and `--table-only`. Texts are compared with the records they replace: greedy decoding on
 # one adapter must repeat them.

@@ -49,7 +49,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 4)]
     pub mismatches_per_problem: usize,
     /// Which mismatches: spread evenly over the trajectory, or its first ones (the rollouts
-    /// collected before 2026-11-29's fifth session)
+    /// collected before 2026-11-29)
     #[arg(long, value_enum, default_value_t = BranchAt::Spread)]
     pub branch_at: BranchAt,
     #[arg(long, default_value_t = 384)]

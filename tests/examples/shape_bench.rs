@@ -1,6 +1,6 @@
 //! Pass costs and speculative-step throughput for models with the real Qwen2.5-Coder pair's
 //! shapes and weight types but random weights, for machines the real files cannot reach (a
-//! lent GPU). Acceptance on random weights means nothing, so the step is measured with the
+//! GPU machine without the files). Acceptance on random weights means nothing, so the step is measured with the
 //! `draft` policy (every step commits k + 1 tokens); the output gives the tokens per pass a
 //! pair needs to break even and to reach 1.5x, to set against the real pair's measured
 //! tokens per pass (docs/perf.md):
