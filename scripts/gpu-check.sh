@@ -5,7 +5,11 @@
 # blocks against a 1-token pass, the weight bytes a decode pass reads per second, per-kernel ms;
 # and llama.cpp's llama-bench on the same files when given. Test failures are reported before
 # any speed figure, and make the script exit 1 at the end.
-#   scripts/gpu-check.sh [--bin DIR] [--llama-bench PATH] [--peak-gbs N] [--allow-cpu] MODEL.gguf ...
+#   scripts/gpu-check.sh [--bin DIR] [--llama-bench PATH] [--peak-gbs N] [--pair DRAFT TARGET]
+#                        [--allow-cpu] MODEL.gguf ...
+# --pair DRAFT TARGET: target-only against SPD with k = 2, 4, 6 on a few prompts (tokens per
+#   target pass mean something only with real weights), and the pass costs behind it: a draft
+#   pass against a target pass, each k's verify block and step floor.
 # --bin DIR: prebuilt `cospec` and test binaries (as `scripts/gpu-check.sh pack DIR` writes
 #   them), for a machine without a Rust toolchain; without it they are built here with cargo.
 # --peak-gbs N: the card's memory bandwidth in GB/s, for a "% of bandwidth" column.
@@ -45,14 +49,15 @@ if [[ "${1:-}" == pack ]]; then
     exit 0
 fi
 
-bin="" llama="" peak="" allow_cpu=0 models=()
+bin="" llama="" peak="" allow_cpu=0 models=() pair_draft="" pair_target=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --bin) bin="$2"; shift 2 ;;
         --llama-bench) llama="$2"; shift 2 ;;
         --peak-gbs) peak="$2"; shift 2 ;;
         --allow-cpu) allow_cpu=1; shift ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        --pair) pair_draft="$2"; pair_target="$3"; shift 3 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) models+=("$1"); shift ;;
     esac
@@ -137,5 +142,13 @@ EOF
         "$llama" -m "$m" -ngl 99 -p 128 -n 128 -r 3 -o md 2>"$logs/llama.err" || { echo '```'; tail -5 "$logs/llama.err"; echo '```'; }
     fi
 done
+if [[ -n "$pair_draft" ]]; then
+    echo
+    echo "## Speculative decoding: $(basename "$pair_draft") drafting for $(basename "$pair_target")"
+    echo
+    printf '%s\n' '["What is 17 * 23? Answer with the number.", "Write a Python function that reverses a list.", "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?"]' > "$logs/prompts.json"
+    "$bin/cospec" bench-spd --draft "$pair_draft" --target "$pair_target" --prompts "$logs/prompts.json" --limit 3 --max-tokens 128 --ks 2,4,6 2>"$logs/spd.err" \
+        || { echo '```'; tail -5 "$logs/spd.err"; echo '```'; }
+fi
 rm -rf "$logs"
 [[ ${#failed_tests[@]} -eq 0 ]]

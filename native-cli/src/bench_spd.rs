@@ -117,7 +117,12 @@ pub fn bench_spd(
             100.0 * r.mismatches as f64 / r.tokens.max(1) as f64
         );
     }
-    println!("pass costs at cache length {at} (median of 5): draft 1 token {:.2} ms, target 1 token {:.2} ms", draft_pass * 1e3, target_pass * 1e3);
+    println!(
+        "pass costs at cache length {at} (median of 5): draft 1 token {:.2} ms, target 1 token {:.2} ms (draft / target {:.2})",
+        draft_pass * 1e3,
+        target_pass * 1e3,
+        draft_pass / target_pass
+    );
     for (k, t) in &verify {
         println!(
             "  k = {k}: verify block of {} = {:.2} ms ({:.2}x a target pass); step floor = k drafts + verify = {:.2} ms",

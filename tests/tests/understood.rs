@@ -180,3 +180,13 @@ fn an_hf_tensor_without_a_place_in_the_graph_is_refused_by_name() {
     let e = refusal(&folder("model.layers.0.self_attn.q_norm.weight", vec![16]));
     assert!(e.contains("tensor 'blk.0.attn_q_norm.weight'"), "{e}");
 }
+
+#[test]
+fn a_head_size_the_tensors_disagree_with_is_an_error_at_load() {
+    // key_length says 32-wide heads; the llama's q/k/v are 16 wide: named, never a panic.
+    let spec = tiny_llama(1);
+    let hd = (spec.hidden / spec.heads) as u32;
+    let f = file(&spec, key("llama.attention.key_length", MetaValue::U32(hd * 2)), vec![]);
+    let e = Model::load(gpu(), &f, &LoadOptions { ctx_len: 32, max_block: 4 }, &mut |_, _| {}).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("attn_q.weight"), "{e}");
+}
