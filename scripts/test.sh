@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Everything the test suite needs, then the tests: a Vulkan driver (lavapipe when there is no
 # GPU), the real models (SmolLM2 and the Qwen pair, cached), Chromium and the browser page
-# (wasm32 build, wasm-bindgen, wasm-opt), then `cargo test`, browser tests included, and the
-# GPU test binaries a second time on SwiftShader's Vulkan driver.
+# (wasm32 build, wasm-bindgen, wasm-opt), the openai Python client (the server's tests), then
+# `cargo test`, browser tests included, and the GPU test binaries a second time on
+# SwiftShader's Vulkan driver.
 # COSPEC_LARGE_TESTS=1 adds the Qwen GPU tests (about a minute more on two cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,15 @@ if [ ! -x /usr/bin/chromium ]; then
     echo "installing Chromium for the browser tests ..."
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
+# The official openai Python client, which tests/serve.rs drives against `cospec serve`, in a
+# virtual environment of its own.
+OPENAI_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/cospec/openai-venv"
+if ! "$OPENAI_VENV/bin/python" -c "import openai" 2>/dev/null; then
+    echo "installing the openai Python package into $OPENAI_VENV ..."
+    python3 -m venv "$OPENAI_VENV"
+    "$OPENAI_VENV/bin/pip" install -q openai
+fi
+export COSPEC_OPENAI_PYTHON="$OPENAI_VENV/bin/python"
 (cd web && npm ci --no-audit --no-fund)
 scripts/web.sh build
 export COSPEC_BROWSER_TESTS=1

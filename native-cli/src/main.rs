@@ -4,6 +4,7 @@ mod bench;
 mod bench_spd;
 mod commands;
 mod eval;
+mod serve;
 mod speculative;
 mod train;
 
@@ -159,6 +160,9 @@ enum Command {
     /// Train the learned arbiter: on-policy rounds of branch rollouts at mismatches (appended
     /// to a rollouts file, so collection resumes) and policy-gradient updates of the MLP
     TrainArbiter(train::TrainArgs),
+    /// An OpenAI-compatible HTTP server (chat and text completions, streaming, metrics):
+    /// target-only requests decode side by side, speculative ones through the draft
+    Serve(serve::ServeArgs),
     /// List the GPU adapters wgpu can see
     Adapters,
 }
@@ -209,6 +213,7 @@ fn main() {
         }
         Command::Eval { args, arbiter } => eval::eval(&gpu, &args, &arbiter),
         Command::TrainArbiter(args) => train::train_arbiter(&gpu, &args),
+        Command::Serve(args) => serve::serve(&gpu, &args),
         Command::Adapters => commands::adapters(&gpu),
     };
     if let Err(e) = result {
