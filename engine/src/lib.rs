@@ -1,6 +1,7 @@
 //! cospec: a portable WebGPU engine for LLM inference with collaborative speculative decoding.
 //! The same crate runs natively (Vulkan, Metal, DX12, GL through wgpu) and in the browser.
 
+pub mod chat_template;
 pub mod decode;
 pub mod eval;
 pub mod formats;

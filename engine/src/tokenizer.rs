@@ -243,21 +243,7 @@ impl Tokenizer {
     /// Renders the model's chat template (ChatML when the model has none).
     pub fn apply_chat_template(&self, messages: &[ChatMessage], add_generation_prompt: bool) -> Result<String, TokenizerError> {
         let source = self.chat_template.as_deref().unwrap_or(CHATML_TEMPLATE);
-        let mut env = minijinja::Environment::new();
-        minijinja_contrib::add_to_environment(&mut env);
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-        env.add_function("raise_exception", |msg: String| -> Result<String, minijinja::Error> {
-            Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg))
-        });
-        env.add_template("chat", source).map_err(|e| TokenizerError::Template(e.to_string()))?;
-        let tmpl = env.get_template("chat").map_err(|e| TokenizerError::Template(e.to_string()))?;
-        tmpl.render(minijinja::context! {
-            messages => messages,
-            add_generation_prompt => add_generation_prompt,
-            bos_token => self.bos_text,
-            eos_token => self.eos_text,
-        })
-        .map_err(|e| TokenizerError::Template(e.to_string()))
+        crate::chat_template::render(source, messages, add_generation_prompt, &self.bos_text, &self.eos_text)
     }
 }
 

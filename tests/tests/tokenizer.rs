@@ -99,3 +99,29 @@ fn qwen_target_tokenizer_gives_the_documented_ids() {
 fn qwen_draft_tokenizer_gives_the_documented_ids() {
     check_qwen("qwen2.5-coder-0.5b-instruct.gguf");
 }
+
+/// A chat template is code from the model file: loops, huge outputs and errors end in an
+/// error naming the problem, quickly, never a hang or a runaway allocation.
+#[test]
+fn hostile_chat_templates_fail_fast_with_a_clear_error() {
+    use cospec::chat_template::render;
+    let msgs = [ChatMessage::new("user", "hi")];
+    let cases = [
+        ("{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}", "loops"),
+        ("{% for a in range(100000) %}{{ 'x' * 1000 }}{% endfor %}", "bytes"),
+        ("{{ 'x' * 90000000 }}", "bytes"),
+        ("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "recursion"),
+        ("{{ raise_exception('no tools here') }}", "no tools here"),
+        ("{% for m in messages %}", "syntax"),
+    ];
+    for (source, want) in cases {
+        let t0 = std::time::Instant::now();
+        let err = render(source, &msgs, true, "<s>", "</s>").expect_err(source).to_string();
+        assert!(err.contains(want) || (want == "syntax" && err.contains("chat template")), "{source}: {err}");
+        assert!(t0.elapsed().as_secs() < 10, "{source} took {:?}", t0.elapsed());
+    }
+    // Real templates are far from the bounds: ChatML over a thousand messages.
+    let many: Vec<ChatMessage> = (0..1000).map(|i| ChatMessage::new(if i % 2 == 0 { "user" } else { "assistant" }, "hello there")).collect();
+    let chatml = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}";
+    assert_eq!(render(chatml, &many, false, "", "").unwrap().matches("<|im_start|>").count(), 1000);
+}
