@@ -57,6 +57,18 @@ fn meta_strings(f: &ModelFile, key: &str) -> Result<Vec<String>, FormatError> {
         .collect()
 }
 
+/// The `tokenizers` crate from tokenizer.json text. It panics on some malformed documents
+/// (a syntax error inside a nested pattern is unwrapped, found by fuzzing), so the text is
+/// first checked to be JSON, and a panic that still escapes becomes an error.
+fn build_from_json(json: &str) -> Result<tokenizers::Tokenizer, TokenizerError> {
+    serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(|e| TokenizerError::Build(format!("tokenizer.json is not JSON: {e}")))?;
+    match std::panic::catch_unwind(|| json.parse::<tokenizers::Tokenizer>()) {
+        Ok(Ok(t)) => Ok(t),
+        Ok(Err(e)) => Err(TokenizerError::Build(format!("tokenizer.json: {e}"))),
+        Err(_) => Err(TokenizerError::Build("tokenizer.json: the tokenizers library could not read it".into())),
+    }
+}
+
 fn meta_u32(f: &ModelFile, key: &str) -> Option<u32> {
     f.meta(key).and_then(|v| v.as_u64()).and_then(|v| u32::try_from(v).ok())
 }
@@ -85,8 +97,7 @@ impl Tokenizer {
 
     /// From tokenizer.json text.
     pub fn from_json(json: &str) -> Result<Tokenizer, TokenizerError> {
-        let inner: tokenizers::Tokenizer =
-            json.parse().map_err(|e| TokenizerError::Build(format!("tokenizer.json: {e}")))?;
+        let inner = build_from_json(json)?;
         let find = |names: &[&str]| names.iter().find_map(|n| inner.token_to_id(n).map(|id| (id, n.to_string())));
         let eos = find(&["<|im_end|>", "<|endoftext|>", "</s>", "<|eot_id|>"]);
         let bos = find(&["<|im_start|>", "<s>", "<|begin_of_text|>"]);
@@ -169,8 +180,12 @@ impl Tokenizer {
                 "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
                 "vocab": vocab, "merges": merge_pairs},
         });
-        let inner: tokenizers::Tokenizer = serde_json::from_value(doc)
-            .map_err(|e| TokenizerError::Build(format!("from GGUF metadata: {e}")))?;
+        // Built from the file's strings: a panic inside the library is an error here too.
+        let inner = match std::panic::catch_unwind(move || serde_json::from_value::<tokenizers::Tokenizer>(doc)) {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => return Err(TokenizerError::Build(format!("from GGUF metadata: {e}"))),
+            Err(_) => return Err(TokenizerError::Build("from GGUF metadata: the tokenizers library could not read it".into())),
+        };
         let n = tokens.len() as u32;
         let id_ok = |id: Option<u32>| id.filter(|&i| i < n);
         let bos_id = id_ok(meta_u32(f, "tokenizer.ggml.bos_token_id"));

@@ -3,6 +3,7 @@
 
 pub mod blocks;
 pub mod failures;
+pub mod fuzz;
 pub mod llamacpp_rounding;
 pub mod reference;
 pub mod serve;

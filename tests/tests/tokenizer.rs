@@ -125,3 +125,20 @@ fn hostile_chat_templates_fail_fast_with_a_clear_error() {
     let chatml = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}";
     assert_eq!(render(chatml, &many, false, "", "").unwrap().matches("<|im_start|>").count(), 1000);
 }
+
+/// Found by fuzzing: the tokenizers library panicked on tokenizer.json text with a syntax
+/// error or a raw control character inside a nested object; now an error.
+#[test]
+fn malformed_tokenizer_json_is_an_error_not_a_panic() {
+    let seed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus/tokenizer_json/bpe-metaspace-bytefallback.json")).unwrap();
+    let broken = [
+        seed.replacen("\"pattern\": {\"String\": \" \"}", "\"pattern\": {\"String\" \" \"}", 1),
+        seed.replacen("\"content\": \"▁\"", "\"content\": \"\u{1}\"", 1),
+        seed[..seed.len() / 2].to_string(),
+    ];
+    for (i, text) in broken.iter().enumerate() {
+        assert_ne!(text, &seed, "case {i} changed nothing");
+        let err = cospec::tokenizer::Tokenizer::from_json(text).err().unwrap_or_else(|| panic!("case {i} was accepted"));
+        assert!(err.to_string().contains("tokenizer.json"), "{err}");
+    }
+}

@@ -23,6 +23,11 @@ pub fn read<T: DeserializeOwned>(path: &Path) -> std::io::Result<Loaded<T>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e),
     };
+    Ok(parse(&text))
+}
+
+/// Every line of `text` that parses as a `T`.
+pub fn parse<T: DeserializeOwned>(text: &str) -> Loaded<T> {
     let (mut items, mut unreadable) = (Vec::new(), Vec::new());
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         match serde_json::from_str(line) {
@@ -30,7 +35,7 @@ pub fn read<T: DeserializeOwned>(path: &Path) -> std::io::Result<Loaded<T>> {
             Err(_) => unreadable.push(i + 1),
         }
     }
-    Ok(Loaded { items, unreadable })
+    Loaded { items, unreadable }
 }
 
 /// The file opened for appending (created if missing), a torn last line closed first.
