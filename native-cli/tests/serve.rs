@@ -163,7 +163,12 @@ fn answers_stream_and_match_cospec_run_in_every_mode() {
     let first: Value = serde_json::from_str(&payloads[0]).unwrap();
     assert_eq!(first["choices"][0]["delta"]["role"], "assistant");
     let usage_chunk: Value = serde_json::from_str(&payloads[payloads.len() - 2]).unwrap();
-    assert_eq!(usage_chunk["usage"], *usage);
+    let u = &usage_chunk["usage"];
+    for k in ["prompt_tokens", "completion_tokens", "total_tokens"] {
+        assert_eq!(u[k], usage[k], "{k}");
+    }
+    // The same prompt again: all of it but its last token is found in the slot's cache.
+    assert_eq!(u["prompt_tokens_details"]["cached_tokens"].as_u64(), Some(u["prompt_tokens"].as_u64().unwrap() - 1));
     assert_eq!(usage_chunk["choices"], json!([]));
 
     // Greedy text through the server is `cospec run`'s, in every mode; SPD stays lossless.
@@ -247,21 +252,26 @@ fn clients_side_by_side_get_what_they_get_alone_and_a_leaver_frees_its_lane() {
 #[test]
 fn a_chats_next_turn_prefills_only_its_new_tokens() {
     let Some(m) = real_model(SMOLLM2) else { return };
-    let server = Server::start(&["--target", s(&m), "--lanes", "2", "--ctx", "256"]);
-    let turn1 = "User: Name three colours.\nAssistant:";
-    let (_, v1) = server.post("/v1/completions", &json!({"prompt": turn1, "max_tokens": 12, "temperature": 0}));
-    let a1 = text_of(&v1);
-    // Another client in between: it takes the other lane, the least recently used.
-    server.post("/v1/completions", &json!({"prompt": "Unrelated text", "max_tokens": 3, "temperature": 0}));
-    let turn2 = format!("{turn1}{a1}\nUser: And three fruits?\nAssistant:");
-    let (_, v2) = server.post("/v1/completions", &json!({"prompt": turn2, "max_tokens": 12, "temperature": 0}));
-    let p1 = v1["usage"]["prompt_tokens"].as_u64().unwrap();
-    let (p2, cached) = (v2["usage"]["prompt_tokens"].as_u64().unwrap(), v2["usage"]["prompt_tokens_details"]["cached_tokens"].as_u64().unwrap());
-    assert!(cached >= p1 && cached < p2, "turn 2 reused {cached} of its {p2} prompt tokens; turn 1's prompt had {p1}");
-    assert_eq!(server.metric("cospec_prompt_tokens_reused_total"), cached as f64);
-    // Exactly the text a fresh prefill gives.
-    let fresh = cospec_run(&["--model", s(&m), "--prompt", &turn2, "--max-tokens", "12"]);
-    assert_eq!(format!("{turn2}{}\n", text_of(&v2)), fresh);
+    let server = Server::start(&["--target", s(&m), "--draft", s(&m), "--lanes", "2", "--ctx", "256"]);
+    // Lanes (target-only) and the speculative slot (SPD) each keep their rows.
+    for (mode, turn1) in [("target-only", "User: Name three colours.\nAssistant:"), ("spd", "User: Name two rivers.\nAssistant:")] {
+        let ask = |prompt: &str| json!({"prompt": prompt, "max_tokens": 12, "temperature": 0, "cospec": {"mode": mode}});
+        let (_, v1) = server.post("/v1/completions", &ask(turn1));
+        let a1 = text_of(&v1);
+        // Another client in between: a lane takes the least recently used one; the slot is
+        // left alone by target-only requests.
+        server.post("/v1/completions", &json!({"prompt": "Unrelated text", "max_tokens": 3, "temperature": 0, "cospec": {"mode": "target-only"}}));
+        let turn2 = format!("{turn1}{a1}\nUser: And three fruits?\nAssistant:");
+        let reused_before = server.metric("cospec_prompt_tokens_reused_total");
+        let (_, v2) = server.post("/v1/completions", &ask(&turn2));
+        let p1 = v1["usage"]["prompt_tokens"].as_u64().unwrap();
+        let (p2, cached) = (v2["usage"]["prompt_tokens"].as_u64().unwrap(), v2["usage"]["prompt_tokens_details"]["cached_tokens"].as_u64().unwrap());
+        assert!(cached >= p1 && cached < p2, "{mode}: turn 2 reused {cached} of its {p2} prompt tokens; turn 1's prompt had {p1}");
+        assert_eq!(server.metric("cospec_prompt_tokens_reused_total") - reused_before, cached as f64);
+        // Exactly the text a fresh prefill gives (greedy SPD is the target's greedy text).
+        let fresh = cospec_run(&["--model", s(&m), "--prompt", &turn2, "--max-tokens", "12"]);
+        assert_eq!(format!("{turn2}{}\n", text_of(&v2)), fresh, "{mode}");
+    }
 }
 
 #[test]

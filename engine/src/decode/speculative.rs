@@ -351,6 +351,18 @@ impl SpecSession {
     /// Prefills both caches with the prompt and returns a generation to drive with `step`
     /// (a caller can stop between steps: the browser's stop button).
     pub async fn start(&mut self, prompt: &[u32], opts: &SpecOptions) -> Result<SpecRun, ModelError> {
+        self.start_reusing(prompt, opts, 0).await
+    }
+
+    /// As `start`, keeping the first `cached` prompt tokens' rows of both caches, which the
+    /// caller knows hold exactly those tokens (the previous generation's prompt and tokens:
+    /// the earlier turns of a chat); only the rest of the prompt is prefilled. Each row is
+    /// what a fresh prefill computes, so the generation is the same.
+    pub async fn start_reusing(&mut self, prompt: &[u32], opts: &SpecOptions, cached: usize) -> Result<SpecRun, ModelError> {
+        let held = self.target.len().min(self.draft.len());
+        if cached > held || (cached > 0 && cached >= prompt.len()) {
+            return Err(invalid(format!("{cached} cached prompt tokens asked for, the caches hold {held} and the prompt {}", prompt.len())));
+        }
         if prompt.is_empty() {
             return Err(invalid("the prompt is empty"));
         }
@@ -371,8 +383,9 @@ impl SpecSession {
         let mut run = Run::new(opts, &policy, prompt.len(), budget);
         let (head, last) = prompt.split_at(prompt.len() - 1);
         let t0 = Instant::now();
-        self.target.truncate(0);
-        self.draft.truncate(0);
+        self.target.truncate(cached);
+        self.draft.truncate(cached);
+        let head = &head[cached..];
         match opts.mode {
             Mode::DraftOnly => self.draft.prefill(head)?,
             Mode::TargetOnly => self.target.prefill(head)?,

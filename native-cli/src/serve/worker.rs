@@ -126,7 +126,8 @@ struct SpecGen {
     job: Job,
     run: SpecRun,
     stop: StopFilter,
-    prompt_len: usize,
+    prompt: Vec<u32>,
+    reused: usize,
     /// Origins committed but not yet sent with text.
     origins: Vec<Origin>,
 }
@@ -144,10 +145,19 @@ pub struct Worker {
     /// to reuse, the least recently used lane is taken, so a chat's last turn outlives others.
     ended_at: Vec<u64>,
     ended: u64,
+    /// The tokens whose rows both models' region 0 holds after the last speculative
+    /// generation: the next one that starts with them prefills only the rest.
+    spec_history: Vec<u32>,
     spec: Option<SpecGen>,
     /// Set on SIGINT/SIGTERM: live generations end at once (finish reason "length") and new
     /// jobs are refused.
     shutting_down: Arc<AtomicBool>,
+}
+
+/// How many of `prompt`'s tokens start with `held`, leaving at least its last token to feed
+/// (its logits are the first token's).
+fn common_prefix(held: &[u32], prompt: &[u32]) -> usize {
+    held.iter().zip(prompt).take_while(|(a, b)| a == b).count().min(prompt.len().saturating_sub(1))
 }
 
 fn send(job: &Job, e: Event) {
@@ -158,7 +168,7 @@ fn send(job: &Job, e: Event) {
 impl Worker {
     pub fn new(engine: Engine, tok: Arc<Tokenizer>, layout: Layout, metrics: Arc<Metrics>, shutting_down: Arc<AtomicBool>) -> Worker {
         let lanes = (0..layout.lanes).map(|_| None).collect();
-        Worker { engine, tok, layout, metrics, lanes, history: vec![Vec::new(); layout.lanes], ended_at: vec![0; layout.lanes], ended: 0, spec: None, shutting_down }
+        Worker { engine, tok, layout, metrics, lanes, history: vec![Vec::new(); layout.lanes], ended_at: vec![0; layout.lanes], ended: 0, spec_history: Vec::new(), spec: None, shutting_down }
     }
 
     /// Serves jobs until the queue's senders are all gone and every generation has ended.
@@ -238,10 +248,11 @@ impl Worker {
             None => {
                 // The free lane whose cache holds the longest start of this prompt; at least
                 // the prompt's last token is fed, for its logits.
-                let common = |h: &Vec<u32>| h.iter().zip(&r.prompt).take_while(|(a, b)| a == b).count().min(r.prompt.len() - 1);
-                let free = (0..self.lanes.len()).filter(|&l| self.lanes[l].is_none()).max_by_key(|&l| (common(&self.history[l]), std::cmp::Reverse(self.ended_at[l])));
+                let free = (0..self.lanes.len())
+                    .filter(|&l| self.lanes[l].is_none())
+                    .max_by_key(|&l| (common_prefix(&self.history[l], &r.prompt), std::cmp::Reverse(self.ended_at[l])));
                 let Some(free) = free else { return Err(job) };
-                let reused = common(&self.history[free]);
+                let reused = common_prefix(&self.history[free], &r.prompt);
                 self.admitted(&job);
                 Metrics::add(&self.metrics.prompt_tokens_reused, reused as u64);
                 let (prompt_len, budget) = (r.prompt.len(), r.max_tokens);
@@ -277,14 +288,18 @@ impl Worker {
                     max_tokens: r.max_tokens,
                     stop_at_eos: true,
                 };
+                let reused = common_prefix(&self.spec_history, &r.prompt);
+                // Whatever happens next rewrites the rows past the reused ones.
+                self.spec_history.truncate(reused);
                 let t0 = Instant::now();
-                let started = pollster::block_on(session.start(&r.prompt, &opts));
+                let started = pollster::block_on(session.start_reusing(&r.prompt, &opts, reused));
                 Metrics::add(&self.metrics.busy_micros, t0.elapsed().as_micros() as u64);
                 match started {
                     Ok(run) => {
-                        let prompt_len = r.prompt.len();
+                        Metrics::add(&self.metrics.prompt_tokens_reused, reused as u64);
                         let stop = StopFilter::new(r.stop.clone());
-                        self.spec = Some(SpecGen { job, run, stop, prompt_len, origins: Vec::new() });
+                        let prompt = r.prompt.clone();
+                        self.spec = Some(SpecGen { job, run, stop, prompt, reused, origins: Vec::new() });
                     }
                     Err(e) => self.finish_failed(job, &e.to_string()),
                 }
@@ -329,7 +344,8 @@ impl Worker {
             }
         }
         if self.spec.as_ref().is_some_and(|g| g.job.events.is_closed()) {
-            self.spec = None;
+            let g = self.spec.take().expect("checked");
+            self.spec_ended(&g.prompt, g.run.tokens());
             left += 1;
         }
         // Gauges first: whoever sees the count sees the lanes already free.
@@ -351,11 +367,12 @@ impl Worker {
             self.finish_ok(&g.job, FinishReason::Length, g.prompt_len, g.generated, g.reused);
         }
         if let Some(mut g) = self.spec.take() {
+            self.spec_ended(&g.prompt, g.run.tokens());
             let rest = g.stop.finish();
             if !rest.is_empty() {
                 send(&g.job, Event::Text { text: rest, origins: std::mem::take(&mut g.origins) });
             }
-            self.finish_ok(&g.job, FinishReason::Length, g.prompt_len, g.run.tokens().len(), 0);
+            self.finish_ok(&g.job, FinishReason::Length, g.prompt.len(), g.run.tokens().len(), g.reused);
         }
         self.update_busy();
     }
@@ -363,6 +380,7 @@ impl Worker {
     fn fail_all(&mut self, why: &str) {
         // Rows a failed step may have half written are not reused.
         self.history.iter_mut().for_each(Vec::clear);
+        self.spec_history.clear();
         for lane in self.lanes.iter_mut().filter_map(Option::take) {
             self.metrics.requests_failed.fetch_add(1, Relaxed);
             send(&lane.job, Event::Failed(why.to_string()));
@@ -390,6 +408,7 @@ impl Worker {
         let before = g.run.tokens().len();
         let mut pieces = String::new();
         if let Err(e) = pollster::block_on(session.step(&self.tok, &mut g.run, &mut |p, _| pieces.push_str(p))) {
+            self.spec_history.clear();
             self.finish_failed(g.job, &e.to_string());
             return Ok(());
         }
@@ -402,6 +421,7 @@ impl Worker {
             let out = match session.finish(&self.tok, g.run, &mut |p, _| rest.push_str(p)) {
                 Ok(out) => out,
                 Err(e) => {
+                    self.spec_history.clear();
                     self.finish_failed(g.job, &e.to_string());
                     return Ok(());
                 }
@@ -415,7 +435,8 @@ impl Worker {
                 send(&g.job, Event::Text { text, origins: std::mem::take(&mut g.origins) });
             }
             self.spec_counts(&stats);
-            self.finish_ok(&g.job, reason.expect("set"), g.prompt_len, out.tokens.len(), 0);
+            self.spec_ended(&g.prompt, &out.tokens);
+            self.finish_ok(&g.job, reason.expect("set"), g.prompt.len(), out.tokens.len(), g.reused);
             return Ok(());
         }
         if !text.is_empty() {
@@ -423,11 +444,23 @@ impl Worker {
         }
         if let Some(reason) = reason {
             self.spec_counts(&stats);
-            self.finish_ok(&g.job, reason, g.prompt_len, g.run.tokens().len(), 0);
+            self.spec_ended(&g.prompt, g.run.tokens());
+            self.finish_ok(&g.job, reason, g.prompt.len(), g.run.tokens().len(), g.reused);
         } else {
             self.spec = Some(g);
         }
         Ok(())
+    }
+
+    /// Remembers which tokens' rows region 0 of both models holds after a speculative
+    /// generation: its prompt and tokens, as far as both caches reach.
+    fn spec_ended(&mut self, prompt: &[u32], tokens: &[u32]) {
+        let Engine::Pair(session) = &self.engine else { return };
+        let held = session.target.len().min(session.draft.len());
+        let mut h = prompt.to_vec();
+        h.extend_from_slice(tokens);
+        h.truncate(held);
+        self.spec_history = h;
     }
 
     fn spec_counts(&self, s: &cospec::decode::SpecStats) {
