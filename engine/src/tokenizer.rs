@@ -57,6 +57,13 @@ fn meta_strings(f: &ModelFile, key: &str) -> Result<Vec<String>, FormatError> {
         .collect()
 }
 
+/// Runs a call into the `tokenizers` library, whose pipeline steps come from the model file
+/// and can panic on hostile settings (a Strip decoder's counts underflow an index, found by
+/// fuzzing): the panic becomes an error, so a server or page survives a bad tokenizer.
+fn guarded<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, TokenizerError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| TokenizerError::Build(format!("{what} failed inside the tokenizers library: the tokenizer's settings are broken")))
+}
+
 /// The `tokenizers` crate from tokenizer.json text. It panics on some malformed documents
 /// (a syntax error inside a nested pattern is unwrapped, found by fuzzing), so the text is
 /// first checked to be JSON, and a panic that still escapes becomes an error.
@@ -229,7 +236,7 @@ impl Tokenizer {
 
     /// Encodes text; special tokens written in the text (e.g. `<|im_start|>`) become their ids.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
-        let enc = self.inner.encode(text, false).map_err(|e| TokenizerError::Build(e.to_string()))?;
+        let enc = guarded("encoding", || self.inner.encode(text, false))?.map_err(|e| TokenizerError::Build(e.to_string()))?;
         let mut ids = enc.get_ids().to_vec();
         if self.add_bos {
             if let Some(b) = self.bos_id {
@@ -240,7 +247,7 @@ impl Tokenizer {
     }
 
     pub fn decode(&self, ids: &[u32], skip_special: bool) -> Result<String, TokenizerError> {
-        self.inner.decode(ids, skip_special).map_err(|e| TokenizerError::Build(e.to_string()))
+        guarded("decoding", || self.inner.decode(ids, skip_special))?.map_err(|e| TokenizerError::Build(e.to_string()))
     }
 
     pub fn token_text(&self, id: u32) -> Option<String> {

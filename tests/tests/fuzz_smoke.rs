@@ -4,6 +4,23 @@
 
 use cospec_tests::fuzz::{corpus, run_mutations, TARGETS};
 
+/// Every input a fuzzer ever crashed on (fuzz/regressions/TARGET/*) runs clean.
+#[test]
+fn past_findings_stay_fixed() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions");
+    let mut ran = 0;
+    for (name, target) in TARGETS {
+        let Ok(entries) = std::fs::read_dir(dir.join(name)) else { continue };
+        for e in entries {
+            let path = e.unwrap().path();
+            let input = std::fs::read(&path).unwrap();
+            target(&input);
+            ran += 1;
+        }
+    }
+    assert!(ran > 0, "no regression inputs under {}", dir.display());
+}
+
 #[test]
 fn every_parser_survives_mutations_of_its_seeds() {
     let mut failures = Vec::new();

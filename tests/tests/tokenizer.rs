@@ -142,3 +142,16 @@ fn malformed_tokenizer_json_is_an_error_not_a_panic() {
         assert!(err.to_string().contains("tokenizer.json"), "{err}");
     }
 }
+
+/// Found by fuzzing: a Strip decoder told to strip more characters than a token has made
+/// the tokenizers library index below zero while decoding; now an error.
+#[test]
+fn a_tokenizer_whose_decoder_panics_gives_errors() {
+    let seed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus/tokenizer_json/bpe-metaspace-bytefallback.json")).unwrap();
+    let hostile = seed.replacen("\"start\": 1, \"stop\": 0", "\"start\": 1, \"stop\": 5", 1);
+    assert_ne!(hostile, seed);
+    let t = cospec::tokenizer::Tokenizer::from_json(&hostile).unwrap();
+    // Token 8 is "▁", a space once decoded: stripping past it runs below index 0.
+    let err = t.decode(&[8], false).unwrap_err();
+    assert!(err.to_string().contains("tokenizers library"), "{err}");
+}
