@@ -19,13 +19,18 @@ log="$work/run.log"
 export RUSTC_BOOTSTRAP=1
 # -s none: Rust is memory-safe without AddressSanitizer; what is sought is panics, hangs
 # (-timeout) and runaway allocation (-rss_limit_mb, -malloc_limit_mb).
+# Several jobs each write fuzz-N.log in the working directory: moved beside the run's log.
+parallel=()
+[[ "$jobs" -gt 1 ]] && parallel=(-jobs="$jobs" -workers="$jobs")
+rm -f "$work"/fuzz-*.log
 set +e
 cargo fuzz run --fuzz-dir fuzz -s none --release "$target" "$work/corpus" -- \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
-    -artifact_prefix="$work/artifacts/" -print_final_stats=1 -jobs="$jobs" -workers="$jobs" >"$log" 2>&1
+    -artifact_prefix="$work/artifacts/" -print_final_stats=1 "${parallel[@]}" >"$log" 2>&1
 status=$?
 set -e
-execs=$(grep -h "stat::number_of_executed_units" "$log" $(ls "$work"/fuzz-*.log 2>/dev/null) 2>/dev/null | awk '{s += $2} END {print s + 0}')
+mv fuzz-*.log "$work/" 2>/dev/null || true
+execs=$(cat "$log" "$work"/fuzz-*.log 2>/dev/null | grep "stat::number_of_executed_units" | awk '{s += $2} END {print s + 0}')
 crashes=$(ls "$work/artifacts" | grep -c -E '^(crash|oom)-' || true)
 hangs=$(ls "$work/artifacts" | grep -c -E '^(timeout|slow-unit)-' || true)
 echo "$target: $execs executions in $seconds s, $crashes crashes, $hangs hangs (exit $status; log $log, findings $work/artifacts)"
