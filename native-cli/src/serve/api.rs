@@ -348,6 +348,34 @@ mod tests {
         assert_eq!((p.spec.mode.as_deref(), p.spec.k), (Some("spd"), Some(2)));
     }
 
+    /// Request bodies from clients are hostile input: seeded mutations of valid bodies
+    /// (cospec_tests::fuzz::mutate) never panic the parser, and each answer is a body or an
+    /// error with a message.
+    #[test]
+    fn mutated_bodies_never_panic_the_parser() {
+        use rand::SeedableRng;
+        let seeds: Vec<Vec<u8>> = [
+            r#"{"model":"m","messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"hi"}]}],"max_tokens":5,"temperature":0.7,"top_p":0.9,"top_k":40,"seed":3,"stop":["a","\n\n"],"stream":true,"stream_options":{"include_usage":true},"cospec":{"mode":"cospec","policy":"cosd","k":4}}"#,
+            r#"{"prompt":["The capital of France is"],"max_completion_tokens":9,"n":1,"logprobs":null,"stop":"x","seed":-1}"#,
+            r#"{"messages":[{"role":"assistant","content":null},{"role":"tool","content":"é😀"}]}"#,
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x5e7e);
+        let mut rejected = 0;
+        for i in 0..50_000 {
+            let input = cospec_tests::fuzz::mutate(&mut rng, &seeds[i % seeds.len()], &seeds[(i + 1) % seeds.len()]);
+            for chat in [true, false] {
+                if let Err(e) = parse(&input, chat) {
+                    assert!(!e.message.is_empty());
+                    rejected += 1;
+                }
+            }
+        }
+        assert!(rejected > 10_000, "mutations should mostly break the bodies: {rejected} rejected");
+    }
+
     #[test]
     fn bad_bodies_get_their_status() {
         assert_eq!(status("{", true), StatusCode::BAD_REQUEST);
