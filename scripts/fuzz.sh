@@ -6,6 +6,7 @@
 # libFuzzer's instrumentation flags are unstable rustc options; RUSTC_BOOTSTRAP lets the
 # stable toolchain take them, so no nightly toolchain is needed.
 set -euo pipefail
+shopt -s nullglob
 cd "$(dirname "$0")/.."
 target="${1:?usage: scripts/fuzz.sh TARGET SECONDS [JOBS]}"
 seconds="${2:?usage: scripts/fuzz.sh TARGET SECONDS [JOBS]}"
@@ -29,7 +30,7 @@ cargo fuzz run --fuzz-dir fuzz -s none --release "$target" "$work/corpus" -- \
     -artifact_prefix="$work/artifacts/" -print_final_stats=1 "${parallel[@]}" >"$log" 2>&1
 status=$?
 set -e
-mv fuzz-*.log "$work/" 2>/dev/null || true
+logs=(fuzz-*.log); [[ ${#logs[@]} -gt 0 ]] && mv "${logs[@]}" "$work/"
 execs=$(cat "$log" "$work"/fuzz-*.log 2>/dev/null | grep "stat::number_of_executed_units" | awk '{s += $2} END {print s + 0}')
 crashes=$(ls "$work/artifacts" | grep -c -E '^(crash|oom)-' || true)
 hangs=$(ls "$work/artifacts" | grep -c -E '^(timeout|slow-unit)-' || true)
