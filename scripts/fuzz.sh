@@ -31,7 +31,10 @@ cargo fuzz run --fuzz-dir fuzz -s none --release "$target" "$work/corpus" -- \
 status=$?
 set -e
 logs=(fuzz-*.log); [[ ${#logs[@]} -gt 0 ]] && mv "${logs[@]}" "$work/"
-execs=$(cat "$log" "$work"/fuzz-*.log 2>/dev/null | grep "stat::number_of_executed_units" | awk '{s += $2} END {print s + 0}')
+# With several jobs the run's log repeats each job's final stats: count the jobs' own logs.
+counted=("$work"/fuzz-*.log)
+[[ ${#counted[@]} -eq 0 ]] && counted=("$log")
+execs=$(cat "${counted[@]}" | grep "stat::number_of_executed_units" | awk '{s += $2} END {print s + 0}')
 crashes=$(ls "$work/artifacts" | grep -c -E '^(crash|oom)-' || true)
 hangs=$(ls "$work/artifacts" | grep -c -E '^(timeout|slow-unit)-' || true)
 echo "$target: $execs executions in $seconds s, $crashes crashes, $hangs hangs (exit $status; log $log, findings $work/artifacts)"
