@@ -1,7 +1,7 @@
 // attention.wgsl shaped for CPU adapters with subgroups: one subgroup-sized workgroup per
 // (query head, block token). Lanes take every S-th key for the scores and every S-th vec4 of
-// the head for the weighted sum of values; maxima and sums are subgroup reductions, so there
-// is no workgroup memory. Every sum's order depends only on the position (batch invariance).
+// the head for the weighted sum of values; the maximum is a subgroup reduction, so there is
+// no workgroup memory. Every sum's order depends only on the position (batch invariance).
 // On llvmpipe every storage load inside a loop is a per-lane loop, so what a loop would load
 // again and again is loaded once: the query into registers before the keys, each key's
 // weight once per S keys and handed round by shuffles. Parameters and bindings:
@@ -41,28 +41,29 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: 
         mx = max(mx, s);
     }
     mx = subgroupMax(mx);
-    var sum = 0.0;
     for (var j = lane; j < n_keys; j += S) {
-        let e = exp(scores[s_off + j] - mx);
-        scores[s_off + j] = e;
-        sum += e;
+        scores[s_off + j] = exp(scores[s_off + j] - mx);
     }
-    let inv = 1.0 / subgroupAdd(sum);
     // Other lanes' weights must be visible before they are read back below.
     storageBarrier();
     // Columns past the head (D4 not a multiple of S) repeat its last one and are not written.
+    // The weights' sum runs over the keys in order, as in attention_serial.wgsl and
+    // attention_tiled.wgsl, so a token's output is the same in a prompt chunk.
+    var sum = 0.0;
     var acc: array<vec4<f32>, PER_LANE>;
     for (var j0 = 0u; j0 < n_keys; j0 += S) {
         let mine = scores[s_off + min(j0 + lane, n_keys - 1u)];
         let n = min(S, n_keys - j0);
         for (var u = 0u; u < n; u++) {
             let e = subgroupShuffle(mine, u);
+            sum += e;
             let row = (kv_off + j0 + u) * D4;
             for (var c = 0u; c < PER_LANE; c++) {
                 acc[c] += e * v_at(row + min(lane + c * S, D4 - 1u));
             }
         }
     }
+    let inv = 1.0 / sum;
     let o = (t * p.n_head + head) * D4;
     for (var c = 0u; c < PER_LANE; c++) {
         let i = lane + c * S;

@@ -1,6 +1,7 @@
 //! `cospec`: run, inspect and benchmark models on any wgpu backend.
 
 mod bench;
+mod bench_depth;
 mod bench_spd;
 mod commands;
 mod eval;
@@ -111,6 +112,10 @@ enum Command {
         /// logits) and report each against a 1-token pass, e.g. 1,2,4,5,8
         #[arg(long, value_delimiter = ',')]
         blocks: Vec<usize>,
+        /// Instead: prompt tok/s of an N-token prompt and decode tok/s (--gen-tokens) after it,
+        /// for each N, e.g. 512,4096 (llama-bench's -p and -d)
+        #[arg(long, value_delimiter = ',')]
+        depth: Vec<usize>,
         /// Print one JSON line instead of a table
         #[arg(long)]
         json: bool,
@@ -204,7 +209,10 @@ fn main() {
             }
         }
         Command::Info { model } => commands::info(&gpu, &model),
-        Command::Bench { model, prompt_tokens, gen_tokens, reps, sequences, blocks, json } => {
+        Command::Bench { model, depth, gen_tokens, reps, json, .. } if !depth.is_empty() => {
+            bench_depth::bench_depth(&gpu, &model, &depth, gen_tokens, reps, json)
+        }
+        Command::Bench { model, prompt_tokens, gen_tokens, reps, sequences, blocks, json, .. } => {
             bench::bench(&gpu, &model, bench::BenchSpec { prompt_tokens, gen_tokens, reps, sequences: &sequences, blocks: &blocks }, json)
         }
         Command::Score { model, tokens } => commands::score(&gpu, &model, &tokens),

@@ -445,7 +445,7 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias_and_slots() {
 #[test]
 fn attention_matches_cpu_for_decode_causal_and_slotted_blocks_in_every_shape() {
     // (heads, kv heads, head dim, per-token (region, position), slotted)
-    let cases: [(usize, usize, usize, Vec<(usize, usize)>, bool); 5] = [
+    let cases: [(usize, usize, usize, Vec<(usize, usize)>, bool); 9] = [
         (4, 2, 16, vec![(0, 0)], false),
         // A head wider than a subgroup's vec4s and not a multiple of them.
         (2, 1, 40, (60..62).map(|p| (0, p)).collect(), false),
@@ -453,6 +453,14 @@ fn attention_matches_cpu_for_decode_causal_and_slotted_blocks_in_every_shape() {
         (4, 1, 12, (70..73).map(|p| (0, p)).collect(), false),
         // Four sequences' tokens: regions at 0, 40, 13, 61, a fresh one and a long one.
         (6, 2, 8, vec![(0, 5), (40, 0), (13, 30), (61, 34), (40, 1)], true),
+        // Prompt chunks (wide blocks, attention_tiled.wgsl on CPU adapters): query heads per
+        // KV head 7, 3 and 1, contexts that are no multiple of anything, a chunk from an empty
+        // cache and one ending one position before the cache does.
+        (7, 1, 20, (0..14).map(|p| (0, p)).collect(), false),
+        (3, 1, 16, (60..95).map(|p| (0, p)).collect(), false),
+        (4, 4, 8, (30..50).map(|p| (0, p)).collect(), false),
+        // A wide slotted block: runs of tokens of four sequences, one of them split in two.
+        (6, 2, 12, vec![(0, 5), (0, 6), (0, 7), (40, 0), (40, 1), (13, 30), (13, 31), (55, 34), (55, 35), (0, 8)], true),
     ];
     let runs = shapes().into_iter().flat_map(|c| cases.clone().map(|s| (c.clone(), s)));
     let mut f = Failures::new();
@@ -495,6 +503,50 @@ fn attention_matches_cpu_for_decode_causal_and_slotted_blocks_in_every_shape() {
                 f.check(e < 1e-5, || format!("{:?} nh={nh} hd={hd} slots={slots:?} t={t} h={h} texture {texture}: rel err {e}", ctx.matmul_variant()));
             }
         }
+        });
+    }
+    f.finish();
+}
+
+/// A token's attention output does not depend on the block it comes in: the same positions as
+/// one block of 21 (a prompt chunk), as blocks of 12 and 9, and one at a time (decode passes)
+/// agree bit for bit.
+#[test]
+fn wide_block_attention_does_not_depend_on_the_chunking() {
+    let (nh, nkv, hd, ctx_len) = (6, 2, 12, 64);
+    let mut f = Failures::new();
+    for (ctx, texture) in shapes().into_iter().flat_map(|c| cache_stores(&c).into_iter().map(move |t| (c.clone(), t))) {
+        f.case(format!("{:?} texture {texture}", ctx.matmul_variant()), |f| {
+            let mut r = rng(77);
+            let positions: Vec<usize> = (23..44).collect();
+            let q = random_f32(positions.len() * nh * hd, &mut r);
+            let kc = random_f32(nkv * ctx_len * hd, &mut r);
+            let vc = random_f32(nkv * ctx_len * hd, &mut r);
+            let kb = CacheStore::from_f32(&ctx, "kc", &kc, texture).unwrap();
+            let vb = CacheStore::from_f32(&ctx, "vc", &vc, texture).unwrap();
+            let outputs = |parts: &[std::ops::Range<usize>]| -> Vec<f32> {
+                let mut all = Vec::new();
+                for part in parts {
+                    let m = part.len();
+                    let qb = GpuBuffer::from_f32(&ctx, "q", &q[part.start * nh * hd..part.end * nh * hd]);
+                    let scores = GpuBuffer::zeros(&ctx, "scores", m * nh * ctx_len);
+                    let out = poisoned(&ctx, m * nh * hd);
+                    let slots: Vec<(usize, usize)> = positions[part.clone()].iter().map(|&p| (0, p)).collect();
+                    let (st, sl) = step_for(&ctx, &slots, false);
+                    let args = attention::AttentionArgs { q: &qb.buffer, k_cache: &kb, v_cache: &vb, scores: &scores.buffer, out: &out.buffer, n_head: nh, n_kv: nkv, head_dim: hd, ctx_len, max_tokens: m };
+                    let d = attention::prepare(&ctx, args, &st, &sl).unwrap();
+                    run(&ctx, &[d], m, 1);
+                    all.extend(read(&ctx, &out));
+                }
+                all
+            };
+            let whole = outputs(&[0..21]);
+            let singles: Vec<std::ops::Range<usize>> = (0..21).map(|i| i..i + 1).collect();
+            for (name, parts) in [("blocks of 12 and 9", vec![0..12, 12..21]), ("one token at a time", singles), ("blocks of 5, 8 and 8", vec![0..5, 5..13, 13..21])] {
+                let other = outputs(&parts);
+                let differ = whole.iter().zip(&other).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+                f.check(differ == 0, || format!("{:?} texture {texture}: {differ} of {} values differ between one block of 21 and {name}", ctx.matmul_variant(), whole.len()));
+            }
         });
     }
     f.finish();

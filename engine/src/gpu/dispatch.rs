@@ -10,6 +10,8 @@ pub enum Grid {
     Fixed(u32),
     /// `x` workgroups for each token of the block (token index in y).
     PerToken(u32),
+    /// `x` workgroups for each `tile` tokens of the block (tile index in y).
+    TokenTiles { x: u32, tile: u32 },
     /// `x` workgroups for each logits row (row index in y).
     PerLogitsRow(u32),
     /// `n` invocations of 64 per token, folded into 2D when too many for one dimension.
@@ -33,6 +35,8 @@ struct TiledPipeline {
     bind_group: wgpu::BindGroup,
     rule: TileRule,
     counts_logits_rows: bool,
+    /// Its own grid rule, where it differs from the plain pipeline's.
+    grid: Grid,
 }
 
 /// Which tokens of a launch a dispatch's second pipeline takes.
@@ -102,15 +106,28 @@ impl Dispatch {
         counts_logits_rows: bool,
     ) -> Dispatch {
         let bind_group = bind_group(ctx, self.label, &pipeline, resources);
-        self.tiled = Some(TiledPipeline { pipeline, bind_group, rule, counts_logits_rows });
+        self.tiled = Some(TiledPipeline { pipeline, bind_group, rule, counts_logits_rows, grid: self.grid });
+        self
+    }
+
+    /// Gives the second pipeline its own grid rule.
+    pub fn with_second_grid(mut self, grid: Grid) -> Dispatch {
+        if let Some(t) = &mut self.tiled {
+            t.grid = grid;
+        }
         self
     }
 
     /// Workgroup counts for a block of `m` tokens with `m_logits` logits rows.
     pub fn workgroups(&self, m: u32, m_logits: u32, max_dim: u32) -> (u32, u32, u32) {
-        match self.grid {
+        Self::grid_workgroups(self.grid, m, m_logits, max_dim)
+    }
+
+    fn grid_workgroups(grid: Grid, m: u32, m_logits: u32, max_dim: u32) -> (u32, u32, u32) {
+        match grid {
             Grid::Fixed(x) => fold(x, max_dim),
             Grid::PerToken(x) => (x, m, 1),
+            Grid::TokenTiles { x, tile } => (x, m.div_ceil(tile), 1),
             Grid::PerLogitsRow(x) => (x, m_logits, 1),
             Grid::Elementwise { per_token } => fold((per_token * m).div_ceil(64), max_dim),
         }
@@ -129,6 +146,7 @@ impl Dispatch {
                 TileRule::Whole { min_count } => if count >= min_count { count } else { 0 },
             };
             if end > 0 {
+                let (x, y, z) = Self::grid_workgroups(t.grid, m, m_logits, max_dim);
                 pass.set_pipeline(&t.pipeline);
                 pass.set_bind_group(0, &t.bind_group, &[]);
                 pass.dispatch_workgroups(x, y, z);

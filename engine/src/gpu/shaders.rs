@@ -27,6 +27,7 @@ pub const ROPE_STORE: &str = with_bindings!("../../../shaders/token_slot.wgsl", 
 pub const ATTENTION: &str = with_bindings!("../../../shaders/token_slot.wgsl", "../../../shaders/attention_bindings.wgsl", "../../../shaders/attention.wgsl");
 pub const ATTENTION_SERIAL: &str = with_bindings!("../../../shaders/token_slot.wgsl", "../../../shaders/attention_bindings.wgsl", "../../../shaders/attention_serial.wgsl");
 pub const ATTENTION_SUBGROUP: &str = with_bindings!("../../../shaders/token_slot.wgsl", "../../../shaders/attention_bindings.wgsl", "../../../shaders/attention_subgroup.wgsl");
+pub const ATTENTION_TILED: &str = with_bindings!("../../../shaders/token_slot.wgsl", "../../../shaders/attention_bindings.wgsl", "../../../shaders/attention_tiled.wgsl");
 /// Where attention reads the KV cache and rope_store appends to it (kv_cache.rs).
 pub const KV_BUFFER: &str = include_str!("../../../shaders/kv_buffer.wgsl");
 pub const KV_TEXTURE: &str = include_str!("../../../shaders/kv_texture.wgsl");
@@ -230,8 +231,8 @@ pub fn all_variants() -> Vec<(String, String)> {
         for qk_norm in [0, 1] {
             v.push((format!("rope_store_{store}_qknorm{qk_norm}"), assemble(&format!("{write}\n{ROPE_STORE}"), None, &[("QK_NORM", qk_norm)])));
         }
-        for (name, body) in [("attention", ATTENTION), ("attention_serial", ATTENTION_SERIAL), ("attention_subgroup", ATTENTION_SUBGROUP)] {
-            v.push((format!("{name}_{store}"), assemble(&format!("{read}\n{body}"), None, &[("S", 8), ("D4", 32)])));
+        for (name, body) in [("attention", ATTENTION), ("attention_serial", ATTENTION_SERIAL), ("attention_subgroup", ATTENTION_SUBGROUP), ("attention_tiled", ATTENTION_TILED)] {
+            v.push((format!("{name}_{store}"), assemble(&format!("{read}\n{body}"), None, &[("S", 8), ("D4", 32), ("L", 8), ("TOK", 5)])));
         }
     }
     v.push(("sample".to_string(), SAMPLE.to_string()));

@@ -1,8 +1,8 @@
 //! Causal GQA attention of the block's queries over the KV cache (shaders/attention.wgsl).
 
 use super::check;
-use crate::gpu::dispatch::{Dispatch, Grid};
-use crate::gpu::shaders::{assemble, ATTENTION, ATTENTION_SERIAL, ATTENTION_SUBGROUP};
+use crate::gpu::dispatch::{Dispatch, Grid, TileRule};
+use crate::gpu::shaders::{assemble, ATTENTION, ATTENTION_SERIAL, ATTENTION_SUBGROUP, ATTENTION_TILED};
 use crate::gpu::kv_cache::{cache_access, CacheStore};
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError, MatmulVariant};
@@ -12,7 +12,7 @@ pub struct AttentionArgs<'a> {
     /// Both in buffers or both in textures.
     pub k_cache: &'a CacheStore,
     pub v_cache: &'a CacheStore,
-    /// Scratch of max_tokens * n_head * ctx_len floats.
+    /// Scratch of score_rows(max_tokens) * n_head * ctx_len floats.
     pub scores: &'a wgpu::Buffer,
     pub out: &'a wgpu::Buffer,
     pub n_head: usize,
@@ -25,13 +25,35 @@ pub struct AttentionArgs<'a> {
 /// The widest head the CPU-adapter kernels take (twice the widest in common models).
 pub const MAX_CPU_HEAD_DIM: usize = 512;
 
+/// Blocks of at least this many tokens take attention_tiled.wgsl on CPU adapters (narrower
+/// ones gain nothing from sharing loads across tokens); its rows' arithmetic is the one-token
+/// kernels', so the switch changes no bit.
+pub const TILED_FROM: u32 = 9;
+
+/// attention_tiled.wgsl's (lanes, block tokens) a workgroup for `group` query heads per KV head:
+/// a lane a row, as many whole tokens as 8 lanes (a CPU's SIMD width) hold, at least one.
+fn tiled_shape(group: u32) -> (u32, u32) {
+    let tokens = (8 / group.max(1)).max(1);
+    (tokens * group, tokens)
+}
+
+/// Block tokens whose scores the scratch must hold: every token of a block on GPUs, only those
+/// of blocks narrower than `TILED_FROM` on CPU adapters (wider ones keep no scores).
+pub fn score_rows(ctx: &GpuContext, max_tokens: usize) -> usize {
+    if ctx.cpu_shapes() {
+        max_tokens.min(TILED_FROM as usize - 1)
+    } else {
+        max_tokens
+    }
+}
+
 /// `slots`: per block token (region's first cache row, position), read when the step says the
 /// block is slotted (token_slot.wgsl).
 pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer, slots: &GpuBuffer) -> Result<Dispatch, GpuError> {
     check(a.head_dim % 4 == 0 && a.n_kv > 0 && a.n_head % a.n_kv == 0, || {
         format!("attention: head_dim {} / heads {} / kv heads {} do not fit", a.head_dim, a.n_head, a.n_kv)
     })?;
-    check(a.scores.size() / 4 >= (a.max_tokens * a.n_head * a.ctx_len) as u64, || {
+    check(a.scores.size() / 4 >= (score_rows(ctx, a.max_tokens) * a.n_head * a.ctx_len) as u64, || {
         "attention: score scratch too small".into()
     })?;
     let cache = cache_access("attention", a.k_cache, a.v_cache, a.n_kv * a.ctx_len * a.head_dim, false)?;
@@ -54,7 +76,8 @@ pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer, slots: &Gpu
         }
     };
     let (key, source) = (format!("{key}{}", cache.key_suffix), format!("{}\n{source}", cache.source));
-    let pipeline = ctx.pipeline(&key, &source, &[Read, cache.kind, cache.kind, ReadWrite, ReadWrite, Uniform, Uniform, Read])?;
+    let kinds = [Read, cache.kind, cache.kind, ReadWrite, ReadWrite, Uniform, Uniform, Read];
+    let pipeline = ctx.pipeline(&key, &source, &kinds)?;
     let scale = 1.0f32 / (a.head_dim as f32).sqrt();
     let params = GpuBuffer::uniform(
         ctx,
@@ -62,21 +85,27 @@ pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer, slots: &Gpu
         &[a.n_head as u32, a.n_kv as u32, a.head_dim as u32, a.ctx_len as u32, scale.to_bits(), 0, 0, 0],
     );
     let params_buffer = params.buffer.clone();
-    Ok(Dispatch::with_resources(
-        ctx,
-        "attention",
-        pipeline,
-        &[
-            a.q.as_entire_binding(),
-            a.k_cache.binding(),
-            a.v_cache.binding(),
-            a.scores.as_entire_binding(),
-            a.out.as_entire_binding(),
-            params_buffer.as_entire_binding(),
-            step.buffer.as_entire_binding(),
-            slots.buffer.as_entire_binding(),
-        ],
-        Some(params),
-        Grid::PerToken(a.n_head as u32),
-    ))
+    let resources = [
+        a.q.as_entire_binding(),
+        a.k_cache.binding(),
+        a.v_cache.binding(),
+        a.scores.as_entire_binding(),
+        a.out.as_entire_binding(),
+        params_buffer.as_entire_binding(),
+        step.buffer.as_entire_binding(),
+        slots.buffer.as_entire_binding(),
+    ];
+    let plain = Dispatch::with_resources(ctx, "attention", pipeline, &resources, Some(params), Grid::PerToken(a.n_head as u32));
+    if ctx.matmul_variant() == MatmulVariant::Cooperative {
+        return Ok(plain);
+    }
+    // Wider blocks on CPU adapters: prompt chunks through attention_tiled.wgsl.
+    let d4 = (a.head_dim / 4) as u32;
+    let (lanes, tokens) = tiled_shape((a.n_head / a.n_kv) as u32);
+    let key = format!("attention_tiled_l{lanes}_d{d4}_t{tokens}{}", cache.key_suffix);
+    let source = format!("{}\n{}", cache.source, assemble(ATTENTION_TILED, None, &[("L", lanes), ("D4", d4), ("TOK", tokens)]));
+    let tiled = ctx.pipeline(&key, &source, &kinds)?;
+    Ok(plain
+        .with_second_pipeline(ctx, tiled, &resources, TileRule::Whole { min_count: TILED_FROM }, false)
+        .with_second_grid(Grid::TokenTiles { x: a.n_kv as u32, tile: tokens }))
 }
