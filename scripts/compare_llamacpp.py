@@ -118,7 +118,8 @@ def agreement(llm, model, with_reference=False):
     llama.cpp == the reference rounding as llama.cpp does)."""
     same = total = ref_same = llama_ref_same = llama_emul_same = 0
     for text in TEXTS:
-        ids = llm.tokenize(text.encode(), add_bos=False, special=False)
+        # BOS where the model asks for one (Gemma), as both engines do for a prompt.
+        ids = llm.tokenize(text.encode(), add_bos=True, special=False)
         llm.reset()
         llm.eval(ids)
         ref = [int(max(range(len(row)), key=row.__getitem__)) for row in llm.scores[: len(ids)].tolist()]

@@ -17,11 +17,13 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     }
     let kvh = head / (p.n_head / p.n_kv);
     let slot = token_slot(t);
-    let n_keys = slot.y + 1u;
+    // Sliding-window layers attend to the last p.window positions only.
+    let first = window_first(slot.y);
+    let n_keys = slot.y + 1u - first;
     let d4 = p.head_dim / 4u;
     let q_off = (t * p.n_head + head) * d4;
     let s_off = (t * p.n_head + head) * p.ctx;
-    let kv_off = kvh * p.ctx + slot.x;
+    let kv_off = kvh * p.ctx + slot.x + first;
 
     var local_max = -3.0e38;
     for (var j = lid; j < n_keys; j += WG) {

@@ -5,7 +5,8 @@ struct Params {
     head_dim: u32,
     ctx: u32,
     scale: f32,
-    _pad0: u32,
+    // Positions a sliding-window layer sees, its own included (0: every earlier one).
+    window: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -18,3 +19,11 @@ struct Params {
 @group(0) @binding(6) var<uniform> step: Step;
 // (region's first cache row, position) per block token when step.slotted is 1.
 @group(0) @binding(7) var<storage, read> slots: array<vec2<u32>>;
+
+// The first position a token at `pos` attends to.
+fn window_first(pos: u32) -> u32 {
+    if (p.window == 0u || pos < p.window) {
+        return 0u;
+    }
+    return pos + 1u - p.window;
+}

@@ -21,10 +21,12 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: 
     }
     let kvh = head / (p.n_head / p.n_kv);
     let slot = token_slot(t);
-    let n_keys = slot.y + 1u;
+    // Sliding-window layers attend to the last p.window positions only.
+    let first = window_first(slot.y);
+    let n_keys = slot.y + 1u - first;
     let q_off = (t * p.n_head + head) * D4;
     let s_off = (t * p.n_head + head) * p.ctx;
-    let kv_off = kvh * p.ctx + slot.x;
+    let kv_off = kvh * p.ctx + slot.x + first;
     var qv: array<vec4<f32>, D4>;
     for (var i = 0u; i < D4; i++) {
         qv[i] = q[q_off + i];

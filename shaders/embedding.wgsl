@@ -1,5 +1,6 @@
-// x[t, :] = row tokens[t] of the (quantized) embedding table, for the rows this part holds;
-// one invocation per 32-element chunk.
+// x[t, :] = row tokens[t] of the (quantized) embedding table times a scale (gemma: sqrt(hidden);
+// else 1, which changes no bit), for the rows this part holds; one invocation per 32-element
+// chunk.
 struct Params {
     chunks: u32,
     sbase: u32,
@@ -25,8 +26,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let wv = dq32((tok - p.first_row) * p.chunks + c, p.sbase);
+    // The scale's bits are fixed when the pipeline is built (naga takes no bitcast in a const).
+    let scale = bitcast<f32>({{SCALE_BITS}}u);
     let xi = (t * p.chunks + c) * 8u;
     for (var i = 0u; i < 8u; i++) {
-        x[xi + i] = wv[i];
+        x[xi + i] = wv[i] * scale;
     }
 }

@@ -28,6 +28,11 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     }
     let inv = 1.0 / sqrt(part[0] / f32(p.n) + p.eps);
     for (var i = lid; i < p.n; i += WG) {
-        y[t * p.n + i] = x[src + i] * inv * g[i];
+        let v = x[src + i] * inv * g[i];
+        if (ADD == 1u) {
+            y[t * p.n + i] += v;
+        } else {
+            y[t * p.n + i] = v;
+        }
     }
 }

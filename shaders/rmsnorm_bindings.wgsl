@@ -1,4 +1,8 @@
 // Parameters and bindings shared by the RMSNorm shapes (rmsnorm*.wgsl).
+
+// 1: y += the normed row (gemma's norms after attention and the FFN, onto the residual);
+// 0: y = the normed row. Fixed when the pipeline is built.
+const ADD: u32 = {{ADD}}u;
 struct Params {
     n: u32,
     eps: f32,

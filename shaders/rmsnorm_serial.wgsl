@@ -17,6 +17,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>) {
     }
     let inv = 1.0 / sqrt(s / f32(p.n) + p.eps);
     for (var i = 0u; i < p.n; i++) {
-        y[t * p.n + i] = x[src + i] * inv * g[i];
+        let v = x[src + i] * inv * g[i];
+        if (ADD == 1u) {
+            y[t * p.n + i] += v;
+        } else {
+            y[t * p.n + i] = v;
+        }
     }
 }

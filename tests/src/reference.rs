@@ -1,9 +1,10 @@
-//! A plain f32 CPU forward pass of llama/qwen2/qwen3, written from the equations, as the reference
+//! A plain f32 CPU forward pass of llama/qwen2/qwen3/gemma3, written from the equations, as the reference
 //! the GPU engine is checked against. No cache: every call recomputes all positions.
 //! `Arith::LlamaCpp` rounds as llama.cpp's CPU backend does instead (llamacpp_rounding.rs).
 
 use crate::llamacpp_rounding::{f16_round, Matrix};
 use cospec::formats::ModelFile;
+use cospec::gpu::kernels::gated_act::Gate;
 use cospec::model::ModelConfig;
 
 /// How the reference computes.
@@ -26,8 +27,10 @@ struct Layer {
     wu: Matrix,
     wd: Matrix,
     bias: Option<(Vec<f32>, Vec<f32>, Vec<f32>)>,
-    /// Per-head q and k norm gains (qwen3).
+    /// Per-head q and k norm gains (qwen3, gemma3).
     qk_norm: Option<(Vec<f32>, Vec<f32>)>,
+    /// Norms of the attention and FFN outputs before the residual (gemma3).
+    post_norms: Option<(Vec<f32>, Vec<f32>)>,
 }
 
 pub struct RefModel {
@@ -44,6 +47,17 @@ fn matvec(m: &Matrix, x: &[f32], rows: usize, arith: Arith) -> Vec<f32> {
     }
     let cols = x.len();
     (0..rows).map(|r| m.w[r * cols..(r + 1) * cols].iter().zip(x).map(|(a, b)| a * b).sum()).collect()
+}
+
+/// The FFN gate's activation (GELU: the tanh approximation, in double).
+fn gate(kind: Gate, g: f32) -> f32 {
+    match kind {
+        Gate::Silu => g / (1.0 + (-g).exp()),
+        Gate::GeluTanh => {
+            let x = g as f64;
+            (0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh())) as f32
+        }
+    }
 }
 
 fn rmsnorm(x: &[f32], g: &[f32], eps: f32, arith: Arith) -> Vec<f32> {
@@ -105,6 +119,7 @@ impl RefModel {
                     wd: m(&n("ffn_down.weight")),
                     bias: cfg.qkv_bias.then(|| (t(&n("attn_q.bias")), t(&n("attn_k.bias")), t(&n("attn_v.bias")))),
                     qk_norm: cfg.qk_norm.then(|| (t(&n("attn_q_norm.weight")), t(&n("attn_k_norm.weight")))),
+                    post_norms: cfg.post_norms.then(|| (t(&n("post_attention_norm.weight")), t(&n("post_ffw_norm.weight")))),
                 }
             })
             .collect();
@@ -132,8 +147,14 @@ impl RefModel {
                 v.iter_mut().for_each(|a| *a = f16_round(*a));
             }
         };
-        let mut x: Vec<Vec<f32>> = tokens.iter().map(|&t| self.embd.w[t as usize * h..(t as usize + 1) * h].to_vec()).collect();
-        for l in &self.layers {
+        let mut x: Vec<Vec<f32>> =
+            tokens.iter().map(|&t| self.embd.w[t as usize * h..(t as usize + 1) * h].iter().map(|v| v * c.embed_scale).collect()).collect();
+        let ones = vec![1.0f32; hd / 2];
+        for (li, l) in self.layers.iter().enumerate() {
+            // Sliding-window layers: their own rope base, unscaled, and the last `window` keys.
+            let local = c.swa_layers[li];
+            let (theta, div) = if local { (c.rope_theta_swa, &ones) } else { (c.rope_theta, &c.rope_freq_divisors) };
+            let first_key = |pos: usize| if local { (pos + 1).saturating_sub(c.sliding_window) } else { 0 };
             let mut qs = Vec::new();
             let mut ks = Vec::new();
             let mut vs = Vec::new();
@@ -155,8 +176,8 @@ impl RefModel {
                         }
                     }
                 }
-                rope(&mut q, c.n_head, hd, pos, c.rope_theta, &c.rope_freq_divisors, c.rope_halves, arith);
-                rope(&mut k, c.n_kv, hd, pos, c.rope_theta, &c.rope_freq_divisors, c.rope_halves, arith);
+                rope(&mut q, c.n_head, hd, pos, theta, div, c.rope_halves, arith);
+                rope(&mut k, c.n_kv, hd, pos, theta, div, c.rope_halves, arith);
                 // llama.cpp: the KV cache is f16 and Q meets it rounded to f16.
                 f16_if(&mut q);
                 f16_if(&mut k);
@@ -172,7 +193,9 @@ impl RefModel {
                 for head in 0..c.n_head {
                     let kvh = head / group;
                     let q = &qs[pos][head * hd..(head + 1) * hd];
-                    let scores: Vec<f32> = (0..=pos)
+                    let keys = first_key(pos)..=pos;
+                    let scores: Vec<f32> = keys
+                        .clone()
                         .map(|j| q.iter().zip(&ks[j][kvh * hd..(kvh + 1) * hd]).map(|(a, b)| a * b).sum::<f32>() * scale)
                         .collect();
                     let mx = scores.iter().cloned().fold(f32::MIN, f32::max);
@@ -183,22 +206,28 @@ impl RefModel {
                         let inv = (1.0 / e.iter().map(|&v| v as f64).sum::<f64>()) as f32;
                         let p: Vec<f32> = e.iter().map(|v| f16_round(v * inv)).collect();
                         for d in 0..hd {
-                            att[head * hd + d] = (0..=pos).map(|j| p[j] * vs[j][kvh * hd + d]).sum::<f32>();
+                            att[head * hd + d] = keys.clone().zip(&p).map(|(j, p)| p * vs[j][kvh * hd + d]).sum::<f32>();
                         }
                         continue;
                     }
                     let sum: f32 = e.iter().sum();
                     for d in 0..hd {
-                        att[head * hd + d] = (0..=pos).map(|j| e[j] * vs[j][kvh * hd + d]).sum::<f32>() / sum;
+                        att[head * hd + d] = keys.clone().zip(&e).map(|(j, e)| e * vs[j][kvh * hd + d]).sum::<f32>() / sum;
                     }
                 }
-                let o = matvec(&l.wo, &att, h, arith);
+                let mut o = matvec(&l.wo, &att, h, arith);
+                if let Some((pa, _)) = &l.post_norms {
+                    o = rmsnorm(&o, pa, c.rms_eps, arith);
+                }
                 xt.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
                 let xn = rmsnorm(xt, &l.ffn_norm, c.rms_eps, arith);
                 let g = matvec(&l.wg, &xn, c.ffn, arith);
                 let u = matvec(&l.wu, &xn, c.ffn, arith);
-                let act: Vec<f32> = g.iter().zip(&u).map(|(g, u)| g / (1.0 + (-g).exp()) * u).collect();
-                let d = matvec(&l.wd, &act, h, arith);
+                let act: Vec<f32> = g.iter().zip(&u).map(|(&g, u)| gate(c.gate, g) * u).collect();
+                let mut d = matvec(&l.wd, &act, h, arith);
+                if let Some((_, pf)) = &l.post_norms {
+                    d = rmsnorm(&d, pf, c.rms_eps, arith);
+                }
                 xt.iter_mut().zip(&d).for_each(|(a, b)| *a += b);
             }
         }

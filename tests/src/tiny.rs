@@ -88,6 +88,31 @@ pub fn tiny_qwen3(seed: u64) -> TinySpec {
     TinySpec { arch: "qwen3", hidden: 256, heads: 4, kv_heads: 2, head_dim: Some(128), qkv_bias: false, qk_norm: true, ..tiny_qwen2(seed) }
 }
 
+/// gemma3: embeddings scaled by sqrt(hidden), q/k norms, norms after attention and the FFN,
+/// a GELU gate, one KV head of heads wider than hidden / heads, and sliding-window layers (a
+/// window of 6 positions on layers 0 and 2, with their own rope base) beside a global one.
+pub fn tiny_gemma3(seed: u64) -> TinySpec {
+    TinySpec {
+        arch: "gemma3",
+        layers: 3,
+        hidden: 64,
+        ffn: 160,
+        heads: 4,
+        kv_heads: 1,
+        head_dim: Some(32),
+        qkv_bias: false,
+        qk_norm: true,
+        tied: true,
+        attn_type: DType::Q5_0,
+        v_type: DType::Q8_0,
+        ffn_type: DType::Q4_0,
+        ..tiny_llama(seed)
+    }
+}
+
+/// Gemma 3's sliding window in the tiny model.
+pub const TINY_GEMMA3_WINDOW: usize = 6;
+
 fn f32_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
@@ -207,6 +232,12 @@ pub fn tiny_gguf_with(s: &TinySpec, extra_meta: Vec<(String, MetaValue)>, extra_
                 tensors.push((format!("blk.{l}.{norm}"), DType::F32, vec![hd], f32_bytes(&g)));
             }
         }
+        if a == "gemma3" {
+            for norm in ["post_attention_norm.weight", "post_ffw_norm.weight"] {
+                let g: Vec<f32> = (0..s.hidden).map(|_| r.random_range(0.5f32..1.5)).collect();
+                tensors.push((format!("blk.{l}.{norm}"), DType::F32, vec![s.hidden], f32_bytes(&g)));
+            }
+        }
     }
     let g: Vec<f32> = (0..s.hidden).map(|_| r.random_range(0.5f32..1.5)).collect();
     tensors.push(("output_norm.weight".into(), DType::F32, vec![s.hidden], f32_bytes(&g)));
@@ -214,6 +245,11 @@ pub fn tiny_gguf_with(s: &TinySpec, extra_meta: Vec<(String, MetaValue)>, extra_
     if s.head_dim.is_some() {
         meta.push((format!("{a}.attention.key_length"), MetaValue::U32(hd as u32)));
         meta.push((format!("{a}.attention.value_length"), MetaValue::U32(hd as u32)));
+    }
+    if a == "gemma3" {
+        meta.push((format!("{a}.attention.sliding_window"), MetaValue::U32(TINY_GEMMA3_WINDOW as u32)));
+        meta.push((format!("{a}.attention.sliding_window_pattern"), MetaValue::U32(2)));
+        meta.push((format!("{a}.rope.freq_base_swa"), MetaValue::F32(100.0)));
     }
     meta.extend(extra_meta);
     tensors.extend(extra_tensors);

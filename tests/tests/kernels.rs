@@ -5,7 +5,7 @@ use cospec::formats::{dequant::dequantize, DType};
 use cospec::gpu::dispatch::{submit, Dispatch};
 use cospec::gpu::kernels::matmul::{Input, MatmulArgs, Tokens, WideTile};
 use cospec::gpu::kernels::rope_store::{rotation_table, RopeArgs, RopeMode};
-use cospec::gpu::kernels::{add, argmax, attention, embedding, matmul, rmsnorm, rope_store, silu_mul};
+use cospec::gpu::kernels::{add, argmax, attention, embedding, gated_act, matmul, rmsnorm, rope_store};
 use cospec::gpu::kv_cache::{texel_rects, CacheStore, TexelRect};
 use cospec::gpu::weight::WeightStore;
 use cospec::gpu::{GpuBuffer, GpuContext, GpuOptions, GpuWeight, MatmulVariant};
@@ -286,12 +286,14 @@ fn gpu_dequantization_matches_cpu_for_every_type() {
         let tb = GpuBuffer::from_u32(&ctx, "tokens", &toks);
         let xb = poisoned(&ctx, toks.len() * cols);
         let st = step(&ctx, toks.len(), 0, 1);
-        run(&ctx, &embedding::prepare(&ctx, &w, &tb.buffer, &xb.buffer, toks.len(), &st).unwrap(), toks.len(), 1);
+        // Every other type with gemma's scaling of the rows.
+        let scale = if i % 2 == 1 { 25.298_221 } else { 1.0 };
+        run(&ctx, &embedding::prepare(&ctx, &w, &tb.buffer, &xb.buffer, scale, toks.len(), &st).unwrap(), toks.len(), 1);
         let got = read(&ctx, &xb);
         for (t, &tok) in toks.iter().enumerate() {
-            let want = &wf[tok as usize * cols..(tok as usize + 1) * cols];
+            let want: Vec<f32> = wf[tok as usize * cols..(tok as usize + 1) * cols].iter().map(|v| v * scale).collect();
             let g = &got[t * cols..(t + 1) * cols];
-            let e = rel_err(g, want);
+            let e = rel_err(g, &want);
             f.check(e < 1e-6, || format!("{dt:?} in a {:?}: row {tok} differs from the CPU dequantizer (rel err {e})", ctx.weight_store()));
         }
         });
@@ -314,12 +316,20 @@ fn rmsnorm_matches_cpu_in_every_shape() {
         let d = rmsnorm::prepare(&ctx, &xb.buffer, &gb, &yb.buffer, n, 1e-5, false, m, &st).unwrap();
         run(&ctx, &[d], m, 1);
         let got = read(&ctx, &yb);
+        // And added onto a residual (gemma's post-norms).
+        let resid = random_f32(n * m, &mut r);
+        let rb = GpuBuffer::from_f32(&ctx, "residual", &resid);
+        run(&ctx, &[rmsnorm::prepare_add(&ctx, &xb.buffer, &gb, &rb.buffer, n, 1e-5, m, &st).unwrap()], m, 1);
+        let added = read(&ctx, &rb);
         for t in 0..m {
             let row = &x[t * n..(t + 1) * n];
             let inv = 1.0 / (row.iter().map(|v| v * v).sum::<f32>() / n as f32 + 1e-5).sqrt();
             let want: Vec<f32> = row.iter().zip(&g).map(|(v, g)| v * inv * g).collect();
             let e = rel_err(&got[t * n..(t + 1) * n], &want);
             f.check(e < 1e-5, || format!("{:?} n={n} token {t}: rel err {e}", ctx.matmul_variant()));
+            let want_added: Vec<f32> = want.iter().zip(&resid[t * n..(t + 1) * n]).map(|(a, b)| a + b).collect();
+            let e = rel_err(&added[t * n..(t + 1) * n], &want_added);
+            f.check(e < 1e-5, || format!("{:?} n={n} token {t}: added onto the residual, rel err {e}", ctx.matmul_variant()));
         }
         });
     }
@@ -444,28 +454,34 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias_and_slots() {
 
 #[test]
 fn attention_matches_cpu_for_decode_causal_and_slotted_blocks_in_every_shape() {
-    // (heads, kv heads, head dim, per-token (region, position), slotted)
-    let cases: [(usize, usize, usize, Vec<(usize, usize)>, bool); 9] = [
-        (4, 2, 16, vec![(0, 0)], false),
+    // (heads, kv heads, head dim, per-token (region, position), slotted, sliding window)
+    let cases: [(usize, usize, usize, Vec<(usize, usize)>, bool, usize); 13] = [
+        (4, 2, 16, vec![(0, 0)], false, 0),
         // A head wider than a subgroup's vec4s and not a multiple of them.
-        (2, 1, 40, (60..62).map(|p| (0, p)).collect(), false),
-        (6, 3, 8, (5..9).map(|p| (0, p)).collect(), false),
-        (4, 1, 12, (70..73).map(|p| (0, p)).collect(), false),
+        (2, 1, 40, (60..62).map(|p| (0, p)).collect(), false, 0),
+        (6, 3, 8, (5..9).map(|p| (0, p)).collect(), false, 0),
+        (4, 1, 12, (70..73).map(|p| (0, p)).collect(), false, 0),
         // Four sequences' tokens: regions at 0, 40, 13, 61, a fresh one and a long one.
-        (6, 2, 8, vec![(0, 5), (40, 0), (13, 30), (61, 34), (40, 1)], true),
+        (6, 2, 8, vec![(0, 5), (40, 0), (13, 30), (61, 34), (40, 1)], true, 0),
         // Prompt chunks (wide blocks, attention_tiled.wgsl on CPU adapters): query heads per
         // KV head 7, 3 and 1, contexts that are no multiple of anything, a chunk from an empty
         // cache and one ending one position before the cache does.
-        (7, 1, 20, (0..14).map(|p| (0, p)).collect(), false),
-        (3, 1, 16, (60..95).map(|p| (0, p)).collect(), false),
-        (4, 4, 8, (30..50).map(|p| (0, p)).collect(), false),
+        (7, 1, 20, (0..14).map(|p| (0, p)).collect(), false, 0),
+        (3, 1, 16, (60..95).map(|p| (0, p)).collect(), false, 0),
+        (4, 4, 8, (30..50).map(|p| (0, p)).collect(), false, 0),
         // A wide slotted block: runs of tokens of four sequences, one of them split in two.
-        (6, 2, 12, vec![(0, 5), (0, 6), (0, 7), (40, 0), (40, 1), (13, 30), (13, 31), (55, 34), (55, 35), (0, 8)], true),
+        (6, 2, 12, vec![(0, 5), (0, 6), (0, 7), (40, 0), (40, 1), (13, 30), (13, 31), (55, 34), (55, 35), (0, 8)], true, 0),
+        // Sliding windows: tokens before and past the window, a window of one (only itself), a
+        // wide chunk and a slotted block whose regions do not start at row 0.
+        (6, 3, 8, (3..9).map(|p| (0, p)).collect(), false, 5),
+        (2, 1, 40, vec![(0, 61)], false, 1),
+        (4, 2, 16, (20..34).map(|p| (0, p)).collect(), false, 7),
+        (6, 2, 8, vec![(0, 5), (40, 0), (13, 30), (61, 34), (13, 31)], true, 4),
     ];
     let runs = shapes().into_iter().flat_map(|c| cases.clone().map(|s| (c.clone(), s)));
     let mut f = Failures::new();
-    for ((ctx, (nh, nkv, hd, slots, slotted)), texture) in runs.flat_map(|r| cache_stores(&r.0).into_iter().map(move |t| (r.clone(), t))) {
-        f.case(format!("{:?} nh={nh} nkv={nkv} hd={hd} slots={slots:?} texture {texture}", ctx.matmul_variant()), |f| {
+    for ((ctx, (nh, nkv, hd, slots, slotted, window)), texture) in runs.flat_map(|r| cache_stores(&r.0).into_iter().map(move |t| (r.clone(), t))) {
+        f.case(format!("{:?} nh={nh} nkv={nkv} hd={hd} slots={slots:?} window {window} texture {texture}", ctx.matmul_variant()), |f| {
         let ctx_len = 96;
         let m = slots.len();
         let mut r = rng((nh * 100 + slots[0].1 + m) as u64);
@@ -480,7 +496,7 @@ fn attention_matches_cpu_for_decode_causal_and_slotted_blocks_in_every_shape() {
         let (st, sl) = step_for(&ctx, &slots, slotted);
         let d = attention::prepare(
             &ctx,
-            attention::AttentionArgs { q: &qb.buffer, k_cache: &kb, v_cache: &vb, scores: &scores.buffer, out: &out.buffer, n_head: nh, n_kv: nkv, head_dim: hd, ctx_len, max_tokens: m },
+            attention::AttentionArgs { q: &qb.buffer, k_cache: &kb, v_cache: &vb, scores: &scores.buffer, out: &out.buffer, n_head: nh, n_kv: nkv, head_dim: hd, ctx_len, max_tokens: m, window },
             &st,
             &sl,
         )
@@ -493,14 +509,15 @@ fn attention_matches_cpu_for_decode_causal_and_slotted_blocks_in_every_shape() {
                 let kvh = h / (nh / nkv);
                 let qv = &q[(t * nh + h) * hd..(t * nh + h + 1) * hd];
                 let row = |j: usize| (kvh * ctx_len + region + j) * hd;
-                let s: Vec<f32> = (0..=pos).map(|j| qv.iter().zip(&kc[row(j)..]).map(|(a, b)| a * b).sum::<f32>() * scale).collect();
+                let first = if window > 0 { (pos + 1).saturating_sub(window) } else { 0 };
+                let s: Vec<f32> = (first..=pos).map(|j| qv.iter().zip(&kc[row(j)..]).map(|(a, b)| a * b).sum::<f32>() * scale).collect();
                 let mx = s.iter().cloned().fold(f32::MIN, f32::max);
                 let e: Vec<f32> = s.iter().map(|v| (v - mx).exp()).collect();
                 let sum: f32 = e.iter().sum();
-                let want: Vec<f32> = (0..hd).map(|d| (0..=pos).map(|j| e[j] * vc[row(j) + d]).sum::<f32>() / sum).collect();
+                let want: Vec<f32> = (0..hd).map(|d| (first..=pos).map(|j| e[j - first] * vc[row(j) + d]).sum::<f32>() / sum).collect();
                 let g = &got[(t * nh + h) * hd..(t * nh + h + 1) * hd];
                 let e = rel_err(g, &want);
-                f.check(e < 1e-5, || format!("{:?} nh={nh} hd={hd} slots={slots:?} t={t} h={h} texture {texture}: rel err {e}", ctx.matmul_variant()));
+                f.check(e < 1e-5, || format!("{:?} nh={nh} hd={hd} slots={slots:?} window {window} t={t} h={h} texture {texture}: rel err {e}", ctx.matmul_variant()));
             }
         }
         });
@@ -533,7 +550,7 @@ fn wide_block_attention_does_not_depend_on_the_chunking() {
                     let out = poisoned(&ctx, m * nh * hd);
                     let slots: Vec<(usize, usize)> = positions[part.clone()].iter().map(|&p| (0, p)).collect();
                     let (st, sl) = step_for(&ctx, &slots, false);
-                    let args = attention::AttentionArgs { q: &qb.buffer, k_cache: &kb, v_cache: &vb, scores: &scores.buffer, out: &out.buffer, n_head: nh, n_kv: nkv, head_dim: hd, ctx_len, max_tokens: m };
+                    let args = attention::AttentionArgs { q: &qb.buffer, k_cache: &kb, v_cache: &vb, scores: &scores.buffer, out: &out.buffer, n_head: nh, n_kv: nkv, head_dim: hd, ctx_len, max_tokens: m, window: 0 };
                     let d = attention::prepare(&ctx, args, &st, &sl).unwrap();
                     run(&ctx, &[d], m, 1);
                     all.extend(read(&ctx, &out));
@@ -575,11 +592,15 @@ fn texel_rects_cover_a_run_exactly_once() {
 }
 
 #[test]
-fn silu_mul_and_add_match_cpu() {
+fn gated_activations_and_add_match_cpu() {
     let ctx = gpu();
     let (n, m) = (77usize, 3usize);
     let mut r = rng(21);
-    let g = random_f32(n * m, &mut r);
+    // Some gates far out, where tanh's saturation and exp's overflow are reached.
+    let mut g = random_f32(n * m, &mut r);
+    for x in g.iter_mut().step_by(7) {
+        *x *= 40.0;
+    }
     let u = random_f32(n * m, &mut r);
     let mut gu = Vec::new();
     for t in 0..m {
@@ -587,13 +608,24 @@ fn silu_mul_and_add_match_cpu() {
         gu.extend_from_slice(&u[t * n..(t + 1) * n]);
     }
     let gub = GpuBuffer::from_f32(&ctx, "gate_up", &gu);
-    let act = poisoned(&ctx, n * m);
     let st = step(&ctx, m, 0, 1);
-    run(&ctx, &[silu_mul::prepare(&ctx, &gub.buffer, &act.buffer, n, &st).unwrap()], m, 1);
-    let want: Vec<f32> = g.iter().zip(&u).map(|(a, b)| a / (1.0 + (-a).exp()) * b).collect();
     let mut f = Failures::new();
-    let e = rel_err(&read(&ctx, &act), &want);
-    f.check(e < 1e-5, || format!("silu_mul: rel err {e}"));
+    let gelu = |a: f64| 0.5 * a * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (a + 0.044715 * a * a * a)).tanh());
+    for gate in [gated_act::Gate::Silu, gated_act::Gate::GeluTanh] {
+        let act = poisoned(&ctx, n * m);
+        run(&ctx, &[gated_act::prepare(&ctx, gate, &gub.buffer, &act.buffer, n, &st).unwrap()], m, 1);
+        let want: Vec<f32> = g
+            .iter()
+            .zip(&u)
+            .map(|(&a, &b)| match gate {
+                gated_act::Gate::Silu => a / (1.0 + (-a).exp()) * b,
+                gated_act::Gate::GeluTanh => (gelu(a as f64) * b as f64) as f32,
+            })
+            .collect();
+        let got = read(&ctx, &act);
+        let e = rel_err(&got, &want);
+        f.check(e < 1e-5 && got.iter().all(|x| x.is_finite()), || format!("{gate:?}: rel err {e}"));
+    }
     let ub = GpuBuffer::from_f32(&ctx, "u", &u);
     let yb = GpuBuffer::from_f32(&ctx, "y", &g);
     run(&ctx, &[add::prepare(&ctx, &yb.buffer, &ub.buffer, n, &st).unwrap()], m, 1);

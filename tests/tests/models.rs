@@ -1,10 +1,10 @@
-//! Tiny random llama, qwen2 and qwen3 models: GPU logits against the CPU reference forward over a
+//! Tiny random llama, qwen2, qwen3 and gemma3 models: GPU logits against the CPU reference forward over a
 //! 32-token prompt and 16 decode steps; bit-identical logits whatever the block size; and
 //! cache truncation (rollback) followed by recomputation.
 
 use cospec::model::{LoadOptions, LogitsRows, Model};
 use cospec_tests::reference::RefModel;
-use cospec_tests::tiny::{tiny_llama, tiny_model_file, tiny_qwen2, tiny_qwen3, TinySpec};
+use cospec_tests::tiny::{tiny_gemma3, tiny_llama, tiny_model_file, tiny_qwen2, tiny_qwen3, TinySpec};
 use cospec_tests::{gpu, gpu_with, rel_err, matmul_variants};
 
 fn load(spec: &TinySpec, ctx: std::sync::Arc<cospec::gpu::GpuContext>, max_block: usize) -> (Model, RefModel) {
@@ -57,9 +57,16 @@ fn tiny_qwen3_gpu_logits_match_cpu_reference() {
     check_against_reference(tiny_qwen3(6));
 }
 
+/// Positions 32..48 are far past the tiny model's window of 6: the local layers must drop the
+/// keys before it, and rotate with their own base.
+#[test]
+fn tiny_gemma3_gpu_logits_match_cpu_reference() {
+    check_against_reference(tiny_gemma3(8));
+}
+
 #[test]
 fn logits_are_bit_identical_in_single_token_and_block_passes() {
-    for spec in [tiny_llama(3), tiny_qwen2(4), tiny_qwen3(7)] {
+    for spec in [tiny_llama(3), tiny_qwen2(4), tiny_qwen3(7), tiny_gemma3(9)] {
         for variant in matmul_variants() {
             let (mut model, _) = load(&spec, gpu_with(variant), 9);
             let toks = prompt(20, spec.vocab, 1);

@@ -8,7 +8,7 @@ use cospec::model::config::llama3_divisors;
 use cospec::model::{LoadOptions, LogitsRows, Model, ModelConfig};
 use cospec::platform::blob_from_vec;
 use cospec_tests::reference::RefModel;
-use cospec_tests::tiny::{f32_tensor, tiny_gguf_with, tiny_llama, tiny_qwen2, TensorBytes, TinySpec};
+use cospec_tests::tiny::{f32_tensor, tiny_gemma3, tiny_gguf_with, tiny_llama, tiny_qwen2, TensorBytes, TinySpec, TINY_GEMMA3_WINDOW};
 use cospec_tests::{gpu, rel_err};
 
 fn file(spec: &TinySpec, meta: Vec<(String, MetaValue)>, tensors: Vec<TensorBytes>) -> ModelFile {
@@ -189,4 +189,33 @@ fn a_head_size_the_tensors_disagree_with_is_an_error_at_load() {
     let f = file(&spec, key("llama.attention.key_length", MetaValue::U32(hd * 2)), vec![]);
     let e = Model::load(gpu(), &f, &LoadOptions { ctx_len: 32, max_block: 4 }, &mut |_, _| {}).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("attn_q.weight"), "{e}");
+}
+
+#[test]
+fn gemma3_keys_it_does_not_implement_are_refused_and_its_own_are_read() {
+    let spec = tiny_gemma3(1);
+    let c = ModelConfig::from_file(&file(&spec, vec![], vec![])).unwrap();
+    // Layers 0 and 2 local (pattern 2), the window and local base as written.
+    assert_eq!(c.swa_layers, vec![true, false, true]);
+    assert_eq!((c.sliding_window, c.rope_theta_swa), (TINY_GEMMA3_WINDOW, 100.0));
+    assert!(c.post_norms && c.qk_norm && (c.embed_scale - 8.0).abs() < 1e-6);
+    // Soft-capping (Gemma 2) changes the logits: refused by name, whatever its value.
+    for k in ["gemma3.final_logit_softcapping", "gemma3.attn_logit_softcapping"] {
+        let e = refusal(&file(&spec, key(k, MetaValue::F32(30.0)), vec![]));
+        assert!(e.contains(k), "{k}: {e}");
+    }
+    // A per-layer pattern of the wrong length, and a tensor gemma3 has no place for.
+    let e = refusal(&file(&spec, key("gemma3.attention.sliding_window_pattern", MetaValue::Array(vec![MetaValue::Bool(true)])), vec![]));
+    assert!(e.contains("sliding_window_pattern"), "{e}");
+    let e = refusal(&file(&spec, vec![], vec![f32_tensor("blk.0.pre_feedforward_norm.weight", &vec![1.0; spec.hidden])]));
+    assert!(e.contains("tensor 'blk.0.pre_feedforward_norm.weight'"), "{e}");
+    // The post-norms belong to gemma3 only.
+    let e = refusal(&file(&tiny_llama(1), vec![], vec![f32_tensor("blk.0.post_ffw_norm.weight", &vec![1.0; 64])]));
+    assert!(e.contains("tensor 'blk.0.post_ffw_norm.weight'"), "{e}");
+    // A sliding window means nothing to llama here: refused, not ignored.
+    let e = refusal(&file(&tiny_llama(1), key("llama.attention.sliding_window", MetaValue::U32(4096)), vec![]));
+    assert!(e.contains("llama.attention.sliding_window"), "{e}");
+    // Gemma 3 27B scales its queries differently.
+    let e = refusal(&file(&TinySpec { layers: 62, hidden: 32, ffn: 32, ..spec }, vec![], vec![]));
+    assert!(e.contains("27B"), "{e}");
 }

@@ -33,7 +33,7 @@ pub const KV_BUFFER: &str = include_str!("../../../shaders/kv_buffer.wgsl");
 pub const KV_TEXTURE: &str = include_str!("../../../shaders/kv_texture.wgsl");
 pub const KV_STORE_BUFFER: &str = include_str!("../../../shaders/kv_store_buffer.wgsl");
 pub const KV_STORE_TEXTURE: &str = include_str!("../../../shaders/kv_store_texture.wgsl");
-pub const SILU_MUL: &str = include_str!("../../../shaders/silu_mul.wgsl");
+pub const GATED_ACT: &str = include_str!("../../../shaders/gated_act.wgsl");
 pub const ADD: &str = include_str!("../../../shaders/add.wgsl");
 pub const ARGMAX: &str = include_str!("../../../shaders/argmax.wgsl");
 pub const SAMPLE: &str = concat!(include_str!("../../../shaders/sample.wgsl"), "\n", include_str!("../../../shaders/draw_owner.wgsl"));
@@ -212,17 +212,22 @@ pub fn all_variants() -> Vec<(String, String)> {
                 v.push((format!("matmul_rows_staged_{s}_{tile:?}"), matmul_rows(dt, store, Activations::Staged, 16, false, InputStage::Plain, tile)));
                 v.push((format!("matmul_rows_subgroup_staged_{s}_{tile:?}"), matmul_rows(dt, store, Activations::Staged, 16, true, InputStage::Plain, tile)));
             }
-            v.push((format!("embedding_{s}"), assemble(EMBEDDING, Some((dt, store)), &[])));
+            v.push((format!("embedding_{s}"), assemble(EMBEDDING, Some((dt, store)), &[("SCALE_BITS", 25.3f32.to_bits())])));
+        }
+    }
+    for (name, body) in [("rmsnorm", RMSNORM), ("rmsnorm_serial", RMSNORM_SERIAL)] {
+        for add in [0, 1] {
+            v.push((format!("{name}_add{add}"), assemble(body, None, &[("ADD", add)])));
         }
     }
     for (name, body) in [
-        ("rmsnorm", RMSNORM),
-        ("rmsnorm_serial", RMSNORM_SERIAL),
-        ("silu_mul", SILU_MUL),
         ("add", ADD),
         ("argmax", ARGMAX),
     ] {
         v.push((name.to_string(), assemble(body, None, &[])));
+    }
+    for act in 0..2 {
+        v.push((format!("gated_act_{act}"), assemble(GATED_ACT, None, &[("ACT", act)])));
     }
     for mode in 0..3 {
         v.push((format!("x_stage_{mode}"), assemble(X_STAGE, None, &[("MODE", mode)])));

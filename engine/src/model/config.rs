@@ -1,6 +1,7 @@
 //! Model hyper-parameters read from GGUF metadata (HF configs are translated to the same keys).
 
-use crate::formats::{hf::HF_ROPE_KEY, FormatError, ModelFile};
+use crate::formats::{hf::HF_ROPE_KEY, FormatError, MetaValue, ModelFile};
+use crate::gpu::kernels::gated_act::Gate;
 
 /// Architectures the engine runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -10,6 +11,10 @@ pub enum Arch {
     /// Qwen3 (dense): qwen2's layout without QKV biases, each q and k head RMS-normalized
     /// before rope, heads of their own size (attention.key_length), not hidden / heads.
     Qwen3,
+    /// Gemma 3: embeddings scaled by sqrt(hidden), q/k norms, norms after attention and after
+    /// the FFN as well as before, a GELU gate, and sliding-window layers with their own rope
+    /// base beside global ones.
+    Gemma3,
 }
 
 impl Arch {
@@ -18,6 +23,7 @@ impl Arch {
             Arch::Llama => "llama",
             Arch::Qwen2 => "qwen2",
             Arch::Qwen3 => "qwen3",
+            Arch::Gemma3 => "gemma3",
         }
     }
 }
@@ -47,6 +53,18 @@ pub struct ModelConfig {
     /// Each q and k head RMS-normalized and scaled by a gain (attn_q_norm, attn_k_norm) before
     /// rope: qwen3.
     pub qk_norm: bool,
+    /// What the embedding rows are multiplied by (gemma3: sqrt(hidden); else 1).
+    pub embed_scale: f32,
+    /// The attention output and the FFN output are RMS-normalized (post_attention_norm,
+    /// post_ffw_norm) before they join the residual: gemma3.
+    pub post_norms: bool,
+    /// The FFN gate's activation.
+    pub gate: Gate,
+    /// Sliding-window layers attend to their last `sliding_window` positions (0: no layer
+    /// does); `swa_layers[l]` says which layers, whose rope uses `rope_theta_swa` unscaled.
+    pub sliding_window: usize,
+    pub swa_layers: Vec<bool>,
+    pub rope_theta_swa: f64,
 }
 
 /// Upper bounds that keep a hostile header from asking for absurd buffers.
@@ -60,9 +78,10 @@ impl ModelConfig {
             "llama" => Arch::Llama,
             "qwen2" => Arch::Qwen2,
             "qwen3" => Arch::Qwen3,
+            "gemma3" => Arch::Gemma3,
             other => {
                 return Err(FormatError::Invalid(format!(
-                    "unknown architecture '{other}' (supported: llama, qwen2, qwen3)"
+                    "unknown architecture '{other}' (supported: llama, qwen2, qwen3, gemma3)"
                 )))
             }
         };
@@ -122,10 +141,16 @@ impl ModelConfig {
             return bad(format!("rope theta {rope_theta} or rms eps {rms_eps} out of range"));
         }
         let rope_halves = match arch {
-            Arch::Qwen2 | Arch::Qwen3 => true,
+            Arch::Qwen2 | Arch::Qwen3 | Arch::Gemma3 => true,
             Arch::Llama => f.meta(HF_ROPE_KEY).and_then(|v| v.as_bool()).unwrap_or(false),
         };
         let rope_freq_divisors = rope_divisors(f, arch_name, head_dim, rope_theta)?;
+        let gemma = arch == Arch::Gemma3;
+        if gemma && n_layer == 62 {
+            // llama.cpp scales the 27B's queries by 1 / sqrt(hidden / heads), not by the head size.
+            return Err(FormatError::NotUnderstood("Gemma 3 27B (62 layers): its query scale is not implemented".into()));
+        }
+        let (sliding_window, swa_layers, rope_theta_swa) = if gemma { sliding_windows(f, arch_name, n_layer)? } else { (0, vec![false; n_layer], rope_theta) };
         let config = ModelConfig {
             arch,
             n_layer,
@@ -141,8 +166,14 @@ impl ModelConfig {
             rope_halves,
             tied_output: f.tensor("output.weight").is_none(),
             qkv_bias: f.tensor("blk.0.attn_q.bias").is_some(),
-            qk_norm: arch == Arch::Qwen3,
+            qk_norm: matches!(arch, Arch::Qwen3 | Arch::Gemma3),
             rope_freq_divisors,
+            embed_scale: if gemma { (hidden as f32).sqrt() } else { 1.0 },
+            post_norms: gemma,
+            gate: if gemma { Gate::GeluTanh } else { Gate::Silu },
+            sliding_window,
+            swa_layers,
+            rope_theta_swa,
         };
         super::understood::check(f, &config)?;
         Ok(config)
@@ -155,6 +186,41 @@ impl ModelConfig {
     pub fn kv_width(&self) -> usize {
         self.n_kv * self.head_dim
     }
+}
+
+/// Gemma 3's local layers, as llama.cpp reads them: a window of `attention.sliding_window`
+/// positions (none when absent or 0) on the layers `attention.sliding_window_pattern` names
+/// (an array of flags, or n: every layer but each n-th; default 6), whose rope base is
+/// `rope.freq_base_swa` (default 10,000).
+fn sliding_windows(f: &ModelFile, arch: &str, n_layer: usize) -> Result<(usize, Vec<bool>, f64), FormatError> {
+    let key = |k: &str| format!("{arch}.{k}");
+    let window = match f.meta(&key("attention.sliding_window")) {
+        None => 0,
+        Some(v) => v.as_u64().filter(|&w| w < 1 << 24).ok_or_else(|| FormatError::Invalid(format!("metadata {} is not a window size", key("attention.sliding_window"))))? as usize,
+    };
+    let theta = f.meta(&key("rope.freq_base_swa")).and_then(|v| v.as_f64()).unwrap_or(10000.0);
+    if !(theta > 0.0 && theta.is_finite()) {
+        return Err(FormatError::Invalid(format!("metadata {} = {theta} is out of range", key("rope.freq_base_swa"))));
+    }
+    if window == 0 {
+        return Ok((0, vec![false; n_layer], theta));
+    }
+    let pattern_key = key("attention.sliding_window_pattern");
+    let layers = match f.meta(&pattern_key) {
+        Some(MetaValue::Array(a)) => {
+            let flags: Option<Vec<bool>> = a.iter().map(|v| v.as_bool()).collect();
+            match flags {
+                Some(fl) if fl.len() == n_layer => fl,
+                _ => return Err(FormatError::Invalid(format!("metadata {pattern_key} is not one flag per layer ({n_layer})"))),
+            }
+        }
+        Some(v) => {
+            let n = v.as_u64().ok_or_else(|| FormatError::Invalid(format!("metadata {pattern_key} is neither flags nor a period")))? as usize;
+            (0..n_layer).map(|l| n == 0 || l % n < n - 1).collect()
+        }
+        None => (0..n_layer).map(|l| l % 6 < 5).collect(),
+    };
+    Ok((window, layers, theta))
 }
 
 /// HF `rope_scaling` of type llama3, translated by formats/hf.rs to these keys.

@@ -8,7 +8,7 @@ use crate::gpu::kernels::matmul::{Input, MatmulArgs, Tokens};
 use crate::gpu::kernels::rope_store::{rotation_table, RopeArgs, RopeMode};
 use crate::gpu::kernels::sample::{SampleArgs, SamplingParams};
 use crate::gpu::kernels::{
-    argmax, attention, embedding, matmul, rmsnorm, rope_store, sample, silu_mul,
+    argmax, attention, embedding, gated_act, matmul, rmsnorm, rope_store, sample,
 };
 use crate::gpu::kv_cache::CacheStore;
 use crate::gpu::weight::WeightStore;
@@ -195,11 +195,17 @@ impl Model {
         let rng = GpuBuffer::zeros(g, "rng", 1);
         let zero = GpuBuffer::zeros(g, "zero", 4);
         let rot = GpuBuffer::from_f32(g, "rope table", &rotation_table(ctx_len, c.head_dim, c.rope_theta, &c.rope_freq_divisors));
+        // Sliding-window layers rotate with their own base, unscaled (llama.cpp's freq_base_swa).
+        let rot_local = c.swa_layers.contains(&true).then(|| {
+            GpuBuffer::from_f32(g, "local rope table", &rotation_table(ctx_len, c.head_dim, c.rope_theta_swa, &vec![1.0; c.head_dim / 2]))
+        });
+        // A branch's output before its norm joins the residual (post-norm architectures).
+        let branch = GpuBuffer::zeros(g, "branch", if c.post_norms { mb * h } else { 1 });
         let mode = if c.rope_halves { RopeMode::Halves } else { RopeMode::Adjacent };
 
         let embd = matrix(file, g, "token_embd.weight", c.vocab, h)?;
         tick(file, &["token_embd.weight"], progress);
-        let mut body = embedding::prepare(g, &embd, &tokens.buffer, &hidden.buffer, mb, &step)?;
+        let mut body = embedding::prepare(g, &embd, &tokens.buffer, &hidden.buffer, c.embed_scale, mb, &step)?;
         let mut layers = Vec::with_capacity(c.n_layer);
         let mm = |w: &GpuWeight, x: &GpuBuffer, input: Input, y: &GpuBuffer, y_stride: usize, y_col: usize, acc: bool| {
             matmul::prepare(
@@ -211,6 +217,7 @@ impl Model {
         // CPU adapters fold RMSNorm and the SiLU gate into the products' input stage (a launch
         // costs more there than recomputing a norm per invocation); GPUs run them as kernels.
         let fuse = ctx.cpu_shapes();
+        let fuse_gate = fuse && c.gate == gated_act::Gate::Silu;
         // The KV cache goes where the weights go: textures on CPU adapters (kv_cache.rs).
         let cache_floats = c.n_kv * ctx_len * c.head_dim;
         let kv_texture = ctx.weight_store() == WeightStore::Texture && CacheStore::texture_fits(g, cache_floats);
@@ -235,6 +242,15 @@ impl Model {
                 per_head.extend(vector(file, &n("attn_k_norm.weight"), c.head_dim)?);
             }
             let bias = (!per_head.is_empty()).then(|| GpuBuffer::from_f32(g, "qkv bias and norms", &per_head));
+            let post_norms = if c.post_norms {
+                Some((
+                    GpuBuffer::from_f32(g, "post_attention_norm", &vector(file, &n("post_attention_norm.weight"), h)?),
+                    GpuBuffer::from_f32(g, "post_ffw_norm", &vector(file, &n("post_ffw_norm.weight"), h)?),
+                ))
+            } else {
+                None
+            };
+            let local = c.swa_layers[l];
             let k_cache = CacheStore::zeros(g, "k cache", cache_floats, kv_texture)?;
             let v_cache = CacheStore::zeros(g, "v cache", cache_floats, kv_texture)?;
 
@@ -257,7 +273,7 @@ impl Model {
                     qk_norm: c.qk_norm.then_some(c.rms_eps),
                     k_cache: &k_cache,
                     v_cache: &v_cache,
-                    rot_table: &rot,
+                    rot_table: if local { rot_local.as_ref().unwrap_or(&rot) } else { &rot },
                     n_head: c.n_head,
                     n_kv: c.n_kv,
                     head_dim: c.head_dim,
@@ -281,11 +297,21 @@ impl Model {
                     head_dim: c.head_dim,
                     ctx_len,
                     max_tokens: mb,
+                    window: if local { c.sliding_window } else { 0 },
                 },
                 &step,
                 &slots,
             )?);
-            body.extend(mm(&wo, &attn, Input::Plain, &hidden, h, 0, true)?);
+            // A branch's output goes onto the residual, through its norm when there is one.
+            let onto_residual = |body: &mut Vec<Dispatch>, norm: Option<&GpuBuffer>| -> Result<(), ModelError> {
+                if let Some(gain) = norm {
+                    body.push(rmsnorm::prepare_add(g, &branch.buffer, gain, &hidden.buffer, h, c.rms_eps, mb, &step)?);
+                }
+                Ok(())
+            };
+            let (out, acc) = if c.post_norms { (&branch, false) } else { (&hidden, true) };
+            body.extend(mm(&wo, &attn, Input::Plain, out, h, 0, acc)?);
+            onto_residual(&mut body, post_norms.as_ref().map(|p| &p.0))?;
             let ffn_in = if fuse {
                 (&hidden, Input::RmsNorm { gain: &ffn_norm, eps: c.rms_eps })
             } else {
@@ -295,13 +321,15 @@ impl Model {
             for (w, col) in &wgu {
                 body.extend(mm(w, ffn_in.0, ffn_in.1, &gate_up, 2 * ffn, *col, false)?);
             }
-            if fuse {
-                body.extend(mm(&wd, &gate_up, Input::SiluGate, &hidden, h, 0, true)?);
+            if fuse_gate {
+                body.extend(mm(&wd, &gate_up, Input::SiluGate, out, h, 0, acc)?);
             } else {
-                body.push(silu_mul::prepare(g, &gate_up.buffer, &act.buffer, ffn, &step)?);
-                body.extend(mm(&wd, &act, Input::Plain, &hidden, h, 0, true)?);
+                body.push(gated_act::prepare(g, c.gate, &gate_up.buffer, &act.buffer, ffn, &step)?);
+                body.extend(mm(&wd, &act, Input::Plain, out, h, 0, acc)?);
             }
+            onto_residual(&mut body, post_norms.as_ref().map(|p| &p.1))?;
             let mut bufs = vec![attn_norm, ffn_norm];
+            bufs.extend(post_norms.into_iter().flat_map(|(a, b)| [a, b]));
             bufs.extend(bias);
             let mut weights: Vec<GpuWeight> = wqkv.into_iter().chain(wgu).map(|(w, _)| w).collect();
             weights.extend([wo, wd]);
@@ -309,7 +337,8 @@ impl Model {
             let names: Vec<String> = [
                 "attn_norm.weight", "ffn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight",
                 "attn_output.weight", "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight",
-                "attn_q.bias", "attn_k.bias", "attn_v.bias",
+                "attn_q.bias", "attn_k.bias", "attn_v.bias", "attn_q_norm.weight", "attn_k_norm.weight",
+                "post_attention_norm.weight", "post_ffw_norm.weight",
             ]
             .iter()
             .map(|s| n(s))
@@ -358,7 +387,7 @@ impl Model {
             sampler: None,
             gpu_bytes,
             _layers: layers,
-            _keep: vec![hidden, xn, qkv, q, attn, gate_up, act, scores, zero, rot, out_norm],
+            _keep: [hidden, xn, qkv, q, attn, gate_up, act, scores, zero, rot, out_norm, branch].into_iter().chain(rot_local).collect(),
             _keep_weights: keep_weights,
         })
     }

@@ -4,7 +4,7 @@
 //! architecture that is neither used nor known to be harmless (sliding windows, soft-capping,
 //! experts, YaRN). Running such a file with the part ignored gives fluent, wrong output.
 
-use super::config::ModelConfig;
+use super::config::{Arch, ModelConfig};
 use crate::formats::{FormatError, MetaValue, ModelFile};
 
 /// Keys under `{arch}.` the config reads (their values are checked where they are read).
@@ -22,6 +22,14 @@ const USED_KEYS: &[&str] = &[
     "attention.key_length",
     "attention.value_length",
 ];
+
+/// Keys only some architectures read.
+fn arch_keys(c: &ModelConfig) -> &'static [&'static str] {
+    match c.arch {
+        Arch::Gemma3 => &["attention.sliding_window", "attention.sliding_window_pattern", "rope.freq_base_swa"],
+        _ => &[],
+    }
+}
 
 /// Keys under `{arch}.` that change nothing the engine computes (sizes it reads elsewhere,
 /// facts about training). A key whose value could change the math is checked instead (below).
@@ -48,6 +56,9 @@ fn layer_tensors(c: &ModelConfig) -> Vec<&'static str> {
     if c.qk_norm {
         v.extend(["attn_q_norm.weight", "attn_k_norm.weight"]);
     }
+    if c.post_norms {
+        v.extend(["post_attention_norm.weight", "post_ffw_norm.weight"]);
+    }
     v
 }
 
@@ -68,7 +79,7 @@ pub fn check(f: &ModelFile, c: &ModelConfig) -> Result<(), FormatError> {
     let prefix = format!("{arch}.");
     for (key, value) in &f.metadata {
         let Some(k) = key.strip_prefix(&prefix) else { continue };
-        if USED_KEYS.contains(&k) || HARMLESS_KEYS.contains(&k) {
+        if USED_KEYS.contains(&k) || HARMLESS_KEYS.contains(&k) || arch_keys(c).contains(&k) {
             continue;
         }
         // Keys that restate a size: harmless when they agree with the shapes.

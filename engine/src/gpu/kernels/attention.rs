@@ -20,6 +20,8 @@ pub struct AttentionArgs<'a> {
     pub head_dim: usize,
     pub ctx_len: usize,
     pub max_tokens: usize,
+    /// Sliding-window layers: positions a token sees, its own included (0: all before it).
+    pub window: usize,
 }
 
 /// The widest head the CPU-adapter kernels take (twice the widest in common models).
@@ -82,7 +84,7 @@ pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer, slots: &Gpu
     let params = GpuBuffer::uniform(
         ctx,
         "attention params",
-        &[a.n_head as u32, a.n_kv as u32, a.head_dim as u32, a.ctx_len as u32, scale.to_bits(), 0, 0, 0],
+        &[a.n_head as u32, a.n_kv as u32, a.head_dim as u32, a.ctx_len as u32, scale.to_bits(), a.window as u32, 0, 0],
     );
     let params_buffer = params.buffer.clone();
     let resources = [

@@ -1,4 +1,4 @@
-//! x[t, :] = embedding row tokens[t], dequantized (shaders/embedding.wgsl).
+//! x[t, :] = embedding row tokens[t], dequantized and scaled (shaders/embedding.wgsl).
 
 use super::{check, elems};
 use crate::gpu::dispatch::{Dispatch, Grid};
@@ -12,15 +12,17 @@ pub fn prepare(
     table: &GpuWeight,
     tokens: &wgpu::Buffer,
     x: &wgpu::Buffer,
+    scale: f32,
     max_tokens: usize,
     step: &GpuBuffer,
 ) -> Result<Vec<Dispatch>, GpuError> {
     check(elems(x) >= (max_tokens * table.cols) as u64, || {
         format!("embedding: x holds {} floats, {max_tokens} x {} needed", elems(x), table.cols)
     })?;
-    let key = format!("embedding_{}_{:?}", table.dtype.name(), table.store);
+    let bits = scale.to_bits();
+    let key = format!("embedding_{}_{:?}_x{bits:08x}", table.dtype.name(), table.store);
     let wk = weight_kind(table.store);
-    let pipeline = ctx.pipeline(&key, &assemble(EMBEDDING, Some((table.dtype, table.store)), &[]), &[wk, Read, ReadWrite, Uniform, Uniform, wk])?;
+    let pipeline = ctx.pipeline(&key, &assemble(EMBEDDING, Some((table.dtype, table.store)), &[("SCALE_BITS", bits)]), &[wk, Read, ReadWrite, Uniform, Uniform, wk])?;
     let mut out = Vec::new();
     for part in &table.parts {
         let params = GpuBuffer::uniform(

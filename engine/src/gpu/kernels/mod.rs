@@ -9,7 +9,7 @@ pub mod matmul;
 pub mod rmsnorm;
 pub mod rope_store;
 pub mod sample;
-pub mod silu_mul;
+pub mod gated_act;
 pub mod spec;
 pub mod x_stage;
 

@@ -1,4 +1,4 @@
-//! y[t] = rmsnorm(x[t]) * g (shaders/rmsnorm.wgsl).
+//! y[t] = rmsnorm(x[t]) * g, or y[t] += it (shaders/rmsnorm.wgsl).
 
 use super::{check, elems};
 use crate::gpu::dispatch::{Dispatch, Grid};
@@ -19,12 +19,35 @@ pub fn prepare(
     max_tokens: usize,
     step: &GpuBuffer,
 ) -> Result<Dispatch, GpuError> {
+    build(ctx, x, gain, y, n, eps, logits_rows, false, max_tokens, step)
+}
+
+/// y[t] += rmsnorm(x[t]) * g: a norm on a branch's output as it joins the residual (gemma).
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_add(ctx: &GpuContext, x: &wgpu::Buffer, gain: &GpuBuffer, y: &wgpu::Buffer, n: usize, eps: f32, max_tokens: usize, step: &GpuBuffer) -> Result<Dispatch, GpuError> {
+    build(ctx, x, gain, y, n, eps, false, true, max_tokens, step)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build(
+    ctx: &GpuContext,
+    x: &wgpu::Buffer,
+    gain: &GpuBuffer,
+    y: &wgpu::Buffer,
+    n: usize,
+    eps: f32,
+    logits_rows: bool,
+    add: bool,
+    max_tokens: usize,
+    step: &GpuBuffer,
+) -> Result<Dispatch, GpuError> {
     check(gain.len == n, || format!("rmsnorm: gain has {} elements, {n} expected", gain.len))?;
     check(elems(x) >= (n * max_tokens) as u64 && elems(y) >= (n * max_tokens) as u64, || {
         format!("rmsnorm: buffers too small for {max_tokens} x {n}")
     })?;
     let (key, body) = if ctx.cpu_shapes() { ("rmsnorm_serial", RMSNORM_SERIAL) } else { ("rmsnorm", RMSNORM) };
-    let pipeline = ctx.pipeline(key, &assemble(body, None, &[]), &[Read, Read, ReadWrite, Uniform, Uniform])?;
+    let key = if add { format!("{key}_add") } else { key.to_string() };
+    let pipeline = ctx.pipeline(&key, &assemble(body, None, &[("ADD", add as u32)]), &[Read, Read, ReadWrite, Uniform, Uniform])?;
     let params = GpuBuffer::uniform(ctx, "rmsnorm params", &[n as u32, eps.to_bits(), logits_rows as u32, 0]);
     let grid = if logits_rows { Grid::PerLogitsRow(1) } else { Grid::PerToken(1) };
     // One workgroup per token: the grid's y dimension carries the token, x is 1.
