@@ -27,6 +27,10 @@ const LLAMA3_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L
 
 const CHATML_TEMPLATE: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
 
+/// Gemma's turn format, for Gemma files that carry no template: its `model` role for the
+/// assistant, and a system message folded into the first user turn (Gemma has no system role).
+const GEMMA_TEMPLATE: &str = "{% if messages and messages[0]['role'] == 'system' %}{% set first = messages[0]['content'] + '\n\n' %}{% set turns = messages[1:] %}{% else %}{% set first = '' %}{% set turns = messages %}{% endif %}{% for message in turns %}{% if message['role'] == 'assistant' %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\n' + (first if loop.first else '') + message['content'] + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}";
+
 /// One chat message.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ChatMessage {
@@ -251,10 +255,27 @@ impl Tokenizer {
         self.chat_template.is_some()
     }
 
-    /// Renders the model's chat template (ChatML when the model has none).
+    /// The turn format used when the file has no chat template: Gemma's for a vocabulary with
+    /// its turn tokens, else ChatML.
+    pub fn fallback_template_name(&self) -> &'static str {
+        if self.inner.token_to_id("<start_of_turn>").is_some() {
+            "Gemma's"
+        } else {
+            "ChatML"
+        }
+    }
+
+    /// Renders the model's chat template (`fallback_template_name` when it has none). A
+    /// template that writes the BOS token itself loses it when `encode` adds one anyway, so a
+    /// prompt never starts with two (llama.cpp does the same).
     pub fn apply_chat_template(&self, messages: &[ChatMessage], add_generation_prompt: bool) -> Result<String, TokenizerError> {
-        let source = self.chat_template.as_deref().unwrap_or(CHATML_TEMPLATE);
-        crate::chat_template::render(source, messages, add_generation_prompt, &self.bos_text, &self.eos_text)
+        let fallback = if self.fallback_template_name() == "ChatML" { CHATML_TEMPLATE } else { GEMMA_TEMPLATE };
+        let source = self.chat_template.as_deref().unwrap_or(fallback);
+        let text = crate::chat_template::render(source, messages, add_generation_prompt, &self.bos_text, &self.eos_text)?;
+        match text.strip_prefix(self.bos_text.as_str()) {
+            Some(rest) if self.add_bos && self.bos_id.is_some() && !self.bos_text.is_empty() => Ok(rest.to_string()),
+            _ => Ok(text),
+        }
     }
 }
 

@@ -112,7 +112,7 @@ pub fn info(gpu_opts: &GpuOptions, path: &Path) -> Result<()> {
             "tokenizer:     {} tokens, pre-tokenizer {}, chat template {}",
             t.vocab_size(),
             file.meta_str("tokenizer.ggml.pre").unwrap_or("tokenizer.json"),
-            if t.has_chat_template() { "yes" } else { "no (ChatML used)" }
+            if t.has_chat_template() { "yes".to_string() } else { format!("no ({} used)", t.fallback_template_name()) }
         ),
         Err(e) => println!("tokenizer:     unusable: {e}"),
     }

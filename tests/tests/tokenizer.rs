@@ -1,7 +1,7 @@
 //! Tokenizers built from GGUF metadata and tokenizer.json, chat templates, and streaming
 //! detokenization across UTF-8 boundaries; real models' ids from MODELS.md when fetched.
 
-use cospec::formats::ModelFile;
+use cospec::formats::{MetaValue, ModelFile};
 use cospec::tokenizer::{ChatMessage, TextStream, Tokenizer};
 use cospec_tests::real_model;
 use cospec_tests::tiny::{tiny_model_file, tiny_qwen2};
@@ -188,4 +188,24 @@ fn gemma3_sentencepiece_ids_are_llama_cpps() {
     assert!(n >= 3000, "{n} reference texts");
     assert!(wrong.is_empty(), "{} of {n} texts tokenized differently, e.g.:\n{}", wrong.len(), wrong[..wrong.len().min(5)].join("\n"));
     assert!(not_round_trip.is_empty(), "{} texts do not decode back, e.g. {:?}", not_round_trip.len(), &not_round_trip[..not_round_trip.len().min(3)]);
+}
+
+/// A Gemma file without a chat template gets Gemma's turns, not ChatML; a template that
+/// writes BOS itself does not give a prompt two.
+#[test]
+fn gemma3_chat_prompts_have_gemma_turns_and_one_bos() {
+    let Some((mut f, t)) = open("gemma-3-270m-q4_k_m.gguf") else { return };
+    assert!(!t.has_chat_template());
+    let msgs = [ChatMessage::new("system", "Be brief."), ChatMessage::new("user", "Hi"), ChatMessage::new("assistant", "Hello."), ChatMessage::new("user", "2+2?")];
+    let s = t.apply_chat_template(&msgs, true).unwrap();
+    assert_eq!(s, "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello.<end_of_turn>\n<start_of_turn>user\n2+2?<end_of_turn>\n<start_of_turn>model\n");
+    let ids = t.encode(&s).unwrap();
+    assert_eq!((ids[0], ids[1]), (2, 105), "BOS, then <start_of_turn>");
+    assert_eq!(ids.iter().filter(|&&i| i == 2).count(), 1);
+    // Gemma's own template begins with {{ bos_token }}.
+    f.metadata.insert("tokenizer.chat_template".into(), MetaValue::Str("{{ bos_token }}{% for m in messages %}<start_of_turn>{{ m['role'] }}\n{{ m['content'] }}<end_of_turn>\n{% endfor %}".into()));
+    let t = Tokenizer::from_model_file(&f).unwrap();
+    let s = t.apply_chat_template(&[ChatMessage::new("user", "Hi")], false).unwrap();
+    assert_eq!(s, "<start_of_turn>user\nHi<end_of_turn>\n");
+    assert_eq!(t.encode(&s).unwrap().iter().filter(|&&i| i == 2).count(), 1);
 }

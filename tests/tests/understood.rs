@@ -139,6 +139,7 @@ fn hf_configs_that_change_the_math_are_translated_or_refused() {
         (serde_json::json!({"use_sliding_window": true}), "use_sliding_window"),
         (serde_json::json!({"final_logit_softcapping": 30.0}), "final_logit_softcapping"),
         (serde_json::json!({"partial_rotary_factor": 0.5}), "partial_rotary_factor"),
+        (serde_json::json!({"model_type": "gemma3"}), "gemma3"),
     ] {
         let e = hf(extra.clone()).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(e.contains(named) && e.contains("not implemented"), "{extra}: {e}");

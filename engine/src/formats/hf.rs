@@ -55,6 +55,11 @@ impl ModelFile {
             .to_string();
         let mut metadata = BTreeMap::new();
         let arch = model_type.as_str();
+        if arch.starts_with("gemma") {
+            // Gemma's HF checkpoints store RMSNorm gains as w where the math uses 1 + w (GGUF
+            // converters add the 1): read as-is they would run silently wrong.
+            return Err(FormatError::NotUnderstood(format!("model_type {arch:?} in an HF folder (its norm gains are stored without the 1 the computation adds; a GGUF of the model runs)")));
+        }
         metadata.insert("general.architecture".into(), MetaValue::Str(arch.to_string()));
         metadata.insert(HF_ROPE_KEY.into(), MetaValue::Bool(true));
         let num = |k: &str| config[k].as_u64();
