@@ -455,7 +455,7 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias_and_slots() {
 #[test]
 fn attention_matches_cpu_for_decode_causal_and_slotted_blocks_in_every_shape() {
     // (heads, kv heads, head dim, per-token (region, position), slotted, sliding window)
-    let cases: [(usize, usize, usize, Vec<(usize, usize)>, bool, usize); 13] = [
+    let cases: [(usize, usize, usize, Vec<(usize, usize)>, bool, usize); 15] = [
         (4, 2, 16, vec![(0, 0)], false, 0),
         // A head wider than a subgroup's vec4s and not a multiple of them.
         (2, 1, 40, (60..62).map(|p| (0, p)).collect(), false, 0),
@@ -477,12 +477,15 @@ fn attention_matches_cpu_for_decode_causal_and_slotted_blocks_in_every_shape() {
         (2, 1, 40, vec![(0, 61)], false, 1),
         (4, 2, 16, (20..34).map(|p| (0, p)).collect(), false, 7),
         (6, 2, 8, vec![(0, 5), (40, 0), (13, 30), (61, 34), (13, 31)], true, 4),
+        // Gemma 3 270M's heads (4 of 256 on one KV head), past 330 keys, as a chunk and a decode.
+        (4, 1, 256, (320..352).map(|p| (0, p)).collect(), false, 0),
+        (4, 1, 256, vec![(0, 340)], false, 0),
     ];
     let runs = shapes().into_iter().flat_map(|c| cases.clone().map(|s| (c.clone(), s)));
     let mut f = Failures::new();
     for ((ctx, (nh, nkv, hd, slots, slotted, window)), texture) in runs.flat_map(|r| cache_stores(&r.0).into_iter().map(move |t| (r.clone(), t))) {
         f.case(format!("{:?} nh={nh} nkv={nkv} hd={hd} slots={slots:?} window {window} texture {texture}", ctx.matmul_variant()), |f| {
-        let ctx_len = 96;
+        let ctx_len = slots.iter().map(|s| s.0 + s.1 + 1).max().unwrap().max(96);
         let m = slots.len();
         let mut r = rng((nh * 100 + slots[0].1 + m) as u64);
         let q = random_f32(m * nh * hd, &mut r);
@@ -517,7 +520,7 @@ fn attention_matches_cpu_for_decode_causal_and_slotted_blocks_in_every_shape() {
                 let want: Vec<f32> = (0..hd).map(|d| (first..=pos).map(|j| e[j - first] * vc[row(j) + d]).sum::<f32>() / sum).collect();
                 let g = &got[(t * nh + h) * hd..(t * nh + h + 1) * hd];
                 let e = rel_err(g, &want);
-                f.check(e < 1e-5, || format!("{:?} nh={nh} hd={hd} slots={slots:?} window {window} t={t} h={h} texture {texture}: rel err {e}", ctx.matmul_variant()));
+                f.check(e < 1e-5, || format!("{:?} nh={nh} hd={hd} slots={slots:?} window {window} t={t} h={h} texture {texture}: rel err {e} first bad {:?}", ctx.matmul_variant(), g.iter().zip(&want).position(|(a, b)| !((a - b).abs() < 1e-4)).map(|i| (i, g[i], want[i]))));
             }
         }
         });

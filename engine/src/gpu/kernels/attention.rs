@@ -12,7 +12,7 @@ pub struct AttentionArgs<'a> {
     /// Both in buffers or both in textures.
     pub k_cache: &'a CacheStore,
     pub v_cache: &'a CacheStore,
-    /// Scratch of score_rows(max_tokens) * n_head * ctx_len floats.
+    /// Scratch of score_rows(max_tokens, head_dim) * n_head * ctx_len floats.
     pub scores: &'a wgpu::Buffer,
     pub out: &'a wgpu::Buffer,
     pub n_head: usize,
@@ -27,6 +27,12 @@ pub struct AttentionArgs<'a> {
 /// The widest head the CPU-adapter kernels take (twice the widest in common models).
 pub const MAX_CPU_HEAD_DIM: usize = 512;
 
+/// The widest head attention_tiled.wgsl takes. With 256-wide heads (Gemma 3) llvmpipe (Mesa
+/// 22.3.6, LLVM 15) returns wrong values and unwritten outputs once a row passes about 330
+/// keys, while the one-row kernels stay right (the kernel tests hold a case of each), so wider
+/// heads keep the one-row kernels and their score scratch.
+pub const MAX_TILED_HEAD_DIM: usize = 128;
+
 /// Blocks of at least this many tokens take attention_tiled.wgsl on CPU adapters (narrower
 /// ones gain nothing from sharing loads across tokens); its rows' arithmetic is the one-token
 /// kernels', so the switch changes no bit.
@@ -40,9 +46,10 @@ fn tiled_shape(group: u32) -> (u32, u32) {
 }
 
 /// Block tokens whose scores the scratch must hold: every token of a block on GPUs, only those
-/// of blocks narrower than `TILED_FROM` on CPU adapters (wider ones keep no scores).
-pub fn score_rows(ctx: &GpuContext, max_tokens: usize) -> usize {
-    if ctx.cpu_shapes() {
+/// of blocks narrower than `TILED_FROM` on CPU adapters (wider ones keep no scores) unless
+/// the heads are too wide for the tiled kernel.
+pub fn score_rows(ctx: &GpuContext, max_tokens: usize, head_dim: usize) -> usize {
+    if ctx.cpu_shapes() && head_dim <= MAX_TILED_HEAD_DIM {
         max_tokens.min(TILED_FROM as usize - 1)
     } else {
         max_tokens
@@ -55,7 +62,7 @@ pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer, slots: &Gpu
     check(a.head_dim % 4 == 0 && a.n_kv > 0 && a.n_head % a.n_kv == 0, || {
         format!("attention: head_dim {} / heads {} / kv heads {} do not fit", a.head_dim, a.n_head, a.n_kv)
     })?;
-    check(a.scores.size() / 4 >= (score_rows(ctx, a.max_tokens) * a.n_head * a.ctx_len) as u64, || {
+    check(a.scores.size() / 4 >= (score_rows(ctx, a.max_tokens, a.head_dim) * a.n_head * a.ctx_len) as u64, || {
         "attention: score scratch too small".into()
     })?;
     let cache = cache_access("attention", a.k_cache, a.v_cache, a.n_kv * a.ctx_len * a.head_dim, false)?;
@@ -98,7 +105,7 @@ pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer, slots: &Gpu
         slots.buffer.as_entire_binding(),
     ];
     let plain = Dispatch::with_resources(ctx, "attention", pipeline, &resources, Some(params), Grid::PerToken(a.n_head as u32));
-    if ctx.matmul_variant() == MatmulVariant::Cooperative {
+    if ctx.matmul_variant() == MatmulVariant::Cooperative || a.head_dim > MAX_TILED_HEAD_DIM {
         return Ok(plain);
     }
     // Wider blocks on CPU adapters: prompt chunks through attention_tiled.wgsl.
