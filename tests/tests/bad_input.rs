@@ -142,12 +142,12 @@ fn a_missing_adapter_name_is_a_clear_error() {
 
 #[test]
 fn a_context_too_long_for_the_device_is_refused_before_allocating() {
-    let f = parse(tiny_gguf(&TinySpec { hidden: 256, kv_heads: 4, ..tiny_llama(5) })).unwrap();
-    // One layer's KV cache of 4 heads x 64 dims x 2^18 positions is 256 MiB, and the scores of
-    // a block of 512 on a GPU 2 GiB: beyond the storage bindings of the devices this runs on.
-    // A device whose binding limit admits a buffer may still fail to allocate it
-    // (SwiftShader): that too is an error saying what to lower, never a panic.
-    let e = Model::load(gpu(), &f, &LoadOptions { ctx_len: 1 << 18, max_block: 512 }, &mut |_, _| {}).err().unwrap().to_string();
+    let f = parse(tiny_gguf(&TinySpec { hidden: 1024, kv_heads: 4, ..tiny_llama(5) })).unwrap();
+    // One layer's KV cache of 4 heads x 256 dims x 2^20 positions is 4 GiB: more than any
+    // storage binding can be (its size is a u32), so it is refused before anything is
+    // allocated. A device that admitted a buffer may still fail to allocate it: that too is
+    // an error saying what to lower, never a panic.
+    let e = Model::load(gpu(), &f, &LoadOptions { ctx_len: 1 << 20, max_block: 512 }, &mut |_, _| {}).err().unwrap().to_string();
     eprintln!("refused: {e}");
     let what = ["attention scores", "KV cache of one layer", "out of GPU memory"];
     assert!(what.iter().any(|w| e.contains(w)) && e.contains("lower the context length"), "{e}");
