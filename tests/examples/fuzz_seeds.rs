@@ -3,7 +3,7 @@
 //! `cargo run -p cospec-tests --example fuzz_seeds`.
 
 use cospec::formats::DType;
-use cospec_tests::tiny::{tiny_gguf, tiny_llama, tiny_qwen2, tiny_qwen3, TinySpec};
+use cospec_tests::tiny::{spm_vocab_meta, tiny_gemma3, tiny_gguf, tiny_gguf_with, tiny_llama, tiny_qwen2, tiny_qwen3, TinySpec};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -29,6 +29,8 @@ fn main() {
     put("gguf", "llama.gguf", &tiny_gguf(&small(tiny_llama(1))));
     put("gguf", "qwen2.gguf", &tiny_gguf(&small(TinySpec { attn_type: DType::F32, v_type: DType::F16, ffn_type: DType::Q4_1, out_type: DType::Q8_0, ..tiny_qwen2(2) })));
     put("gguf", "qwen3.gguf", &tiny_gguf(&TinySpec { layers: 1, hidden: 64, ffn: 64, heads: 1, kv_heads: 1, head_dim: Some(64), attn_type: DType::Q8_0, v_type: DType::Q5_0, ffn_type: DType::Q4_0, embd_type: DType::Q8_0, tied: true, ..tiny_qwen3(3) }));
+    // Gemma 3 with a SentencePiece vocabulary: the other tokenizer the GGUF path builds.
+    put("gguf", "gemma3-spm.gguf", &tiny_gguf_with(&TinySpec { vocab: 300, ..small(tiny_gemma3(4)) }, spm_vocab_meta(300), Vec::new()));
 
     let config = r#"{"model_type": "llama", "hidden_size": 8, "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2,
         "num_key_value_heads": 1, "vocab_size": 4, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "max_position_embeddings": 64,

@@ -251,11 +251,68 @@ pub fn tiny_gguf_with(s: &TinySpec, extra_meta: Vec<(String, MetaValue)>, extra_
         meta.push((format!("{a}.attention.sliding_window_pattern"), MetaValue::U32(2)));
         meta.push((format!("{a}.rope.freq_base_swa"), MetaValue::F32(100.0)));
     }
-    meta.extend(extra_meta);
+    // Extra keys replace the defaults of the same name (another tokenizer, say).
+    for (k, v) in extra_meta {
+        match meta.iter_mut().find(|m| m.0 == k) {
+            Some(m) => m.1 = v,
+            None => meta.push((k, v)),
+        }
+    }
     tensors.extend(extra_tensors);
     write(&meta, &tensors)
 }
 
 pub fn tiny_model_file(s: &TinySpec) -> ModelFile {
     ModelFile::from_gguf(cospec::platform::blob_from_vec(tiny_gguf(s))).expect("tiny GGUF parses")
+}
+
+/// A SentencePiece vocabulary of `vocab` tokens as GGUF metadata (tokenizer model `llama`):
+/// <pad> <eos> <bos>, the turn tokens, 256 byte tokens, then pieces with falling scores; for
+/// `tiny_gguf_with`, replacing the byte-level BPE one.
+pub fn spm_vocab_meta(vocab: usize) -> Vec<(String, MetaValue)> {
+    let mut tokens: Vec<String> = ["<pad>", "<eos>", "<bos>", "<start_of_turn>", "<end_of_turn>", "\n"].map(String::from).to_vec();
+    let mut types = vec![3, 3, 3, 3, 3, 4];
+    for b in 0..=255u8 {
+        tokens.push(format!("<0x{b:02X}>"));
+        types.push(6);
+    }
+    let pieces = ["▁", "▁t", "▁th", "▁the", "h", "e", "t", "▁a", "in", "er", "▁in", "an", "on", "re", "▁c", "at", "en"];
+    for p in pieces.iter().chain(&["o", "a", "n", "r", "i", "s", "c", "l"]) {
+        if tokens.len() < vocab {
+            tokens.push(p.to_string());
+            types.push(1);
+        }
+    }
+    while tokens.len() < vocab {
+        tokens.push(format!("▁w{}", tokens.len()));
+        types.push(1);
+    }
+    let scores: Vec<MetaValue> = (0..tokens.len()).map(|i| MetaValue::F32(-(i as f32))).collect();
+    vec![
+        ("tokenizer.ggml.model".to_string(), MetaValue::Str("llama".into())),
+        ("tokenizer.ggml.pre".to_string(), MetaValue::Str("default".into())),
+        ("tokenizer.ggml.tokens".to_string(), MetaValue::Array(tokens.into_iter().map(MetaValue::Str).collect())),
+        ("tokenizer.ggml.scores".to_string(), MetaValue::Array(scores)),
+        ("tokenizer.ggml.token_type".to_string(), MetaValue::Array(types.into_iter().map(MetaValue::I32).collect())),
+        ("tokenizer.ggml.bos_token_id".to_string(), MetaValue::U32(2)),
+        ("tokenizer.ggml.eos_token_id".to_string(), MetaValue::U32(1)),
+        ("tokenizer.ggml.add_space_prefix".to_string(), MetaValue::Bool(false)),
+    ]
+}
+
+/// The tiny models checked against llama.cpp's logits (tests/tests/llamacpp_tiny.rs), by
+/// name: one per architecture, every weight F32, or with each spec's quantized types.
+pub fn llamacpp_checked(quantized: bool) -> Vec<(String, TinySpec)> {
+    let f32 = |s: TinySpec| {
+        if quantized {
+            s
+        } else {
+            TinySpec { attn_type: DType::F32, v_type: DType::F32, ffn_type: DType::F32, embd_type: DType::F32, out_type: DType::F32, ..s }
+        }
+    };
+    let suffix = if quantized { "-q" } else { "" };
+    [("llama", tiny_llama(11)), ("qwen2", tiny_qwen2(12)), ("qwen3", tiny_qwen3(13)), ("gemma3", tiny_gemma3(14))]
+        .into_iter()
+        .map(|(n, s)| (format!("{n}{suffix}"), f32(s)))
+        .collect()
 }
