@@ -34,6 +34,15 @@ pub fn load(ctx: Arc<GpuContext>, file: &ModelFile, opts: &LoadOptions) -> Resul
         bar.set_position(done);
     })?;
     bar.finish_and_clear();
+    let kv = model.kv_bytes_per_token();
+    eprintln!(
+        "context: {} tokens (trained for {}), KV cache {} {:.1} MiB ({:.1} KiB a token)",
+        model.ctx_len(),
+        model.config.train_ctx,
+        model.kv_type(),
+        (kv * model.ctx_len() as u64) as f64 / (1 << 20) as f64,
+        kv as f64 / 1024.0
+    );
     Ok(model)
 }
 
@@ -71,6 +80,13 @@ pub fn run(
     }))?;
     println!();
     let s = &out.stats;
+    if !s.stopped_at_eos && s.generated_tokens < max_tokens && s.prompt_tokens + s.generated_tokens >= model.ctx_len() {
+        eprintln!(
+            "stopped: the context of {} tokens is full; --ctx takes up to the model's trained {}",
+            model.ctx_len(),
+            model.config.train_ctx
+        );
+    }
     eprintln!(
         "prompt: {} tokens, {:.1} tok/s | decode: {} tokens, {:.2} tok/s{}",
         s.prompt_tokens,
