@@ -2,10 +2,9 @@
 
 use crate::commands::{gpu, load, open};
 use anyhow::Result;
-use cospec::decode::SamplingParams;
 use cospec::gpu::GpuOptions;
 use cospec::model::llm::SeqTokens;
-use cospec::model::{LoadOptions, LogitsRows, Model};
+use cospec::model::{LoadOptions, Model};
 use std::path::Path;
 use web_time::Instant;
 
@@ -79,29 +78,7 @@ pub fn bench(gpu_opts: &GpuOptions, path: &Path, spec: BenchSpec, json: bool) ->
     let region = (prompt_tokens + gen_tokens + MAX_BLOCK + 8).max(64);
     let most = sequences.iter().copied().max().unwrap_or(1).max(1);
     let mut model = load(ctx, &file, &LoadOptions { ctx_len: region * most, max_block: most.max(MAX_BLOCK) })?;
-    let vocab = model.config.vocab as u32;
-    // A fixed, ordinary token sequence: the speed does not depend on the ids.
-    let prompt: Vec<u32> = (0..prompt_tokens as u32).map(|i| (i * 7919 + 13) % vocab).collect();
-    let greedy = SamplingParams::default();
-    let (mut pp, mut tg) = (Vec::new(), Vec::new());
-    for rep in 0..reps.max(1) + 1 {
-        model.truncate(0);
-        let t = Instant::now();
-        pollster::block_on(model.forward(&prompt, LogitsRows::Last))?;
-        let pp_s = t.elapsed().as_secs_f64();
-        let mut next = pollster::block_on(model.forward_next(&[1], &greedy))?;
-        let t = Instant::now();
-        for _ in 0..gen_tokens {
-            next = pollster::block_on(model.forward_next(&[next], &greedy))?;
-        }
-        let tg_s = t.elapsed().as_secs_f64();
-        if rep > 0 {
-            // The first repetition warms pipelines and caches.
-            pp.push(prompt_tokens as f64 / pp_s);
-            tg.push(gen_tokens as f64 / tg_s);
-        }
-    }
-    let (pp, tg) = (median(pp), median(tg));
+    let (pp, tg) = crate::bench_depth::at_depth(&mut model, prompt_tokens, gen_tokens, reps)?;
     // Whole passes of each block size after the prompt, and a 1-token pass to compare with.
     let mut block_ms = Vec::new();
     if !blocks.is_empty() {

@@ -16,8 +16,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// (prompt tok/s, decode tok/s) at one depth, median of `reps` after a warm-up repetition.
-fn at_depth(model: &mut Model, depth: usize, gen_tokens: usize, reps: usize) -> Result<(f64, f64)> {
+/// (prompt tok/s, decode tok/s) at one depth, median of `reps` (at least one) after a warm-up
+/// repetition; `cospec bench` measures its prompt and decode the same way.
+pub(crate) fn at_depth(model: &mut Model, depth: usize, gen_tokens: usize, reps: usize) -> Result<(f64, f64)> {
     let vocab = model.config.vocab as u32;
     // A fixed, ordinary token sequence: the speed does not depend on the ids.
     let prompt: Vec<u32> = (0..depth as u32).map(|i| (i * 7919 + 13) % vocab).collect();
@@ -36,7 +37,7 @@ fn at_depth(model: &mut Model, depth: usize, gen_tokens: usize, reps: usize) -> 
         }
         let tg_s = t.elapsed().as_secs_f64();
         // The first repetition (and the first depth's) also builds pipelines: not counted.
-        if rep > 0 || reps == 0 {
+        if rep > 0 {
             pp.push(depth as f64 / pp_s);
             tg.push(gen_tokens as f64 / tg_s);
         }
