@@ -16,11 +16,13 @@ import glob
 import json
 import os
 import random
+import re
 import sys
 
 from llama_cpp import Llama
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORKPLACE = re.compile(r"session|\blent\b|records lost", re.IGNORECASE)
 
 
 def lines_of(patterns, limit, rng, keep_indent):
@@ -30,7 +32,8 @@ def lines_of(patterns, limit, rng, keep_indent):
         with open(f, encoding="utf-8") as fh:
             for line in fh:
                 line = line.rstrip("\n")
-                if line.strip():
+                # Lines about the places the project was built in are not the project's text.
+                if line.strip() and not WORKPLACE.search(line):
                     lines.append(line if keep_indent else line.strip())
     rng.shuffle(lines)
     return lines[:limit]
