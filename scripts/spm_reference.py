@@ -32,7 +32,7 @@ def lines_of(patterns, limit, rng, keep_indent):
         with open(f, encoding="utf-8") as fh:
             for line in fh:
                 line = line.rstrip("\n")
-                # Lines about the places the project was built in are not the project's text.
+                # The docs' dated history lines are left out: the corpus is the present text.
                 if line.strip() and not WORKPLACE.search(line):
                     lines.append(line if keep_indent else line.strip())
     rng.shuffle(lines)
