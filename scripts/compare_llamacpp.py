@@ -113,9 +113,10 @@ def lossless_twin(model):
     return twin
 
 
-def agreement(llm, model, with_reference=False):
+def agreement(llm, model, with_reference=False, kv_type="f16"):
     """(cospec == llama.cpp, positions, cospec == f32 reference, llama.cpp == f32 reference,
-    llama.cpp == the reference rounding as llama.cpp does)."""
+    llama.cpp == the reference rounding as llama.cpp does). cospec's KV cache takes `kv_type`,
+    the type of llama.cpp's."""
     same = total = ref_same = llama_ref_same = llama_emul_same = 0
     for text in TEXTS:
         # BOS where the model asks for one (Gemma), as both engines do for a prompt.
@@ -125,7 +126,7 @@ def agreement(llm, model, with_reference=False):
         ref = [int(max(range(len(row)), key=row.__getitem__)) for row in llm.scores[: len(ids)].tolist()]
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(ids, f)
-        out = subprocess.run([cospec_bin(), "score", "--model", model, "--tokens", f.name],
+        out = subprocess.run([cospec_bin(), "score", "--kv-type", kv_type, "--model", model, "--tokens", f.name],
                              check=True, capture_output=True, text=True, env={**os.environ, "XDG_RUNTIME_DIR": "/tmp"})
         os.unlink(f.name)
         mine = json.loads(out.stdout)["top1"]
@@ -178,7 +179,7 @@ def main():
             # type 0 = GGML_TYPE_F32; flash attention off keeps the plain f32 attention path.
             twin = Llama(model_path=lossless_twin(model), n_threads=2, n_threads_batch=2, n_ctx=1024, logits_all=True,
                          type_k=0, type_v=0, flash_attn=False, verbose=False)
-            same, total, *_ = agreement(twin, model)
+            same, total, *_ = agreement(twin, model, kv_type="f32")
             del twin
             lossless = f" {same}/{total} = {100.0 * same / total:.1f}% |"
         print(f"| {os.path.basename(model)} | {mine['decode_tok_per_s']:.2f} ({mine['adapter'].split(' (')[0]}) | "

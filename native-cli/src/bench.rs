@@ -77,7 +77,7 @@ pub fn bench(gpu_opts: &GpuOptions, path: &Path, spec: BenchSpec, json: bool) ->
     }
     let region = (prompt_tokens + gen_tokens + MAX_BLOCK + 8).max(64);
     let most = sequences.iter().copied().max().unwrap_or(1).max(1);
-    let mut model = load(ctx, &file, &LoadOptions { ctx_len: region * most, max_block: most.max(MAX_BLOCK) })?;
+    let mut model = load(ctx, &file, &LoadOptions { ctx_len: region * most, max_block: most.max(MAX_BLOCK), ..Default::default() })?;
     let (pp, tg) = crate::bench_depth::at_depth(&mut model, prompt_tokens, gen_tokens, reps)?;
     // Whole passes of each block size after the prompt, and a 1-token pass to compare with.
     let mut block_ms = Vec::new();

@@ -63,7 +63,7 @@ pub fn bench_depth(gpu_opts: &GpuOptions, path: &Path, depths: &[usize], gen_tok
     let chunk = model.max_block().min(deepest);
     let chunk_profile = pollster::block_on(model.profile(chunk, deepest - chunk, reps.max(1)))?;
     let decode_profile = pollster::block_on(model.profile(1, deepest, reps.max(1)))?;
-    let kv = model.kv_type();
+    let kv = model.kv_type().name();
     if json {
         let ms = |p: &[(&str, f64)]| p.iter().map(|(l, s)| (l.to_string(), s * 1e3)).collect::<std::collections::BTreeMap<_, _>>();
         println!(

@@ -5,12 +5,12 @@ use anyhow::{Context, Result};
 use cospec::decode::{generate, GenerateOptions, SamplingParams};
 use cospec::formats::ModelFile;
 use cospec::gpu::{GpuContext, GpuOptions};
-use cospec::model::{LoadOptions, Model, ModelConfig};
+use cospec::model::{KvType, LoadOptions, Model, ModelConfig};
 use cospec::tokenizer::{ChatMessage, Tokenizer};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub fn open(path: &Path) -> Result<ModelFile> {
     cospec::platform::open_model(path).with_context(|| format!("loading {}", path.display()))
@@ -20,8 +20,16 @@ pub fn gpu(opts: &GpuOptions) -> Result<Arc<GpuContext>> {
     Ok(pollster::block_on(GpuContext::new(opts))?)
 }
 
-/// Uploads a model with a progress bar on stderr.
+/// The KV cache type every model of this process takes (`--kv-type`; None: the device's).
+static KV_TYPE: OnceLock<Option<KvType>> = OnceLock::new();
+
+pub fn set_kv_type(t: Option<KvType>) {
+    let _ = KV_TYPE.set(t);
+}
+
+/// Uploads a model with a progress bar on stderr, its KV cache of `--kv-type`.
 pub fn load(ctx: Arc<GpuContext>, file: &ModelFile, opts: &LoadOptions) -> Result<Model> {
+    let opts = &LoadOptions { kv_type: KV_TYPE.get().copied().flatten(), ..*opts };
     let bar = ProgressBar::new(file.file_bytes);
     bar.set_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {elapsed}")
@@ -39,7 +47,7 @@ pub fn load(ctx: Arc<GpuContext>, file: &ModelFile, opts: &LoadOptions) -> Resul
         "context: {} tokens (trained for {}), KV cache {} {:.1} MiB ({:.1} KiB a token)",
         model.ctx_len(),
         model.config.train_ctx,
-        model.kv_type(),
+        model.kv_type().name(),
         (kv * model.ctx_len() as u64) as f64 / (1 << 20) as f64,
         kv as f64 / 1024.0
     );

@@ -29,6 +29,10 @@ struct Cli {
     /// texel fetches are cheaper than storage loads; buffers on GPUs; for measurements)
     #[arg(long, global = true)]
     weights: Option<String>,
+    /// KV cache element type: f16 (half the memory and the bytes each token reads) or f32
+    /// (default: f16 on GPUs, f32 on CPU adapters, where it is faster)
+    #[arg(long, global = true)]
+    kv_type: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -195,6 +199,14 @@ fn main() {
             }
         },
     };
+    match cli.kv_type.as_deref().map(|n| (n, cospec::model::KvType::from_name(n))) {
+        None => commands::set_kv_type(None),
+        Some((_, Some(t))) => commands::set_kv_type(Some(t)),
+        Some((name, None)) => {
+            eprintln!("error: --kv-type {name:?}: one of {}", cospec::model::KvType::NAMES.join(", "));
+            std::process::exit(2);
+        }
+    }
     let gpu = cospec::gpu::GpuOptions { backend: cli.backend.clone(), adapter_name: cli.adapter.clone(), matmul, weights, ..Default::default() };
     let result = match cli.command {
         Command::Run { model, draft, target, mode, k, arbiter, json, prompt, chat, max_tokens, ctx, sampling } => {

@@ -101,7 +101,7 @@ pub fn open_pair(gpu_opts: &GpuOptions, draft: &Path, target: &Path, ctx_len: us
         bail!("the draft and target tokenizers differ ({diff}): speculative decoding needs one vocabulary");
     }
     let ctx = gpu(gpu_opts)?;
-    let opts = LoadOptions { ctx_len, max_block: 32.max(max_k + 1).max(min_block) };
+    let opts = LoadOptions { ctx_len, max_block: 32.max(max_k + 1).max(min_block), ..Default::default() };
     let draft_model = load(ctx.clone(), &df, &opts)?;
     let target_model = load(ctx, &tf, &opts)?;
     Ok((SpecSession::new(draft_model, target_model, max_k)?, tok))

@@ -56,7 +56,7 @@ fn main() {
     let tf = tiny_model_file(&target);
     let df = tiny_model_file(&draft);
     let tok = Tokenizer::from_model_file(&tf).unwrap();
-    let opts = LoadOptions { ctx_len: 1024, max_block: 32 };
+    let opts = LoadOptions { ctx_len: 1024, max_block: 32, ..Default::default() };
     let mut s = SpecSession::new(
         Model::load(ctx.clone(), &df, &opts, &mut |_, _| {}).unwrap(),
         Model::load(ctx.clone(), &tf, &opts, &mut |_, _| {}).unwrap(),

@@ -139,6 +139,12 @@ impl RefModel {
 
     /// Logits of every position of `tokens` with the given arithmetic.
     pub fn forward_with(&self, tokens: &[u32], arith: Arith) -> Vec<Vec<f32>> {
+        self.forward_cached(tokens, arith, false)
+    }
+
+    /// `forward_with`, keys and values rounded to f16 as an f16 KV cache holds them when
+    /// `f16_cache`.
+    pub fn forward_cached(&self, tokens: &[u32], arith: Arith, f16_cache: bool) -> Vec<Vec<f32>> {
         let c = &self.cfg;
         let (h, hd, qw, kvw) = (c.hidden, c.head_dim, c.q_width(), c.kv_width());
         let ll = arith == Arith::LlamaCpp;
@@ -182,6 +188,9 @@ impl RefModel {
                 f16_if(&mut q);
                 f16_if(&mut k);
                 f16_if(&mut v);
+                if f16_cache {
+                    k.iter_mut().chain(v.iter_mut()).for_each(|a| *a = f16_round(*a));
+                }
                 qs.push(q);
                 ks.push(k);
                 vs.push(v);

@@ -301,15 +301,14 @@ pub fn spm_vocab_meta(vocab: usize) -> Vec<(String, MetaValue)> {
 }
 
 /// The tiny models checked against llama.cpp's logits (tests/tests/llamacpp_tiny.rs), by
+/// `s` with every weight F32.
+pub fn with_f32_weights(s: TinySpec) -> TinySpec {
+    TinySpec { attn_type: DType::F32, v_type: DType::F32, ffn_type: DType::F32, embd_type: DType::F32, out_type: DType::F32, ..s }
+}
+
 /// name: one per architecture, every weight F32, or with each spec's quantized types.
 pub fn llamacpp_checked(quantized: bool) -> Vec<(String, TinySpec)> {
-    let f32 = |s: TinySpec| {
-        if quantized {
-            s
-        } else {
-            TinySpec { attn_type: DType::F32, v_type: DType::F32, ffn_type: DType::F32, embd_type: DType::F32, out_type: DType::F32, ..s }
-        }
-    };
+    let f32 = |s: TinySpec| if quantized { s } else { with_f32_weights(s) };
     let suffix = if quantized { "-q" } else { "" };
     [("llama", tiny_llama(11)), ("qwen2", tiny_qwen2(12)), ("qwen3", tiny_qwen3(13)), ("gemma3", tiny_gemma3(14))]
         .into_iter()

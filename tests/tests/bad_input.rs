@@ -3,7 +3,7 @@
 
 use cospec::formats::gguf::{write, MetaValue};
 use cospec::formats::{DType, FormatError, ModelFile};
-use cospec::model::{LoadOptions, LogitsRows, Model, ModelConfig, ModelError};
+use cospec::model::{KvType, LoadOptions, LogitsRows, Model, ModelConfig, ModelError};
 use cospec::platform::blob_from_vec;
 use cospec_tests::gpu;
 use cospec_tests::tiny::{tiny_gguf, tiny_llama, TinySpec};
@@ -117,7 +117,7 @@ fn missing_tensor_and_wrong_shape_are_named() {
 fn too_long_prompt_and_bad_token_ids_are_errors() {
     let spec = tiny_llama(4);
     let f = parse(tiny_gguf(&spec)).unwrap();
-    let mut m = Model::load(gpu(), &f, &LoadOptions { ctx_len: 16, max_block: 8 }, &mut |_, _| {}).unwrap();
+    let mut m = Model::load(gpu(), &f, &LoadOptions { ctx_len: 16, max_block: 8, ..Default::default() }, &mut |_, _| {}).unwrap();
     let long: Vec<u32> = (0..17).collect();
     match pollster::block_on(m.forward(&long, LogitsRows::Last)) {
         Err(ModelError::ContextFull { adding: 17, ctx: 16, .. }) => {}
@@ -143,11 +143,11 @@ fn a_missing_adapter_name_is_a_clear_error() {
 #[test]
 fn a_context_too_long_for_the_device_is_refused_before_allocating() {
     let f = parse(tiny_gguf(&TinySpec { hidden: 1024, kv_heads: 4, ..tiny_llama(5) })).unwrap();
-    // One layer's KV cache of 4 heads x 256 dims x 2^20 positions is 4 GiB: more than any
+    // One layer's f32 KV cache of 4 heads x 256 dims x 2^20 positions is 4 GiB: more than any
     // storage binding can be (its size is a u32), so it is refused before anything is
     // allocated. A device that admitted a buffer may still fail to allocate it: that too is
     // an error saying what to lower, never a panic.
-    let e = Model::load(gpu(), &f, &LoadOptions { ctx_len: 1 << 20, max_block: 512 }, &mut |_, _| {}).err().unwrap().to_string();
+    let e = Model::load(gpu(), &f, &LoadOptions { ctx_len: 1 << 20, max_block: 512, kv_type: Some(KvType::F32) }, &mut |_, _| {}).err().unwrap().to_string();
     eprintln!("refused: {e}");
     let what = ["attention scores", "KV cache of one layer", "out of GPU memory"];
     assert!(what.iter().any(|w| e.contains(w)) && e.contains("lower the context length"), "{e}");

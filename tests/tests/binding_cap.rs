@@ -17,7 +17,7 @@ fn a_binding_cap_splits_weights_and_keeps_the_logits() {
     let embd = file.require("token_embd.weight").unwrap();
     let w = GpuWeight::upload(&capped, "embd", embd.dtype, 300, 64, &file.tensor_bytes("token_embd.weight").unwrap()).unwrap();
     assert!(w.parts.len() >= 3, "{} parts", w.parts.len());
-    let opts = LoadOptions { ctx_len: 64, max_block: 4 };
+    let opts = LoadOptions { ctx_len: 64, max_block: 4, ..Default::default() };
     let mut a = Model::load(capped.clone(), &file, &opts, &mut |_, _| {}).unwrap();
     let mut b = Model::load(gpu(), &file, &opts, &mut |_, _| {}).unwrap();
     let prompt = [5u32, 9, 260, 17, 2, 99];

@@ -86,7 +86,7 @@ fn the_page_chats_like_the_native_engine_with_a_tiny_pair() {
     // Native reference with the page's own settings parser and prompt rule, on lavapipe.
     let (tf, df) = (tiny_model_file(&t), tiny_model_file(&d));
     let tok = Tokenizer::from_model_file(&tf).unwrap();
-    let opts = LoadOptions { ctx_len: 256, max_block: 16 };
+    let opts = LoadOptions { ctx_len: 256, max_block: 16, ..Default::default() };
     let load = |f| Model::load(gpu(), f, &opts, &mut |_, _| {}).unwrap();
     let mut session = SpecSession::new(load(&df), load(&tf), MAX_K).unwrap();
     let prompt = "the quick brown fox";

@@ -66,7 +66,7 @@ fn a_model_loaded_by_range_matches_one_loaded_from_memory() {
     let header_reads = src.reads.lock().unwrap().len();
     let in_memory = ModelFile::from_gguf(blob_from_vec(bytes.clone())).unwrap();
     let g = gpu();
-    let opts = LoadOptions { ctx_len: 64, max_block: 8 };
+    let opts = LoadOptions { ctx_len: 64, max_block: 8, ..Default::default() };
     let mut a = Model::load(g.clone(), &by_range, &opts, &mut |_, _| {}).unwrap();
     let mut b = Model::load(g, &in_memory, &opts, &mut |_, _| {}).unwrap();
     let prompt = [1u32, 7, 42, 100, 3];

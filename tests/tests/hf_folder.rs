@@ -86,7 +86,7 @@ fn hf_folder_matches_the_gguf_model() {
     let hf = ModelFile::from_hf_parts(&config.to_string(), None, Some(r#"{"chat_template": "{{ messages[0].content }}"}"#), vec![blob_from_vec(st)]).unwrap();
     assert_eq!(hf.kind, SourceKind::HfSafetensors);
     assert_eq!(hf.meta_str("tokenizer.chat_template"), Some("{{ messages[0].content }}"));
-    let opts = LoadOptions { ctx_len: 64, max_block: 8 };
+    let opts = LoadOptions { ctx_len: 64, max_block: 8, ..Default::default() };
     let mut a = Model::load(gpu(), &gguf, &opts, &mut |_, _| {}).unwrap();
     let mut b = Model::load(gpu(), &hf, &opts, &mut |_, _| {}).unwrap();
     assert!(b.config.rope_halves && !a.config.rope_halves);

@@ -6,7 +6,7 @@ use cospec::gpu::dispatch::{submit, Dispatch};
 use cospec::gpu::kernels::matmul::{Input, MatmulArgs, Tokens, WideTile};
 use cospec::gpu::kernels::rope_store::{rotation_table, RopeArgs, RopeMode};
 use cospec::gpu::kernels::{add, argmax, attention, embedding, gated_act, matmul, rmsnorm, rope_store};
-use cospec::gpu::kv_cache::{texel_rects, CacheStore, TexelRect};
+use cospec::gpu::kv_cache::{texel_rects, CacheStore, KvType, TexelRect};
 use cospec::gpu::weight::WeightStore;
 use cospec::gpu::{GpuBuffer, GpuContext, GpuOptions, GpuWeight, MatmulVariant};
 use cospec_tests::blocks::{random_f32, random_tensor, rng};
@@ -38,11 +38,23 @@ fn poisoned(ctx: &GpuContext, n: usize) -> GpuBuffer {
 }
 
 /// The KV-cache stores a context can use: buffers, and textures where it reads them.
-fn cache_stores(ctx: &GpuContext) -> Vec<bool> {
+/// Every (texture?, element type) a KV cache can take on this device.
+fn cache_stores(ctx: &GpuContext) -> Vec<(bool, KvType)> {
+    let mut v = vec![(false, KvType::F32), (false, KvType::F16)];
     if ctx.texture_weights {
-        vec![false, true]
-    } else {
-        vec![false]
+        v.push((true, KvType::F32));
+    }
+    if ctx.texture_f16_kv {
+        v.push((true, KvType::F16));
+    }
+    v
+}
+
+/// `x` as a cache of `kv_type` holds it.
+fn as_cached(x: &[f32], kv_type: KvType) -> Vec<f32> {
+    match kv_type {
+        KvType::F32 => x.to_vec(),
+        KvType::F16 => x.iter().map(|v| half::f16::from_f32(*v).to_f32()).collect(),
     }
 }
 
@@ -354,16 +366,18 @@ fn rope_cases() -> [(Vec<(usize, usize)>, bool); 2] {
 fn rope_store_matches_cpu_in_both_layouts_with_bias_and_slots() {
     let ctx = gpu();
     let stores = cache_stores(&ctx);
-    if !stores.contains(&true) {
-        eprintln!("note: this adapter reads KV caches from buffers only; the texture cache is not tested");
+    for kv_type in [KvType::F32, KvType::F16] {
+        if !stores.contains(&(true, kv_type)) {
+            eprintln!("note: this adapter keeps {kv_type:?} KV caches in buffers only; the texture cache is not tested");
+        }
     }
     let mut f = Failures::new();
     // (mode, QKV bias, per-head q/k norm): GGUF llama, qwen2, qwen3, and both at once.
     let kinds = [(RopeMode::Adjacent, false, false), (RopeMode::Halves, true, false), (RopeMode::Halves, false, true), (RopeMode::Adjacent, true, true)];
-    for (((mode, bias, qk_norm), (slots, slotted)), texture) in
+    for (((mode, bias, qk_norm), (slots, slotted)), (texture, kv_type)) in
         kinds.into_iter().flat_map(|a| rope_cases().map(|c| (a, c))).flat_map(|c| stores.iter().map(move |&t| (c.clone(), t)))
     {
-        f.case(format!("{mode:?} bias={bias} qk_norm={qk_norm} slots {slots:?} texture {texture}"), |f| {
+        f.case(format!("{mode:?} bias={bias} qk_norm={qk_norm} slots {slots:?} texture {texture} kv {kv_type:?}"), |f| {
         let (nh, nkv, hd, ctx_len) = (6usize, 2usize, 12usize, 40usize);
         let m = slots.len();
         let mut r = rng(11 + m as u64);
@@ -394,8 +408,8 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias_and_slots() {
         let qkvb = GpuBuffer::from_f32(&ctx, "qkv", &qkv);
         let qb = poisoned(&ctx, m * nh * hd);
         let bb = GpuBuffer::from_f32(&ctx, "b", &per_head);
-        let kc = CacheStore::from_f32(&ctx, "kc", &vec![POISON; nkv * ctx_len * hd], texture).unwrap();
-        let vc = CacheStore::from_f32(&ctx, "vc", &vec![POISON; nkv * ctx_len * hd], texture).unwrap();
+        let kc = CacheStore::from_f32(&ctx, "kc", &vec![POISON; nkv * ctx_len * hd], kv_type, texture).unwrap();
+        let vc = CacheStore::from_f32(&ctx, "vc", &vec![POISON; nkv * ctx_len * hd], kv_type, texture).unwrap();
         let rot = GpuBuffer::from_f32(&ctx, "rot", &rotation_table(ctx_len, hd, 10000.0, &[]));
         let zero = GpuBuffer::zeros(&ctx, "zero", 4);
         let (st, sl) = step_for(&ctx, &slots, slotted);
@@ -425,7 +439,7 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias_and_slots() {
                 norm_ref(&mut want, &q_gain);
                 rot_ref(&mut want, pos);
                 let e = rel_err(&gq[(t * nh + h) * hd..(t * nh + h + 1) * hd], &want);
-                f.check(e < 1e-5, || format!("{mode:?} bias={bias} qk_norm={qk_norm} slots {slots:?} texture {texture}: q token {t} head {h} rel err {e}"));
+                f.check(e < 1e-5, || format!("{mode:?} bias={bias} qk_norm={qk_norm} slots {slots:?} texture {texture} kv {kv_type:?}: q token {t} head {h} rel err {e}"));
             }
             for h in 0..nkv {
                 let kbias = |i: usize| if bias { b[nh * hd + h * hd + i] } else { 0.0 };
@@ -436,17 +450,20 @@ fn rope_store_matches_cpu_in_both_layouts_with_bias_and_slots() {
                 let row = h * ctx_len + region + pos;
                 written[row] = true;
                 let c = row * hd;
-                let case = || format!("{mode:?} bias={bias} qk_norm={qk_norm} slots {slots:?} texture {texture}: token {t} kv head {h}");
-                let ek = rel_err(&gk[c..c + hd], &want);
-                f.check(ek < 1e-5, || format!("{}: k rel err {ek}", case()));
+                let case = || format!("{mode:?} bias={bias} qk_norm={qk_norm} slots {slots:?} texture {texture} kv {kv_type:?}: token {t} kv head {h}");
                 let wv: Vec<f32> = (0..hd).map(|i| v[(t * nkv + h) * hd + i] + vbias(i)).collect();
-                let ev = rel_err(&gv[c..c + hd], &wv);
-                f.check(ev < 1e-6, || format!("{}: v rel err {ev}", case()));
+                let (ek, ev) = (rel_err(&gk[c..c + hd], &want), rel_err(&gv[c..c + hd], &wv));
+                // f16: rounded once (within an f16 step of the value, and a value f16 holds).
+                let (tk, tv) = if kv_type == KvType::F16 { (1e-3, 1e-3) } else { (1e-5, 1e-6) };
+                f.check(ek < tk, || format!("{}: k rel err {ek}", case()));
+                f.check(ev < tv, || format!("{}: v rel err {ev}", case()));
+                let stored = gk[c..c + hd].iter().chain(&gv[c..c + hd]).all(|x| as_cached(&[*x], kv_type)[0].to_bits() == x.to_bits());
+                f.check(stored, || format!("{}: values the cache type cannot hold", case()));
             }
         }
         // Cache rows outside the block's slots are untouched.
         let stray: Vec<usize> = (0..written.len()).filter(|&row| !written[row] && !gk[row * hd..(row + 1) * hd].iter().chain(&gv[row * hd..(row + 1) * hd]).all(|v| v.is_nan())).collect();
-        f.check(stray.is_empty(), || format!("{mode:?} slots {slots:?} texture {texture}: cache rows {stray:?} written outside the block's slots"));
+        f.check(stray.is_empty(), || format!("{mode:?} slots {slots:?} texture {texture} kv {kv_type:?}: cache rows {stray:?} written outside the block's slots"));
         });
     }
     f.finish();
@@ -483,8 +500,8 @@ fn attention_matches_cpu_for_decode_causal_and_slotted_blocks_in_every_shape() {
     ];
     let runs = shapes().into_iter().flat_map(|c| cases.clone().map(|s| (c.clone(), s)));
     let mut f = Failures::new();
-    for ((ctx, (nh, nkv, hd, slots, slotted, window)), texture) in runs.flat_map(|r| cache_stores(&r.0).into_iter().map(move |t| (r.clone(), t))) {
-        f.case(format!("{:?} nh={nh} nkv={nkv} hd={hd} slots={slots:?} window {window} texture {texture}", ctx.matmul_variant()), |f| {
+    for ((ctx, (nh, nkv, hd, slots, slotted, window)), (texture, kv_type)) in runs.flat_map(|r| cache_stores(&r.0).into_iter().map(move |t| (r.clone(), t))) {
+        f.case(format!("{:?} nh={nh} nkv={nkv} hd={hd} slots={slots:?} window {window} texture {texture} kv {kv_type:?}", ctx.matmul_variant()), |f| {
         let ctx_len = slots.iter().map(|s| s.0 + s.1 + 1).max().unwrap().max(96);
         let m = slots.len();
         let mut r = rng((nh * 100 + slots[0].1 + m) as u64);
@@ -492,8 +509,10 @@ fn attention_matches_cpu_for_decode_causal_and_slotted_blocks_in_every_shape() {
         let kc = random_f32(nkv * ctx_len * hd, &mut r);
         let vc = random_f32(nkv * ctx_len * hd, &mut r);
         let qb = GpuBuffer::from_f32(&ctx, "q", &q);
-        let kb = CacheStore::from_f32(&ctx, "kc", &kc, texture).unwrap();
-        let vb = CacheStore::from_f32(&ctx, "vc", &vc, texture).unwrap();
+        let kb = CacheStore::from_f32(&ctx, "kc", &kc, kv_type, texture).unwrap();
+        let vb = CacheStore::from_f32(&ctx, "vc", &vc, kv_type, texture).unwrap();
+        // The reference reads what the cache holds.
+        let (kc, vc) = (as_cached(&kc, kv_type), as_cached(&vc, kv_type));
         let scores = GpuBuffer::zeros(&ctx, "scores", m * nh * ctx_len);
         let out = poisoned(&ctx, m * nh * hd);
         let (st, sl) = step_for(&ctx, &slots, slotted);
@@ -520,7 +539,7 @@ fn attention_matches_cpu_for_decode_causal_and_slotted_blocks_in_every_shape() {
                 let want: Vec<f32> = (0..hd).map(|d| (first..=pos).map(|j| e[j - first] * vc[row(j) + d]).sum::<f32>() / sum).collect();
                 let g = &got[(t * nh + h) * hd..(t * nh + h + 1) * hd];
                 let e = rel_err(g, &want);
-                f.check(e < 1e-5, || format!("{:?} nh={nh} hd={hd} slots={slots:?} window {window} t={t} h={h} texture {texture}: rel err {e} first bad {:?}", ctx.matmul_variant(), g.iter().zip(&want).position(|(a, b)| !((a - b).abs() < 1e-4)).map(|i| (i, g[i], want[i]))));
+                f.check(e < 1e-5, || format!("{:?} nh={nh} hd={hd} slots={slots:?} window {window} t={t} h={h} texture {texture} kv {kv_type:?}: rel err {e} first bad {:?}", ctx.matmul_variant(), g.iter().zip(&want).position(|(a, b)| !((a - b).abs() < 1e-4)).map(|i| (i, g[i], want[i]))));
             }
         }
         });
@@ -535,15 +554,15 @@ fn attention_matches_cpu_for_decode_causal_and_slotted_blocks_in_every_shape() {
 fn wide_block_attention_does_not_depend_on_the_chunking() {
     let (nh, nkv, hd, ctx_len) = (6, 2, 12, 64);
     let mut f = Failures::new();
-    for (ctx, texture) in shapes().into_iter().flat_map(|c| cache_stores(&c).into_iter().map(move |t| (c.clone(), t))) {
-        f.case(format!("{:?} texture {texture}", ctx.matmul_variant()), |f| {
+    for (ctx, (texture, kv_type)) in shapes().into_iter().flat_map(|c| cache_stores(&c).into_iter().map(move |t| (c.clone(), t))) {
+        f.case(format!("{:?} texture {texture} kv {kv_type:?}", ctx.matmul_variant()), |f| {
             let mut r = rng(77);
             let positions: Vec<usize> = (23..44).collect();
             let q = random_f32(positions.len() * nh * hd, &mut r);
             let kc = random_f32(nkv * ctx_len * hd, &mut r);
             let vc = random_f32(nkv * ctx_len * hd, &mut r);
-            let kb = CacheStore::from_f32(&ctx, "kc", &kc, texture).unwrap();
-            let vb = CacheStore::from_f32(&ctx, "vc", &vc, texture).unwrap();
+            let kb = CacheStore::from_f32(&ctx, "kc", &kc, kv_type, texture).unwrap();
+            let vb = CacheStore::from_f32(&ctx, "vc", &vc, kv_type, texture).unwrap();
             let outputs = |parts: &[std::ops::Range<usize>]| -> Vec<f32> {
                 let mut all = Vec::new();
                 for part in parts {
@@ -565,7 +584,7 @@ fn wide_block_attention_does_not_depend_on_the_chunking() {
             for (name, parts) in [("blocks of 12 and 9", vec![0..12, 12..21]), ("one token at a time", singles), ("blocks of 5, 8 and 8", vec![0..5, 5..13, 13..21])] {
                 let other = outputs(&parts);
                 let differ = whole.iter().zip(&other).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
-                f.check(differ == 0, || format!("{:?} texture {texture}: {differ} of {} values differ between one block of 21 and {name}", ctx.matmul_variant(), whole.len()));
+                f.check(differ == 0, || format!("{:?} texture {texture} kv {kv_type:?}: {differ} of {} values differ between one block of 21 and {name}", ctx.matmul_variant(), whole.len()));
             }
         });
     }

@@ -5,7 +5,7 @@
 //! The models are regenerated here from the same seeds, byte for byte the files llama.cpp read.
 //! gemma3's 20 positions run past its 6-position sliding window.
 
-use cospec::model::{LoadOptions, LogitsRows, Model};
+use cospec::model::{KvType, LoadOptions, LogitsRows, Model};
 use cospec_tests::tiny::{llamacpp_checked, tiny_model_file};
 use cospec_tests::{gpu, rel_err};
 
@@ -23,7 +23,7 @@ fn compare(quantized: bool) -> Vec<(String, f32, usize, usize)> {
         let want: Vec<Vec<f32>> =
             m["logits"].as_array().unwrap().iter().map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect()).collect();
         let file = tiny_model_file(&spec);
-        let mut model = Model::load(gpu(), &file, &LoadOptions { ctx_len: 64, max_block: 8 }, &mut |_, _| {}).unwrap();
+        let mut model = Model::load(gpu(), &file, &LoadOptions { ctx_len: 64, max_block: 8, kv_type: Some(KvType::F32) }, &mut |_, _| {}).unwrap();
         let got = pollster::block_on(model.forward(&ids, LogitsRows::All)).unwrap();
         let argmax = |row: &[f32]| row.iter().enumerate().fold(0, |b, (i, v)| if *v > row[b] { i } else { b });
         let (mut worst, mut same) = (0f32, 0);

@@ -21,7 +21,7 @@ fn session() -> (SpecSession, Tokenizer) {
     let target = TinySpec { tied: false, layers: 3, ..tiny_llama(21) };
     let draft = TinySpec { perturb_last_ffn: Some((1021, 0.6)), ..target.clone() };
     let (tf, df) = (tiny_model_file(&target), tiny_model_file(&draft));
-    let opts = LoadOptions { ctx_len: PROMPTS * REGION, max_block: 16 };
+    let opts = LoadOptions { ctx_len: PROMPTS * REGION, max_block: 16, ..Default::default() };
     let load = |f| Model::load(gpu(), f, &opts, &mut |_, _| {}).unwrap();
     (SpecSession::new(load(&df), load(&tf), 8).unwrap(), Tokenizer::from_model_file(&tf).unwrap())
 }

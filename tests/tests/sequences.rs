@@ -58,7 +58,7 @@ fn check(spec: TinySpec) {
     for variant in matmul_variants() {
         // Blocks of 4 tokens: the 16 prompt tokens take four blocks, the last tokens two.
         let file = tiny_model_file(&spec);
-        let mut model = Model::load(gpu_with(variant), &file, &LoadOptions { ctx_len: 3 * REGION, max_block: 4 }, &mut |_, _| {}).unwrap();
+        let mut model = Model::load(gpu_with(variant), &file, &LoadOptions { ctx_len: 3 * REGION, max_block: 4, ..Default::default() }, &mut |_, _| {}).unwrap();
         let ps = prompts(spec.vocab);
         let steps = [12usize, 4, 9];
         let want = alone(&mut model, &ps, &steps);
@@ -92,7 +92,7 @@ fn tiny_qwen2_sequences_in_one_block_decode_as_alone() {
 #[test]
 fn sequences_past_the_cache_or_empty_are_refused() {
     let spec = tiny_llama(45);
-    let mut model = Model::load(gpu_with(matmul_variants()[0]), &tiny_model_file(&spec), &LoadOptions { ctx_len: 64, max_block: 8 }, &mut |_, _| {}).unwrap();
+    let mut model = Model::load(gpu_with(matmul_variants()[0]), &tiny_model_file(&spec), &LoadOptions { ctx_len: 64, max_block: 8, ..Default::default() }, &mut |_, _| {}).unwrap();
     let full = pollster::block_on(model.forward_sequences(&[SeqTokens { region: 60, pos: 2, tokens: &[1, 2, 3] }]));
     assert!(matches!(full, Err(ModelError::ContextFull { .. })), "{full:?}");
     let empty = pollster::block_on(model.forward_sequences(&[SeqTokens { region: 0, pos: 0, tokens: &[] }]));
@@ -119,7 +119,7 @@ fn assert_fork_continues(model: &mut Model, len: usize, to: usize, what: &str) {
 fn a_copied_cache_prefix_continues_as_the_original() {
     // A forked sequence (lock step's riders) starts from a copy of another's cache rows.
     let spec = tiny_llama(47);
-    let mut model = Model::load(gpu_with(matmul_variants()[0]), &tiny_model_file(&spec), &LoadOptions { ctx_len: 64, max_block: 8 }, &mut |_, _| {}).unwrap();
+    let mut model = Model::load(gpu_with(matmul_variants()[0]), &tiny_model_file(&spec), &LoadOptions { ctx_len: 64, max_block: 8, ..Default::default() }, &mut |_, _| {}).unwrap();
     let prompt = [5u32, 9, 2, 7, 7, 1, 3];
     pollster::block_on(model.forward_sequences(&[SeqTokens { region: 0, pos: 0, tokens: &prompt }])).unwrap();
     // Region 40 holds something else first: the copy must replace it.
@@ -141,7 +141,7 @@ fn a_long_copied_prefix_continues_as_the_original_in_either_cache_store() {
     let variant = matmul_variants().into_iter().find(|v| *v != MatmulVariant::Cooperative).expect("a row shape");
     for store in [WeightStore::Buffer, WeightStore::Texture] {
         let ctx = gpu_with_store(variant, store);
-        let mut model = Model::load(ctx, &tiny_model_file(&spec), &LoadOptions { ctx_len: 2600, max_block: 64 }, &mut |_, _| {}).unwrap();
+        let mut model = Model::load(ctx, &tiny_model_file(&spec), &LoadOptions { ctx_len: 2600, max_block: 64, ..Default::default() }, &mut |_, _| {}).unwrap();
         let prompt: Vec<u32> = (0..1101u32).map(|i| (i * 37 + 11) % spec.vocab as u32).collect();
         pollster::block_on(model.forward_sequences(&[SeqTokens { region: 0, pos: 0, tokens: &prompt }])).unwrap();
         assert_fork_continues(&mut model, prompt.len(), 1301, &format!("{store:?}"));

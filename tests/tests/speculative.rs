@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 fn load(ctx: &Arc<GpuContext>, f: &ModelFile, max_block: usize) -> Model {
-    Model::load(ctx.clone(), f, &LoadOptions { ctx_len: 256, max_block }, &mut |_, _| {}).unwrap()
+    Model::load(ctx.clone(), f, &LoadOptions { ctx_len: 256, max_block, ..Default::default() }, &mut |_, _| {}).unwrap()
 }
 
 /// Untied llamas: their greedy text varies (tied tiny models tend to repeat one token).

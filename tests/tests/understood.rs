@@ -5,9 +5,9 @@
 use cospec::formats::gguf::MetaValue;
 use cospec::formats::{DType, ModelFile};
 use cospec::model::config::llama3_divisors;
-use cospec::model::{LoadOptions, LogitsRows, Model, ModelConfig};
+use cospec::model::{KvType, LoadOptions, LogitsRows, Model, ModelConfig};
 use cospec::platform::blob_from_vec;
-use cospec_tests::reference::RefModel;
+use cospec_tests::reference::{Arith, RefModel};
 use cospec_tests::tiny::{f32_tensor, tiny_gemma3, tiny_gguf_with, tiny_llama, tiny_qwen2, TensorBytes, TinySpec, TINY_GEMMA3_WINDOW};
 use cospec_tests::{gpu, rel_err};
 
@@ -83,10 +83,10 @@ fn llama3_rope_factors_follow_the_published_formula() {
 
 /// GPU logits of `f` against the CPU reference over a prompt; returns them.
 fn logits_match_reference(f: &ModelFile, vocab: usize) -> Vec<f32> {
-    let mut model = Model::load(gpu(), f, &LoadOptions { ctx_len: 96, max_block: 16 }, &mut |_, _| {}).unwrap();
+    let mut model = Model::load(gpu(), f, &LoadOptions { ctx_len: 96, max_block: 16, ..Default::default() }, &mut |_, _| {}).unwrap();
     let toks: Vec<u32> = (0..40).map(|i| (i * 31 + 7) % vocab as u32).collect();
     let got = pollster::block_on(model.forward(&toks, LogitsRows::All)).unwrap();
-    let want = RefModel::new(f).forward(&toks);
+    let want = RefModel::new(f).forward_cached(&toks, Arith::F32, model.kv_type() == KvType::F16);
     for (pos, w) in want.iter().enumerate() {
         let e = rel_err(&got[pos * vocab..(pos + 1) * vocab], w);
         assert!(e < 1e-3, "position {pos}: rel err {e}");
@@ -188,7 +188,7 @@ fn a_head_size_the_tensors_disagree_with_is_an_error_at_load() {
     let spec = tiny_llama(1);
     let hd = (spec.hidden / spec.heads) as u32;
     let f = file(&spec, key("llama.attention.key_length", MetaValue::U32(hd * 2)), vec![]);
-    let e = Model::load(gpu(), &f, &LoadOptions { ctx_len: 32, max_block: 4 }, &mut |_, _| {}).err().map(|e| e.to_string()).unwrap_or_default();
+    let e = Model::load(gpu(), &f, &LoadOptions { ctx_len: 32, max_block: 4, ..Default::default() }, &mut |_, _| {}).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("attn_q.weight"), "{e}");
 }
 

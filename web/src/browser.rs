@@ -85,7 +85,7 @@ impl Engine {
         }
         let file = model_file(&files).map_err(js_err)?;
         let tokenizer = Tokenizer::from_model_file(&file).map_err(js_err)?;
-        let opts = LoadOptions { ctx_len: BROWSER_CTX.min(cospec::model::ModelConfig::from_file(&file).map_err(js_err)?.train_ctx.max(64)), max_block: BROWSER_BLOCK };
+        let opts = LoadOptions { ctx_len: BROWSER_CTX.min(cospec::model::ModelConfig::from_file(&file).map_err(js_err)?.train_ctx.max(64)), max_block: BROWSER_BLOCK, ..Default::default() };
         let mut progress = |done: u64, total: u64| {
             let _ = on_progress.call2(&JsValue::NULL, &JsValue::from_f64(done as f64), &JsValue::from_f64(total as f64));
         };

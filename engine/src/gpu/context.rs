@@ -96,6 +96,9 @@ pub struct GpuContext {
     weight_store: Mutex<WeightStore>,
     /// Whether weights can live in textures here (read-only rgba32 storage textures).
     pub texture_weights: bool,
+    /// Whether an f16 KV cache can live in textures here (rg32uint storage textures, read and
+    /// written).
+    pub texture_f16_kv: bool,
     stage_activations: AtomicBool,
     /// The texture staged activations pass through (kernels/x_stage.rs) and its height.
     staging: Mutex<Option<(u32, wgpu::TextureView)>>,
@@ -117,6 +120,11 @@ pub enum BindKind {
     FloatTexture,
     /// An rgba32float storage texture, written (x_stage.wgsl).
     StorageTexture,
+    /// An rg32uint texture of packed halves, read as a read-only storage texture (an f16 KV
+    /// cache).
+    HalfTexture,
+    /// An rg32uint storage texture of packed halves, written (an f16 KV cache).
+    StorageTextureHalf,
 }
 
 /// The two shapes of the matrix-product kernel (see shaders/matmul*.wgsl).
@@ -184,6 +192,9 @@ impl GpuContext {
         let texture_weights = wgsl.contains(wgpu::WgslLanguageFeatures::ReadOnlyAndReadWriteStorageTextures)
             && storage_read(wgpu::TextureFormat::Rgba32Uint)
             && storage_read(wgpu::TextureFormat::Rgba32Float);
+        let texture_f16_kv = texture_weights
+            && storage_read(wgpu::TextureFormat::Rg32Uint)
+            && adapter.get_texture_format_features(wgpu::TextureFormat::Rg32Uint).flags.contains(wgpu::TextureFormatFeatureFlags::STORAGE_WRITE_ONLY);
         let adapter_limits = adapter.limits();
         // Ask for the adapter's own maxima for what weights need; keep defaults elsewhere.
         let mut limits = wgpu::Limits::downlevel_defaults();
@@ -250,6 +261,7 @@ impl GpuContext {
                 None => WeightStore::Buffer,
             }),
             texture_weights,
+            texture_f16_kv,
             stage_activations: AtomicBool::new(true),
             staging: Mutex::new(None),
             binding_cap: u64::MAX,
@@ -385,6 +397,16 @@ impl GpuContext {
                     BindKind::StorageTexture => wgpu::BindingType::StorageTexture {
                         access: wgpu::StorageTextureAccess::WriteOnly,
                         format: wgpu::TextureFormat::Rgba32Float,
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                    },
+                    BindKind::HalfTexture => wgpu::BindingType::StorageTexture {
+                        access: wgpu::StorageTextureAccess::ReadOnly,
+                        format: wgpu::TextureFormat::Rg32Uint,
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                    },
+                    BindKind::StorageTextureHalf => wgpu::BindingType::StorageTexture {
+                        access: wgpu::StorageTextureAccess::WriteOnly,
+                        format: wgpu::TextureFormat::Rg32Uint,
                         view_dimension: wgpu::TextureViewDimension::D2,
                     },
                     _ => wgpu::BindingType::Buffer {

@@ -33,6 +33,10 @@ pub const KV_BUFFER: &str = include_str!("../../../shaders/kv_buffer.wgsl");
 pub const KV_TEXTURE: &str = include_str!("../../../shaders/kv_texture.wgsl");
 pub const KV_STORE_BUFFER: &str = include_str!("../../../shaders/kv_store_buffer.wgsl");
 pub const KV_STORE_TEXTURE: &str = include_str!("../../../shaders/kv_store_texture.wgsl");
+pub const KV_BUFFER_F16: &str = include_str!("../../../shaders/kv_buffer_f16.wgsl");
+pub const KV_STORE_BUFFER_F16: &str = include_str!("../../../shaders/kv_store_buffer_f16.wgsl");
+pub const KV_TEXTURE_F16: &str = include_str!("../../../shaders/kv_texture_f16.wgsl");
+pub const KV_STORE_TEXTURE_F16: &str = include_str!("../../../shaders/kv_store_texture_f16.wgsl");
 pub const GATED_ACT: &str = include_str!("../../../shaders/gated_act.wgsl");
 pub const ADD: &str = include_str!("../../../shaders/add.wgsl");
 pub const ARGMAX: &str = include_str!("../../../shaders/argmax.wgsl");
@@ -232,7 +236,12 @@ pub fn all_variants() -> Vec<(String, String)> {
     for mode in 0..3 {
         v.push((format!("x_stage_{mode}"), assemble(X_STAGE, None, &[("MODE", mode)])));
     }
-    for (store, read, write) in [("buffer", KV_BUFFER, KV_STORE_BUFFER), ("texture", KV_TEXTURE, KV_STORE_TEXTURE)] {
+    for (store, read, write) in [
+        ("buffer", KV_BUFFER, KV_STORE_BUFFER),
+        ("texture", KV_TEXTURE, KV_STORE_TEXTURE),
+        ("buffer_f16", KV_BUFFER_F16, KV_STORE_BUFFER_F16),
+        ("texture_f16", KV_TEXTURE_F16, KV_STORE_TEXTURE_F16),
+    ] {
         for qk_norm in [0, 1] {
             v.push((format!("rope_store_{store}_qknorm{qk_norm}"), assemble(&format!("{write}\n{ROPE_STORE}"), None, &[("QK_NORM", qk_norm)])));
         }

@@ -10,7 +10,7 @@ use crate::gpu::kernels::sample::{SampleArgs, SamplingParams};
 use crate::gpu::kernels::{
     argmax, attention, embedding, gated_act, matmul, rmsnorm, rope_store, sample,
 };
-use crate::gpu::kv_cache::CacheStore;
+use crate::gpu::kv_cache::{CacheStore, KvType};
 use crate::gpu::weight::WeightStore;
 use crate::gpu::{GpuBuffer, GpuContext, GpuWeight};
 use std::sync::Arc;
@@ -18,17 +18,19 @@ use std::sync::Arc;
 mod sequences;
 pub use sequences::SeqTokens;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct LoadOptions {
     /// KV-cache capacity in tokens (0: the model's training context, capped at 4096).
     pub ctx_len: usize,
     /// Tokens per forward block (prompt chunks and verify blocks).
     pub max_block: usize,
+    /// The KV cache's element type (None: the device's, `KvType::for_store`).
+    pub kv_type: Option<KvType>,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { ctx_len: 0, max_block: 32 }
+        LoadOptions { ctx_len: 0, max_block: 32, kv_type: None }
     }
 }
 
@@ -54,6 +56,7 @@ pub struct Model {
     pub ctx: Arc<GpuContext>,
     ctx_len: usize,
     max_block: usize,
+    kv_type: KvType,
     len: usize,
     step: GpuBuffer,
     tokens: GpuBuffer,
@@ -149,18 +152,21 @@ impl Model {
         if mb > 512 {
             return Err(ModelError::Invalid(format!("block size {mb} out of range (1..=512)")));
         }
+        // The KV cache goes where the weights go: textures on CPU adapters (kv_cache.rs).
+        let kv_in_textures = ctx.weight_store() == WeightStore::Texture;
+        let kv_type = opts.kv_type.unwrap_or(KvType::for_store(kv_in_textures));
         // The largest activation buffers must each fit one storage binding of this device.
         let limit = ctx.max_binding_bytes();
-        for (what, floats) in [
-            ("attention scores (block x heads x context)", attention::score_rows(&ctx, mb, c.head_dim) * c.n_head * ctx_len),
-            ("logits (block x vocabulary)", mb * c.vocab),
-            ("KV cache of one layer", c.n_kv * ctx_len * c.head_dim),
-            ("FFN activations", mb * 2 * c.ffn),
+        for (what, bytes) in [
+            ("attention scores (block x heads x context)", attention::score_rows(&ctx, mb, c.head_dim) * c.n_head * ctx_len * 4),
+            ("logits (block x vocabulary)", mb * c.vocab * 4),
+            ("KV cache of one layer", c.n_kv * ctx_len * c.head_dim * kv_type.bytes()),
+            ("FFN activations", mb * 2 * c.ffn * 4),
         ] {
-            if floats as u64 * 4 > limit {
+            if bytes as u64 > limit {
                 return Err(ModelError::Invalid(format!(
                     "{what} would take {} MiB, more than this device's {} MiB storage binding: lower the context length or block size",
-                    floats as u64 * 4 >> 20,
+                    bytes as u64 >> 20,
                     limit >> 20
                 )));
             }
@@ -218,9 +224,8 @@ impl Model {
         // costs more there than recomputing a norm per invocation); GPUs run them as kernels.
         let fuse = ctx.cpu_shapes();
         let fuse_gate = fuse && c.gate == gated_act::Gate::Silu;
-        // The KV cache goes where the weights go: textures on CPU adapters (kv_cache.rs).
-        let cache_floats = c.n_kv * ctx_len * c.head_dim;
-        let kv_texture = ctx.weight_store() == WeightStore::Texture && CacheStore::texture_fits(g, cache_floats);
+        let cache_len = c.n_kv * ctx_len * c.head_dim;
+        let kv_texture = kv_in_textures && CacheStore::texture_fits(g, cache_len, kv_type);
         for l in 0..c.n_layer {
             let n = |s: &str| format!("blk.{l}.{s}");
             let attn_norm = GpuBuffer::from_f32(g, "attn_norm", &vector(file, &n("attn_norm.weight"), h)?);
@@ -251,8 +256,8 @@ impl Model {
                 None
             };
             let local = c.swa_layers[l];
-            let k_cache = CacheStore::zeros(g, "k cache", cache_floats, kv_texture)?;
-            let v_cache = CacheStore::zeros(g, "v cache", cache_floats, kv_texture)?;
+            let k_cache = CacheStore::zeros(g, "k cache", cache_len, kv_type, kv_texture)?;
+            let v_cache = CacheStore::zeros(g, "v cache", cache_len, kv_type, kv_texture)?;
 
             let attn_in = if fuse {
                 (&hidden, Input::RmsNorm { gain: &attn_norm, eps: c.rms_eps })
@@ -374,6 +379,7 @@ impl Model {
             ctx: ctx.clone(),
             ctx_len,
             max_block: mb,
+            kv_type,
             len: 0,
             step,
             tokens,
@@ -410,14 +416,14 @@ impl Model {
     }
 
     /// The KV cache's element type.
-    pub fn kv_type(&self) -> &'static str {
-        "f32"
+    pub fn kv_type(&self) -> KvType {
+        self.kv_type
     }
 
     /// KV-cache bytes a cached token takes over all layers.
     pub fn kv_bytes_per_token(&self) -> u64 {
         let c = &self.config;
-        (c.n_layer * 2 * c.n_kv * c.head_dim * 4) as u64
+        (c.n_layer * 2 * c.n_kv * c.head_dim * self.kv_type.bytes()) as u64
     }
 
     /// Bytes of weights held on the GPU.

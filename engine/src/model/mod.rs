@@ -6,6 +6,7 @@ pub mod llm;
 pub mod understood;
 
 pub use config::{Arch, ModelConfig};
+pub use crate::gpu::kv_cache::KvType;
 pub use llm::{LoadOptions, LogitsRows, Model};
 
 use crate::formats::FormatError;

@@ -124,7 +124,7 @@ pub fn serve(gpu_opts: &GpuOptions, a: &ServeArgs) -> Result<()> {
         None => {
             let file = open(&a.target)?;
             let tok = Tokenizer::from_model_file(&file)?;
-            let model = load(gpu(gpu_opts)?, &file, &LoadOptions { ctx_len, max_block: 32.max(a.lanes) })?;
+            let model = load(gpu(gpu_opts)?, &file, &LoadOptions { ctx_len, max_block: 32.max(a.lanes), ..Default::default() })?;
             (Engine::Single(model), tok)
         }
     };
