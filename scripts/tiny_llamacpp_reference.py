@@ -3,7 +3,10 @@
 tests/tests/llamacpp_tiny.rs holds cospec to: every architecture cospec runs, written by
 `cargo run -p cospec-tests --example tiny_models` (all-F32 weights, and with the specs'
 quantized types), teacher-forced through llama.cpp (llama-cpp-python, f32 KV cache, flash
-attention off) over 20 fixed token ids.
+attention off) over 20 fixed token ids. Each quantized model runs twice: as it is (llama.cpp
+rounds activations to 8 bits in its quantized products) and as its F32 twin, every tensor
+dequantized by the `gguf` package (scripts/dequantize_gguf.py), written as NAME-q-f32: the same
+weights with the products in f32, as cospec computes them.
 
 Usage: python3 scripts/tiny_llamacpp_reference.py DIR OUT.json
 DIR holds tiny-NAME.gguf and tiny-NAME-q.gguf. Logits are written with 6 significant digits.
@@ -11,6 +14,7 @@ DIR holds tiny-NAME.gguf and tiny-NAME-q.gguf. Logits are written with 6 signifi
 import glob
 import json
 import os
+import subprocess
 import sys
 
 import llama_cpp
@@ -28,6 +32,9 @@ def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     out = {"llama_cpp_python": llama_cpp.__version__, "positions": POSITIONS, "models": {}}
+    for q in sorted(glob.glob(os.path.join(sys.argv[1], "tiny-*-q.gguf"))):
+        twin = q[:-len(".gguf")] + "-f32.gguf"
+        subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "dequantize_gguf.py"), q, twin], check=True)
     for path in sorted(glob.glob(os.path.join(sys.argv[1], "tiny-*.gguf"))):
         name = os.path.basename(path)[len("tiny-"):-len(".gguf")]
         llm = Llama(model_path=path, n_ctx=64, n_batch=64, n_threads=2, logits_all=True, type_k=0, type_v=0,
