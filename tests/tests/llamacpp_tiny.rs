@@ -39,24 +39,24 @@ fn compare(quantized: bool, twin: bool) -> Vec<(String, f32, usize, usize)> {
     out
 }
 
-#[test]
-fn f32_tiny_models_give_llama_cpps_logits_in_every_architecture() {
-    let results = compare(false, false);
+/// All four architectures within 1e-3 of the reference, top-1 everywhere.
+fn assert_all_agree(results: Vec<(String, f32, usize, usize)>, against: &str) {
     assert_eq!(results.len(), 4);
     for (name, worst, same, n) in &results {
-        assert!(*worst < 1e-3 && same == n, "{name}: worst relative error {worst}, top-1 {same}/{n} against llama.cpp");
+        assert!(*worst < 1e-3 && same == n, "{name}: worst relative error {worst}, top-1 {same}/{n} against {against}");
     }
+}
+
+#[test]
+fn f32_tiny_models_give_llama_cpps_logits_in_every_architecture() {
+    assert_all_agree(compare(false, false), "llama.cpp");
 }
 
 /// Every quantized type, dequantized as llama.cpp's `gguf` package does it: the quantized
 /// models give llama.cpp's logits for their F32 twins.
 #[test]
 fn quantized_tiny_models_give_llama_cpps_logits_for_their_f32_twins() {
-    let results = compare(true, true);
-    assert_eq!(results.len(), 4);
-    for (name, worst, same, n) in &results {
-        assert!(*worst < 1e-3 && same == n, "{name}: worst relative error {worst}, top-1 {same}/{n} against llama.cpp on its F32 twin");
-    }
+    assert_all_agree(compare(true, true), "llama.cpp on its F32 twin");
 }
 
 /// On the quantized files themselves llama.cpp rounds activations to 8 bits in its quantized

@@ -127,6 +127,22 @@ pub enum BindKind {
     StorageTextureHalf,
 }
 
+impl BindKind {
+    /// The access and format of a storage-texture binding; None for buffers.
+    fn storage_texture(self) -> Option<(wgpu::StorageTextureAccess, wgpu::TextureFormat)> {
+        use wgpu::StorageTextureAccess::{ReadOnly, WriteOnly};
+        use wgpu::TextureFormat::{Rg32Uint, Rgba32Float, Rgba32Uint};
+        match self {
+            BindKind::Texture => Some((ReadOnly, Rgba32Uint)),
+            BindKind::FloatTexture => Some((ReadOnly, Rgba32Float)),
+            BindKind::StorageTexture => Some((WriteOnly, Rgba32Float)),
+            BindKind::HalfTexture => Some((ReadOnly, Rg32Uint)),
+            BindKind::StorageTextureHalf => Some((WriteOnly, Rg32Uint)),
+            BindKind::Read | BindKind::ReadWrite | BindKind::Uniform => None,
+        }
+    }
+}
+
 /// The two shapes of the matrix-product kernel (see shaders/matmul*.wgsl).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MatmulVariant {
@@ -383,33 +399,11 @@ impl GpuContext {
             .map(|(i, k)| wgpu::BindGroupLayoutEntry {
                 binding: i as u32,
                 visibility: wgpu::ShaderStages::COMPUTE,
-                ty: match k {
-                    BindKind::Texture => wgpu::BindingType::StorageTexture {
-                        access: wgpu::StorageTextureAccess::ReadOnly,
-                        format: wgpu::TextureFormat::Rgba32Uint,
-                        view_dimension: wgpu::TextureViewDimension::D2,
-                    },
-                    BindKind::FloatTexture => wgpu::BindingType::StorageTexture {
-                        access: wgpu::StorageTextureAccess::ReadOnly,
-                        format: wgpu::TextureFormat::Rgba32Float,
-                        view_dimension: wgpu::TextureViewDimension::D2,
-                    },
-                    BindKind::StorageTexture => wgpu::BindingType::StorageTexture {
-                        access: wgpu::StorageTextureAccess::WriteOnly,
-                        format: wgpu::TextureFormat::Rgba32Float,
-                        view_dimension: wgpu::TextureViewDimension::D2,
-                    },
-                    BindKind::HalfTexture => wgpu::BindingType::StorageTexture {
-                        access: wgpu::StorageTextureAccess::ReadOnly,
-                        format: wgpu::TextureFormat::Rg32Uint,
-                        view_dimension: wgpu::TextureViewDimension::D2,
-                    },
-                    BindKind::StorageTextureHalf => wgpu::BindingType::StorageTexture {
-                        access: wgpu::StorageTextureAccess::WriteOnly,
-                        format: wgpu::TextureFormat::Rg32Uint,
-                        view_dimension: wgpu::TextureViewDimension::D2,
-                    },
-                    _ => wgpu::BindingType::Buffer {
+                ty: match k.storage_texture() {
+                    Some((access, format)) => {
+                        wgpu::BindingType::StorageTexture { access, format, view_dimension: wgpu::TextureViewDimension::D2 }
+                    }
+                    None => wgpu::BindingType::Buffer {
                         ty: match k {
                             BindKind::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
                             BindKind::Uniform => wgpu::BufferBindingType::Uniform,
