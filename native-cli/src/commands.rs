@@ -51,6 +51,14 @@ pub fn load(ctx: Arc<GpuContext>, file: &ModelFile, opts: &LoadOptions) -> Resul
         (kv * model.ctx_len() as u64) as f64 / (1 << 20) as f64,
         kv as f64 / 1024.0
     );
+    if model.config.train_ctx > 0 && model.ctx_len() > model.config.train_ctx {
+        // Positions past training are allowed (llama.cpp warns the same way), rarely useful.
+        eprintln!(
+            "warning: a context of {} tokens is past the {} this model was trained for: text beyond that may degrade",
+            model.ctx_len(),
+            model.config.train_ctx
+        );
+    }
     Ok(model)
 }
 

@@ -59,6 +59,22 @@ fn run_streams_text_and_reports_speeds() {
 }
 
 #[test]
+fn the_kv_cache_type_and_a_context_past_training_are_said_on_load() {
+    let p = tiny_file("kv.gguf", &tiny_gguf(&tiny_llama(5)));
+    let p = p.to_str().unwrap();
+    // The tiny model: 3 layers x K and V x 2 KV heads x 16 dims, trained for 256 positions.
+    for (kv, kib) in [("f16", "0.4 KiB a token"), ("f32", "0.8 KiB a token")] {
+        let (ok, _, err) = cospec(&["--kv-type", kv, "run", "--model", p, "--prompt", "the", "--max-tokens", "2", "--ctx", "64"]);
+        assert!(ok && err.contains(&format!("KV cache {kv}")) && err.contains(kib), "{err}");
+        assert!(!err.contains("past the"), "{err}");
+    }
+    let (ok, _, err) = cospec(&["run", "--model", p, "--prompt", "the", "--max-tokens", "2", "--ctx", "300"]);
+    assert!(ok && err.contains("300 tokens is past the 256 this model was trained for"), "{err}");
+    let (ok, _, err) = cospec(&["--kv-type", "q8", "run", "--model", p, "--prompt", "the"]);
+    assert!(!ok && err.contains("--kv-type \"q8\"") && err.contains("f16, f32"), "{err}");
+}
+
+#[test]
 fn bench_prints_prompt_and_decode_speed() {
     let p = tiny_file("bench.gguf", &tiny_gguf(&tiny_llama(3)));
     let (ok, out, err) = cospec(&["bench", "--model", p.to_str().unwrap(), "--prompt-tokens", "8", "--gen-tokens", "4", "--reps", "1", "--json"]);
