@@ -1,7 +1,8 @@
 // Drives the cospec page in headless Chromium (playwright-core, /usr/bin/chromium): waits for
 // both models, sends each prompt of the plan with its settings, and writes what the page
 // showed (reply text from the transcript, statistics panel) as JSON, plus screenshots.
-// Plan: {runs: [...], files: {role: path} (picked through the page's file input instead of a
+// Plan: {runs: [...] (a run with expect_error records the page's error and the composer's
+// text instead of failing), files: {role: path} (picked through the page's file input instead of a
 // URL), reload_check (reload, load again, count model downloads), quota_bytes (the page's
 // storage quota, through the DevTools protocol), no_webgpu (hide navigator.gpu and record the
 // page's message), timeout_s}.
@@ -98,6 +99,12 @@ try { main: {
     }
     await page.waitForFunction((n) => Number(document.body.dataset.replies || 0) > n || document.body.dataset.error, before, { timeout });
     const e2 = await page.evaluate(() => document.body.dataset.error);
+    if (e2 && run.expect_error) {
+      // A refused message: what the page said, and what it left in the composer.
+      results.runs.push({ error: e2, composer: await page.inputValue('#prompt') });
+      await page.evaluate(() => { delete document.body.dataset.error; });
+      continue;
+    }
     if (e2) throw new Error(`page error in run ${i}: ${e2}`);
     results.runs.push(await page.evaluate(() => {
       const msgs = document.querySelectorAll('.msg.assistant');
@@ -107,6 +114,7 @@ try { main: {
         text: last.dataset.text,
         origins: [...new Set([...last.querySelectorAll('span:not(.meta)')].map((s) => s.className))],
         meta: last.querySelector('.meta')?.textContent,
+        context_full: last.querySelector('.context-full')?.textContent,
         stats: { tok_per_s: stat('#s-tps'), tokens_per_pass: stat('#s-tpp'), passes: stat('#s-passes'), mismatches: stat('#s-mis'), keeps: stat('#s-keeps'), tokens: stat('#s-tokens') },
       };
     }));

@@ -90,12 +90,17 @@ fn the_page_chats_like_the_native_engine_with_a_tiny_pair() {
     let load = |f| Model::load(gpu(), f, &opts, &mut |_, _| {}).unwrap();
     let mut session = SpecSession::new(load(&df), load(&tf), MAX_K).unwrap();
     let prompt = "the quick brown fox";
+    // The page gives the tiny pair their trained context of 256 tokens: a 210-token message
+    // leaves room for 46 of its 100 reply tokens, a 300-token one for none.
+    let (filling, too_long) = ("ab ".repeat(70), "abc".repeat(100));
     let runs = [
         json!({"mode": "spd", "k": 4, "max_tokens": 40, "chat": false, "prompt": prompt}),
         json!({"mode": "cospec", "policy": "entropy", "k": 3, "max_tokens": 40, "chat": false, "prompt": prompt, "screenshot": "tiny-pair.png"}),
+        json!({"mode": "target-only", "max_tokens": 100, "chat": false, "prompt": filling}),
+        json!({"mode": "spd", "k": 4, "max_tokens": 20, "chat": false, "prompt": too_long, "expect_error": true}),
     ];
     let mut native = Vec::new();
-    for r in &runs {
+    for r in &runs[..2] {
         let settings = json!({"mode": r["mode"], "policy": r.get("policy").cloned().unwrap_or(json!("entropy")), "k": r["k"], "max_tokens": r["max_tokens"], "chat": false, "temperature": 0.0, "seed": 1});
         let (_, o) = parse_settings(&settings.to_string()).unwrap();
         let text = prompt_text(&tok, &json!([{"role": "user", "content": prompt}]).to_string(), false).unwrap();
@@ -125,6 +130,15 @@ fn the_page_chats_like_the_native_engine_with_a_tiny_pair() {
         let origins: Vec<&str> = b["origins"].as_array().unwrap().iter().filter_map(|o| o.as_str()).collect();
         assert!(origins.contains(&"draft-accepted"), "run {i}: {origins:?}");
     }
+    // A reply that fills the context says so; a message that cannot fit is refused by name
+    // and goes back to the composer.
+    let shown_runs = shown["runs"].as_array().unwrap();
+    let full = &shown_runs[2];
+    assert!(full["context_full"].as_str().unwrap_or("").contains("context of 256 tokens"), "{full}");
+    assert!(full["stats"]["tokens"].as_str().and_then(|v| v.parse::<usize>().ok()).is_some_and(|n| n < 100), "{full}");
+    let refused = &shown_runs[3];
+    assert!(refused["error"].as_str().unwrap_or("").contains("context holds 256") , "{refused}");
+    assert_eq!(refused["composer"].as_str(), Some(too_long.as_str()), "{refused}");
     assert!(shown["adapter"].as_str().unwrap_or("").contains("WebGpu"), "{}", shown["adapter"]);
     assert!(root().join("target/browser-e2e/tiny-pair.png").exists());
     // The target's download is kept in the Cache API: a reload loads it without fetching.

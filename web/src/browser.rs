@@ -2,7 +2,7 @@
 //! step's text to a callback whose return value says whether to go on), and report.
 
 use crate::blob_source::BlobSource;
-use crate::chat_protocol::{parse_settings, prompt_text, StatsView, StepReport, MAX_K};
+use crate::chat_protocol::{context_refusal, parse_settings, prompt_text, StatsView, StepReport, MAX_K};
 use cospec::decode::speculative::{Origin, SpecSession};
 use cospec::formats::{Blob as WeightBlob, ModelFile};
 use cospec::gpu::weight::WeightStore;
@@ -133,6 +133,10 @@ impl Engine {
         };
         let text = prompt_text(target_tok, &messages_json, settings.chat).map_err(js_err)?;
         let prompt = target_tok.encode(&text).map_err(js_err)?;
+        let ctx_len = session.target.ctx_len().min(session.draft.ctx_len());
+        if let Some(refusal) = context_refusal(prompt.len(), ctx_len) {
+            return Err(js_err(refusal));
+        }
         let mut run = session.start(&prompt, &opts).await.map_err(js_err)?;
         let report = |pieces: Vec<(String, Origin)>, stats: StatsView, done: bool| {
             serde_json::to_string(&StepReport { pieces, stats, done }).unwrap_or_default()
@@ -140,7 +144,7 @@ impl Engine {
         while !run.is_done() {
             let mut pieces = Vec::new();
             session.step(target_tok, &mut run, &mut |p, o| pieces.push((p.to_string(), o))).await.map_err(js_err)?;
-            let json = report(pieces, StatsView::of(run.stats(), run.tokens().len()), false);
+            let json = report(pieces, StatsView::of(run.stats(), run.tokens().len(), ctx_len), false);
             let go = on_step.call1(&JsValue::NULL, &JsValue::from_str(&json)).map_err(|e| js_err(format!("{e:?}")))?;
             if !go.is_truthy() {
                 run.stop();
@@ -148,7 +152,7 @@ impl Engine {
         }
         let mut pieces = Vec::new();
         let out = session.finish(target_tok, run, &mut |p, o| pieces.push((p.to_string(), o))).map_err(js_err)?;
-        Ok(report(pieces, StatsView::of(&out.stats, out.tokens.len()), true))
+        Ok(report(pieces, StatsView::of(&out.stats, out.tokens.len(), ctx_len), true))
     }
 }
 

@@ -118,11 +118,24 @@ pub struct StatsView {
     pub bonus: usize,
     pub draft: usize,
     pub stopped_at_eos: bool,
+    /// The models' context in tokens, and whether the conversation has filled it (the reply
+    /// stopped there rather than at an end token or the reply limit).
+    pub ctx_len: usize,
+    pub context_full: bool,
+}
+
+/// Why a conversation cannot be sent: it does not leave room for one reply token.
+pub fn context_refusal(prompt_tokens: usize, ctx_len: usize) -> Option<String> {
+    (prompt_tokens >= ctx_len).then(|| {
+        format!(
+            "This conversation is {prompt_tokens} tokens, and the models' context holds {ctx_len}: start a new chat, or shorten your message."
+        )
+    })
 }
 
 impl StatsView {
     /// `generated` counts committed tokens so far (the engine fills its own count at the end).
-    pub fn of(s: &SpecStats, generated: usize) -> StatsView {
+    pub fn of(s: &SpecStats, generated: usize, ctx_len: usize) -> StatsView {
         let mut s = s.clone();
         s.generated_tokens = generated;
         StatsView {
@@ -145,6 +158,8 @@ impl StatsView {
             bonus: s.origins.bonus,
             draft: s.origins.draft,
             stopped_at_eos: s.stopped_at_eos,
+            ctx_len,
+            context_full: !s.stopped_at_eos && s.prompt_tokens + generated >= ctx_len,
         }
     }
 }
@@ -152,6 +167,17 @@ impl StatsView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_conversation_that_fills_the_context_is_refused_or_reported() {
+        assert_eq!(context_refusal(63, 64), None);
+        let e = context_refusal(64, 64).unwrap();
+        assert!(e.contains("64 tokens") && e.contains("holds 64") && e.contains("new chat"), "{e}");
+        let stats = |prompt, eos| SpecStats { prompt_tokens: prompt, stopped_at_eos: eos, ..Default::default() };
+        assert!(StatsView::of(&stats(60, false), 4, 64).context_full);
+        assert!(!StatsView::of(&stats(60, false), 3, 64).context_full);
+        assert!(!StatsView::of(&stats(60, true), 4, 64).context_full);
+    }
 
     #[test]
     fn settings_defaults_and_errors() {
@@ -175,7 +201,7 @@ mod tests {
 
     #[test]
     fn step_report_names_origins_in_kebab_case() {
-        let r = StepReport { pieces: vec![("a".into(), Origin::DraftKept)], stats: StatsView::of(&SpecStats::default(), 1), done: false };
+        let r = StepReport { pieces: vec![("a".into(), Origin::DraftKept)], stats: StatsView::of(&SpecStats::default(), 1, 64), done: false };
         let j = serde_json::to_string(&r).unwrap();
         assert!(j.contains(r#"["a","draft-kept"]"#), "{j}");
     }

@@ -189,6 +189,13 @@ worker.onmessage = ({ data: m }) => {
       meta.className = 'meta';
       meta.textContent = `${s.mode}${s.mode === 'cospec' ? ` · ${s.policy}` : ''}${s.k ? ` · k=${s.k}` : ''} · ${s.generated} tokens · ${s.tok_per_s.toFixed(1)} tok/s · ${s.tokens_per_pass.toFixed(2)} tokens/pass`;
       c.el.append(meta);
+      if (s.context_full) {
+        // Say why the reply stopped, and what to do: the next message would not fit.
+        const note = document.createElement('span');
+        note.className = 'meta context-full';
+        note.textContent = `The conversation has filled the models' context of ${s.ctx_len} tokens: start a new chat to go on.`;
+        c.el.append(note);
+      }
       c.el.dataset.text = c.text;
       state.messages.push({ role: 'assistant', content: c.text });
       state.current = null;
@@ -206,7 +213,15 @@ worker.onmessage = ({ data: m }) => {
         $(`.model[data-role=${m.role}] .summary`).textContent = m.message;
         $('#load').disabled = false;
       } else {
-        if (state.current) { state.current.el.classList.remove('cursor'); state.current = null; state.messages.pop(); }
+        if (state.current) {
+          state.current.el.classList.remove('cursor');
+          if (!state.current.text) state.current.el.remove();
+          state.current = null;
+          // The message was not answered: it leaves the history and goes back to the composer
+          // (unless something new was typed there meanwhile), so nothing written is lost.
+          const unsent = state.messages.pop();
+          if (unsent?.role === 'user' && !$('#prompt').value) $('#prompt').value = unsent.content;
+        }
         addMessage('error', m.message);
         setBusy(false);
       }
