@@ -99,6 +99,16 @@ fn build_from_json(json: &str) -> Result<tokenizers::Tokenizer, TokenizerError> 
     }
 }
 
+/// The special token a tokenizer.json post-processor puts before a single text: a
+/// TemplateProcessing whose template starts with one, alone or inside a Sequence.
+fn leading_special(pp: &serde_json::Value) -> Option<String> {
+    match pp["type"].as_str()? {
+        "TemplateProcessing" => pp["single"].as_array()?.first()?["SpecialToken"]["id"].as_str().map(str::to_string),
+        "Sequence" => pp["processors"].as_array()?.iter().find_map(leading_special),
+        _ => None,
+    }
+}
+
 fn meta_u32(f: &ModelFile, key: &str) -> Option<u32> {
     f.meta(key).and_then(|v| v.as_u64()).and_then(|v| u32::try_from(v).ok())
 }
@@ -114,6 +124,11 @@ impl Tokenizer {
                     t.bos_text = b.to_string();
                     t.bos_id = t.inner.token_to_id(b);
                 }
+                // tokenizer_config.json's add_bos_token rules over the post-processor, as in
+                // transformers.
+                if let Some(add) = f.meta("tokenizer.hf.add_bos_token").and_then(|v| v.as_bool()) {
+                    t.add_bos = add;
+                }
                 if let Some(e) = f.meta_str("tokenizer.hf.eos_token") {
                     t.eos_text = e.to_string();
                     t.eos_ids = t.inner.token_to_id(e).into_iter().collect();
@@ -125,16 +140,21 @@ impl Tokenizer {
         }
     }
 
-    /// From tokenizer.json text.
+    /// From tokenizer.json text. A post-processor that puts a special token before every
+    /// text (Llama 2 and 3, Mistral, TinyLlama) makes that token the BOS `encode` adds, as
+    /// transformers' `encode` does.
     pub fn from_json(json: &str) -> Result<Tokenizer, TokenizerError> {
         let inner = Inner::Hf(Box::new(build_from_json(json)?));
         let find = |names: &[&str]| names.iter().find_map(|n| inner.token_to_id(n).map(|id| (id, n.to_string())));
         let eos = find(&["<|im_end|>", "<|endoftext|>", "</s>", "<|eot_id|>"]);
-        let bos = find(&["<|im_start|>", "<s>", "<|begin_of_text|>"]);
+        let leading = serde_json::from_str::<serde_json::Value>(json).ok().and_then(|doc| leading_special(&doc["post_processor"]));
+        let leading = leading.and_then(|t| inner.token_to_id(&t).map(|id| (id, t)));
+        let add_bos = leading.is_some();
+        let bos = leading.or_else(|| find(&["<|im_start|>", "<s>", "<|begin_of_text|>"]));
         Ok(Tokenizer {
             bos_id: bos.as_ref().map(|b| b.0),
             eos_ids: eos.iter().map(|e| e.0).collect(),
-            add_bos: false,
+            add_bos,
             chat_template: None,
             bos_text: bos.map(|b| b.1).unwrap_or_default(),
             eos_text: eos.map(|e| e.1).unwrap_or_default(),

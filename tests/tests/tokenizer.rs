@@ -209,3 +209,39 @@ fn gemma3_chat_prompts_have_gemma_turns_and_one_bos() {
     assert_eq!(s, "<start_of_turn>user\nHi<end_of_turn>\n");
     assert_eq!(t.encode(&s).unwrap().iter().filter(|&&i| i == 2).count(), 1);
 }
+
+/// A tokenizer.json whose post-processor puts `<s>` before every text (Llama 2 style, or
+/// inside a Sequence as Llama 3 writes it): `encode` adds that BOS once, a chat template that
+/// writes it is not doubled, and tokenizer_config.json's add_bos_token rules over it.
+#[test]
+fn tokenizer_json_post_processor_bos_is_added_once() {
+    let template = |pp: &str| {
+        format!(
+            r#"{{"version":"1.0","truncation":null,"padding":null,"added_tokens":[{{"id":3,"content":"</s>","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true}},{{"id":4,"content":"<s>","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true}}],
+      "normalizer":null,"pre_tokenizer":{{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":true}},
+      "post_processor":{pp},"decoder":{{"type":"ByteLevel","add_prefix_space":true,"trim_offsets":true,"use_regex":true}},
+      "model":{{"type":"BPE","dropout":null,"unk_token":null,"continuing_subword_prefix":null,"end_of_word_suffix":null,"fuse_unk":false,"byte_fallback":false,"vocab":{{"a":0,"b":1,"ab":2,"</s>":3,"<s>":4}},"merges":["a b"]}}}}"#
+        )
+    };
+    let bos_first = r#"{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}}],"pair":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}},{"Sequence":{"id":"B","type_id":1}}],"special_tokens":{"<s>":{"id":"<s>","ids":[4],"tokens":["<s>"]}}}"#;
+    let in_sequence = format!(r#"{{"type":"Sequence","processors":[{{"type":"ByteLevel","add_prefix_space":true,"trim_offsets":false,"use_regex":true}},{bos_first}]}}"#);
+    for pp in [bos_first.to_string(), in_sequence] {
+        let t = Tokenizer::from_json(&template(&pp)).unwrap();
+        assert_eq!(t.encode("abab").unwrap(), vec![4, 2, 2], "{pp}");
+        assert_eq!(t.bos_id, Some(4));
+        // Through an HF folder whose chat template writes the BOS itself.
+        let config = r#"{"model_type":"llama","num_hidden_layers":1,"hidden_size":8,"intermediate_size":8,"num_attention_heads":1,"vocab_size":5}"#;
+        let hf = |tc: &str| {
+            let f = ModelFile::from_hf_parts(config, Some(template(&pp)), Some(tc), vec![]).unwrap();
+            Tokenizer::from_model_file(&f).unwrap()
+        };
+        let t = hf(r#"{"bos_token":"<s>","chat_template":"{{ bos_token }}{{ messages[0].content }}"}"#);
+        let s = t.apply_chat_template(&[ChatMessage::new("user", "ab")], false).unwrap();
+        assert_eq!(t.encode(&s).unwrap(), vec![4, 2], "{s:?}");
+        let t = hf(r#"{"bos_token":"<s>","add_bos_token":false}"#);
+        assert_eq!(t.encode("abab").unwrap(), vec![2, 2]);
+    }
+    // Without such a post-processor nothing is added.
+    let t = Tokenizer::from_json(&template("null")).unwrap();
+    assert_eq!(t.encode("abab").unwrap(), vec![2, 2]);
+}

@@ -92,6 +92,9 @@ impl ModelFile {
             if let Some(t) = tc["chat_template"].as_str() {
                 metadata.insert("tokenizer.chat_template".into(), MetaValue::Str(t.to_string()));
             }
+            if let Some(add) = tc["add_bos_token"].as_bool() {
+                metadata.insert("tokenizer.hf.add_bos_token".into(), MetaValue::Bool(add));
+            }
             for (key, field) in [("tokenizer.hf.bos_token", "bos_token"), ("tokenizer.hf.eos_token", "eos_token")] {
                 let tok = tc[field].as_str().or_else(|| tc[field]["content"].as_str());
                 if let Some(tok) = tok {
