@@ -532,3 +532,71 @@ fn eval_reruns_the_learned_mode_when_its_arbiter_changes() {
     assert_eq!(learned_lines(), 6);
     assert!(table.contains("3 problems") && !table.contains("/6 = "), "the table mixes arbiters:\n{table}");
 }
+
+/// `eval` killed with SIGKILL at 20 moments spread over its run (loading, mid-generation,
+/// mid-write) and started again each time ends with the records and table of an uninterrupted
+/// run: every (mode, problem) once, the same texts and counts, the same accuracy columns
+/// (timings aside, which no two runs share).
+#[test]
+fn eval_killed_at_random_moments_resumes_to_the_uninterrupted_result() {
+    let (tp, dp) = tiny_pair("kill-", 31, 0.6);
+    let pf = problems_file("kill-problems.jsonl", 60..66, 2);
+    let args = |out: &std::path::Path| -> Vec<String> {
+        [
+            "eval", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--problems", pf.to_str().unwrap(),
+            "--modes", "target-only,spd,cospec:entropy", "--max-tokens", "16", "-k", "3", "--out", out.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let dir = pf.parent().unwrap();
+    let (whole, killed) = (dir.join("kill-whole"), dir.join("kill-killed"));
+    for d in [&whole, &killed] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    let bin = env!("CARGO_BIN_EXE_cospec");
+    let started = std::time::Instant::now();
+    let ok = Command::new(bin).args(args(&whole)).env("XDG_RUNTIME_DIR", "/tmp").output().unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let full_ms = started.elapsed().as_millis() as u64;
+    // Kill moments spread over one whole run's time (a fixed scramble, so failures repeat).
+    for i in 0..20u64 {
+        let mut child = Command::new(bin)
+            .args(args(&killed))
+            .env("XDG_RUNTIME_DIR", "/tmp")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis((i * 7919) % full_ms.max(1)));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let done = std::fs::read_to_string(killed.join("records.jsonl")).map(|t| t.lines().count()).unwrap_or(0);
+    eprintln!("one run {full_ms} ms; {done} records written across the 20 killed runs");
+    let last = Command::new(bin).args(args(&killed)).env("XDG_RUNTIME_DIR", "/tmp").output().unwrap();
+    assert!(last.status.success(), "{}", String::from_utf8_lossy(&last.stderr));
+    // Records, keyed by (mode, problem), without the fields a run's timing decides.
+    let records = |d: &std::path::Path| -> std::collections::BTreeMap<(String, String), serde_json::Value> {
+        let text = std::fs::read_to_string(d.join("records.jsonl")).unwrap();
+        let mut map = std::collections::BTreeMap::new();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let Ok(mut v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+            for timing in ["seconds", "timed", "adapter"] {
+                v.as_object_mut().unwrap().remove(timing);
+            }
+            let key = (v["mode"].as_str().unwrap().to_string(), v["problem"].as_str().unwrap().to_string());
+            assert!(map.insert(key.clone(), v).is_none(), "{key:?} recorded twice in {}", d.display());
+        }
+        map
+    };
+    let (a, b) = (records(&whole), records(&killed));
+    assert_eq!(a.len(), 18, "3 modes x 6 problems");
+    assert_eq!(a, b, "records after 20 kills differ from an uninterrupted run's");
+    let columns = |d: &std::path::Path| -> Vec<serde_json::Value> {
+        let t: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("table.json")).unwrap()).unwrap();
+        let keep = ["mode", "accuracy", "correct", "problems", "mismatches_per_100", "keep_share", "tokens_per_target_pass", "wrong_to_right", "right_to_wrong", "mcnemar_p"];
+        t["rows"].as_array().unwrap().iter().map(|r| serde_json::Value::Object(keep.iter().map(|k| (k.to_string(), r[*k].clone())).collect())).collect()
+    };
+    assert_eq!(columns(&whole), columns(&killed));
+}
