@@ -600,3 +600,54 @@ fn eval_killed_at_random_moments_resumes_to_the_uninterrupted_result() {
     };
     assert_eq!(columns(&whole), columns(&killed));
 }
+
+/// `train-arbiter` killed with SIGKILL at 20 moments spread over its run and started again
+/// each time writes the arbiter an uninterrupted run writes, from the same rollouts.
+#[test]
+fn train_arbiter_killed_at_random_moments_resumes_to_the_uninterrupted_arbiter() {
+    let (tp, dp) = tiny_pair("trainkill-", 27, 0.8);
+    let pf = problems_file("trainkill-problems.jsonl", (0..4).chain(60..62), 2);
+    let dir = pf.parent().unwrap().to_path_buf();
+    let args = |name: &str| -> Vec<String> {
+        let out = dir.join(format!("{name}.safetensors"));
+        for f in [out.clone(), out.with_extension("rollouts.jsonl"), out.with_extension("dev.jsonl")] {
+            let _ = std::fs::remove_file(f);
+        }
+        let _ = std::fs::remove_dir_all(out.with_extension("dev-eval"));
+        [
+            "train-arbiter", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--problems", pf.to_str().unwrap(),
+            "--out", out.to_str().unwrap(), "--rounds", "2", "--problems-per-round", "2", "--dev-problems", "2",
+            "--max-tokens", "16", "-k", "3", "--epochs", "50",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let bin = env!("CARGO_BIN_EXE_cospec");
+    let run = |a: &[String]| Command::new(bin).args(a).env("XDG_RUNTIME_DIR", "/tmp").output().unwrap();
+    let started = std::time::Instant::now();
+    let whole = run(&args("trainkill-whole"));
+    assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
+    let full_ms = started.elapsed().as_millis() as u64;
+    let killed = args("trainkill-killed");
+    for i in 0..20u64 {
+        let mut child = Command::new(bin)
+            .args(&killed)
+            .env("XDG_RUNTIME_DIR", "/tmp")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis((i * 7919) % full_ms.max(1)));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let last = run(&killed);
+    assert!(last.status.success(), "{}", String::from_utf8_lossy(&last.stderr));
+    let rollouts = |name: &str| -> std::collections::BTreeSet<String> {
+        let text = std::fs::read_to_string(dir.join(format!("{name}.rollouts.jsonl"))).unwrap();
+        text.lines().filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()).map(String::from).collect()
+    };
+    assert_eq!(rollouts("trainkill-whole"), rollouts("trainkill-killed"), "rollouts after 20 kills differ");
+    let arbiter = |name: &str| std::fs::read(dir.join(format!("{name}.safetensors"))).unwrap();
+    assert!(arbiter("trainkill-whole") == arbiter("trainkill-killed"), "the arbiter after 20 kills differs from an uninterrupted run's");
+}
