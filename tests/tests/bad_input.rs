@@ -6,7 +6,7 @@ use cospec::formats::{DType, FormatError, ModelFile};
 use cospec::model::{KvType, LoadOptions, LogitsRows, Model, ModelConfig, ModelError};
 use cospec::platform::blob_from_vec;
 use cospec_tests::gpu;
-use cospec_tests::tiny::{tiny_gguf, tiny_llama, TinySpec};
+use cospec_tests::tiny::{tiny_gguf, tiny_llama, tiny_model_file, TinySpec};
 
 fn parse(bytes: Vec<u8>) -> Result<ModelFile, FormatError> {
     ModelFile::from_gguf(blob_from_vec(bytes))
@@ -151,4 +151,23 @@ fn a_context_too_long_for_the_device_is_refused_before_allocating() {
     eprintln!("refused: {e}");
     let what = ["attention scores", "KV cache of one layer", "out of GPU memory"];
     assert!(what.iter().any(|w| e.contains(w)) && e.contains("lower the context length"), "{e}");
+}
+
+/// A device lost mid-generation (wgpu's `Device::destroy`, as a driver reset or an unplugged
+/// GPU) ends the generation with an error naming the loss: no panic, no hang.
+#[test]
+fn a_device_lost_mid_generation_is_an_error() {
+    let spec = tiny_llama(9);
+    let f = tiny_model_file(&spec);
+    let ctx = cospec_tests::open_device();
+    let mut m = Model::load(ctx.clone(), &f, &LoadOptions { ctx_len: 32, max_block: 8, ..Default::default() }, &mut |_, _| {}).unwrap();
+    pollster::block_on(m.forward(&[1, 2, 3], LogitsRows::Last)).unwrap();
+    ctx.device.destroy();
+    let started = std::time::Instant::now();
+    let e = pollster::block_on(m.forward(&[4], LogitsRows::Last)).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("GPU fault") && e.contains("lost"), "{e:?}");
+    // Every later call says the same, at once.
+    let again = pollster::block_on(m.forward(&[5], LogitsRows::Last)).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(again.contains("lost"), "{again:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
 }

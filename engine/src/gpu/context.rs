@@ -22,6 +22,10 @@ pub enum GpuError {
     Shape(String),
     #[error("out of GPU memory {0}")]
     OutOfMemory(String),
+    /// The device was lost (a driver reset, an unplugged GPU) or reported an error outside
+    /// any error scope: nothing more can run on it.
+    #[error("GPU fault: {0}")]
+    Fault(String),
 }
 
 /// How to pick an adapter.
@@ -99,6 +103,8 @@ pub struct GpuContext {
     /// Whether an f16 KV cache can live in textures here (rg32uint storage textures, read and
     /// written).
     pub texture_f16_kv: bool,
+    /// The device's loss, or its first error outside an error scope.
+    fault: Arc<Mutex<Option<String>>>,
     stage_activations: AtomicBool,
     /// The texture staged activations pass through (kernels/x_stage.rs) and its height.
     staging: Mutex<Option<(u32, wgpu::TextureView)>>,
@@ -253,6 +259,18 @@ impl GpuContext {
             })
             .await
             .map_err(|e| GpuError::Device(e.to_string()))?;
+        // wgpu's default handler panics on an error outside an error scope, which a lost
+        // device raises at the next call: keep the first such error (a loss overrides it) and
+        // fail the next read-back with it, so a lost GPU ends a generation with an error.
+        let fault: Arc<Mutex<Option<String>>> = Arc::default();
+        let lost = fault.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            *lost.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("the device was lost ({reason:?}) {message}").trim_end().to_string());
+        });
+        let uncaptured = fault.clone();
+        device.on_uncaptured_error(Arc::new(move |e| {
+            uncaptured.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(|| e.to_string());
+        }));
         Ok(Arc::new(GpuContext {
             device,
             queue,
@@ -278,6 +296,7 @@ impl GpuContext {
             }),
             texture_weights,
             texture_f16_kv,
+            fault,
             stage_activations: AtomicBool::new(true),
             staging: Mutex::new(None),
             binding_cap: u64::MAX,
@@ -462,15 +481,26 @@ impl GpuContext {
         let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
     }
 
+    /// The device's loss or first unscoped error, if any.
+    pub fn fault(&self) -> Result<(), GpuError> {
+        match self.fault.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            Some(f) => Err(GpuError::Fault(f.clone())),
+            None => Ok(()),
+        }
+    }
+
     /// Maps a MAP_READ buffer and copies it out.
     pub async fn map_and_read(&self, staging: &wgpu::Buffer) -> Result<Vec<u8>, GpuError> {
+        self.fault()?;
         let (tx, rx) = futures_channel::oneshot::channel();
         staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
             let _ = tx.send(r);
         });
         // Natively this waits for the GPU; in the browser it returns at once and the promise drives it.
         let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
-        rx.await
+        let mapped = rx.await;
+        self.fault()?;
+        mapped
             .map_err(|_| GpuError::Readback("the map callback was dropped".into()))?
             .map_err(|e| GpuError::Readback(e.to_string()))?;
         let data = staging
