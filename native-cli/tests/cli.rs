@@ -533,6 +533,23 @@ fn eval_reruns_the_learned_mode_when_its_arbiter_changes() {
     assert!(table.contains("3 problems") && !table.contains("/6 = "), "the table mixes arbiters:\n{table}");
 }
 
+/// Runs `cospec args` 20 times, each killed with SIGKILL after a delay spread over `full_ms`
+/// (one whole run's time; a fixed scramble, so a failure repeats).
+fn kill_repeatedly(args: &[String], full_ms: u64) {
+    for i in 0..20u64 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cospec"))
+            .args(args)
+            .env("XDG_RUNTIME_DIR", "/tmp")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis((i * 7919) % full_ms.max(1)));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
 /// `eval` killed with SIGKILL at 20 moments spread over its run (loading, mid-generation,
 /// mid-write) and started again each time ends with the records and table of an uninterrupted
 /// run: every (mode, problem) once, the same texts and counts, the same accuracy columns
@@ -559,19 +576,7 @@ fn eval_killed_at_random_moments_resumes_to_the_uninterrupted_result() {
     let ok = Command::new(bin).args(args(&whole)).env("XDG_RUNTIME_DIR", "/tmp").output().unwrap();
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     let full_ms = started.elapsed().as_millis() as u64;
-    // Kill moments spread over one whole run's time (a fixed scramble, so failures repeat).
-    for i in 0..20u64 {
-        let mut child = Command::new(bin)
-            .args(args(&killed))
-            .env("XDG_RUNTIME_DIR", "/tmp")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis((i * 7919) % full_ms.max(1)));
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    kill_repeatedly(&args(&killed), full_ms);
     let done = std::fs::read_to_string(killed.join("records.jsonl")).map(|t| t.lines().count()).unwrap_or(0);
     eprintln!("one run {full_ms} ms; {done} records written across the 20 killed runs");
     let last = Command::new(bin).args(args(&killed)).env("XDG_RUNTIME_DIR", "/tmp").output().unwrap();
@@ -629,18 +634,7 @@ fn train_arbiter_killed_at_random_moments_resumes_to_the_uninterrupted_arbiter()
     assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
     let full_ms = started.elapsed().as_millis() as u64;
     let killed = args("trainkill-killed");
-    for i in 0..20u64 {
-        let mut child = Command::new(bin)
-            .args(&killed)
-            .env("XDG_RUNTIME_DIR", "/tmp")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis((i * 7919) % full_ms.max(1)));
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    kill_repeatedly(&killed, full_ms);
     let last = run(&killed);
     assert!(last.status.success(), "{}", String::from_utf8_lossy(&last.stderr));
     let rollouts = |name: &str| -> std::collections::BTreeSet<String> {
