@@ -11,6 +11,7 @@ const WG: u32 = 256u;
 var<workgroup> owner: u32;
 var<workgroup> owner_u: f32;
 var<workgroup> plain: u32;
+var<workgroup> sample_row: u32;
 
 fn weight(i: u32, pb: u32, qb: u32, o: u32, residual: bool) -> f32 {
     let p = exp((p_logits[pb + i] - rows[o + R_P_MAX]) * s.inv_temp - rows[o + R_P_LOGZ_T]);
@@ -24,7 +25,13 @@ fn weight(i: u32, pb: u32, qb: u32, o: u32, residual: bool) -> f32 {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32) {
-    let r = out[O_SAMPLE_ROW];
+    // The row comes from a read-write buffer: loaded once and made uniform before the early
+    // return, since barriers follow it (WGSL's uniformity rule, which Chromium enforces).
+    if (lid == 0u) {
+        sample_row = out[O_SAMPLE_ROW];
+        plain = out[O_SAMPLE_KIND];
+    }
+    let r = workgroupUniformLoad(&sample_row);
     if (r == NONE) {
         return;
     }
@@ -35,10 +42,6 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     let chunk = (n + WG - 1u) / WG;
     let start = min(lid * chunk, n);
     let end = min(start + chunk, n);
-    if (lid == 0u) {
-        plain = out[O_SAMPLE_KIND];
-    }
-    workgroupBarrier();
     // Two rounds at most: a residual with no mass (p == q) falls back to p itself.
     for (var round = 0u; round < 2u; round++) {
         let residual = workgroupUniformLoad(&plain) == 0u;

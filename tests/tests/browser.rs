@@ -98,16 +98,22 @@ fn the_page_chats_like_the_native_engine_with_a_tiny_pair() {
         json!({"mode": "cospec", "policy": "entropy", "k": 3, "max_tokens": 40, "chat": false, "prompt": prompt, "screenshot": "tiny-pair.png"}),
         json!({"mode": "target-only", "max_tokens": 100, "chat": false, "prompt": filling}),
         json!({"mode": "spd", "k": 4, "max_tokens": 20, "chat": false, "prompt": too_long, "expect_error": true}),
+        // Sampled SPD, whose resampling kernel once failed Chromium's uniformity rules.
+        json!({"mode": "spd", "k": 4, "max_tokens": 20, "chat": false, "prompt": prompt, "temperature": 0.8}),
     ];
+    // Runs the page must match token for token (the page samples with seed 1).
+    let compared = [0, 1, 4];
     let mut native = Vec::new();
-    for r in &runs[..2] {
-        let settings = json!({"mode": r["mode"], "policy": r.get("policy").cloned().unwrap_or(json!("entropy")), "k": r["k"], "max_tokens": r["max_tokens"], "chat": false, "temperature": 0.0, "seed": 1});
+    for r in compared.iter().map(|&i| &runs[i]) {
+        let temperature = r.get("temperature").cloned().unwrap_or(json!(0.0));
+        let settings = json!({"mode": r["mode"], "policy": r.get("policy").cloned().unwrap_or(json!("entropy")), "k": r["k"], "max_tokens": r["max_tokens"], "chat": false, "temperature": temperature, "seed": 1});
         let (_, o) = parse_settings(&settings.to_string()).unwrap();
         let text = prompt_text(&tok, &json!([{"role": "user", "content": prompt}]).to_string(), false).unwrap();
         let ids = tok.encode(&text).unwrap();
         native.push(pollster::block_on(session.generate(&tok, &ids, &o, &mut |_, _| {})).unwrap());
     }
     assert!(native[0].stats.mismatches >= 3, "the pair must disagree: {:?}", native[0].stats);
+    assert!(native[2].stats.mismatches >= 1, "sampled SPD must resample: {:?}", native[2].stats);
     eprintln!("native: {:?}", native.iter().map(|o| (o.tokens.len(), o.stats.mismatches, o.stats.keeps)).collect::<Vec<_>>());
 
     // The draft comes through the page's file picker, the target from a URL.
@@ -119,7 +125,8 @@ fn the_page_chats_like_the_native_engine_with_a_tiny_pair() {
         "target=models/target.gguf&maxBinding=262144",
         json!({"timeout_s": 240, "runs": runs, "files": {"draft": draft_path}, "reload_check": true}),
     );
-    for (i, (n, b)) in native.iter().zip(shown["runs"].as_array().unwrap()).enumerate() {
+    for (&i, n) in compared.iter().zip(&native) {
+        let b = &shown["runs"][i];
         assert_eq!(b["text"].as_str(), Some(n.text.as_str()), "run {i} ({}): browser text differs from native", runs[i]["mode"]);
         let s = &b["stats"];
         assert_eq!(s["tokens"].as_str().and_then(|v| v.parse().ok()), Some(n.tokens.len()), "run {i}: {s}");
