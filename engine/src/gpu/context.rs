@@ -259,24 +259,20 @@ impl GpuContext {
             })
             .await
             .map_err(|e| GpuError::Device(e.to_string()))?;
-        // A lost device fails the next read-back (and every later one) with the loss. Natively
-        // wgpu's default handler panics on an error outside an error scope, which a lost
-        // device raises at the next call: keep the first such error instead (a loss overrides
-        // it). In the browser that handler only logs, and stays: error scopes cannot be
-        // waited on there, so a pipeline that fails to compile is reported unscoped, and it
-        // must not stop kernels that do not use it.
+        // A lost device, or the first error raised outside an error scope, fails the next
+        // read-back (and every later one). Natively wgpu's default handler would panic (a lost
+        // device raises one at the next call); in the browser it only logs, and a pipeline the
+        // browser refuses (error scopes cannot be waited on there) would then silently skip
+        // its dispatches and give wrong tokens: a fault names it instead.
         let fault: Arc<Mutex<Option<String>>> = Arc::default();
         let lost = fault.clone();
         device.set_device_lost_callback(move |reason, message| {
             *lost.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("the device was lost ({reason:?}) {message}").trim_end().to_string());
         });
-        #[cfg(not(target_arch = "wasm32"))]
-        {
-            let uncaptured = fault.clone();
-            device.on_uncaptured_error(Arc::new(move |e| {
-                uncaptured.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(|| e.to_string());
-            }));
-        }
+        let uncaptured = fault.clone();
+        device.on_uncaptured_error(Arc::new(move |e| {
+            uncaptured.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(|| e.to_string());
+        }));
         Ok(Arc::new(GpuContext {
             device,
             queue,
