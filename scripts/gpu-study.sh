@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The arbiter study on a GPU machine, after scripts/device-transfer.sh has brought the
-# pair there (unpack done), inside a fixed time budget so its results come back before the
-# call's limit. Everything it makes is resumable, so each run's GPU time adds to the
-# last: the dev table (eval) first, then rollouts (train-arbiter) with the time it leaves.
-#   BUDGET=300 SHARDS=1 TRAIN_SHARE=0 LOCKSTEP=32 TIMED=5 scripts/device-study.sh
+# The arbiter study on a GPU machine inside a fixed time budget. Everything it makes is
+# resumable, so each run's GPU time adds to the last: the dev table (eval) first, then
+# rollouts (train-arbiter) with the time it leaves.
+#   COSPEC_BIN=target/release BUDGET=1800 LOCKSTEP=32 TIMED=5 OUT=study-out scripts/gpu-study.sh
+# COSPEC_BIN: the folder holding `cospec` (and, for the wide-tile check, the `kernels` test
+# binary and `matmul_bench`; without them the check is skipped); the pair in
+# COSPEC_MODELS_DIR (scripts/fetch-models.sh qwen); the problems in COSPEC_PROBLEMS
+# (scripts/fetch_problems.py).
 # BUDGET: seconds for the whole script; TRAIN_SHARE: percent of what is left after the
 # benchmarks kept from the eval for rollouts; SHARDS: processes side by side
 # (one GPU runs processes time-sliced: on the H200 three together made ~62 tok/s, less than
@@ -12,9 +15,9 @@
 # next generation as its own ends); TIMED: problems decoded one at a time first, for the speed
 # columns (one at a time, each costs several times what a problem in lock step does).
 # Earlier results resume from the repository: the dev table's records (docs/runs/qwen-coder-dev)
-# and the rollouts (engine/arbiters). Results go to $OUT (or ./study-out): the log, the
-# benchmark lines, the rollouts, the arbiter and the eval records (scripts/device-transfer.sh
-# keep puts them back in the repository).
+# and the rollouts (engine/arbiters). Results go to $OUT (or ./study-out) as they finish: the
+# log, the benchmark lines, the rollouts, the arbiter, the eval records and table, to be copied
+# back into docs/runs/qwen-coder-dev and engine/arbiters and committed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -41,32 +44,33 @@ ROUNDS="${ROUNDS:-3}"
 PER_ROUND="${PER_ROUND:-150}"
 DEV_ROLLOUTS="${DEV_ROLLOUTS:-0}"
 TIMED="${TIMED:-5}"
-BIN="${XFER_BIN:-/root/cospec-bin}"
-PIECES="${XFER_PIECES:-/root/cospec-pieces}"
+BIN="${COSPEC_BIN:-target/release}"
 M="${COSPEC_MODELS_DIR:-$HOME/.cache/cospec/models}"
 D="$M/qwen2.5-coder-0.5b-instruct.gguf"
 T="$M/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
-P="$PIECES/problems.jsonl"
+P="${COSPEC_PROBLEMS:-$HOME/.cache/cospec/problems/eng-v10-s0.jsonl}"
 OUTDIR="${OUT:-$PWD/study-out}"
-mkdir -p "$OUTDIR" study
-export XDG_RUNTIME_DIR=/tmp
+WORK="${STUDY_WORK:-$(mktemp -d)}"
+mkdir -p "$OUTDIR" "$WORK"
+[[ -x $BIN/cospec ]] || { echo "no cospec binary in $BIN (set COSPEC_BIN)" >&2; exit 2; }
+for f in "$D" "$T" "$P"; do [[ -f $f ]] || { echo "missing $f" >&2; exit 2; }; done
 LOG="$OUTDIR/study.log"
 left() { echo $((BUDGET - ($(date +%s) - start))); }
 say() { echo "[$(($(date +%s) - start)) s] $*" | tee -a "$LOG"; }
-cospec() { scripts/device-transfer.sh env -- "$BIN/cospec" "$@"; }
+cospec() { "$BIN/cospec" "$@"; }
 
 # Runs SHARDS copies of a cospec command (each with --shard i/SHARDS) for at most $1 seconds.
 sharded() {
     local secs=$1; shift
     local pids=()
     for ((i = 0; i < SHARDS; i++)); do
-        timeout "$secs" scripts/device-transfer.sh env -- "$BIN/cospec" "$@" --shard "$i/$SHARDS" \
-            > "study/shard$i.out" 2> "study/shard$i.err" &
+        timeout "$secs" "$BIN/cospec" "$@" --shard "$i/$SHARDS" \
+            > "$WORK/shard$i.out" 2> "$WORK/shard$i.err" &
         pids+=($!)
     done
     for p in "${pids[@]}"; do wait "$p" || say "a shard ended with status $? (124: out of time)"; done
-    tr '\r' '\n' < study/shard0.err | grep 'lock-step steps' >> "$LOG"
-    tail -q -n 3 study/shard*.err | tr '\r' '\n' | grep -v '^\s*$' | tail -n 8 >> "$LOG"
+    tr '\r' '\n' < "$WORK"/shard0.err | grep 'lock-step steps' >> "$LOG"
+    tail -q -n 3 "$WORK"/shard*.err | tr '\r' '\n' | grep -v '^\s*$' | tail -n 8 >> "$LOG"
 }
 
 say "budget $BUDGET s, $SHARDS shards"
@@ -79,7 +83,7 @@ cospec adapters >> "$LOG" 2>&1
 bench_models=()
 for b in ${BENCH_MODELS:-}; do [[ $b == target ]] && bench_models+=("$T"); [[ $b == draft ]] && bench_models+=("$D"); done
 for model in "${bench_models[@]}"; do
-    timeout "${BENCH_SECS:-60}" scripts/device-transfer.sh env -- "$BIN/cospec" bench --model "$model" --prompt-tokens 128 --gen-tokens 64 --reps 2 --json \
+    timeout "${BENCH_SECS:-60}" "$BIN/cospec" bench --model "$model" --prompt-tokens 128 --gen-tokens 64 --reps 2 --json \
         >> "$OUTDIR/bench.jsonl" 2>> "$LOG" || say "bench of $model failed"
 done
 
@@ -91,12 +95,12 @@ done
 # token's bits with it (tests/kernels.rs). WIDE_TILES="" skips this.
 WIDE_TILES="${WIDE_TILES-16,16,1 16,16,2 32,16,2}"
 wide_best=off
-if [[ -n $WIDE_TILES ]] && timeout 60 scripts/device-transfer.sh env -- "$BIN/kernels" cooperative_wide >> "$LOG" 2>&1; then
+if [[ -n $WIDE_TILES ]] && timeout 60 "$BIN/kernels" cooperative_wide >> "$LOG" 2>&1; then
     wide_args=(--matmul=cooperative --blocks=1,"$LOCKSTEP" --wide=off)
     for w in $WIDE_TILES; do wide_args+=(--wide="$w"); done
     for shape in "8960 1536 q4_k" "1536 8960 q6_k"; do
         # shellcheck disable=SC2086
-        timeout "${WIDE_SECS:-60}" scripts/device-transfer.sh env -- "$BIN/matmul_bench" $shape "${wide_args[@]}" >> "$OUTDIR/wide.txt" 2>> "$LOG" \
+        timeout "${WIDE_SECS:-60}" "$BIN/matmul_bench" $shape "${wide_args[@]}" >> "$OUTDIR/wide.txt" 2>> "$LOG" \
             || say "matmul_bench $shape failed"
     done
     cat "$OUTDIR/wide.txt" >> "$LOG"
@@ -119,14 +123,12 @@ export COSPEC_COOP_WIDE=$wide_best
 say "bench: $(tr '\n' ' ' < "$OUTDIR/bench.jsonl" 2>/dev/null)"
 say "eval and rollouts with COSPEC_COOP_WIDE=$wide_best"
 
-# A remote runner may bring back only a few files from $OUT (8 on the one used so far): the
-# runs write in $WORK, and a copier puts the few files that matter into $OUT every 15 s, so a
-# call killed at its limit still returns every finished record and rollout. Earlier results
-# in the repository (committed records and rollouts) resume.
+# The runs write in $WORK, and a copier puts the files that matter into $OUT every 15 s (each
+# replaced whole), so a run killed at its limit still leaves every finished record and
+# rollout there. Earlier results in the repository (committed records and rollouts) resume.
 ARB=engine/arbiters/qwen-coder.safetensors
 ROLL=engine/arbiters/qwen-coder.rollouts.jsonl
 RUNS=docs/runs/qwen-coder-dev
-WORK="${STUDY_WORK:-/root/study-work}"
 EVAL_DIR="$WORK/eval-dev"
 mkdir -p "$EVAL_DIR"
 for f in records.jsonl config.json; do if [[ -f $RUNS/$f ]]; then cp "$RUNS/$f" "$EVAL_DIR/"; fi; done
@@ -169,6 +171,4 @@ fi
 
 kill "$copier" 2>/dev/null
 bring_back
-n=$(find "$OUTDIR" -type f | wc -l)
-((n <= 8)) || say "warning: $n files in $OUTDIR; the device tool brings back 8"
 say "done; $(ls "$OUTDIR" | tr '\n' ' ')"

@@ -22,7 +22,7 @@ import sys
 from llama_cpp import Llama
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WORKPLACE = re.compile(r"session|\blent\b|records lost", re.IGNORECASE)
+WORKPLACE = re.compile(r"session|\blent\b|records lost|\.library|/work/|device-transfer", re.IGNORECASE)
 
 
 def lines_of(patterns, limit, rng, keep_indent):

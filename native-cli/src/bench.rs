@@ -101,7 +101,7 @@ pub fn bench(gpu_opts: &GpuOptions, path: &Path, spec: BenchSpec, json: bool) ->
     let ctx = &model.ctx;
     let matmul = format!("{:?}", ctx.matmul_variant());
     let shape: Vec<u32> = cospec::gpu::kernels::matmul::cooperative_shape().iter().map(|c| c.1).collect();
-    // As COSPEC_COOP_WIDE spells it (TM,MIN,RPI), for scripts/device-study.sh to set again;
+    // As COSPEC_COOP_WIDE spells it (TM,MIN,RPI), for scripts/gpu-study.sh to set again;
     // only the cooperative shape has a wide form.
     let wide = ctx.wide_tile().filter(|_| ctx.matmul_variant() == cospec::gpu::MatmulVariant::Cooperative).map(|w| w.env_value());
     let weights = format!("{:?}", ctx.weight_store()).to_lowercase();

@@ -4,7 +4,7 @@
 //!       [--blocks=1,2,4,5,8] [--wide=off --wide=TM,MIN,RPI ...]
 //! Each --wide (the cooperative shape's wide form, as COSPEC_COOP_WIDE spells it) is measured
 //! in turn in one process and ends with a line `wide SPEC: M ms` (the plain products' time at
-//! the largest block, summed over the types), which scripts/device-study.sh compares.
+//! the largest block, summed over the types), which scripts/gpu-study.sh compares.
 //! Random weights and inputs; each input stage (plain, fused RMSNorm, fused SiLU gate; the
 //! fused ones run on row shapes only); the fastest of 15 launches after a warm-up (the least disturbed by other work).
 use cospec::formats::DType;

@@ -157,7 +157,7 @@ fn a_tokenizer_whose_decoder_panics_gives_errors() {
 }
 
 /// Gemma 3's SentencePiece vocabulary (262,144 tokens, scores, byte fallback, `\n` runs as
-/// user-defined tokens) against llama.cpp's own tokenizer on 3,000 varied texts: the ids
+/// user-defined tokens) against llama.cpp's own tokenizer on 2,998 varied texts: the ids
 /// must be the same, every one (tests/data/spm_gemma3_llamacpp.jsonl, made by
 /// scripts/spm_reference.py), and decoding gives back the text (a `▁` in it as a space).
 #[test]
@@ -185,7 +185,7 @@ fn gemma3_sentencepiece_ids_are_llama_cpps() {
         }
         n += 1;
     }
-    assert!(n >= 3000, "{n} reference texts");
+    assert!(n >= 2998, "{n} reference texts");
     assert!(wrong.is_empty(), "{} of {n} texts tokenized differently, e.g.:\n{}", wrong.len(), wrong[..wrong.len().min(5)].join("\n"));
     assert!(not_round_trip.is_empty(), "{} texts do not decode back, e.g. {:?}", not_round_trip.len(), &not_round_trip[..not_round_trip.len().min(3)]);
 }
@@ -249,7 +249,7 @@ fn tokenizer_json_post_processor_bos_is_added_once() {
 /// tokenizer.json files of the SentencePiece kinds (BPE with byte fallback and the ▁ marker,
 /// as Llama 2 / Mistral / TinyLlama ship; Unigram behind Metaspace, as T5 / ALBERT), trained
 /// and run by the `tokenizers` Python package (scripts/hf_tokenizer_reference.py): cospec
-/// gives its ids and its decoding on all 3,000 texts of the Gemma corpus.
+/// gives its ids and its decoding on all 2,998 texts of the Gemma corpus.
 #[test]
 fn sentencepiece_kind_tokenizer_json_files_give_the_tokenizers_packages_ids() {
     let texts: Vec<String> = include_str!("../data/spm_gemma3_llamacpp.jsonl")
@@ -276,7 +276,7 @@ fn sentencepiece_kind_tokenizer_json_files_give_the_tokenizers_packages_ids() {
             }
             n += 1;
         }
-        assert_eq!(n, 3000, "{kind}: {n} reference lines");
+        assert_eq!(n, 2998, "{kind}: {n} reference lines");
         assert!(wrong.is_empty(), "{kind}: {} of {n} texts tokenized differently, e.g.:\n{}", wrong.len(), wrong[..wrong.len().min(3)].join("\n"));
         assert!(decoded_wrong.is_empty(), "{kind}: {} decodings differ, e.g. {:?}", decoded_wrong.len(), &decoded_wrong[..decoded_wrong.len().min(3)]);
     }
