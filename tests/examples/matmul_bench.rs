@@ -10,7 +10,7 @@
 use cospec::formats::DType;
 use cospec::gpu::dispatch::submit;
 use cospec::gpu::kernels::matmul::{self, Input, MatmulArgs, Tokens};
-use cospec::gpu::{GpuBuffer, GpuContext};
+use cospec::gpu::{GpuBuffer, GpuContext, Step};
 use cospec_tests::blocks::{random_f32, random_tensor, rng};
 use cospec::gpu::MatmulVariant;
 use cospec_tests::{gpu, gpu_with};
@@ -70,7 +70,7 @@ fn measure(ctx: &GpuContext, rows: usize, cols: usize, types: &[DType], blocks: 
         let y = GpuBuffer::zeros(ctx, "y", max_m * rows);
         let mut line = format!("{:>14}", format!("{} {stage}", dt.name()));
         for &m in blocks {
-            let step = GpuBuffer::uniform(ctx, "step", &[m as u32, 0, m as u32, 0]);
+            let step = GpuBuffer::uniform(ctx, "step", &Step::one_sequence(m, 0, m).words());
             let a = MatmulArgs { weight: &w, x: &x.buffer, y: &y.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::All, max_tokens: max_m, input };
             let ds = matmul::prepare(ctx, a, &step).unwrap();
             let list: Vec<_> = ds.iter().collect();

@@ -8,14 +8,14 @@ use cospec::gpu::kernels::rope_store::{rotation_table, RopeArgs, RopeMode};
 use cospec::gpu::kernels::{add, argmax, attention, embedding, gated_act, matmul, rmsnorm, rope_store};
 use cospec::gpu::kv_cache::{texel_rects, CacheStore, KvType, TexelRect};
 use cospec::gpu::weight::WeightStore;
-use cospec::gpu::{GpuBuffer, GpuContext, GpuOptions, GpuWeight, MatmulVariant};
+use cospec::gpu::{GpuBuffer, GpuContext, GpuOptions, GpuWeight, MatmulVariant, Step};
 use cospec_tests::blocks::{random_f32, random_tensor, rng};
 use cospec_tests::failures::Failures;
 use cospec_tests::{gpu, gpu_with, gpu_for, gpu_with_store, rel_err, matmul_variants, product_paths, POISON};
 use rand::Rng;
 
 fn step(ctx: &GpuContext, m: usize, pos0: usize, m_logits: usize) -> GpuBuffer {
-    GpuBuffer::uniform(ctx, "step", &[m as u32, pos0 as u32, m_logits as u32, 0])
+    GpuBuffer::uniform(ctx, "step", &Step::one_sequence(m, pos0, m_logits).words())
 }
 
 fn run(ctx: &GpuContext, ds: &[Dispatch], m: usize, m_logits: usize) {
@@ -353,7 +353,8 @@ fn rmsnorm_matches_cpu_in_every_shape() {
 fn step_for(ctx: &GpuContext, slots: &[(usize, usize)], slotted: bool) -> (GpuBuffer, GpuBuffer) {
     let m = slots.len();
     let table: Vec<u32> = slots.iter().flat_map(|&(r, p)| [r as u32, p as u32]).collect();
-    let st = GpuBuffer::uniform(ctx, "step", &[m as u32, if slotted { 0 } else { slots[0].1 as u32 }, 1, slotted as u32]);
+    let step = if slotted { Step::slotted(m, 1) } else { Step::one_sequence(m, slots[0].1, 1) };
+    let st = GpuBuffer::uniform(ctx, "step", &step.words());
     (st, GpuBuffer::from_u32(ctx, "slots", &table))
 }
 

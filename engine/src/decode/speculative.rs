@@ -11,7 +11,7 @@ use super::arbiter::{Features, Policy};
 use crate::gpu::dispatch::{encode_pass, Dispatch};
 use crate::gpu::kernels::sample::SamplingParams;
 use crate::gpu::kernels::spec::{self, SpecBuffers, SpecParams, FEATURES, MAX_K, OUTCOME_WORDS};
-use crate::gpu::{GpuBuffer, GpuContext};
+use crate::gpu::{GpuBuffer, GpuContext, Step};
 use crate::model::llm::Pick;
 use crate::model::{Model, ModelError};
 use crate::tokenizer::{TextStream, Tokenizer};
@@ -74,9 +74,9 @@ pub enum Origin {
 impl Origin {
     fn from_code(c: u32) -> Origin {
         match c {
-            0 => Origin::DraftAccepted,
-            1 => Origin::DraftKept,
-            3 => Origin::Bonus,
+            spec::ORIGIN_ACCEPTED => Origin::DraftAccepted,
+            spec::ORIGIN_KEPT => Origin::DraftKept,
+            spec::ORIGIN_BONUS => Origin::Bonus,
             _ => Origin::Target,
         }
     }
@@ -253,7 +253,7 @@ impl SpecSession {
             mapped_at_creation: false,
         });
         let params = GpuBuffer::uniform(g, "spec params", &[0; 16]);
-        let draft_steps = GpuBuffer::zeros(g, "draft step table", MAX_K * 4);
+        let draft_steps = GpuBuffer::zeros(g, "draft step table", MAX_K * (Step::BYTES as usize / 4));
         let mlp_buf = GpuBuffer::zeros(g, "arbiter weights (none)", 1);
         let kernels = Self::kernels(g, &target, &q_logits, &proposals, &rows, &mlp_buf, &outcome, &params, vocab, max_k)?;
         Ok(SpecSession {
@@ -498,14 +498,14 @@ impl SpecSession {
         let sampling = !opts.sampling.is_greedy();
         let vocab_bytes = (self.vocab * 4) as u64;
         self.draft.tokens_buffer().write_u32(g, 0, pending);
-        let mut table = Vec::with_capacity(4 * k);
+        let mut table = Vec::with_capacity(k * Step::BYTES as usize / 4);
         for i in 0..k {
             let (m, pos) = if i == 0 { (p, dl0) } else { (1, dl0 + p + i - 1) };
-            table.extend([m as u32, pos as u32, 1, 0]);
+            table.extend(Step::one_sequence(m, pos, 1).words());
         }
         self.draft_steps.write_u32(g, 0, &table);
         self.target.tokens_buffer().write_u32(g, 0, &[x]);
-        self.target.step_buffer().write_u32(g, 0, &[(k + 1) as u32, tl0 as u32, (k + 1) as u32, 0]);
+        self.target.step_buffer().write_u32(g, 0, &Step::one_sequence(k + 1, tl0, k + 1).words());
         let params = SpecParams {
             k: k as u32,
             vocab: self.vocab as u32,
@@ -526,7 +526,7 @@ impl SpecSession {
         let mut enc = g.device.create_command_encoder(&Default::default());
         let pick = if sampling { Pick::Sample } else { Pick::Argmax };
         for i in 0..k {
-            enc.copy_buffer_to_buffer(&self.draft_steps.buffer, (i * 16) as u64, &self.draft.step_buffer().buffer, 0, 16);
+            enc.copy_buffer_to_buffer(&self.draft_steps.buffer, i as u64 * Step::BYTES, &self.draft.step_buffer().buffer, 0, Step::BYTES);
             if i > 0 {
                 enc.copy_buffer_to_buffer(&self.draft.next_token_buffer().buffer, 0, &self.draft.tokens_buffer().buffer, 0, 4);
             }

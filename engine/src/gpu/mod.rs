@@ -7,8 +7,10 @@ pub mod dispatch;
 pub mod kernels;
 pub mod kv_cache;
 pub mod shaders;
+pub mod step;
 pub mod weight;
 
 pub use buffers::GpuBuffer;
 pub use context::{AdapterSummary, BindKind, GpuContext, GpuError, GpuOptions, MatmulVariant};
+pub use step::Step;
 pub use weight::GpuWeight;

@@ -5,7 +5,6 @@
 use crate::formats::DType;
 use crate::gpu::weight::{WeightStore, TEXTURE_WIDTH};
 
-pub const STEP: &str = include_str!("../../../shaders/step.wgsl");
 /// `texel(i)`: the texture layout of weights and staged activations, in every kernel.
 const TEXEL: &str = include_str!("../../../shaders/texel.wgsl");
 /// Shader bodies with the bindings they share prepended.
@@ -181,7 +180,7 @@ pub fn matmul_rows(dtype: DType, store: WeightStore, activations: Activations, w
 /// Assembles a kernel: `Step`, for a weight-reading kernel the dequantizer of its type and
 /// the access of its store, the body with `{{K}}` replaced by V.
 pub fn assemble(body: &str, weights: Option<(DType, WeightStore)>, constants: &[(&str, u32)]) -> String {
-    let mut src = String::from(STEP);
+    let mut src = super::step::Step::wgsl();
     src.push_str(TEXEL);
     if let Some((dt, store)) = weights {
         src.push_str(weight_access(store));
@@ -250,8 +249,8 @@ pub fn all_variants() -> Vec<(String, String)> {
         }
     }
     v.push(("sample".to_string(), SAMPLE.to_string()));
-    for (name, src) in [("spec_features", SPEC_FEATURES), ("spec_verify", SPEC_VERIFY), ("spec_resample", SPEC_RESAMPLE), ("arbiter_eval", ARBITER_EVAL)] {
-        v.push((name.to_string(), src.to_string()));
+    for (name, body) in [("spec_features", SPEC_FEATURES), ("spec_verify", SPEC_VERIFY), ("spec_resample", SPEC_RESAMPLE), ("arbiter_eval", ARBITER_EVAL)] {
+        v.push((name.to_string(), super::kernels::spec::source(body)));
     }
     v
 }

@@ -12,7 +12,7 @@ use crate::gpu::kernels::{
 };
 use crate::gpu::kv_cache::{CacheStore, KvType};
 use crate::gpu::weight::WeightStore;
-use crate::gpu::{GpuBuffer, GpuContext, GpuWeight};
+use crate::gpu::{GpuBuffer, GpuContext, GpuWeight, Step};
 use std::sync::Arc;
 
 mod sequences;
@@ -183,7 +183,7 @@ impl Model {
         };
         let g = ctx.as_ref();
         let (h, qw, kvw, ffn) = (c.hidden, c.q_width(), c.kv_width(), c.ffn);
-        let step = GpuBuffer::uniform(g, "step", &[0, 0, 0, 0]);
+        let step = GpuBuffer::uniform(g, "step", &Step::default().words());
         let tokens = GpuBuffer::zeros(g, "tokens", mb);
         let slots = GpuBuffer::zeros(g, "token slots", 2 * mb);
         let hidden = GpuBuffer::zeros(g, "hidden", mb * h);
@@ -483,7 +483,7 @@ impl Model {
                 LogitsRows::Last | LogitsRows::None => 0,
             };
             self.tokens.write_u32(&self.ctx, 0, chunk);
-            self.step.write_u32(&self.ctx, 0, &[m as u32, self.len as u32, m_logits as u32, 0]);
+            self.step.write_u32(&self.ctx, 0, &Step::one_sequence(m, self.len, m_logits).words());
             let list = self.block_launches(m_logits, if last { pick } else { Pick::Nothing });
             submit(&self.ctx, &list, m as u32, m_logits as u32)?;
             self.len += m;
@@ -564,7 +564,7 @@ impl Model {
             return Err(ModelError::ContextFull { have: at, adding: m, ctx: self.ctx_len });
         }
         self.tokens.write_u32(&self.ctx, 0, &vec![0u32; m]);
-        self.step.write_u32(&self.ctx, 0, &[m as u32, at as u32, 1, 0]);
+        self.step.write_u32(&self.ctx, 0, &Step::one_sequence(m, at, 1).words());
         let mut labels: Vec<&'static str> = Vec::new();
         for d in &self.body {
             if !labels.contains(&d.label) {
@@ -597,7 +597,7 @@ impl Model {
             return Err(ModelError::ContextFull { have: at, adding: m, ctx: self.ctx_len });
         }
         self.tokens.write_u32(&self.ctx, 0, &vec![0u32; m]);
-        self.step.write_u32(&self.ctx, 0, &[m as u32, at as u32, m as u32, 0]);
+        self.step.write_u32(&self.ctx, 0, &Step::one_sequence(m, at, m).words());
         let list = self.block_launches(m, Pick::Argmax);
         let mut times = Vec::new();
         for _ in 0..reps.max(1) + 1 {

@@ -1,6 +1,7 @@
 //! The kernels of a speculative step (shaders/spec/): per-position features, the verify scan
 //! with the arbiter, the closing draw of sampled verification, and the arbiter on a batch of
-//! feature vectors. Layout constants mirror shaders/spec/spec_params.wgsl.
+//! feature vectors. The step's layouts (the `Spec` uniform, the features rows, the outcome
+//! read back) are declared here once; the kernels get them as WGSL (`layout_wgsl`).
 
 use super::check;
 use crate::gpu::dispatch::{Dispatch, Grid};
@@ -14,11 +15,23 @@ pub const ROW: usize = 20;
 pub const FEATURES: usize = 14;
 /// The stateless features (the first ones of a row).
 pub const STATELESS: usize = 11;
+/// A features row after its stateless features: the target's argmax, the target's max logit
+/// and log-partition at the temperature, the draft's, and log q(d) - max log q (the raw logit
+/// difference, exact where q(d) underflows).
 pub const R_TARGET: usize = 11;
+pub const R_P_MAX: usize = 12;
+pub const R_P_LOGZ_T: usize = 13;
+pub const R_Q_MAX: usize = 14;
+pub const R_Q_LOGZ_T: usize = 15;
+pub const R_Q_D_SHIFT: usize = 16;
 /// Longest draft a step can verify.
 pub const MAX_K: usize = 16;
+/// The outcome, in u32 words: committed count, the row to resample (NONE: none) and whether
+/// from p itself, mismatches and keeps, then the committed tokens, their origins, the
+/// mismatches' positions and their feature vectors.
 pub const O_COUNT: usize = 0;
 pub const O_SAMPLE_ROW: usize = 1;
+pub const O_SAMPLE_KIND: usize = 2;
 pub const O_MISMATCHES: usize = 3;
 pub const O_KEEPS: usize = 4;
 pub const O_TOKENS: usize = 8;
@@ -28,6 +41,82 @@ pub const O_FEATURES: usize = 64;
 pub const FEATURE_STRIDE: usize = 16;
 /// u32 words of a step's outcome.
 pub const OUTCOME_WORDS: usize = O_FEATURES + MAX_K * FEATURE_STRIDE;
+/// A committed token's origin code in the outcome.
+pub const ORIGIN_ACCEPTED: u32 = 0;
+pub const ORIGIN_KEPT: u32 = 1;
+pub const ORIGIN_TARGET: u32 = 2;
+pub const ORIGIN_BONUS: u32 = 3;
+/// "No row" in the outcome.
+pub const NONE: u32 = u32::MAX;
+
+// The regions do not overlap: a step commits at most MAX_K + 1 tokens and has at most MAX_K
+// mismatches.
+const _: () = assert!(O_KEEPS < O_TOKENS && O_TOKENS + MAX_K + 1 <= O_ORIGINS);
+const _: () = assert!(O_ORIGINS + MAX_K + 1 <= O_MISMATCH_POS && O_MISMATCH_POS + MAX_K <= O_FEATURES);
+const _: () = assert!(FEATURES + 2 <= FEATURE_STRIDE && R_Q_D_SHIFT < ROW && STATELESS == R_TARGET);
+
+/// The layout constants every spec kernel declares.
+const LAYOUT: [(&str, usize); 21] = [
+    ("ROW", ROW),
+    ("FEATURES", FEATURES),
+    ("STATELESS", STATELESS),
+    ("R_TARGET", R_TARGET),
+    ("R_P_MAX", R_P_MAX),
+    ("R_P_LOGZ_T", R_P_LOGZ_T),
+    ("R_Q_MAX", R_Q_MAX),
+    ("R_Q_LOGZ_T", R_Q_LOGZ_T),
+    ("R_Q_D_SHIFT", R_Q_D_SHIFT),
+    ("MAX_K", MAX_K),
+    ("O_COUNT", O_COUNT),
+    ("O_SAMPLE_ROW", O_SAMPLE_ROW),
+    ("O_SAMPLE_KIND", O_SAMPLE_KIND),
+    ("O_MISMATCHES", O_MISMATCHES),
+    ("O_KEEPS", O_KEEPS),
+    ("O_TOKENS", O_TOKENS),
+    ("O_ORIGINS", O_ORIGINS),
+    ("O_MISMATCH_POS", O_MISMATCH_POS),
+    ("O_FEATURES", O_FEATURES),
+    ("FEATURE_STRIDE", FEATURE_STRIDE),
+    ("NONE", NONE as usize),
+];
+
+/// The `Spec` uniform's scalar fields in memory order (WGSL type, name, comment); four f32
+/// thresholds follow as `th`. `SpecParams::words` writes them in this order.
+const SPEC_FIELDS: [(&str, &str, &str); 12] = [
+    ("u32", "k", "draft tokens proposed this step"),
+    ("u32", "vocab", "vocabulary size"),
+    ("u32", "policy", "arbiter policy id (decode/arbiter.rs)"),
+    ("u32", "sampling", "0: greedy verification, 1: rejection sampling"),
+    ("f32", "inv_temp", "1 / temperature"),
+    ("u32", "seed", "sampling seed"),
+    ("u32", "step_index", "steps so far in this sequence (salts the random numbers)"),
+    ("u32", "generated", "tokens generated before this step"),
+    ("u32", "max_tokens", "the generation's budget"),
+    ("u32", "keeps", "arbiter keeps so far in this sequence"),
+    ("u32", "hidden", "hidden width of the learned arbiter"),
+    ("u32", "block_offset", "draft tokens of this block settled before the step's first proposal (lock-step replays)"),
+];
+
+/// The WGSL of the `Spec` struct and the layout constants, prepended to every spec kernel.
+pub fn layout_wgsl() -> String {
+    let mut s = String::from("// Declared in engine/src/gpu/kernels/spec.rs.\nstruct Spec {\n");
+    for (ty, name, comment) in SPEC_FIELDS {
+        s.push_str(&format!("    // {comment}\n    {name}: {ty},\n"));
+    }
+    s.push_str("    // policy thresholds: x = alpha / tau, y = beta\n    th: vec4<f32>,\n}\n");
+    for (name, value) in LAYOUT {
+        s.push_str(&format!("const {name}: u32 = {value}u;\n"));
+    }
+    for (name, value) in [("ORIGIN_ACCEPTED", ORIGIN_ACCEPTED), ("ORIGIN_KEPT", ORIGIN_KEPT), ("ORIGIN_TARGET", ORIGIN_TARGET), ("ORIGIN_BONUS", ORIGIN_BONUS)] {
+        s.push_str(&format!("const {name}: u32 = {value}u;\n"));
+    }
+    s
+}
+
+/// A spec kernel's whole source: the layout, then its body (shaders.rs).
+pub fn source(body: &str) -> String {
+    layout_wgsl() + body
+}
 
 /// The `Spec` uniform of one step.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -49,7 +138,8 @@ pub struct SpecParams {
 }
 
 impl SpecParams {
-    pub fn words(&self) -> [u32; 16] {
+    /// Words of the uniform: `SPEC_FIELDS` in order, then the four thresholds.
+    pub fn words(&self) -> [u32; SPEC_FIELDS.len() + 4] {
         [
             self.k,
             self.vocab,
@@ -106,7 +196,7 @@ pub fn prepare(ctx: &GpuContext, b: &SpecBuffers) -> Result<[Dispatch; 3], GpuEr
     let features = Dispatch::new(
         ctx,
         "spec features",
-        ctx.pipeline("spec_features", SPEC_FEATURES, &[Read, Read, Read, ReadWrite, Uniform])?,
+        ctx.pipeline("spec_features", &source(SPEC_FEATURES), &[Read, Read, Read, ReadWrite, Uniform])?,
         &[b.p_logits, b.q_logits, b.proposals, b.rows, &b.params.buffer],
         None,
         Grid::Fixed(b.max_k as u32 + 1),
@@ -114,7 +204,7 @@ pub fn prepare(ctx: &GpuContext, b: &SpecBuffers) -> Result<[Dispatch; 3], GpuEr
     let verify = Dispatch::new(
         ctx,
         "spec verify",
-        ctx.pipeline("spec_verify", SPEC_VERIFY, &[Read, Read, Read, ReadWrite, Uniform])?,
+        ctx.pipeline("spec_verify", &source(SPEC_VERIFY), &[Read, Read, Read, ReadWrite, Uniform])?,
         &[b.rows, b.proposals, b.mlp, b.outcome, &b.params.buffer],
         None,
         Grid::Fixed(1),
@@ -122,7 +212,7 @@ pub fn prepare(ctx: &GpuContext, b: &SpecBuffers) -> Result<[Dispatch; 3], GpuEr
     let resample = Dispatch::new(
         ctx,
         "spec resample",
-        ctx.pipeline("spec_resample", SPEC_RESAMPLE, &[Read, Read, Read, ReadWrite, Uniform])?,
+        ctx.pipeline("spec_resample", &source(SPEC_RESAMPLE), &[Read, Read, Read, ReadWrite, Uniform])?,
         &[b.p_logits, b.q_logits, b.rows, b.outcome, &b.params.buffer],
         None,
         Grid::Fixed(1),
@@ -147,7 +237,7 @@ pub fn prepare_arbiter_eval(
     Ok(Dispatch::new(
         ctx,
         "arbiter eval",
-        ctx.pipeline("arbiter_eval", ARBITER_EVAL, &[Read, Read, ReadWrite, Uniform])?,
+        ctx.pipeline("arbiter_eval", &source(ARBITER_EVAL), &[Read, Read, ReadWrite, Uniform])?,
         &[features, mlp, out, &params.buffer.clone()],
         Some(params),
         Grid::Fixed((count as u32).div_ceil(64)),

@@ -7,7 +7,7 @@
 
 use super::{Model, Pick};
 use crate::gpu::dispatch::submit;
-use crate::gpu::GpuBuffer;
+use crate::gpu::{GpuBuffer, Step};
 use crate::model::ModelError;
 
 /// One sequence's tokens in a slotted block: its cache region starts at row `region`, and the
@@ -100,7 +100,7 @@ impl Model {
             let slots: Vec<u32> = chunk.iter().flat_map(|c| [c.1, c.2]).collect();
             self.tokens.write_u32(&self.ctx, 0, &tokens);
             self.slots.write_u32(&self.ctx, 0, &slots);
-            self.step.write_u32(&self.ctx, 0, &[m as u32, 0, m_logits as u32, 1]);
+            self.step.write_u32(&self.ctx, 0, &Step::slotted(m, m_logits).words());
             let pick = if m_logits > 0 && !want_logits { Pick::Argmax } else { Pick::Nothing };
             submit(&self.ctx, &self.block_launches(m_logits, pick), m as u32, m_logits as u32)?;
             if m_logits > 0 && want_logits {
