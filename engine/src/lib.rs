@@ -3,7 +3,6 @@
 
 pub mod chat_template;
 pub mod decode;
-pub mod eval;
 pub mod formats;
 pub mod gpu;
 pub mod model;

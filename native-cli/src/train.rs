@@ -13,11 +13,11 @@ use crate::speculative::{open_pair, ArbiterArgs};
 use anyhow::{bail, Context, Result};
 use cospec::decode::arbiter::{Mlp, Policy};
 use cospec::decode::{Branch, LockstepDone, LockstepJob, Mode, SpecOptions, SpecOutput, SpecSession};
-use cospec::eval::grading::is_correct;
-use cospec::eval::policy_gradient::{oracle_agreement, select_weight_decay, train, DecayScore, TrainOptions};
-use cospec::eval::problems::{prompt_text, select, Problem};
-use cospec::eval::rollouts::{append, branch_points, load, Rollout};
-use cospec::eval::shard::Shard;
+use cospec_eval::grading::is_correct;
+use cospec_eval::policy_gradient::{oracle_agreement, select_weight_decay, train, DecayScore, TrainOptions};
+use cospec_eval::problems::{prompt_text, select, Problem};
+use cospec_eval::rollouts::{append, branch_points, load, Rollout};
+use cospec_eval::shard::Shard;
 use cospec::gpu::kernels::spec::FEATURES;
 use cospec::gpu::GpuOptions;
 use cospec::tokenizer::Tokenizer;
@@ -123,7 +123,7 @@ fn wait_for_round(path: &Path, round: u32, keys: &[String], patience: Duration) 
 /// are left out: a faster shard may already be appending the next round's rollouts while a
 /// slower one fits this round (and a resumed run finds every round in the file).
 /// Each sample comes with its problem (the cross-validation groups).
-fn samples_of(path: &Path, through: u32) -> Result<(Vec<String>, Vec<cospec::eval::policy_gradient::Sample>)> {
+fn samples_of(path: &Path, through: u32) -> Result<(Vec<String>, Vec<cospec_eval::policy_gradient::Sample>)> {
     let mut rs: Vec<Rollout> = load(path)?.into_iter().filter(|r| r.features.len() == FEATURES && r.round <= through).collect();
     rs.sort_by(|a, b| (a.round, &a.problem, a.position).cmp(&(b.round, &b.problem, b.position)));
     Ok((rs.iter().map(|r| r.problem.clone()).collect(), rs.iter().map(|r| r.sample()).collect()))

@@ -5,7 +5,7 @@
 //! (tests/tests/fuzz_smoke.rs).
 
 use cospec::decode::arbiter::Mlp;
-use cospec::eval::{grading, jsonl, problems, rollouts::Rollout};
+use cospec_eval::{grading, jsonl, problems, rollouts::Rollout};
 use cospec::formats::ModelFile;
 use cospec::model::ModelConfig;
 use cospec::platform::blob_from_vec;

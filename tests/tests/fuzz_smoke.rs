@@ -64,7 +64,7 @@ fn the_seeds_are_valid_inputs() {
         cospec::decode::arbiter::Mlp::from_safetensors(&seed).unwrap();
     }
     for seed in corpus("rollouts") {
-        let loaded = cospec::eval::jsonl::parse::<cospec::eval::rollouts::Rollout>(std::str::from_utf8(&seed).unwrap());
+        let loaded = cospec_eval::jsonl::parse::<cospec_eval::rollouts::Rollout>(std::str::from_utf8(&seed).unwrap());
         assert_eq!((loaded.items.len(), loaded.unreadable.len()), (3, 1), "three records and a torn line");
     }
 }

@@ -1,6 +1,6 @@
 //! Final-answer extraction and numeric grading on the tricky forms models write.
 
-use cospec::eval::grading::{extract_answer, is_correct};
+use cospec_eval::grading::{extract_answer, is_correct};
 
 #[test]
 fn extracts_the_committed_number() {
@@ -45,7 +45,7 @@ fn grades_numerically() {
 
 #[test]
 fn rollout_file_round_trip_and_torn_lines() {
-    use cospec::eval::rollouts::{append, load, Rollout};
+    use cospec_eval::rollouts::{append, load, Rollout};
     let dir = std::env::temp_dir().join(format!("cospec-rollouts-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("rollouts.jsonl");
@@ -71,14 +71,14 @@ fn rollout_file_round_trip_and_torn_lines() {
     append(&path, &[r(3)]).unwrap();
     append(&path, &[r(4)]).unwrap();
     assert_eq!(load(&path).unwrap(), vec![r(0), r(1), r(2), r(3), r(4)]);
-    let lines = cospec::eval::jsonl::read::<Rollout>(&path).unwrap();
+    let lines = cospec_eval::jsonl::read::<Rollout>(&path).unwrap();
     assert_eq!(lines.unreadable, vec![4], "only the torn line is unreadable");
     assert_eq!(got[1].sample().features, r(1).features);
 }
 
 #[test]
 fn problems_parse_split_and_refuse_leaks() {
-    use cospec::eval::problems::{parse, select};
+    use cospec_eval::problems::{parse, select};
     let text = r#"{"template": 61, "variant": 0, "split": "dev", "question": "q61", "answer": "5"}
 {"template": 3, "variant": 1, "split": "train", "question": "q3b", "answer": "1,000"}
 {"template": 60, "variant": 2, "split": "dev", "question": "q60c", "answer": "2"}
@@ -95,7 +95,7 @@ fn problems_parse_split_and_refuse_leaks() {
 
 #[test]
 fn branch_points_cover_the_whole_trajectory_when_spread() {
-    use cospec::eval::rollouts::branch_points;
+    use cospec_eval::rollouts::branch_points;
     assert_eq!(branch_points(10, 4, false), vec![0, 1, 2, 3]);
     assert_eq!(branch_points(3, 4, false), vec![0, 1, 2]);
     assert_eq!(branch_points(3, 4, true), vec![0, 1, 2], "fewer mismatches than branches: all of them");

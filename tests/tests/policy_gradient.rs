@@ -3,7 +3,7 @@
 //! best arm on >= 95% of fresh states, within seconds. And the fitted arbiter's file is
 //! deterministic.
 
-use cospec::eval::policy_gradient::{cross_validated_agreement, oracle_agreement, select_weight_decay, train, Rng, Sample, TrainOptions};
+use cospec_eval::policy_gradient::{cross_validated_agreement, oracle_agreement, select_weight_decay, train, Rng, Sample, TrainOptions};
 use cospec::gpu::kernels::spec::FEATURES;
 
 /// Keep the draft when the draft is confident and the target is unsure, or late in the block.

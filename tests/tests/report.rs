@@ -1,7 +1,7 @@
 //! The eval table over records gathered from several sessions and devices: accuracy over every
 //! problem each mode finished, speed from one adapter's problems decoded alone.
 
-use cospec::eval::report::{markdown, rows, Record};
+use cospec_eval::report::{markdown, rows, Record};
 
 fn record(mode: &str, problem: &str, correct: bool, tokens: usize, seconds: f64, timed: bool, adapter: Option<&str>) -> Record {
     Record {

@@ -5,8 +5,8 @@
 //! with pi = sigmoid(f(features)): REINFORCE over both actions, with the other arm's reward as
 //! the baseline. A cost per kept token (keep_cost) is subtracted from r_keep. Adam, L2 decay.
 
-use crate::decode::arbiter::{Features, Mlp};
-use crate::gpu::kernels::spec::FEATURES;
+use cospec::decode::arbiter::{Features, Mlp};
+use cospec::gpu::kernels::spec::FEATURES;
 
 /// One mismatch state with both arms' graded outcomes.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

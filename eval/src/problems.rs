@@ -1,7 +1,7 @@
 //! Math word problems from scripts/fetch_problems.py (JSON lines, one problem each), their
 //! split by template id, and the one prompt format used for every model and mode.
 
-use crate::tokenizer::{ChatMessage, Tokenizer, TokenizerError};
+use cospec::tokenizer::{ChatMessage, Tokenizer, TokenizerError};
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Problem {
