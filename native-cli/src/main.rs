@@ -27,8 +27,16 @@ struct Cli {
     matmul: Option<String>,
     /// Force where weights live: buffer or texture (default: textures on CPU adapters, where
     /// texel fetches are cheaper than storage loads; buffers on GPUs; for measurements)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "COSPEC_WEIGHTS")]
     weights: Option<String>,
+    /// The cooperative (GPU) product's shape WG,RPW,TM instead of the default, to tune a new
+    /// GPU: workgroup size, rows a workgroup, tokens a register tile
+    #[arg(long, global = true, env = "COSPEC_COOP_SHAPE")]
+    coop_shape: Option<String>,
+    /// The cooperative product's wide token tile for long launches, TM,MIN[,RPI] or off
+    /// (default off: whether it pays is measured per GPU)
+    #[arg(long, global = true, env = "COSPEC_COOP_WIDE")]
+    coop_wide: Option<String>,
     /// KV cache element type: f16 (half the memory and the bytes each token reads) or f32
     /// (default: f16 on GPUs, f32 on CPU adapters, where it is faster)
     #[arg(long, global = true)]
@@ -207,7 +215,29 @@ fn main() {
             std::process::exit(2);
         }
     }
-    let gpu = cospec::gpu::GpuOptions { backend: cli.backend.clone(), adapter_name: cli.adapter.clone(), matmul, weights, ..Default::default() };
+    let cooperative_shape = match cli.coop_shape.as_deref().map(cospec::gpu::kernels::matmul::parse_cooperative_shape).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: --coop-shape: {e}");
+            std::process::exit(2);
+        }
+    };
+    let wide_tile = match cli.coop_wide.as_deref().map(cospec::gpu::kernels::matmul::parse_wide_tile).transpose() {
+        Ok(w) => w.flatten(),
+        Err(e) => {
+            eprintln!("error: --coop-wide: {e}");
+            std::process::exit(2);
+        }
+    };
+    let gpu = cospec::gpu::GpuOptions {
+        backend: cli.backend.clone(),
+        adapter_name: cli.adapter.clone(),
+        matmul,
+        weights,
+        cooperative_shape,
+        wide_tile,
+        ..Default::default()
+    };
     let result = match cli.command {
         Command::Run { model, draft, target, mode, k, arbiter, json, prompt, chat, max_tokens, ctx, sampling } => {
             match (model, target) {

@@ -19,7 +19,7 @@ fn main() {
         std::env::set_var("XDG_RUNTIME_DIR", "/tmp");
     }
     let matmul = std::env::var("MATMUL").ok().map(|n| MatmulVariant::from_name(&n).expect("MATMUL"));
-    let ctx = pollster::block_on(GpuContext::new(&GpuOptions { matmul, ..Default::default() })).expect("an adapter");
+    let ctx = pollster::block_on(GpuContext::new(&GpuOptions { matmul, ..cospec_tests::options_from_env() })).expect("an adapter");
     let file = cospec::platform::open_model(std::path::Path::new(path)).expect("a model file");
     let opts = LoadOptions { ctx_len: ats.iter().max().copied().unwrap_or(0) + block, max_block: block, ..Default::default() };
     let mut model = Model::load(ctx.clone(), &file, &opts, &mut |_, _| {}).expect("the model loads");

@@ -12,7 +12,7 @@ pub mod tiny;
 use cospec::decode::arbiter::Mlp;
 use cospec::gpu::kernels::spec::FEATURES;
 use cospec::gpu::weight::WeightStore;
-use cospec::gpu::{GpuContext, MatmulVariant};
+use cospec::gpu::{GpuContext, GpuOptions, MatmulVariant};
 use rand::Rng;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -86,12 +86,26 @@ pub fn open_device() -> Arc<GpuContext> {
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
         std::env::set_var("XDG_RUNTIME_DIR", "/tmp");
     }
-    let ctx = pollster::block_on(GpuContext::new(&Default::default())).expect("a wgpu adapter (lavapipe in CI)");
+    let ctx = pollster::block_on(GpuContext::new(&options_from_env())).expect("a wgpu adapter (lavapipe in CI)");
     if let Ok(want) = std::env::var("COSPEC_EXPECT_ADAPTER") {
         let name = ctx.adapter.to_string();
         assert!(name.to_lowercase().contains(&want.to_lowercase()), "COSPEC_EXPECT_ADAPTER={want:?}, but the adapter is {name}");
     }
     ctx
+}
+
+/// Device choices the tests and examples take from the environment, as the CLI's flags do:
+/// COSPEC_WEIGHTS (buffer|texture), COSPEC_COOP_SHAPE (WG,RPW,TM), COSPEC_COOP_WIDE
+/// (TM,MIN[,RPI] or off). A value that does not parse is a panic naming it.
+pub fn options_from_env() -> GpuOptions {
+    use cospec::gpu::kernels::matmul::{parse_cooperative_shape, parse_wide_tile};
+    let var = |name: &str| std::env::var(name).ok();
+    GpuOptions {
+        weights: var("COSPEC_WEIGHTS").map(|v| WeightStore::from_name(v.trim()).unwrap_or_else(|| panic!("COSPEC_WEIGHTS={v:?}: one of {}", WeightStore::NAMES.join(", ")))),
+        cooperative_shape: var("COSPEC_COOP_SHAPE").map(|v| parse_cooperative_shape(&v).unwrap_or_else(|e| panic!("COSPEC_COOP_SHAPE: {e}"))),
+        wide_tile: var("COSPEC_COOP_WIDE").and_then(|v| parse_wide_tile(&v).unwrap_or_else(|e| panic!("COSPEC_COOP_WIDE: {e}"))),
+        ..Default::default()
+    }
 }
 
 /// Every matmul shape this device can run (the subgroup shape needs fixed subgroups of 8+).

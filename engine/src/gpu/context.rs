@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use crate::gpu::kernels::matmul::{wide_tile_from_env, WideTile};
+use crate::gpu::kernels::matmul::{WideTile, COOPERATIVE_CONSTANTS};
 use crate::gpu::weight::WeightStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +43,12 @@ pub struct GpuOptions {
     pub matmul: Option<MatmulVariant>,
     /// Force where weights live instead of the adapter's default (for measurements).
     pub weights: Option<WeightStore>,
+    /// The cooperative product's (WG, RPW, TM) instead of the default (tuning a new GPU;
+    /// `kernels::matmul::parse_cooperative_shape`).
+    pub cooperative_shape: Option<[(&'static str, u32); 3]>,
+    /// The cooperative product's wide token tile for long launches (off by default: whether
+    /// it pays depends on the GPU's registers; `kernels::matmul::parse_wide_tile`).
+    pub wide_tile: Option<WideTile>,
 }
 
 /// What the CLI shows of an adapter.
@@ -97,6 +103,7 @@ pub struct GpuContext {
     pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
     matmul_variant: Mutex<MatmulVariant>,
     wide_tile: Mutex<Option<WideTile>>,
+    cooperative_shape: [(&'static str, u32); 3],
     weight_store: Mutex<WeightStore>,
     /// Whether weights can live in textures here (read-only rgba32 storage textures).
     pub texture_weights: bool,
@@ -197,9 +204,13 @@ impl GpuContext {
             }
             ctx.set_weight_store(w);
         }
+        ctx.set_wide_tile(opts.wide_tile);
+        let only = Arc::get_mut(&mut ctx).expect("a context nobody else holds yet");
         if let Some(cap) = opts.max_binding_bytes {
-            let ctx = Arc::get_mut(&mut ctx).expect("a context nobody else holds yet");
-            ctx.binding_cap = cap.max(4096);
+            only.binding_cap = cap.max(4096);
+        }
+        if let Some(shape) = opts.cooperative_shape {
+            only.cooperative_shape = shape;
         }
         Ok(ctx)
     }
@@ -286,16 +297,9 @@ impl GpuContext {
                 _ => MatmulVariant::Cooperative,
             }),
             subgroup_size: fixed_subgroups.then_some(info.subgroup_min_size),
-            wide_tile: Mutex::new(wide_tile_from_env()),
-            weight_store: Mutex::new(match weight_store_from_env() {
-                Some(WeightStore::Texture) if !texture_weights => {
-                    eprintln!("warning: COSPEC_WEIGHTS=texture: {} cannot read rgba32 storage textures; weights stay in buffers", info.name);
-                    WeightStore::Buffer
-                }
-                Some(w) => w,
-                None if info.device_type == wgpu::DeviceType::Cpu && texture_weights => WeightStore::Texture,
-                None => WeightStore::Buffer,
-            }),
+            wide_tile: Mutex::new(None),
+            cooperative_shape: COOPERATIVE_CONSTANTS,
+            weight_store: Mutex::new(if info.device_type == wgpu::DeviceType::Cpu && texture_weights { WeightStore::Texture } else { WeightStore::Buffer }),
             texture_weights,
             texture_f16_kv,
             fault,
@@ -309,6 +313,11 @@ impl GpuContext {
     /// matmul choice, so tests that force a shape exercise the whole family.
     pub fn cpu_shapes(&self) -> bool {
         self.matmul_variant() != MatmulVariant::Cooperative
+    }
+
+    /// The cooperative product's (WG, RPW, TM).
+    pub fn cooperative_shape(&self) -> [(&'static str, u32); 3] {
+        self.cooperative_shape
     }
 
     /// The cooperative products' wide token tile for long launches, if any.
@@ -523,16 +532,6 @@ impl GpuContext {
         let bytes = self.read_bytes(buffer, offset_elems * 4, n * 4).await?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
-}
-
-/// `COSPEC_WEIGHTS=buffer|texture` overrides the adapter's default store (for A/B runs).
-fn weight_store_from_env() -> Option<WeightStore> {
-    let v = std::env::var("COSPEC_WEIGHTS").ok()?;
-    let w = WeightStore::from_name(v.trim());
-    if w.is_none() {
-        eprintln!("warning: COSPEC_WEIGHTS={v:?} is not one of {}; the adapter's default", WeightStore::NAMES.join(", "));
-    }
-    w
 }
 
 /// Lists the adapters of `backends` (empty in browsers that do not enumerate).

@@ -14,23 +14,16 @@ use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight, MatmulVariant};
 /// less time and a 5-token verify block 27% less; other shapes were within a few percent.
 pub const COOPERATIVE_CONSTANTS: [(&str, u32); 3] = [("WG", 64), ("RPW", 2), ("TM", 4)];
 
-/// The cooperative shape in use: COOPERATIVE_CONSTANTS, or `COSPEC_COOP_SHAPE=WG,RPW,TM` for
-/// tuning on a new GPU (WG / RPW a power of two; checked, else the default with a warning).
-pub fn cooperative_shape() -> [(&'static str, u32); 3] {
-    static SHAPE: std::sync::OnceLock<[(&'static str, u32); 3]> = std::sync::OnceLock::new();
-    *SHAPE.get_or_init(|| {
-        let Ok(v) = std::env::var("COSPEC_COOP_SHAPE") else { return COOPERATIVE_CONSTANTS };
-        let n: Vec<u32> = v.split(',').filter_map(|x| x.trim().parse().ok()).collect();
-        match n[..] {
-            [wg, rpw, tm] if (1..=256).contains(&wg) && rpw >= 1 && wg % rpw == 0 && (wg / rpw).is_power_of_two() && (1..=32).contains(&tm) => {
-                [("WG", wg), ("RPW", rpw), ("TM", tm)]
-            }
-            _ => {
-                eprintln!("warning: COSPEC_COOP_SHAPE={v:?} is not WG,RPW,TM with WG/RPW a power of two; using the default");
-                COOPERATIVE_CONSTANTS
-            }
+/// A cooperative shape other than the default, for tuning on a new GPU (`--coop-shape
+/// WG,RPW,TM`): WG 1..=256, WG / RPW a power of two, TM 1..=32.
+pub fn parse_cooperative_shape(v: &str) -> Result<[(&'static str, u32); 3], String> {
+    let n: Vec<Option<u32>> = v.split(',').map(|x| x.trim().parse().ok()).collect();
+    match n[..] {
+        [Some(wg), Some(rpw), Some(tm)] if (1..=256).contains(&wg) && rpw >= 1 && wg % rpw == 0 && (wg / rpw).is_power_of_two() && (1..=32).contains(&tm) => {
+            Ok([("WG", wg), ("RPW", rpw), ("TM", tm)])
         }
-    })
+        _ => Err(format!("{v:?} is not WG,RPW,TM with WG in 1..=256, WG/RPW a power of two and TM in 1..=32")),
+    }
 }
 
 /// A wider token tile for the cooperative shape's long launches (lock step's block of one token
@@ -48,20 +41,10 @@ pub struct WideTile {
 }
 
 impl WideTile {
-    /// The `COSPEC_COOP_WIDE` spelling: TM,MIN,RPI.
+    /// The `--coop-wide` (COSPEC_COOP_WIDE) spelling: TM,MIN,RPI.
     pub fn env_value(&self) -> String {
         format!("{},{},{}", self.tm, self.min_tokens, self.rows_per_invocation)
     }
-}
-
-/// `COSPEC_COOP_WIDE=TM,MIN[,RPI]` turns the wide tile on (off by default: whether it pays
-/// depends on registers and is measured per GPU, docs/perf.md).
-pub fn wide_tile_from_env() -> Option<WideTile> {
-    let v = std::env::var("COSPEC_COOP_WIDE").ok()?;
-    parse_wide_tile(&v).unwrap_or_else(|e| {
-        eprintln!("warning: COSPEC_COOP_WIDE: {e}; no wide tile");
-        None
-    })
 }
 
 /// "off", or TM,MIN[,RPI] with TM 2..32, MIN >= 2 and RPI 1, 2 or 4 (1 when left out).
@@ -184,7 +167,7 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
     let mut wide = None;
     let (pipeline, tiled_pipeline, rows_per_group) = match variant {
         MatmulVariant::Cooperative => {
-            let shape = cooperative_shape();
+            let shape = ctx.cooperative_shape();
             if let Some(t) = ctx.wide_tile().filter(|t| wide_fits(ctx, shape, t)) {
                 let source = cooperative_source(w.dtype, w.store, shape, Some(t));
                 wide = Some((ctx.pipeline(&format!("{key}_wide{}x{}", t.tm, t.rows_per_invocation), &source, &kinds)?, t.min_tokens));
@@ -262,6 +245,15 @@ mod tests {
         assert_eq!(parse_wide_tile(&t.env_value()), Ok(Some(t)));
         for bad in ["", "16", "1,16", "33,16", "16,1", "16,16,3", "16,16,2,1", "16,x", "on"] {
             assert!(parse_wide_tile(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn cooperative_shapes_parse_or_are_refused() {
+        assert_eq!(parse_cooperative_shape("64, 2,4"), Ok([("WG", 64), ("RPW", 2), ("TM", 4)]));
+        assert_eq!(parse_cooperative_shape("256,8,8").map(|s| s[1].1), Ok(8));
+        for bad in ["", "64,2", "64,3,4", "0,1,4", "512,2,4", "64,2,0", "64,2,33", "64,2,4,1", "a,b,c"] {
+            assert!(parse_cooperative_shape(bad).is_err(), "{bad:?} accepted");
         }
     }
 }
