@@ -55,6 +55,7 @@ impl Engine {
             max_binding_bytes: (max_binding_bytes > 0.0).then_some(max_binding_bytes as u64),
             matmul: if matmul.is_empty() { None } else { Some(MatmulVariant::from_name(matmul).map_err(js_err)?) },
             weights,
+            ..Default::default()
         };
         let ctx = GpuContext::new(&opts).await.map_err(js_err)?;
         Ok(Engine { ctx, pair: Some(Pair::Apart { draft: None, target: None }) })

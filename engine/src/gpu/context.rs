@@ -395,13 +395,13 @@ impl GpuContext {
     /// uncaptured-error handler, which panics. The validation errors that follow from a
     /// failed allocation (bind groups over the invalid buffer) are caught with it; one
     /// without it is a `Limit` error. Natively the scopes resolve at once; in the browser an
-    /// unresolved scope reads as no error (the page's console shows it).
+    /// unresolved scope reads as no error and the error becomes the context's fault.
     pub fn allocating<T>(&self, what: &str, f: impl FnOnce() -> T) -> Result<T, GpuError> {
         let memory = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let out = f();
-        let invalid = pollster_free_block_on(validation.pop());
-        if let Some(e) = pollster_free_block_on(memory.pop()) {
+        let invalid = scope_error_if_resolved(validation.pop());
+        if let Some(e) = scope_error_if_resolved(memory.pop()) {
             return Err(GpuError::OutOfMemory(format!("{what} ({e})")));
         }
         match invalid {
@@ -460,7 +460,7 @@ impl GpuContext {
             compilation_options: Default::default(),
             cache: None,
         });
-        if let Some(err) = pollster_free_block_on(scope.pop()) {
+        if let Some(err) = scope_error_if_resolved(scope.pop()) {
             return Err(GpuError::Shader { name: key.to_string(), message: err.to_string() });
         }
         let p = Arc::new(pipeline);
@@ -570,18 +570,16 @@ async fn pick_adapter(
         .map_err(|e| GpuError::NoAdapter(format!(" ({e})")))
 }
 
-/// Error scopes resolve immediately once popped natively; in the browser the future is real.
-/// Pipeline creation must not await (it runs inside synchronous model building), so the
-/// scope's future is polled once: browsers report shader errors through the console instead.
-fn pollster_free_block_on<F: std::future::Future>(fut: F) -> F::Output
-where
-    F::Output: Default,
-{
+/// A popped error scope's error, if the scope has already resolved. Natively scopes resolve
+/// when popped; in the browser they resolve later, and model building cannot await, so there
+/// this reads as no error and the error reaches the device's handler, which keeps it as the
+/// context's fault (the next read-back fails with it).
+fn scope_error_if_resolved(fut: impl std::future::Future<Output = Option<wgpu::Error>>) -> Option<wgpu::Error> {
     use std::task::{Context, Poll, Waker};
     let mut cx = Context::from_waker(Waker::noop());
     let mut fut = std::pin::pin!(fut);
     match fut.as_mut().poll(&mut cx) {
-        Poll::Ready(v) => v,
-        Poll::Pending => Default::default(),
+        Poll::Ready(e) => e,
+        Poll::Pending => None,
     }
 }
