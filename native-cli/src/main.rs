@@ -37,6 +37,9 @@ struct Cli {
     /// (default off: whether it pays is measured per GPU)
     #[arg(long, global = true, env = "COSPEC_COOP_WIDE")]
     coop_wide: Option<String>,
+    /// Fault injection for tests: destroy the GPU device just before the Nth read-back
+    #[arg(long, global = true, hide = true, env = "COSPEC_LOSE_DEVICE_AT")]
+    lose_device_at: Option<u64>,
     /// KV cache element type: f16 (half the memory and the bytes each token reads) or f32
     /// (default: f16 on GPUs, f32 on CPU adapters, where it is faster)
     #[arg(long, global = true)]
@@ -236,6 +239,7 @@ fn main() {
         weights,
         cooperative_shape,
         wide_tile,
+        lose_device_at_read_back: cli.lose_device_at,
         ..Default::default()
     };
     let result = match cli.command {

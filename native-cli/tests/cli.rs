@@ -47,6 +47,21 @@ fn info_describes_the_model_and_adapter() {
     }
 }
 
+/// A GPU lost mid-generation (the device destroyed at a read-back): `run`, alone and
+/// speculative, ends with the fault's text and a failing status, no panic, no hang.
+#[test]
+fn a_lost_gpu_ends_run_with_an_error() {
+    let p = tiny_file("lost.gguf", &tiny_gguf(&tiny_llama(2)));
+    let (t, d) = tiny_pair("lost-", 5, 0.5);
+    let alone = ["run", "--model", p.to_str().unwrap(), "--prompt", "the in", "--max-tokens", "20", "--lose-device-at", "4"];
+    let pair = ["run", "--draft", d.to_str().unwrap(), "--target", t.to_str().unwrap(), "--mode", "spd", "--prompt", "the in", "--max-tokens", "20", "--lose-device-at", "4"];
+    for args in [&alone[..], &pair[..]] {
+        let (ok, _, err) = cospec(args);
+        assert!(!ok, "{args:?} succeeded");
+        assert!(err.contains("GPU fault: the device was lost") && !err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
 #[test]
 fn run_streams_text_and_reports_speeds() {
     let p = tiny_file("run.gguf", &tiny_gguf(&tiny_llama(2)));

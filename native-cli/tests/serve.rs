@@ -395,3 +395,35 @@ fn the_official_openai_client_talks_to_it() {
     assert!(out.status.success(), "openai client failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("all openai client checks passed"), "{stdout}");
 }
+
+/// A GPU lost mid-generation (the device destroyed at a read-back) fails the request under
+/// way with the fault's text, turns /health to 503 and every later request into a 503 that
+/// says to restart, and the server still exits cleanly on SIGTERM.
+#[test]
+fn a_lost_gpu_fails_the_request_and_the_server_says_so_until_restarted() {
+    let Some(m) = real_model(SMOLLM2) else { return };
+    let mut server = Server::start(&["--target", s(&m), "--ctx", "256", "--lose-device-at", "6"]);
+    assert_eq!(server.get("/health", None).0, 200);
+    let body = json!({"prompt": "1, 2, 3,", "max_tokens": 30, "temperature": 0});
+    let (code, v) = server.post("/v1/completions", &body);
+    assert_eq!(code, 500, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap_or("").contains("device was lost"), "{v}");
+    let (code, health) = server.get("/health", None);
+    assert_eq!(code, 503, "{health}");
+    assert!(health.contains("device was lost"), "{health}");
+    let (code, v) = server.post("/v1/completions", &body);
+    assert_eq!((code, v["error"]["code"].as_str()), (503, Some("gpu_lost")), "{v}");
+    assert!(v["error"]["message"].as_str().unwrap_or("").contains("restart the server"), "{v}");
+    assert_eq!(server.metric("cospec_gpu_fault"), 1.0);
+    let ok = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap().success();
+    assert!(ok);
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(st) = server.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "still running 30 s after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}

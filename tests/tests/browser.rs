@@ -100,9 +100,11 @@ fn the_page_chats_like_the_native_engine_with_a_tiny_pair() {
         json!({"mode": "spd", "k": 4, "max_tokens": 20, "chat": false, "prompt": too_long, "expect_error": true}),
         // Sampled SPD, whose resampling kernel once failed Chromium's uniformity rules.
         json!({"mode": "spd", "k": 4, "max_tokens": 20, "chat": false, "prompt": prompt, "temperature": 0.8}),
+        // The learned policy with the arbiter built into the page (its MLP in the verify kernel).
+        json!({"mode": "cospec", "policy": "learned", "k": 4, "max_tokens": 30, "chat": false, "prompt": prompt}),
     ];
     // Runs the page must match token for token (the page samples with seed 1).
-    let compared = [0, 1, 4];
+    let compared = [0, 1, 4, 5];
     let mut native = Vec::new();
     for r in compared.iter().map(|&i| &runs[i]) {
         let temperature = r.get("temperature").cloned().unwrap_or(json!(0.0));
@@ -153,6 +155,29 @@ fn the_page_chats_like_the_native_engine_with_a_tiny_pair() {
     assert_eq!(shown["model_requests"].as_u64(), Some(1), "{shown}");
     assert_eq!(shown["model_requests_after_reload"].as_u64(), Some(0), "{shown}");
     assert!(shown["bars_after_reload"].to_string().matches("ready").count() == 2, "{shown}");
+}
+
+/// A GPU lost mid-reply (the device destroyed at the page's fourth read-back): the page shows
+/// the fault instead of hanging or printing garbage, and gives the message back.
+#[test]
+fn the_page_reports_a_lost_gpu() {
+    let Some(site) = site() else { return };
+    let (t, d) = browser_pair();
+    let models = root().join("target/browser-e2e/models-lost");
+    std::fs::create_dir_all(&models).unwrap();
+    std::fs::write(models.join("target.gguf"), tiny_gguf(&t)).unwrap();
+    std::fs::write(models.join("draft.gguf"), tiny_gguf(&d)).unwrap();
+    let prompt = "the quick brown fox";
+    let shown = drive(
+        "lost-gpu",
+        &site,
+        &models,
+        "draft=models/draft.gguf&target=models/target.gguf&autoload=1&loseDeviceAt=4",
+        json!({"timeout_s": 120, "runs": [{"mode": "spd", "k": 4, "max_tokens": 40, "chat": false, "prompt": prompt, "expect_error": true}]}),
+    );
+    let run = &shown["runs"][0];
+    assert!(run["error"].as_str().unwrap_or("").contains("device was lost"), "{run}");
+    assert_eq!(run["composer"].as_str(), Some(prompt), "{run}");
 }
 
 #[test]

@@ -43,8 +43,9 @@ impl Engine {
     /// Opens the browser's GPU. `max_binding_bytes` > 0 splits weights as if bindings were
     /// that small (the page's test switch); `matmul` ("cooperative", "rows" or "" for the
     /// engine's choice) forces a product shape and `weights` ("buffer", "texture" or "") where
-    /// weights live, for measurements.
-    pub async fn create(max_binding_bytes: f64, matmul: &str, weights: &str) -> Result<Engine, JsError> {
+    /// weights live, for measurements. `lose_device_at` > 0 destroys the device just before
+    /// that read-back (fault injection for the page's test of a lost GPU).
+    pub async fn create(max_binding_bytes: f64, matmul: &str, weights: &str, lose_device_at: f64) -> Result<Engine, JsError> {
         let weights = match weights {
             "" => None,
             name => Some(WeightStore::from_name(name).ok_or_else(|| JsError::new(&format!("weights '{name}': one of {}", WeightStore::NAMES.join(", "))))?),
@@ -55,6 +56,7 @@ impl Engine {
             max_binding_bytes: (max_binding_bytes > 0.0).then_some(max_binding_bytes as u64),
             matmul: if matmul.is_empty() { None } else { Some(MatmulVariant::from_name(matmul).map_err(js_err)?) },
             weights,
+            lose_device_at_read_back: (lose_device_at >= 1.0).then_some(lose_device_at as u64),
             ..Default::default()
         };
         let ctx = GpuContext::new(&opts).await.map_err(js_err)?;

@@ -1,11 +1,15 @@
 //! What the page and the worker exchange, as JSON: chat settings in, step reports out. Kept
 //! free of browser types so the rules are checked natively.
 
-use cospec::decode::arbiter::{Policy, PolicyThresholds};
+use cospec::decode::arbiter::{Mlp, Policy, PolicyThresholds};
 use cospec::decode::speculative::{Mode, Origin, SpecOptions, SpecStats};
 use cospec::gpu::kernels::sample::SamplingParams;
 use cospec::tokenizer::{ChatMessage, Tokenizer};
 use serde::{Deserialize, Serialize};
+
+/// The committed learned arbiter (fitted to branch rollouts of the Qwen2.5-Coder pair; its 14
+/// features are the same for any pair), built into the page: the `learned` policy runs it.
+pub const COMMITTED_ARBITER: &[u8] = include_bytes!("../../engine/arbiters/qwen-coder.safetensors");
 
 /// Longest draft the page offers; the session is built for it.
 pub const MAX_K: usize = 8;
@@ -18,7 +22,8 @@ pub const MAX_REPLY_TOKENS: usize = 2048;
 pub struct ChatSettings {
     /// target-only, draft-only, spd or cospec.
     pub mode: String,
-    /// The arbiter rule in cospec mode (entropy, cosd, chow, diff, opt, draft, target).
+    /// The arbiter rule in cospec mode (entropy, cosd, chow, diff, opt, draft, target, or
+    /// learned: the committed arbiter).
     #[serde(default = "default_policy")]
     pub policy: String,
     #[serde(default = "default_k")]
@@ -61,7 +66,12 @@ pub fn parse_settings(json: &str) -> Result<(ChatSettings, SpecOptions), String>
     if !(1..=MAX_REPLY_TOKENS).contains(&s.max_tokens) {
         return Err(format!("max tokens {} out of range 1..={MAX_REPLY_TOKENS}", s.max_tokens));
     }
-    let policy = Policy::from_name(&s.policy, &PolicyThresholds::default(), None).map_err(|e| e.to_string())?;
+    let mlp = if s.policy == "learned" {
+        Some(std::sync::Arc::new(Mlp::from_safetensors(COMMITTED_ARBITER).map_err(|e| format!("the built-in arbiter: {e}"))?))
+    } else {
+        None
+    };
+    let policy = Policy::from_name(&s.policy, &PolicyThresholds::default(), mlp).map_err(|e| e.to_string())?;
     let opts = SpecOptions {
         mode,
         k: s.k,
@@ -184,6 +194,9 @@ mod tests {
         let (s, o) = parse_settings(r#"{"mode": "cospec"}"#).unwrap();
         assert_eq!((s.k, s.max_tokens, s.chat, o.policy.name()), (4, 256, true, "entropy"));
         assert_eq!(o.mode, Mode::Cospec);
+        // The learned policy runs the built-in arbiter.
+        let (_, o) = parse_settings(r#"{"mode": "cospec", "policy": "learned"}"#).unwrap();
+        assert!(o.policy.mlp().is_some_and(|m| m.hidden() > 0), "{:?}", o.policy.name());
         for (bad, says) in [
             (r#"{"mode": "fast"}"#, "unknown mode"),
             (r#"{"mode": "spd", "k": 0}"#, "k = 0"),

@@ -222,7 +222,8 @@ worker.onmessage = ({ data: m }) => {
           const unsent = state.messages.pop();
           if (unsent?.role === 'user' && !$('#prompt').value) $('#prompt').value = unsent.content;
         }
-        addMessage('error', m.message);
+        // A lost GPU (a driver reset, an unplugged card) does not come back in this page.
+        addMessage('error', /device was lost/.test(m.message) ? `${m.message}. Reload the page to open the GPU again.` : m.message);
         setBusy(false);
       }
       document.body.dataset.error = m.message;
@@ -264,7 +265,7 @@ if (!navigator.gpu) {
   fatal('<b>This browser has no WebGPU.</b> cospec runs its kernels on your GPU through WebGPU: use Chrome or Edge 113+, Safari 26+, or Firefox with WebGPU enabled. On Linux, Chrome may need <code>--enable-unsafe-webgpu</code>.');
   $('#adapter').textContent = 'no WebGPU';
 } else {
-  fillSources().then(() => worker.postMessage({ type: 'init', maxBindingBytes: Number(params.get('maxBinding') || 0), matmul: params.get('matmul') || '', weights: params.get('weights') || '' }));
+  fillSources().then(() => worker.postMessage({ type: 'init', maxBindingBytes: Number(params.get('maxBinding') || 0), matmul: params.get('matmul') || '', weights: params.get('weights') || '', loseDeviceAt: Number(params.get('loseDeviceAt') || 0) }));
 }
 // Ask to keep the model cache when storage runs short (large models).
 navigator.storage?.persist?.();

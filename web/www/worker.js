@@ -107,7 +107,7 @@ async function handle(m) {
     case 'init': {
       if (!navigator.gpu) throw new Error('NO_WEBGPU');
       await init();
-      engine = await Engine.create(m.maxBindingBytes || 0, m.matmul || '', m.weights || '');
+      engine = await Engine.create(m.maxBindingBytes || 0, m.matmul || '', m.weights || '', m.loseDeviceAt || 0);
       post({ type: 'ready', adapter: JSON.parse(engine.adapter()) });
       break;
     }

@@ -1,7 +1,7 @@
 //! Device, queue, limits and the pipeline cache.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use crate::gpu::kernels::matmul::{WideTile, COOPERATIVE_CONSTANTS};
 use crate::gpu::weight::WeightStore;
@@ -49,6 +49,9 @@ pub struct GpuOptions {
     /// The cooperative product's wide token tile for long launches (off by default: whether
     /// it pays depends on the GPU's registers; `kernels::matmul::parse_wide_tile`).
     pub wide_tile: Option<WideTile>,
+    /// Fault injection for tests of what a lost GPU does to a caller (CLI, server, page): the
+    /// device is destroyed just before this read-back (1: the first).
+    pub lose_device_at_read_back: Option<u64>,
 }
 
 /// What the CLI shows of an adapter.
@@ -118,6 +121,8 @@ pub struct GpuContext {
     /// The subgroup size when subgroups are enabled and fixed.
     pub subgroup_size: Option<u32>,
     binding_cap: u64,
+    lose_device_at: Option<u64>,
+    read_backs: AtomicU64,
 }
 
 /// How a kernel binds a buffer.
@@ -212,6 +217,7 @@ impl GpuContext {
         if let Some(shape) = opts.cooperative_shape {
             only.cooperative_shape = shape;
         }
+        only.lose_device_at = opts.lose_device_at_read_back;
         Ok(ctx)
     }
 
@@ -306,6 +312,8 @@ impl GpuContext {
             stage_activations: AtomicBool::new(true),
             staging: Mutex::new(None),
             binding_cap: u64::MAX,
+            lose_device_at: None,
+            read_backs: AtomicU64::new(0),
         }))
     }
 
@@ -502,6 +510,9 @@ impl GpuContext {
 
     /// Maps a MAP_READ buffer and copies it out.
     pub async fn map_and_read(&self, staging: &wgpu::Buffer) -> Result<Vec<u8>, GpuError> {
+        if self.lose_device_at.is_some_and(|n| self.read_backs.fetch_add(1, Ordering::Relaxed) + 1 == n) {
+            self.device.destroy();
+        }
         self.fault()?;
         let (tx, rx) = futures_channel::oneshot::channel();
         staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {

@@ -22,11 +22,22 @@ pub struct Metrics {
     /// Engine steps, and the microseconds they took (the engine's busy time).
     pub steps: AtomicU64,
     pub busy_micros: AtomicU64,
+    /// The GPU's loss (or first unscoped error): once set, nothing more can run.
+    gpu_fault: std::sync::Mutex<Option<String>>,
 }
 
 impl Metrics {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);
+    }
+
+    /// Records the GPU fault that ended the engine (the first one stays).
+    pub fn set_gpu_fault(&self, why: String) {
+        self.gpu_fault.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(why);
+    }
+
+    pub fn gpu_fault(&self) -> Option<String> {
+        self.gpu_fault.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn render(&self, lanes: usize) -> String {
@@ -53,6 +64,7 @@ impl Metrics {
         put("queue_depth", "gauge", "Requests waiting for a lane.", &[("", g(&self.queue_depth) as f64)]);
         put("lanes_busy", "gauge", "Lanes holding a generation.", &[("", g(&self.lanes_busy) as f64)]);
         put("lanes", "gauge", "Lanes in all.", &[("", lanes as f64)]);
+        put("gpu_fault", "gauge", "1 once the GPU was lost: the server answers every request with 503.", &[("", self.gpu_fault().is_some() as u8 as f64)]);
         put("prompt_tokens_total", "counter", "Prompt tokens processed.", &[("", g(&self.prompt_tokens) as f64)]);
         put("prompt_tokens_reused_total", "counter", "Prompt tokens found in a lane's cache (earlier turns) and not prefilled.", &[("", g(&self.prompt_tokens_reused) as f64)]);
         put("generated_tokens_total", "counter", "Tokens generated.", &[("", g(&self.generated_tokens) as f64)]);

@@ -153,7 +153,7 @@ pub fn serve(gpu_opts: &GpuOptions, a: &ServeArgs) -> Result<()> {
         next_id: AtomicU64::new(0),
     });
     let app = Router::new()
-        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .route("/v1/models", get(models))
         .route("/v1/chat/completions", post(chat_completions))
@@ -282,6 +282,19 @@ fn engine_request(s: &AppState, p: Parsed) -> Result<GenRequest, ApiError> {
     Ok(GenRequest { prompt, max_tokens, sampling, spec, stop: p.stop })
 }
 
+/// Every request once the GPU is gone: the process must be restarted (on a new device).
+fn gpu_lost(fault: &str) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("{fault}; restart the server")).with_code("gpu_lost")
+}
+
+/// 200 while the engine can run; 503 with the fault once the GPU was lost.
+async fn health(State(s): State<Arc<AppState>>) -> Response {
+    match s.metrics.gpu_fault() {
+        None => Json(json!({"status": "ok"})).into_response(),
+        Some(fault) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "error", "error": fault}))).into_response(),
+    }
+}
+
 async fn generate(s: Arc<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>, chat: bool) -> Result<Response, ApiError> {
     let rejected = |e: ApiError| {
         s.metrics.requests_rejected.fetch_add(1, Relaxed);
@@ -297,6 +310,9 @@ async fn generate(s: Arc<AppState>, headers: HeaderMap, body: Result<Bytes, Byte
     }
     let (stream, include_usage) = (p.stream, p.include_usage);
     let req = engine_request(&s, p).map_err(rejected)?;
+    if let Some(fault) = s.metrics.gpu_fault() {
+        return Err(rejected(gpu_lost(&fault)));
+    }
     let (events, mut rx) = mpsc::unbounded_channel();
     s.metrics.queue_depth.fetch_add(1, Relaxed);
     if let Err(e) = s.queue.try_send(Job { req, events }) {

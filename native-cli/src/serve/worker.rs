@@ -198,6 +198,11 @@ impl Worker {
                     self.finish_failed(job, "the server is shutting down");
                     continue;
                 }
+                if let Some(fault) = self.metrics.gpu_fault() {
+                    self.metrics.queue_depth.fetch_sub(1, Relaxed);
+                    self.finish_failed(job, &fault);
+                    continue;
+                }
                 if let Err(job) = self.admit(job) {
                     held = Some(job);
                     break;
@@ -220,6 +225,10 @@ impl Worker {
             self.drop_abandoned();
             let t0 = Instant::now();
             if let Err(e) = self.step() {
+                // A lost device fails every later step too: the server says so from now on.
+                if let Err(fault) = self.engine.target().ctx.fault() {
+                    self.metrics.set_gpu_fault(fault.to_string());
+                }
                 self.fail_all(&e.to_string());
             }
             Metrics::add(&self.metrics.busy_micros, t0.elapsed().as_micros() as u64);
