@@ -6,6 +6,8 @@ pub mod decode;
 pub mod formats;
 pub mod gpu;
 pub mod model;
+/// One launcher per GPU op (its WGSL in shaders/<op>/).
+pub mod ops;
 pub mod platform;
 pub mod tokenizer;
 

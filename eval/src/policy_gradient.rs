@@ -6,7 +6,7 @@
 //! the baseline. A cost per kept token (keep_cost) is subtracted from r_keep. Adam, L2 decay.
 
 use cospec::decode::arbiter::{Features, Mlp};
-use cospec::gpu::kernels::spec::FEATURES;
+use cospec::ops::spec::FEATURES;
 
 /// One mismatch state with both arms' graded outcomes.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -218,14 +218,14 @@ fn main() {
             std::process::exit(2);
         }
     }
-    let cooperative_shape = match cli.coop_shape.as_deref().map(cospec::gpu::kernels::matmul::parse_cooperative_shape).transpose() {
+    let cooperative_shape = match cli.coop_shape.as_deref().map(cospec::ops::matmul::parse_cooperative_shape).transpose() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: --coop-shape: {e}");
             std::process::exit(2);
         }
     };
-    let wide_tile = match cli.coop_wide.as_deref().map(cospec::gpu::kernels::matmul::parse_wide_tile).transpose() {
+    let wide_tile = match cli.coop_wide.as_deref().map(cospec::ops::matmul::parse_wide_tile).transpose() {
         Ok(w) => w.flatten(),
         Err(e) => {
             eprintln!("error: --coop-wide: {e}");

@@ -18,7 +18,7 @@ use cospec_eval::policy_gradient::{oracle_agreement, select_weight_decay, train,
 use cospec_eval::problems::{prompt_text, select, Problem};
 use cospec_eval::rollouts::{append, branch_points, load, Rollout};
 use cospec_eval::shard::Shard;
-use cospec::gpu::kernels::spec::FEATURES;
+use cospec::ops::spec::FEATURES;
 use cospec::gpu::GpuOptions;
 use cospec::tokenizer::Tokenizer;
 use indicatif::{ProgressBar, ProgressStyle};

@@ -1,6 +1,6 @@
 // Shared by the features, verify and resample kernels. The `Spec` struct and the layout
 // constants (ROW, R_*, FEATURES, STATELESS, MAX_K, O_*, FEATURE_STRIDE, NONE, ORIGIN_*) are
-// declared in engine/src/gpu/kernels/spec.rs and prepended from there.
+// declared in engine/src/ops/spec.rs and prepended from there.
 
 // Ranks beyond this are reported as this.
 const RANK_CAP: f32 = 1000.0;

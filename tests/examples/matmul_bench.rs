@@ -9,7 +9,7 @@
 //! fused ones run on row shapes only); the fastest of 15 launches after a warm-up (the least disturbed by other work).
 use cospec::formats::DType;
 use cospec::gpu::dispatch::submit;
-use cospec::gpu::kernels::matmul::{self, Input, MatmulArgs, Tokens};
+use cospec::ops::matmul::{self, Input, MatmulArgs, Tokens};
 use cospec::gpu::{GpuBuffer, GpuContext, Step};
 use cospec_tests::blocks::{random_f32, random_tensor, rng};
 use cospec::gpu::MatmulVariant;

@@ -10,7 +10,7 @@ pub mod serve;
 pub mod tiny;
 
 use cospec::decode::arbiter::Mlp;
-use cospec::gpu::kernels::spec::FEATURES;
+use cospec::ops::spec::FEATURES;
 use cospec::gpu::weight::WeightStore;
 use cospec::gpu::{GpuContext, GpuOptions, MatmulVariant};
 use rand::Rng;
@@ -35,7 +35,7 @@ pub fn gpu_with_store(variant: MatmulVariant, store: WeightStore) -> Arc<GpuCont
 }
 
 /// How a product runs: its shape, where its weights live and, for row shapes over texture
-/// weights, whether its input is staged into a texture (kernels/x_stage.rs) or read from the
+/// weights, whether its input is staged into a texture (ops/x_stage.rs) or read from the
 /// activation buffer with the input stage fused (the path taken where the staged texture
 /// would exceed the device's limit).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -98,7 +98,7 @@ pub fn open_device() -> Arc<GpuContext> {
 /// COSPEC_WEIGHTS (buffer|texture), COSPEC_COOP_SHAPE (WG,RPW,TM), COSPEC_COOP_WIDE
 /// (TM,MIN[,RPI] or off). A value that does not parse is a panic naming it.
 pub fn options_from_env() -> GpuOptions {
-    use cospec::gpu::kernels::matmul::{parse_cooperative_shape, parse_wide_tile};
+    use cospec::ops::matmul::{parse_cooperative_shape, parse_wide_tile};
     let var = |name: &str| std::env::var(name).ok();
     GpuOptions {
         weights: var("COSPEC_WEIGHTS").map(|v| WeightStore::from_name(v.trim()).unwrap_or_else(|| panic!("COSPEC_WEIGHTS={v:?}: one of {}", WeightStore::NAMES.join(", ")))),

@@ -4,7 +4,7 @@
 
 use crate::llamacpp_rounding::{f16_round, Matrix};
 use cospec::formats::ModelFile;
-use cospec::gpu::kernels::gated_act::Gate;
+use cospec::ops::gated_act::Gate;
 use cospec::model::ModelConfig;
 
 /// How the reference computes.

@@ -3,9 +3,9 @@
 
 use cospec::formats::{dequant::dequantize, DType};
 use cospec::gpu::dispatch::{submit, Dispatch};
-use cospec::gpu::kernels::matmul::{Input, MatmulArgs, Tokens, WideTile};
-use cospec::gpu::kernels::rope_store::{rotation_table, RopeArgs, RopeMode};
-use cospec::gpu::kernels::{add, argmax, attention, embedding, gated_act, matmul, rmsnorm, rope_store};
+use cospec::ops::matmul::{Input, MatmulArgs, Tokens, WideTile};
+use cospec::ops::rope_store::{rotation_table, RopeArgs, RopeMode};
+use cospec::ops::{add, argmax, attention, embedding, gated_act, matmul, rmsnorm, rope_store};
 use cospec::gpu::kv_cache::{texel_rects, CacheStore, KvType, TexelRect};
 use cospec::gpu::weight::WeightStore;
 use cospec::gpu::{GpuBuffer, GpuContext, GpuOptions, GpuWeight, MatmulVariant, Step};

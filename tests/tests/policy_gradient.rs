@@ -4,7 +4,7 @@
 //! deterministic.
 
 use cospec_eval::policy_gradient::{cross_validated_agreement, oracle_agreement, select_weight_decay, train, Rng, Sample, TrainOptions};
-use cospec::gpu::kernels::spec::FEATURES;
+use cospec::ops::spec::FEATURES;
 
 /// Keep the draft when the draft is confident and the target is unsure, or late in the block.
 fn best_is_keep(f: &[f32]) -> bool {

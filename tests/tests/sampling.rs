@@ -2,7 +2,7 @@
 //! chi-square test at a fixed seed), and seed reproducibility.
 
 use cospec::gpu::dispatch::submit;
-use cospec::gpu::kernels::sample::{prepare, SampleArgs, SamplingParams};
+use cospec::ops::sample::{prepare, SampleArgs, SamplingParams};
 use cospec::gpu::GpuBuffer;
 use cospec_tests::gpu;
 

@@ -5,7 +5,7 @@
 
 use cospec::decode::arbiter::{Features, Mlp, Policy};
 use cospec::gpu::dispatch::{submit, Dispatch};
-use cospec::gpu::kernels::spec::{self, SpecBuffers, SpecParams, FEATURES, MAX_K, OUTCOME_WORDS, ROW};
+use cospec::ops::spec::{self, SpecBuffers, SpecParams, FEATURES, MAX_K, OUTCOME_WORDS, ROW};
 use cospec::gpu::{GpuBuffer, GpuContext};
 use cospec_tests::blocks::rng;
 use cospec_tests::failures::Failures;

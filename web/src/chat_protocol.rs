@@ -3,7 +3,7 @@
 
 use cospec::decode::arbiter::{Mlp, Policy, PolicyThresholds};
 use cospec::decode::speculative::{Mode, Origin, SpecOptions, SpecStats};
-use cospec::gpu::kernels::sample::SamplingParams;
+use cospec::ops::sample::SamplingParams;
 use cospec::tokenizer::{ChatMessage, Tokenizer};
 use serde::{Deserialize, Serialize};
 

@@ -3,7 +3,7 @@
 //! on the CPU, for tests and for training. The learned policy is a small MLP stored as
 //! safetensors, with its input normalization inside.
 
-use crate::gpu::kernels::spec::FEATURES;
+use crate::ops::spec::FEATURES;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 

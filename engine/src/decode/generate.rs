@@ -3,7 +3,7 @@
 
 use crate::model::{Model, ModelError};
 use crate::tokenizer::{TextStream, Tokenizer};
-use crate::gpu::kernels::sample::SamplingParams;
+use crate::ops::sample::SamplingParams;
 use web_time::Instant;
 
 #[derive(Clone, Debug)]

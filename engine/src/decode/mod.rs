@@ -4,6 +4,6 @@ pub mod arbiter;
 pub mod generate;
 pub mod speculative;
 
-pub use crate::gpu::kernels::sample::SamplingParams;
+pub use crate::ops::sample::SamplingParams;
 pub use generate::{generate, GenerateOptions, GenerationOutput, GenerationStats};
 pub use speculative::{Branch, LockstepDone, LockstepJob, Mode, Origin, SpecOptions, SpecOutput, SpecRun, SpecSession, SpecStats};

@@ -9,8 +9,8 @@
 
 use super::arbiter::{Features, Policy};
 use crate::gpu::dispatch::{encode_pass, Dispatch};
-use crate::gpu::kernels::sample::SamplingParams;
-use crate::gpu::kernels::spec::{self, SpecBuffers, SpecParams, FEATURES, MAX_K, OUTCOME_WORDS};
+use crate::ops::sample::SamplingParams;
+use crate::ops::spec::{self, SpecBuffers, SpecParams, FEATURES, MAX_K, OUTCOME_WORDS};
 use crate::gpu::{GpuBuffer, GpuContext, Step};
 use crate::model::llm::Pick;
 use crate::model::{Model, ModelError};

@@ -78,7 +78,7 @@ pub fn pack_for_gpu(dtype: DType, bytes: &[u8], rows: usize, cols: usize) -> Res
 /// - bytes 0..32: byte l = A's low bits | B's << 4 (the layout of a Q4_K pair's 32 bytes);
 /// - bytes 32..48: byte i = A's high bits of weight i | B's of i << 2 | A's of 16 + i << 4 |
 ///   B's of 16 + i << 6.
-/// shaders/qdot/q6_k.wgsl and shaders/dequant/q6_k.wgsl read it.
+/// shaders/matmul/qdot/q6_k.wgsl and shaders/dequant/q6_k.wgsl read it.
 fn regroup_q6k(src: &[u8], dst: &mut [u8]) {
     let (ql, qh) = (&src[..128], &src[128..192]);
     let low = |q: usize, n: usize, l: usize| (ql[n * 64 + (q % 2) * 32 + l] >> ((q / 2) * 4)) & 0xF;

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use crate::gpu::kernels::matmul::{WideTile, COOPERATIVE_CONSTANTS};
+use crate::ops::matmul::{WideTile, COOPERATIVE_CONSTANTS};
 use crate::gpu::weight::WeightStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +116,7 @@ pub struct GpuContext {
     /// The device's loss, or its first error outside an error scope.
     fault: Arc<Mutex<Option<String>>>,
     stage_activations: AtomicBool,
-    /// The texture staged activations pass through (kernels/x_stage.rs) and its height.
+    /// The texture staged activations pass through (ops/x_stage.rs) and its height.
     staging: Mutex<Option<(u32, wgpu::TextureView)>>,
     /// The subgroup size when subgroups are enabled and fixed.
     pub subgroup_size: Option<u32>,
@@ -350,7 +350,7 @@ impl GpuContext {
     }
 
     /// Whether row-shaped products over texture weights stage their input into a texture
-    /// (kernels/x_stage.rs). Off, they read the activation buffer with the input stage fused,
+    /// (ops/x_stage.rs). Off, they read the activation buffer with the input stage fused,
     /// as they must where the texture would exceed the device's 2D limit: tests cover that
     /// path on small products, measurements compare the two.
     pub fn stages_activations(&self) -> bool {

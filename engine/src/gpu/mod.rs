@@ -4,7 +4,6 @@
 pub mod buffers;
 pub mod context;
 pub mod dispatch;
-pub mod kernels;
 pub mod kv_cache;
 pub mod shaders;
 pub mod step;

@@ -6,7 +6,7 @@ use crate::formats::DType;
 use crate::gpu::weight::{WeightStore, TEXTURE_WIDTH};
 
 /// `texel(i)`: the texture layout of weights and staged activations, in every kernel.
-const TEXEL: &str = include_str!("../../../shaders/texel.wgsl");
+const TEXEL: &str = include_str!("../../../shaders/common/texel.wgsl");
 /// Shader bodies with the bindings they share prepended.
 macro_rules! with_bindings {
     ($bindings:literal, $body:literal) => {
@@ -17,36 +17,36 @@ macro_rules! with_bindings {
     };
 }
 
-pub const MATMUL: &str = with_bindings!("../../../shaders/matmul_bindings.wgsl", "../../../shaders/matmul.wgsl");
-const MATMUL_ROWS: &str = with_bindings!("../../../shaders/matmul_bindings.wgsl", "../../../shaders/matmul_rows.wgsl");
-pub const EMBEDDING: &str = include_str!("../../../shaders/embedding.wgsl");
-pub const RMSNORM: &str = with_bindings!("../../../shaders/rmsnorm_bindings.wgsl", "../../../shaders/rmsnorm.wgsl");
-pub const RMSNORM_SERIAL: &str = with_bindings!("../../../shaders/rmsnorm_bindings.wgsl", "../../../shaders/rmsnorm_serial.wgsl");
-pub const ROPE_STORE: &str = with_bindings!("../../../shaders/token_slot.wgsl", "../../../shaders/rope_store.wgsl");
-pub const ATTENTION: &str = with_bindings!("../../../shaders/token_slot.wgsl", "../../../shaders/attention_bindings.wgsl", "../../../shaders/attention.wgsl");
-pub const ATTENTION_SERIAL: &str = with_bindings!("../../../shaders/token_slot.wgsl", "../../../shaders/attention_bindings.wgsl", "../../../shaders/attention_serial.wgsl");
-pub const ATTENTION_SUBGROUP: &str = with_bindings!("../../../shaders/token_slot.wgsl", "../../../shaders/attention_bindings.wgsl", "../../../shaders/attention_subgroup.wgsl");
-pub const ATTENTION_TILED: &str = with_bindings!("../../../shaders/token_slot.wgsl", "../../../shaders/attention_bindings.wgsl", "../../../shaders/attention_tiled.wgsl");
+pub const MATMUL: &str = with_bindings!("../../../shaders/matmul/matmul_bindings.wgsl", "../../../shaders/matmul/matmul.wgsl");
+const MATMUL_ROWS: &str = with_bindings!("../../../shaders/matmul/matmul_bindings.wgsl", "../../../shaders/matmul/matmul_rows.wgsl");
+pub const EMBEDDING: &str = include_str!("../../../shaders/embedding/embedding.wgsl");
+pub const RMSNORM: &str = with_bindings!("../../../shaders/rmsnorm/rmsnorm_bindings.wgsl", "../../../shaders/rmsnorm/rmsnorm.wgsl");
+pub const RMSNORM_SERIAL: &str = with_bindings!("../../../shaders/rmsnorm/rmsnorm_bindings.wgsl", "../../../shaders/rmsnorm/rmsnorm_serial.wgsl");
+pub const ROPE_STORE: &str = with_bindings!("../../../shaders/common/token_slot.wgsl", "../../../shaders/rope_store/rope_store.wgsl");
+pub const ATTENTION: &str = with_bindings!("../../../shaders/common/token_slot.wgsl", "../../../shaders/attention/attention_bindings.wgsl", "../../../shaders/attention/attention.wgsl");
+pub const ATTENTION_SERIAL: &str = with_bindings!("../../../shaders/common/token_slot.wgsl", "../../../shaders/attention/attention_bindings.wgsl", "../../../shaders/attention/attention_serial.wgsl");
+pub const ATTENTION_SUBGROUP: &str = with_bindings!("../../../shaders/common/token_slot.wgsl", "../../../shaders/attention/attention_bindings.wgsl", "../../../shaders/attention/attention_subgroup.wgsl");
+pub const ATTENTION_TILED: &str = with_bindings!("../../../shaders/common/token_slot.wgsl", "../../../shaders/attention/attention_bindings.wgsl", "../../../shaders/attention/attention_tiled.wgsl");
 /// Where attention reads the KV cache and rope_store appends to it (kv_cache.rs).
-pub const KV_BUFFER: &str = include_str!("../../../shaders/kv_buffer.wgsl");
-pub const KV_TEXTURE: &str = include_str!("../../../shaders/kv_texture.wgsl");
-pub const KV_STORE_BUFFER: &str = include_str!("../../../shaders/kv_store_buffer.wgsl");
-pub const KV_STORE_TEXTURE: &str = include_str!("../../../shaders/kv_store_texture.wgsl");
-pub const KV_BUFFER_F16: &str = include_str!("../../../shaders/kv_buffer_f16.wgsl");
-pub const KV_STORE_BUFFER_F16: &str = include_str!("../../../shaders/kv_store_buffer_f16.wgsl");
-pub const KV_TEXTURE_F16: &str = include_str!("../../../shaders/kv_texture_f16.wgsl");
-pub const KV_STORE_TEXTURE_F16: &str = include_str!("../../../shaders/kv_store_texture_f16.wgsl");
-pub const GATED_ACT: &str = include_str!("../../../shaders/gated_act.wgsl");
-pub const ADD: &str = include_str!("../../../shaders/add.wgsl");
-pub const ARGMAX: &str = include_str!("../../../shaders/argmax.wgsl");
-pub const SAMPLE: &str = concat!(include_str!("../../../shaders/sample.wgsl"), "\n", include_str!("../../../shaders/draw_owner.wgsl"));
+pub const KV_BUFFER: &str = include_str!("../../../shaders/kv_cache/kv_buffer.wgsl");
+pub const KV_TEXTURE: &str = include_str!("../../../shaders/kv_cache/kv_texture.wgsl");
+pub const KV_STORE_BUFFER: &str = include_str!("../../../shaders/kv_cache/kv_store_buffer.wgsl");
+pub const KV_STORE_TEXTURE: &str = include_str!("../../../shaders/kv_cache/kv_store_texture.wgsl");
+pub const KV_BUFFER_F16: &str = include_str!("../../../shaders/kv_cache/kv_buffer_f16.wgsl");
+pub const KV_STORE_BUFFER_F16: &str = include_str!("../../../shaders/kv_cache/kv_store_buffer_f16.wgsl");
+pub const KV_TEXTURE_F16: &str = include_str!("../../../shaders/kv_cache/kv_texture_f16.wgsl");
+pub const KV_STORE_TEXTURE_F16: &str = include_str!("../../../shaders/kv_cache/kv_store_texture_f16.wgsl");
+pub const GATED_ACT: &str = include_str!("../../../shaders/elementwise/gated_act.wgsl");
+pub const ADD: &str = include_str!("../../../shaders/elementwise/add.wgsl");
+pub const ARGMAX: &str = include_str!("../../../shaders/sample/argmax.wgsl");
+pub const SAMPLE: &str = concat!(include_str!("../../../shaders/sample/sample.wgsl"), "\n", include_str!("../../../shaders/sample/draw_owner.wgsl"));
 /// Speculative-step kernels, each with the shared `Spec` parameters and layout constants.
 pub const SPEC_FEATURES: &str = with_bindings!("../../../shaders/spec/spec_params.wgsl", "../../../shaders/spec/features.wgsl");
 pub const SPEC_RESAMPLE: &str = concat!(
     include_str!("../../../shaders/spec/spec_params.wgsl"),
     include_str!("../../../shaders/spec/resample.wgsl"),
     "\n",
-    include_str!("../../../shaders/draw_owner.wgsl"),
+    include_str!("../../../shaders/sample/draw_owner.wgsl"),
 );
 pub const SPEC_VERIFY: &str = concat!(
     include_str!("../../../shaders/spec/spec_params.wgsl"),
@@ -83,16 +83,16 @@ pub fn dequant(dtype: DType) -> String {
 /// The `qdot` function of a weight type (needs `dequant` and an `xv` provider before it).
 pub fn qdot(dtype: DType) -> &'static str {
     match dtype {
-        DType::F32 => include_str!("../../../shaders/qdot/f32.wgsl"),
-        DType::F16 => include_str!("../../../shaders/qdot/f16.wgsl"),
-        DType::BF16 => include_str!("../../../shaders/qdot/bf16.wgsl"),
-        DType::Q4_0 => include_str!("../../../shaders/qdot/q4_0.wgsl"),
-        DType::Q4_1 => include_str!("../../../shaders/qdot/q4_1.wgsl"),
-        DType::Q5_0 => include_str!("../../../shaders/qdot/q5_0.wgsl"),
-        DType::Q8_0 => include_str!("../../../shaders/qdot/q8_0.wgsl"),
-        DType::Q4K => include_str!("../../../shaders/qdot/q4_k.wgsl"),
-        DType::Q5K => include_str!("../../../shaders/qdot/q5_k.wgsl"),
-        DType::Q6K => include_str!("../../../shaders/qdot/q6_k.wgsl"),
+        DType::F32 => include_str!("../../../shaders/matmul/qdot/f32.wgsl"),
+        DType::F16 => include_str!("../../../shaders/matmul/qdot/f16.wgsl"),
+        DType::BF16 => include_str!("../../../shaders/matmul/qdot/bf16.wgsl"),
+        DType::Q4_0 => include_str!("../../../shaders/matmul/qdot/q4_0.wgsl"),
+        DType::Q4_1 => include_str!("../../../shaders/matmul/qdot/q4_1.wgsl"),
+        DType::Q5_0 => include_str!("../../../shaders/matmul/qdot/q5_0.wgsl"),
+        DType::Q8_0 => include_str!("../../../shaders/matmul/qdot/q8_0.wgsl"),
+        DType::Q4K => include_str!("../../../shaders/matmul/qdot/q4_k.wgsl"),
+        DType::Q5K => include_str!("../../../shaders/matmul/qdot/q5_k.wgsl"),
+        DType::Q6K => include_str!("../../../shaders/matmul/qdot/q6_k.wgsl"),
     }
 }
 
@@ -106,12 +106,12 @@ pub enum Activations {
     Staged,
 }
 
-pub const ACTIVATIONS_BUFFER: &str = include_str!("../../../shaders/activations_buffer.wgsl");
-const ACTIVATIONS_TEXTURE: &str = include_str!("../../../shaders/activations_texture.wgsl");
-pub const X_STAGE: &str = include_str!("../../../shaders/x_stage.wgsl");
+pub const ACTIVATIONS_BUFFER: &str = include_str!("../../../shaders/common/activations_buffer.wgsl");
+const ACTIVATIONS_TEXTURE: &str = include_str!("../../../shaders/common/activations_texture.wgsl");
+pub const X_STAGE: &str = include_str!("../../../shaders/matmul/x_stage.wgsl");
 
-const XV_LOAD: &str = include_str!("../../../shaders/xv_load.wgsl");
-const XV_SUBGROUP: &str = include_str!("../../../shaders/xv_subgroup.wgsl");
+const XV_LOAD: &str = include_str!("../../../shaders/matmul/xv_load.wgsl");
+const XV_SUBGROUP: &str = include_str!("../../../shaders/matmul/xv_subgroup.wgsl");
 
 /// What a product does to its input on the way in (row shapes only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -139,8 +139,8 @@ pub enum RowsTile {
 /// How a weight-reading kernel reads its weight part (bindings 0 and 5): `wv` and `wu`.
 pub fn weight_access(store: WeightStore) -> &'static str {
     match store {
-        WeightStore::Buffer => include_str!("../../../shaders/weights_buffer.wgsl"),
-        WeightStore::Texture => include_str!("../../../shaders/weights_texture.wgsl"),
+        WeightStore::Buffer => include_str!("../../../shaders/common/weights_buffer.wgsl"),
+        WeightStore::Texture => include_str!("../../../shaders/common/weights_texture.wgsl"),
     }
 }
 
@@ -157,8 +157,8 @@ pub fn matmul_rows(dtype: DType, store: WeightStore, activations: Activations, w
     let chunks_per_qdot = if dtype.block_elems() == 256 { 2 } else { 1 };
     let mut src = assemble(&body, Some((dtype, store)), &[("WG", wg), ("CPQ", chunks_per_qdot), ("BLOCK_TT", ROWS_TILE)]);
     src.push_str(match tile {
-        RowsTile::One => include_str!("../../../shaders/rows_tile1.wgsl"),
-        RowsTile::Four => include_str!("../../../shaders/rows_tile4.wgsl"),
+        RowsTile::One => include_str!("../../../shaders/matmul/rows_tile1.wgsl"),
+        RowsTile::Four => include_str!("../../../shaders/matmul/rows_tile4.wgsl"),
     });
     src.push_str(xv);
     src.push_str(match activations {
@@ -166,12 +166,12 @@ pub fn matmul_rows(dtype: DType, store: WeightStore, activations: Activations, w
         Activations::Staged => ACTIVATIONS_TEXTURE,
     });
     src.push_str(match input {
-        InputStage::Plain => include_str!("../../../shaders/input_plain.wgsl"),
-        InputStage::RmsNorm => include_str!("../../../shaders/input_rmsnorm.wgsl"),
-        InputStage::SiluGate => include_str!("../../../shaders/input_silu_gate.wgsl"),
+        InputStage::Plain => include_str!("../../../shaders/matmul/input_plain.wgsl"),
+        InputStage::RmsNorm => include_str!("../../../shaders/matmul/input_rmsnorm.wgsl"),
+        InputStage::SiluGate => include_str!("../../../shaders/matmul/input_silu_gate.wgsl"),
     });
     if dtype.block_elems() != 256 {
-        src.push_str(include_str!("../../../shaders/qdot/head_none.wgsl"));
+        src.push_str(include_str!("../../../shaders/matmul/qdot/head_none.wgsl"));
     }
     src.push_str(qdot(dtype));
     src
@@ -197,7 +197,7 @@ pub fn assemble(body: &str, weights: Option<(DType, WeightStore)>, constants: &[
 pub fn all_variants() -> Vec<(String, String)> {
     let mut v = Vec::new();
     for dt in DType::ALL {
-        use super::kernels::matmul::{cooperative_source, WideTile, COOPERATIVE_CONSTANTS};
+        use crate::ops::matmul::{cooperative_source, WideTile, COOPERATIVE_CONSTANTS};
         for store in [WeightStore::Buffer, WeightStore::Texture] {
             let s = format!("{}_{store:?}", dt.name());
             v.push((format!("matmul_{s}"), cooperative_source(dt, store, COOPERATIVE_CONSTANTS, None)));
@@ -250,7 +250,7 @@ pub fn all_variants() -> Vec<(String, String)> {
     }
     v.push(("sample".to_string(), SAMPLE.to_string()));
     for (name, body) in [("spec_features", SPEC_FEATURES), ("spec_verify", SPEC_VERIFY), ("spec_resample", SPEC_RESAMPLE), ("arbiter_eval", ARBITER_EVAL)] {
-        v.push((name.to_string(), super::kernels::spec::source(body)));
+        v.push((name.to_string(), crate::ops::spec::source(body)));
     }
     v
 }

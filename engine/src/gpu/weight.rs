@@ -7,7 +7,7 @@ use crate::formats::{gpu_pack::{pack_for_gpu, PART_ALIGN_WORDS}, DType, FormatEr
 use wgpu::util::DeviceExt;
 
 /// Where a weight part's packed words live. Kernels read both the same way (`wv`, `wu`:
-/// shaders/weights_buffer.wgsl, weights_texture.wgsl), with the same results.
+/// shaders/common/weights_buffer.wgsl, weights_texture.wgsl), with the same results.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WeightStore {
     /// A read-only storage buffer: GPUs.

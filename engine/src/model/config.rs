@@ -1,7 +1,7 @@
 //! Model hyper-parameters read from GGUF metadata (HF configs are translated to the same keys).
 
 use crate::formats::{hf::HF_ROPE_KEY, FormatError, MetaValue, ModelFile};
-use crate::gpu::kernels::gated_act::Gate;
+use crate::ops::gated_act::Gate;
 
 /// Architectures the engine runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,10 +4,10 @@
 use super::{ModelConfig, ModelError};
 use crate::formats::ModelFile;
 use crate::gpu::dispatch::{encode_pass, submit, Dispatch};
-use crate::gpu::kernels::matmul::{Input, MatmulArgs, Tokens};
-use crate::gpu::kernels::rope_store::{rotation_table, RopeArgs, RopeMode};
-use crate::gpu::kernels::sample::{SampleArgs, SamplingParams};
-use crate::gpu::kernels::{
+use crate::ops::matmul::{Input, MatmulArgs, Tokens};
+use crate::ops::rope_store::{rotation_table, RopeArgs, RopeMode};
+use crate::ops::sample::{SampleArgs, SamplingParams};
+use crate::ops::{
     argmax, attention, embedding, gated_act, matmul, rmsnorm, rope_store, sample,
 };
 use crate::gpu::kv_cache::{CacheStore, KvType};

@@ -27,7 +27,7 @@
 use super::{invalid, Mode, Origin, Run, SpecOptions, SpecOutput, SpecSession};
 use crate::decode::arbiter::Policy;
 use crate::gpu::dispatch::encode_pass;
-use crate::gpu::kernels::spec::{self, SpecParams, FEATURES};
+use crate::ops::spec::{self, SpecParams, FEATURES};
 use crate::gpu::GpuBuffer;
 use crate::model::llm::SeqTokens;
 use crate::model::ModelError;

@@ -1,4 +1,4 @@
-//! out[offset + r] = argmax of logits row r, for each logits row (shaders/argmax.wgsl).
+//! out[offset + r] = argmax of logits row r, for each logits row (shaders/sample/argmax.wgsl).
 
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, ARGMAX};

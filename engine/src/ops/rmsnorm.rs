@@ -1,4 +1,4 @@
-//! y[t] = rmsnorm(x[t]) * g, or y[t] += it (shaders/rmsnorm.wgsl).
+//! y[t] = rmsnorm(x[t]) * g, or y[t] += it (shaders/rmsnorm/rmsnorm.wgsl).
 
 use super::{check, elems};
 use crate::gpu::dispatch::{Dispatch, Grid};

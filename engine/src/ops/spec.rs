@@ -99,7 +99,7 @@ const SPEC_FIELDS: [(&str, &str, &str); 12] = [
 
 /// The WGSL of the `Spec` struct and the layout constants, prepended to every spec kernel.
 pub fn layout_wgsl() -> String {
-    let mut s = String::from("// Declared in engine/src/gpu/kernels/spec.rs.\nstruct Spec {\n");
+    let mut s = String::from("// Declared in engine/src/ops/spec.rs.\nstruct Spec {\n");
     for (ty, name, comment) in SPEC_FIELDS {
         s.push_str(&format!("    // {comment}\n    {name}: {ty},\n"));
     }

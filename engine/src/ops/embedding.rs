@@ -1,10 +1,10 @@
-//! x[t, :] = embedding row tokens[t], dequantized and scaled (shaders/embedding.wgsl).
+//! x[t, :] = embedding row tokens[t], dequantized and scaled (shaders/embedding/embedding.wgsl).
 
 use super::{check, elems};
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, EMBEDDING};
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
-use crate::gpu::kernels::matmul::weight_kind;
+use crate::ops::matmul::weight_kind;
 use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight};
 
 pub fn prepare(

@@ -1,5 +1,5 @@
-//! y[t, :] (+)= W x[t, :] for the block's tokens, W quantized (shaders/matmul.wgsl for GPUs,
-//! shaders/matmul_rows.wgsl for CPU adapters; the context picks, tests run every shape).
+//! y[t, :] (+)= W x[t, :] for the block's tokens, W quantized (shaders/matmul/matmul.wgsl for GPUs,
+//! shaders/matmul/matmul_rows.wgsl for CPU adapters; the context picks, tests run every shape).
 
 use super::{check, elems, x_stage};
 use crate::gpu::dispatch::{Dispatch, Grid, TileRule};

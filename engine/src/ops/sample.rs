@@ -1,4 +1,4 @@
-//! Temperature / top-k / top-p sampling of one logits row on the GPU (shaders/sample.wgsl).
+//! Temperature / top-k / top-p sampling of one logits row on the GPU (shaders/sample/sample.wgsl).
 
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::SAMPLE;

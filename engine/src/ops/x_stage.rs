@@ -1,5 +1,5 @@
 //! A row-shaped product's input staged into a texture with its input stage applied
-//! (shaders/x_stage.wgsl), for products whose weights live in textures: the product then
+//! (shaders/matmul/x_stage.wgsl), for products whose weights live in textures: the product then
 //! fetches texels instead of loading storage, and the RMSNorm or SiLU gate runs once per token
 //! instead of once per subgroup of rows. Every staged product of a device shares one texture
 //! (`GpuContext::staging_texture`): the 1.5B model's would otherwise hold about 70 MB.

@@ -1,4 +1,4 @@
-//! Causal GQA attention of the block's queries over the KV cache (shaders/attention.wgsl).
+//! Causal GQA attention of the block's queries over the KV cache (shaders/attention/attention.wgsl).
 
 use super::check;
 use crate::gpu::dispatch::{Dispatch, Grid, TileRule};

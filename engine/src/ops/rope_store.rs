@@ -1,4 +1,4 @@
-//! Bias add + RoPE on q and k, and the KV-cache append (shaders/rope_store.wgsl).
+//! Bias add + RoPE on q and k, and the KV-cache append (shaders/rope_store/rope_store.wgsl).
 
 use super::check;
 use crate::gpu::dispatch::{Dispatch, Grid};

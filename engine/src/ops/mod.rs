@@ -13,7 +13,7 @@ pub mod gated_act;
 pub mod spec;
 pub mod x_stage;
 
-use super::GpuError;
+use crate::gpu::GpuError;
 
 pub(crate) fn check(cond: bool, what: impl FnOnce() -> String) -> Result<(), GpuError> {
     if cond {

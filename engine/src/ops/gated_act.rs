@@ -1,4 +1,4 @@
-//! act = f(gate) * up from [gate | up] rows, f being SiLU or GELU (shaders/gated_act.wgsl).
+//! act = f(gate) * up from [gate | up] rows, f being SiLU or GELU (shaders/elementwise/gated_act.wgsl).
 
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, GATED_ACT};

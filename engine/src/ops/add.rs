@@ -1,4 +1,4 @@
-//! y += x (shaders/add.wgsl).
+//! y += x (shaders/elementwise/add.wgsl).
 
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, ADD};
