@@ -103,7 +103,9 @@ pub struct GpuContext {
     pub adapter: AdapterSummary,
     pub limits: wgpu::Limits,
     pub features: wgpu::Features,
-    pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
+    /// Keyed by what the pipeline is made of (its whole source and bindings), so two variants
+    /// can never share an entry, whatever their labels say.
+    pipelines: Mutex<HashMap<(String, Vec<BindKind>), Arc<wgpu::ComputePipeline>>>,
     matmul_variant: Mutex<MatmulVariant>,
     wide_tile: Mutex<Option<WideTile>>,
     cooperative_shape: [(&'static str, u32); 3],
@@ -126,7 +128,7 @@ pub struct GpuContext {
 }
 
 /// How a kernel binds a buffer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BindKind {
     Read,
     ReadWrite,
@@ -419,10 +421,12 @@ impl GpuContext {
     }
 
     /// A compute pipeline for WGSL `source` with bindings `kinds` (binding i of group 0),
-    /// compiled once per `key`. Explicit layouts let a shader leave a binding unused.
+    /// compiled once per distinct source and bindings; `key` names it in labels and errors.
+    /// Explicit layouts let a shader leave a binding unused.
     pub fn pipeline(&self, key: &str, source: &str, kinds: &[BindKind]) -> Result<Arc<wgpu::ComputePipeline>, GpuError> {
         let mut cache = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = cache.get(key) {
+        let id = (source.to_string(), kinds.to_vec());
+        if let Some(p) = cache.get(&id) {
             return Ok(p.clone());
         }
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -472,7 +476,7 @@ impl GpuContext {
             return Err(GpuError::Shader { name: key.to_string(), message: err.to_string() });
         }
         let p = Arc::new(pipeline);
-        cache.insert(key.to_string(), p.clone());
+        cache.insert(id, p.clone());
         Ok(p)
     }
 
