@@ -18,6 +18,7 @@ macro_rules! with_bindings {
 }
 
 pub const MATMUL: &str = with_bindings!("../../../shaders/matmul/matmul_bindings.wgsl", "../../../shaders/matmul/matmul.wgsl");
+pub const MATMUL_WIDE: &str = with_bindings!("../../../shaders/matmul/matmul_bindings.wgsl", "../../../shaders/matmul/matmul_wide.wgsl");
 const MATMUL_ROWS: &str = with_bindings!("../../../shaders/matmul/matmul_bindings.wgsl", "../../../shaders/matmul/matmul_rows.wgsl");
 pub const EMBEDDING: &str = include_str!("../../../shaders/embedding/embedding.wgsl");
 pub const RMSNORM: &str = with_bindings!("../../../shaders/rmsnorm/rmsnorm_bindings.wgsl", "../../../shaders/rmsnorm/rmsnorm.wgsl");

@@ -3,7 +3,7 @@
 
 use super::{check, elems, x_stage};
 use crate::gpu::dispatch::{Dispatch, Grid, TileRule};
-use crate::gpu::shaders::{assemble, matmul_rows, Activations, InputStage, RowsTile, ACTIVATIONS_BUFFER, MATMUL, ROWS_TILE};
+use crate::gpu::shaders::{assemble, matmul_rows, Activations, InputStage, RowsTile, ACTIVATIONS_BUFFER, MATMUL, MATMUL_WIDE, ROWS_TILE};
 use crate::formats::DType;
 use crate::gpu::weight::WeightStore;
 use crate::gpu::BindKind::{FloatTexture, Read, ReadWrite, Texture, Uniform};
@@ -65,13 +65,16 @@ pub fn parse_wide_tile(v: &str) -> Result<Option<WideTile>, String> {
     }
 }
 
-/// matmul.wgsl for the cooperative `shape`: its narrow form, or the wide one.
+/// The cooperative product for `shape`: matmul.wgsl, or with a wide tile matmul_wide.wgsl.
 pub fn cooperative_source(dtype: DType, store: WeightStore, shape: [(&'static str, u32); 3], wide: Option<WideTile>) -> String {
     let [(_, wg), (_, rpw), tm] = shape;
-    let body = format!("{MATMUL}\n{ACTIVATIONS_BUFFER}");
     match wide {
-        None => assemble(&body, Some((dtype, store)), &[("WG", wg), ("RPW", rpw), ("RPI", 1), tm, ("WIDE", 0)]),
-        Some(t) => assemble(&body, Some((dtype, store)), &[("WG", wg / t.rows_per_invocation), ("RPW", rpw), ("RPI", t.rows_per_invocation), ("TM", t.tm), ("WIDE", 1)]),
+        None => assemble(&format!("{MATMUL}\n{ACTIVATIONS_BUFFER}"), Some((dtype, store)), &[("WG", wg), ("RPW", rpw), tm]),
+        Some(t) => assemble(
+            &format!("{MATMUL_WIDE}\n{ACTIVATIONS_BUFFER}"),
+            Some((dtype, store)),
+            &[("WG", wg / t.rows_per_invocation), ("RPW", rpw), ("RPI", t.rows_per_invocation), ("TM", t.tm), ("WIDE", 1)],
+        ),
     }
 }
 
