@@ -3,7 +3,8 @@
 //! native engine gives for the same models, prompt and settings (the lossless path is
 //! deterministic across platforms), with weights split across bindings in the browser too, the
 //! statistics shown, a screenshot saved under target/browser-e2e/, and a reload served from the
-//! Cache API. SmolLM2 must answer "Paris", the stop button must stop, and a storage quota too
+//! Cache API. Tiny qwen2, qwen3 and gemma3 models decode in the page as natively, and a GPU
+//! lost mid-reply is reported. SmolLM2 must answer "Paris", the stop button must stop, and a storage quota too
 //! small for the model must not stop it from loading.
 //! Needs `scripts/web.sh build`, /usr/bin/chromium and web/node_modules (scripts/test.sh sets
 //! all up and sets COSPEC_BROWSER_TESTS=1, which makes a missing piece a failure, not a skip).
@@ -12,7 +13,7 @@ use cospec::decode::speculative::SpecSession;
 use cospec::model::{LoadOptions, Model};
 use cospec::tokenizer::Tokenizer;
 use cospec_tests::serve::StaticServer;
-use cospec_tests::tiny::{tiny_gguf, tiny_llama, tiny_model_file, TinySpec};
+use cospec_tests::tiny::{tiny_gemma3, tiny_gguf, tiny_llama, tiny_model_file, tiny_qwen2, tiny_qwen3, TinySpec};
 use cospec_tests::{gpu, real_model};
 use cospec_web::chat_protocol::{parse_settings, prompt_text, MAX_K};
 use serde_json::{json, Value};
@@ -155,6 +156,42 @@ fn the_page_chats_like_the_native_engine_with_a_tiny_pair() {
     assert_eq!(shown["model_requests"].as_u64(), Some(1), "{shown}");
     assert_eq!(shown["model_requests_after_reload"].as_u64(), Some(0), "{shown}");
     assert!(shown["bars_after_reload"].to_string().matches("ready").count() == 2, "{shown}");
+}
+
+/// Every architecture decodes in the page as natively: a tiny random qwen2 (K-quants, QKV
+/// bias), qwen3 (per-head Q/K norms, heads wider than hidden / heads) and gemma3 (scaled
+/// embeddings, post-norms, GELU gate, sliding-window layers past their window) give the native
+/// engine's text token for token, target-only and greedy. (llama: the tiny-pair test.)
+#[test]
+fn every_architecture_in_the_page_decodes_as_natively() {
+    let Some(site) = site() else { return };
+    let models = root().join("target/browser-e2e/models-arch");
+    std::fs::create_dir_all(&models).unwrap();
+    let prompt = "the quick brown fox";
+    for spec in [tiny_qwen2(31), tiny_qwen3(32), tiny_gemma3(33)] {
+        let name = format!("{}.gguf", spec.arch);
+        std::fs::write(models.join(&name), tiny_gguf(&spec)).unwrap();
+        let file = tiny_model_file(&spec);
+        let tok = Tokenizer::from_model_file(&file).unwrap();
+        let opts = LoadOptions { ctx_len: 64, max_block: 16, ..Default::default() };
+        let load = || Model::load(gpu(), &file, &opts, &mut |_, _| {}).unwrap();
+        let mut session = SpecSession::new(load(), load(), MAX_K).unwrap();
+        let settings = json!({"mode": "target-only", "max_tokens": 24, "chat": false, "temperature": 0.0, "seed": 1});
+        let (_, o) = parse_settings(&settings.to_string()).unwrap();
+        let ids = tok.encode(&prompt_text(&tok, &json!([{"role": "user", "content": prompt}]).to_string(), false).unwrap()).unwrap();
+        let native = pollster::block_on(session.generate(&tok, &ids, &o, &mut |_, _| {})).unwrap();
+        assert!(native.tokens.len() >= 8, "{}: {} tokens", spec.arch, native.tokens.len());
+        let m = format!("models/{name}");
+        let shown = drive(
+            &format!("arch-{}", spec.arch),
+            &site,
+            &models,
+            &format!("draft={m}&target={m}&autoload=1"),
+            json!({"timeout_s": 120, "runs": [{"mode": "target-only", "max_tokens": 24, "chat": false, "prompt": prompt}]}),
+        );
+        let run = &shown["runs"][0];
+        assert_eq!(run["text"].as_str(), Some(native.text.as_str()), "{}: the page's text differs from the native engine's", spec.arch);
+    }
 }
 
 /// A GPU lost mid-reply (the device destroyed at the page's fourth read-back): the page shows
