@@ -217,6 +217,22 @@ fn the_page_reports_a_lost_gpu() {
     assert_eq!(run["composer"].as_str(), Some(prompt), "{run}");
 }
 
+/// The real Gemma 3 270M (SentencePiece vocabulary of 262,144, heads 256 wide) in the page:
+/// its greedy continuations are llama.cpp's on the same file (llama-cpp-python 0.3.36,
+/// `scripts/greedy_llamacpp.py MODEL --tokens 8`, which also finds cospec's native ones equal).
+#[test]
+fn gemma3_270m_in_the_page_continues_as_llama_cpp() {
+    let Some(site) = site() else { return };
+    let Some(path) = real_model("gemma-3-270m-q4_k_m.gguf") else { return };
+    let m = "models/gemma-3-270m-q4_k_m.gguf";
+    let cases = [("The capital of France is", " the capital of the country of France."), ("Water boils at", " 100 degrees Celsius.\n\n")];
+    let runs: Vec<Value> = cases.iter().map(|(p, _)| json!({"mode": "target-only", "max_tokens": 8, "chat": false, "prompt": p})).collect();
+    let shown = drive("gemma3", &site, path.parent().unwrap(), &format!("draft={m}&target={m}&autoload=1"), json!({"timeout_s": 400, "runs": runs}));
+    for (i, (prompt, llama_cpp)) in cases.iter().enumerate() {
+        assert_eq!(shown["runs"][i]["text"].as_str(), Some(*llama_cpp), "{prompt:?}: {}", shown["runs"][i]);
+    }
+}
+
 #[test]
 fn smollm2_in_the_page_says_paris_and_stops_when_asked() {
     let Some(site) = site() else { return };
