@@ -99,11 +99,11 @@ pub fn bench(gpu_opts: &GpuOptions, path: &Path, spec: BenchSpec, json: bool) ->
     // share there decides the cooperative shape's wide tile (--coop-wide, docs/perf.md).
     let block_profile = if most > 1 { Some(pollster::block_on(model.profile(most, prompt_tokens, reps.max(1)))?) } else { None };
     let ctx = &model.ctx;
-    let matmul = format!("{:?}", ctx.matmul_variant());
+    let matmul = format!("{:?}", ctx.shape_family());
     let shape: Vec<u32> = ctx.cooperative_shape().iter().map(|c| c.1).collect();
     // As --coop-wide spells it (TM,MIN,RPI), for scripts/gpu-study.sh to set again;
     // only the cooperative shape has a wide form.
-    let wide = ctx.wide_tile().filter(|_| ctx.matmul_variant() == cospec::gpu::MatmulVariant::Cooperative).map(|w| w.env_value());
+    let wide = ctx.wide_tile().filter(|_| ctx.shape_family() == cospec::gpu::ShapeFamily::Cooperative).map(|w| w.env_value());
     let weights = format!("{:?}", ctx.weight_store()).to_lowercase();
     if json {
         println!(

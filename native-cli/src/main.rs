@@ -193,7 +193,7 @@ fn main() {
         std::env::set_var("XDG_RUNTIME_DIR", "/tmp");
     }
     let cli = Cli::parse();
-    let matmul = match cli.matmul.as_deref().map(cospec::gpu::MatmulVariant::from_name).transpose() {
+    let matmul = match cli.matmul.as_deref().map(cospec::gpu::ShapeFamily::from_name).transpose() {
         Ok(m) => m,
         Err(e) => {
             eprintln!("error: {e}");

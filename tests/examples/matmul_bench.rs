@@ -12,14 +12,14 @@ use cospec::gpu::dispatch::submit;
 use cospec::ops::matmul::{self, Input, MatmulArgs, Tokens};
 use cospec::gpu::{GpuBuffer, GpuContext, Step};
 use cospec_tests::blocks::{random_f32, random_tensor, rng};
-use cospec::gpu::MatmulVariant;
+use cospec::gpu::ShapeFamily;
 use cospec_tests::{gpu, gpu_with};
 use std::time::Instant;
 
 fn main() {
     let all: Vec<String> = std::env::args().skip(1).collect();
     // `--matmul=rows|rows-subgroup|cooperative` forces a product shape (default: the adapter's).
-    let shape = all.iter().find_map(|a| a.strip_prefix("--matmul=")).map(|n| MatmulVariant::from_name(n).expect("a product shape"));
+    let shape = all.iter().find_map(|a| a.strip_prefix("--matmul=")).map(|n| ShapeFamily::from_name(n).expect("a product shape"));
     let args: Vec<String> = all.iter().filter(|a| !a.starts_with("--")).cloned().collect();
     let blocks: Vec<usize> = match all.iter().find_map(|a| a.strip_prefix("--blocks=")) {
         Some(list) => list.split(',').map(|b| b.parse().expect("--blocks=N,N,...")).collect(),
@@ -36,7 +36,7 @@ fn main() {
         Some(v) => gpu_with(v),
         None => gpu(),
     };
-    println!("adapter: {} ({:?} shape); {rows} x {cols}", ctx.adapter.name, ctx.matmul_variant());
+    println!("adapter: {} ({:?} shape); {rows} x {cols}", ctx.adapter.name, ctx.shape_family());
     if wides.is_empty() {
         measure(&ctx, rows, cols, &types, &blocks);
     }

@@ -4,7 +4,7 @@
 //! costs the same as real rows, so long caches are cheap to measure:
 //!   cargo run --release -p cospec-tests --example pass_profile -- MODEL.gguf BLOCK AT...
 //! MATMUL=rows|rows-subgroup|cooperative forces a shape, COSPEC_WEIGHTS=buffer|texture a store.
-use cospec::gpu::{GpuContext, GpuOptions, MatmulVariant};
+use cospec::gpu::{GpuContext, GpuOptions, ShapeFamily};
 use cospec::model::{LoadOptions, Model};
 
 fn main() {
@@ -18,12 +18,12 @@ fn main() {
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
         std::env::set_var("XDG_RUNTIME_DIR", "/tmp");
     }
-    let matmul = std::env::var("MATMUL").ok().map(|n| MatmulVariant::from_name(&n).expect("MATMUL"));
+    let matmul = std::env::var("MATMUL").ok().map(|n| ShapeFamily::from_name(&n).expect("MATMUL"));
     let ctx = pollster::block_on(GpuContext::new(&GpuOptions { matmul, ..cospec_tests::options_from_env() })).expect("an adapter");
     let file = cospec::platform::open_model(std::path::Path::new(path)).expect("a model file");
     let opts = LoadOptions { ctx_len: ats.iter().max().copied().unwrap_or(0) + block, max_block: block, ..Default::default() };
     let mut model = Model::load(ctx.clone(), &file, &opts, &mut |_, _| {}).expect("the model loads");
-    println!("{} ({:?}, weights in {:?})", ctx.adapter, ctx.matmul_variant(), ctx.weight_store());
+    println!("{} ({:?}, weights in {:?})", ctx.adapter, ctx.shape_family(), ctx.weight_store());
     for at in ats {
         let prof = pollster::block_on(model.profile(block, at, 3)).expect("profile");
         let parts: Vec<String> = prof.iter().map(|(l, t)| format!("{l} {:.1}", t * 1e3)).collect();

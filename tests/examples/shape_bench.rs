@@ -51,7 +51,7 @@ fn main() {
         ..target.clone()
     };
     let ctx = cospec_tests::gpu();
-    println!("adapter: {} (matmul shape {:?})", ctx.adapter, ctx.matmul_variant());
+    println!("adapter: {} (matmul shape {:?})", ctx.adapter, ctx.shape_family());
     let t = Instant::now();
     let tf = tiny_model_file(&target);
     let df = tiny_model_file(&draft);

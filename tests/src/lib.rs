@@ -12,7 +12,7 @@ pub mod tiny;
 use cospec::decode::arbiter::Mlp;
 use cospec::ops::spec::FEATURES;
 use cospec::gpu::weight::WeightStore;
-use cospec::gpu::{GpuContext, GpuOptions, MatmulVariant};
+use cospec::gpu::{GpuContext, GpuOptions, ShapeFamily};
 use rand::Rng;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -21,16 +21,16 @@ use std::sync::{Arc, Mutex, OnceLock};
 /// A device per matmul shape, shared by the tests of one binary, with the weight store that
 /// shape gets on the hardware it is for: storage buffers for the cooperative (GPU) shape,
 /// textures for the row (CPU) shapes.
-pub fn gpu_with(variant: MatmulVariant) -> Arc<GpuContext> {
+pub fn gpu_with(variant: ShapeFamily) -> Arc<GpuContext> {
     let store = match variant {
-        MatmulVariant::Cooperative => WeightStore::Buffer,
+        ShapeFamily::Cooperative => WeightStore::Buffer,
         _ => WeightStore::Texture,
     };
     gpu_with_store(variant, store)
 }
 
 /// A device per matmul shape and weight store, shared by the tests of one binary.
-pub fn gpu_with_store(variant: MatmulVariant, store: WeightStore) -> Arc<GpuContext> {
+pub fn gpu_with_store(variant: ShapeFamily, store: WeightStore) -> Arc<GpuContext> {
     gpu_for(ProductPath { variant, store, staged: true })
 }
 
@@ -40,7 +40,7 @@ pub fn gpu_with_store(variant: MatmulVariant, store: WeightStore) -> Arc<GpuCont
 /// would exceed the device's limit).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProductPath {
-    pub variant: MatmulVariant,
+    pub variant: ShapeFamily,
     pub store: WeightStore,
     pub staged: bool,
 }
@@ -52,7 +52,7 @@ pub fn gpu_for(path: ProductPath) -> Arc<GpuContext> {
     map.entry(path)
         .or_insert_with(|| {
             let ctx = open_device();
-            ctx.set_matmul_variant(path.variant);
+            ctx.set_shape_family(path.variant);
             ctx.set_weight_store(path.store);
             ctx.set_stage_activations(path.staged);
             ctx
@@ -64,10 +64,10 @@ pub fn gpu_for(path: ProductPath) -> Arc<GpuContext> {
 /// each store with a shape it is not the default for, and the row shape over textures with
 /// its input unstaged.
 pub fn product_paths() -> Vec<ProductPath> {
-    let mut v: Vec<ProductPath> = matmul_variants().into_iter().map(|m| ProductPath { variant: m, store: gpu_with(m).weight_store(), staged: true }).collect();
-    v.push(ProductPath { variant: MatmulVariant::Cooperative, store: WeightStore::Texture, staged: true });
-    v.push(ProductPath { variant: MatmulVariant::RowPerInvocation, store: WeightStore::Buffer, staged: true });
-    v.push(ProductPath { variant: *matmul_variants().last().expect("a shape"), store: WeightStore::Texture, staged: false });
+    let mut v: Vec<ProductPath> = shape_families().into_iter().map(|m| ProductPath { variant: m, store: gpu_with(m).weight_store(), staged: true }).collect();
+    v.push(ProductPath { variant: ShapeFamily::Cooperative, store: WeightStore::Texture, staged: true });
+    v.push(ProductPath { variant: ShapeFamily::RowPerInvocation, store: WeightStore::Buffer, staged: true });
+    v.push(ProductPath { variant: *shape_families().last().expect("a shape"), store: WeightStore::Texture, staged: false });
     v
 }
 
@@ -109,10 +109,10 @@ pub fn options_from_env() -> GpuOptions {
 }
 
 /// Every matmul shape this device can run (the subgroup shape needs fixed subgroups of 8+).
-pub fn matmul_variants() -> Vec<MatmulVariant> {
-    let mut v = vec![MatmulVariant::Cooperative, MatmulVariant::RowPerInvocation];
+pub fn shape_families() -> Vec<ShapeFamily> {
+    let mut v = vec![ShapeFamily::Cooperative, ShapeFamily::RowPerInvocation];
     if gpu().subgroup_size.is_some() {
-        v.push(MatmulVariant::RowPerInvocationSubgroup);
+        v.push(ShapeFamily::RowPerInvocationSubgroup);
     } else {
         eprintln!("note: no fixed subgroups of 8+ on this adapter; the subgroup matmul shape is not tested");
     }

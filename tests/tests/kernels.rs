@@ -8,10 +8,10 @@ use cospec::ops::rope_store::{rotation_table, RopeArgs, RopeMode};
 use cospec::ops::{add, argmax, attention, embedding, gated_act, matmul, rmsnorm, rope_store};
 use cospec::gpu::kv_cache::{texel_rects, CacheStore, KvType, TexelRect};
 use cospec::gpu::weight::WeightStore;
-use cospec::gpu::{GpuBuffer, GpuContext, GpuOptions, GpuWeight, MatmulVariant, Step};
+use cospec::gpu::{GpuBuffer, GpuContext, GpuOptions, GpuWeight, ShapeFamily, Step};
 use cospec_tests::blocks::{random_f32, random_tensor, rng};
 use cospec_tests::failures::Failures;
-use cospec_tests::{gpu, gpu_with, gpu_for, gpu_with_store, rel_err, matmul_variants, product_paths, POISON};
+use cospec_tests::{gpu, gpu_with, gpu_for, gpu_with_store, rel_err, shape_families, product_paths, POISON};
 use rand::Rng;
 
 fn step(ctx: &GpuContext, m: usize, pos0: usize, m_logits: usize) -> GpuBuffer {
@@ -30,7 +30,7 @@ fn read(ctx: &GpuContext, b: &GpuBuffer) -> Vec<f32> {
 /// A device per kernel family: GPU shapes (workgroup reductions), CPU shapes (serial) and CPU
 /// shapes with subgroups where the adapter has them.
 fn shapes() -> Vec<std::sync::Arc<GpuContext>> {
-    matmul_variants().into_iter().map(gpu_with).collect()
+    shape_families().into_iter().map(gpu_with).collect()
 }
 
 fn poisoned(ctx: &GpuContext, n: usize) -> GpuBuffer {
@@ -107,7 +107,7 @@ fn check_matmul(f: &mut Failures, ctx: &GpuContext, dt: DType, rows: usize, cols
             .collect();
         let g = &got[t * y_stride + 2..t * y_stride + 2 + rows];
         let e = rel_err(g, &want);
-        let case = || format!("{:?}/{:?} staged={} {dt:?} {rows}x{cols} m={m} acc={accumulate}: token {t}", ctx.matmul_variant(), ctx.weight_store(), ctx.stages_activations());
+        let case = || format!("{:?}/{:?} staged={} {dt:?} {rows}x{cols} m={m} acc={accumulate}: token {t}", ctx.shape_family(), ctx.weight_store(), ctx.stages_activations());
         f.check(e < 1e-4, || format!("{}: rel err {e}", case()));
         // Columns past the rows stay untouched.
         let outside = (0..2).chain(rows + 2..y_stride).filter(|&c| got[t * y_stride + c].is_nan() != y0[t * y_stride + c].is_nan()).count();
@@ -154,7 +154,7 @@ fn matmul_block_rows_equal_single_token_rows_bitwise() {
     for path in product_paths() {
         let (ctx, variant) = (gpu_for(path), path.variant);
         // Row shapes fuse input stages, each with per-token state in a tile.
-        let stages = if variant == MatmulVariant::Cooperative { vec!["plain"] } else { vec!["plain", "rmsnorm", "silu"] };
+        let stages = if variant == ShapeFamily::Cooperative { vec!["plain"] } else { vec!["plain", "rmsnorm", "silu"] };
         // Every type: each has its own `qdot`, which row shapes run one token or four at a time.
         for dt in DType::ALL {
             for &stage in &stages {
@@ -205,7 +205,7 @@ fn matmul_block_rows_equal_single_token_rows_bitwise() {
 fn cooperative_wide_tile_matches_cpu_and_single_tokens_bitwise() {
     // The wide tile runs long launches (lock step's blocks) with more tokens per register
     // tile: a token's bits must not change with it, and the values must still be right.
-    let opts = GpuOptions { matmul: Some(MatmulVariant::Cooperative), ..Default::default() };
+    let opts = GpuOptions { matmul: Some(ShapeFamily::Cooperative), ..Default::default() };
     let _ = gpu(); // sets XDG_RUNTIME_DIR where it is missing
     let ctx = pollster::block_on(GpuContext::new(&opts)).expect("a wgpu adapter");
     let mut f = Failures::new();
@@ -284,7 +284,7 @@ fn gpu_dequantization_matches_cpu_for_every_type() {
     let mut f = Failures::new();
     for (ctx, (i, dt)) in [WeightStore::Buffer, WeightStore::Texture]
         .into_iter()
-        .flat_map(|store| DType::ALL.into_iter().enumerate().map(move |d| (gpu_with_store(MatmulVariant::Cooperative, store), d)))
+        .flat_map(|store| DType::ALL.into_iter().enumerate().map(move |d| (gpu_with_store(ShapeFamily::Cooperative, store), d)))
     {
         f.case(format!("{dt:?} {:?}", ctx.weight_store()), |f| {
         let cols = cols_for(dt)[0];
@@ -317,7 +317,7 @@ fn gpu_dequantization_matches_cpu_for_every_type() {
 fn rmsnorm_matches_cpu_in_every_shape() {
     let mut f = Failures::new();
     for (ctx, (n, m)) in shapes().into_iter().flat_map(|c| [(13usize, 1usize), (576, 3), (1000, 2)].map(|s| (c.clone(), s))) {
-        f.case(format!("{:?} n={n} m={m}", ctx.matmul_variant()), |f| {
+        f.case(format!("{:?} n={n} m={m}", ctx.shape_family()), |f| {
         let mut r = rng(n as u64);
         let x = random_f32(n * m, &mut r);
         let g = random_f32(n, &mut r);
@@ -338,10 +338,10 @@ fn rmsnorm_matches_cpu_in_every_shape() {
             let inv = 1.0 / (row.iter().map(|v| v * v).sum::<f32>() / n as f32 + 1e-5).sqrt();
             let want: Vec<f32> = row.iter().zip(&g).map(|(v, g)| v * inv * g).collect();
             let e = rel_err(&got[t * n..(t + 1) * n], &want);
-            f.check(e < 1e-5, || format!("{:?} n={n} token {t}: rel err {e}", ctx.matmul_variant()));
+            f.check(e < 1e-5, || format!("{:?} n={n} token {t}: rel err {e}", ctx.shape_family()));
             let want_added: Vec<f32> = want.iter().zip(&resid[t * n..(t + 1) * n]).map(|(a, b)| a + b).collect();
             let e = rel_err(&added[t * n..(t + 1) * n], &want_added);
-            f.check(e < 1e-5, || format!("{:?} n={n} token {t}: added onto the residual, rel err {e}", ctx.matmul_variant()));
+            f.check(e < 1e-5, || format!("{:?} n={n} token {t}: added onto the residual, rel err {e}", ctx.shape_family()));
         }
         });
     }
@@ -502,7 +502,7 @@ fn attention_matches_cpu_for_decode_causal_and_slotted_blocks_in_every_shape() {
     let runs = shapes().into_iter().flat_map(|c| cases.clone().map(|s| (c.clone(), s)));
     let mut f = Failures::new();
     for ((ctx, (nh, nkv, hd, slots, slotted, window)), (texture, kv_type)) in runs.flat_map(|r| cache_stores(&r.0).into_iter().map(move |t| (r.clone(), t))) {
-        f.case(format!("{:?} nh={nh} nkv={nkv} hd={hd} slots={slots:?} window {window} texture {texture} kv {kv_type:?}", ctx.matmul_variant()), |f| {
+        f.case(format!("{:?} nh={nh} nkv={nkv} hd={hd} slots={slots:?} window {window} texture {texture} kv {kv_type:?}", ctx.shape_family()), |f| {
         let ctx_len = slots.iter().map(|s| s.0 + s.1 + 1).max().unwrap().max(96);
         let m = slots.len();
         let mut r = rng((nh * 100 + slots[0].1 + m) as u64);
@@ -540,7 +540,7 @@ fn attention_matches_cpu_for_decode_causal_and_slotted_blocks_in_every_shape() {
                 let want: Vec<f32> = (0..hd).map(|d| (first..=pos).map(|j| e[j - first] * vc[row(j) + d]).sum::<f32>() / sum).collect();
                 let g = &got[(t * nh + h) * hd..(t * nh + h + 1) * hd];
                 let e = rel_err(g, &want);
-                f.check(e < 1e-5, || format!("{:?} nh={nh} hd={hd} slots={slots:?} window {window} t={t} h={h} texture {texture} kv {kv_type:?}: rel err {e} first bad {:?}", ctx.matmul_variant(), g.iter().zip(&want).position(|(a, b)| !((a - b).abs() < 1e-4)).map(|i| (i, g[i], want[i]))));
+                f.check(e < 1e-5, || format!("{:?} nh={nh} hd={hd} slots={slots:?} window {window} t={t} h={h} texture {texture} kv {kv_type:?}: rel err {e} first bad {:?}", ctx.shape_family(), g.iter().zip(&want).position(|(a, b)| !((a - b).abs() < 1e-4)).map(|i| (i, g[i], want[i]))));
             }
         }
         });
@@ -556,7 +556,7 @@ fn wide_block_attention_does_not_depend_on_the_chunking() {
     let (nh, nkv, hd, ctx_len) = (6, 2, 12, 64);
     let mut f = Failures::new();
     for (ctx, (texture, kv_type)) in shapes().into_iter().flat_map(|c| cache_stores(&c).into_iter().map(move |t| (c.clone(), t))) {
-        f.case(format!("{:?} texture {texture} kv {kv_type:?}", ctx.matmul_variant()), |f| {
+        f.case(format!("{:?} texture {texture} kv {kv_type:?}", ctx.shape_family()), |f| {
             let mut r = rng(77);
             let positions: Vec<usize> = (23..44).collect();
             let q = random_f32(positions.len() * nh * hd, &mut r);
@@ -585,7 +585,7 @@ fn wide_block_attention_does_not_depend_on_the_chunking() {
             for (name, parts) in [("blocks of 12 and 9", vec![0..12, 12..21]), ("one token at a time", singles), ("blocks of 5, 8 and 8", vec![0..5, 5..13, 13..21])] {
                 let other = outputs(&parts);
                 let differ = whole.iter().zip(&other).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
-                f.check(differ == 0, || format!("{:?} texture {texture} kv {kv_type:?}: {differ} of {} values differ between one block of 21 and {name}", ctx.matmul_variant(), whole.len()));
+                f.check(differ == 0, || format!("{:?} texture {texture} kv {kv_type:?}: {differ} of {} values differ between one block of 21 and {name}", ctx.shape_family(), whole.len()));
             }
         });
     }
@@ -730,7 +730,7 @@ fn fused_rmsnorm_and_silu_inputs_match_cpu_in_row_shapes() {
                 let yb = poisoned(&ctx, m * rows);
                 let a = MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::All, max_tokens: m, input };
                 let prepared = matmul::prepare(&ctx, a, &st);
-                if variant == MatmulVariant::Cooperative {
+                if variant == ShapeFamily::Cooperative {
                     f.check(prepared.is_err(), || format!("{path:?}: the workgroup shape must refuse fused inputs"));
                     continue;
                 }

@@ -5,7 +5,7 @@
 use cospec::model::{KvType, LoadOptions, LogitsRows, Model};
 use cospec_tests::reference::{Arith, RefModel};
 use cospec_tests::tiny::{tiny_gemma3, tiny_llama, tiny_model_file, tiny_qwen2, tiny_qwen3, with_f32_weights, TinySpec};
-use cospec_tests::{gpu, gpu_with, rel_err, matmul_variants};
+use cospec_tests::{gpu, gpu_with, rel_err, shape_families};
 
 fn load(spec: &TinySpec, ctx: std::sync::Arc<cospec::gpu::GpuContext>, max_block: usize) -> (Model, RefModel) {
     load_kv(spec, ctx, max_block, None)
@@ -27,7 +27,7 @@ fn prompt(n: usize, vocab: usize, seed: usize) -> Vec<u32> {
 /// 5e-3 and take the spec's shapes with F32 weights: the random K-quant blocks (qwen2's)
 /// amplify any such difference a hundredfold (llamacpp_tiny.rs).
 fn check_against_reference(spec: TinySpec) {
-    let runs = matmul_variants().into_iter().flat_map(|v| [(v, KvType::F32, spec.clone()), (v, KvType::F16, with_f32_weights(spec.clone()))]);
+    let runs = shape_families().into_iter().flat_map(|v| [(v, KvType::F32, spec.clone()), (v, KvType::F16, with_f32_weights(spec.clone()))]);
     for (variant, kv_type, spec) in runs {
         let (mut model, reference) = load_kv(&spec, gpu_with(variant), 16, Some(kv_type));
         let f16_cache = kv_type == KvType::F16;
@@ -80,7 +80,7 @@ fn tiny_gemma3_gpu_logits_match_cpu_reference() {
 #[test]
 fn logits_are_bit_identical_in_single_token_and_block_passes() {
     for spec in [tiny_llama(3), tiny_qwen2(4), tiny_qwen3(7), tiny_gemma3(9)] {
-        for variant in matmul_variants() {
+        for variant in shape_families() {
             let (mut model, _) = load(&spec, gpu_with(variant), 9);
             let toks = prompt(20, spec.vocab, 1);
             pollster::block_on(model.forward(&toks[..11], LogitsRows::Last)).unwrap();

@@ -7,8 +7,8 @@ use cospec::model::llm::SeqTokens;
 use cospec::model::{LoadOptions, LogitsRows, Model, ModelError};
 use cospec_tests::tiny::{tiny_llama, tiny_model_file, tiny_qwen2, TinySpec};
 use cospec::gpu::weight::WeightStore;
-use cospec::gpu::MatmulVariant;
-use cospec_tests::{gpu_with, gpu_with_store, matmul_variants};
+use cospec::gpu::ShapeFamily;
+use cospec_tests::{gpu_with, gpu_with_store, shape_families};
 
 const REGION: usize = 40;
 
@@ -55,7 +55,7 @@ fn batched(model: &mut Model, prompts: &[Vec<u32>], steps: &[usize]) -> Vec<Vec<
 }
 
 fn check(spec: TinySpec) {
-    for variant in matmul_variants() {
+    for variant in shape_families() {
         // Blocks of 4 tokens: the 16 prompt tokens take four blocks, the last tokens two.
         let file = tiny_model_file(&spec);
         let mut model = Model::load(gpu_with(variant), &file, &LoadOptions { ctx_len: 3 * REGION, max_block: 4, ..Default::default() }, &mut |_, _| {}).unwrap();
@@ -92,7 +92,7 @@ fn tiny_qwen2_sequences_in_one_block_decode_as_alone() {
 #[test]
 fn sequences_past_the_cache_or_empty_are_refused() {
     let spec = tiny_llama(45);
-    let mut model = Model::load(gpu_with(matmul_variants()[0]), &tiny_model_file(&spec), &LoadOptions { ctx_len: 64, max_block: 8, ..Default::default() }, &mut |_, _| {}).unwrap();
+    let mut model = Model::load(gpu_with(shape_families()[0]), &tiny_model_file(&spec), &LoadOptions { ctx_len: 64, max_block: 8, ..Default::default() }, &mut |_, _| {}).unwrap();
     let full = pollster::block_on(model.forward_sequences(&[SeqTokens { region: 60, pos: 2, tokens: &[1, 2, 3] }]));
     assert!(matches!(full, Err(ModelError::ContextFull { .. })), "{full:?}");
     let empty = pollster::block_on(model.forward_sequences(&[SeqTokens { region: 0, pos: 0, tokens: &[] }]));
@@ -119,7 +119,7 @@ fn assert_fork_continues(model: &mut Model, len: usize, to: usize, what: &str) {
 fn a_copied_cache_prefix_continues_as_the_original() {
     // A forked sequence (lock step's riders) starts from a copy of another's cache rows.
     let spec = tiny_llama(47);
-    let mut model = Model::load(gpu_with(matmul_variants()[0]), &tiny_model_file(&spec), &LoadOptions { ctx_len: 64, max_block: 8, ..Default::default() }, &mut |_, _| {}).unwrap();
+    let mut model = Model::load(gpu_with(shape_families()[0]), &tiny_model_file(&spec), &LoadOptions { ctx_len: 64, max_block: 8, ..Default::default() }, &mut |_, _| {}).unwrap();
     let prompt = [5u32, 9, 2, 7, 7, 1, 3];
     pollster::block_on(model.forward_sequences(&[SeqTokens { region: 0, pos: 0, tokens: &prompt }])).unwrap();
     // Region 40 holds something else first: the copy must replace it.
@@ -138,7 +138,7 @@ fn a_long_copied_prefix_continues_as_the_original_in_either_cache_store() {
     // here): a partial first row, whole rows and a partial last row on both sides of the copy,
     // the partial ones of widths whose bytes are not multiples of 256.
     let spec = tiny_llama(48);
-    let variant = matmul_variants().into_iter().find(|v| *v != MatmulVariant::Cooperative).expect("a row shape");
+    let variant = shape_families().into_iter().find(|v| *v != ShapeFamily::Cooperative).expect("a row shape");
     for store in [WeightStore::Buffer, WeightStore::Texture] {
         let ctx = gpu_with_store(variant, store);
         let mut model = Model::load(ctx, &tiny_model_file(&spec), &LoadOptions { ctx_len: 2600, max_block: 64, ..Default::default() }, &mut |_, _| {}).unwrap();

@@ -6,11 +6,11 @@
 use cospec::decode::arbiter::Policy;
 use cospec::decode::{Mode, Origin, SamplingParams, SpecOptions, SpecSession};
 use cospec::formats::ModelFile;
-use cospec::gpu::{GpuContext, MatmulVariant};
+use cospec::gpu::{GpuContext, ShapeFamily};
 use cospec::model::{LoadOptions, LogitsRows, Model};
 use cospec::tokenizer::Tokenizer;
 use cospec_tests::tiny::{tiny_llama, tiny_model_file, tiny_qwen2, TinySpec};
-use cospec_tests::{gpu, gpu_with, matmul_variants};
+use cospec_tests::{gpu, gpu_with, shape_families};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -49,9 +49,9 @@ fn opts(mode: Mode, k: usize, max_tokens: usize) -> SpecOptions {
 fn greedy_spd_reproduces_target_only_tokens_at_every_k() {
     // The plain row shape (the browser's) is batch-invariant by the same code as the subgroup
     // one (tests/models.rs checks it bitwise) but takes minutes here on lavapipe: skipped.
-    let variants = matmul_variants();
-    let skip_plain_rows = variants.contains(&MatmulVariant::RowPerInvocationSubgroup);
-    for variant in variants.into_iter().filter(|v| !(skip_plain_rows && *v == MatmulVariant::RowPerInvocation)) {
+    let variants = shape_families();
+    let skip_plain_rows = variants.contains(&ShapeFamily::RowPerInvocationSubgroup);
+    for variant in variants.into_iter().filter(|v| !(skip_plain_rows && *v == ShapeFamily::RowPerInvocation)) {
         let ctx = gpu_with(variant);
         for base in [varied_llama(21, 3), varied_llama(41, 1)] {
             let (t, d) = pair_specs(base, 0.6);

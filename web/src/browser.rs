@@ -6,7 +6,7 @@ use crate::chat_protocol::{context_refusal, parse_settings, prompt_text, StatsVi
 use cospec::decode::speculative::{Origin, SpecSession};
 use cospec::formats::{Blob as WeightBlob, ModelFile};
 use cospec::gpu::weight::WeightStore;
-use cospec::gpu::{GpuContext, GpuOptions, MatmulVariant};
+use cospec::gpu::{GpuContext, GpuOptions, ShapeFamily};
 use cospec::model::{LoadOptions, Model};
 use cospec::tokenizer::Tokenizer;
 use std::sync::Arc;
@@ -54,7 +54,7 @@ impl Engine {
             backend: Some("webgpu".into()),
             adapter_name: None,
             max_binding_bytes: (max_binding_bytes > 0.0).then_some(max_binding_bytes as u64),
-            matmul: if matmul.is_empty() { None } else { Some(MatmulVariant::from_name(matmul).map_err(js_err)?) },
+            matmul: if matmul.is_empty() { None } else { Some(ShapeFamily::from_name(matmul).map_err(js_err)?) },
             weights,
             lose_device_at_read_back: (lose_device_at >= 1.0).then_some(lose_device_at as u64),
             ..Default::default()
@@ -73,7 +73,7 @@ impl Engine {
             "device_type": c.adapter.device_type,
             "max_binding_bytes": c.max_binding_bytes(),
             "max_buffer_bytes": c.limits.max_buffer_size,
-            "matmul": format!("{:?}", c.matmul_variant()),
+            "matmul": format!("{:?}", c.shape_family()),
             "weights": format!("{:?}", c.weight_store()),
         })
         .to_string()

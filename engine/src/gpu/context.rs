@@ -39,8 +39,8 @@ pub struct GpuOptions {
     /// device's own limit): exercises the split path on devices with big bindings.
     pub max_binding_bytes: Option<u64>,
     /// Force a matrix-product shape instead of the one picked from the adapter (for
-    /// measurements): see `MatmulVariant::from_name`.
-    pub matmul: Option<MatmulVariant>,
+    /// measurements): see `ShapeFamily::from_name`.
+    pub matmul: Option<ShapeFamily>,
     /// Force where weights live instead of the adapter's default (for measurements).
     pub weights: Option<WeightStore>,
     /// The cooperative product's (WG, RPW, TM) instead of the default (tuning a new GPU;
@@ -106,7 +106,7 @@ pub struct GpuContext {
     /// Keyed by what the pipeline is made of (its whole source and bindings), so two variants
     /// can never share an entry, whatever their labels say.
     pipelines: Mutex<HashMap<(String, Vec<BindKind>), Arc<wgpu::ComputePipeline>>>,
-    matmul_variant: Mutex<MatmulVariant>,
+    shape_family: Mutex<ShapeFamily>,
     wide_tile: Mutex<Option<WideTile>>,
     cooperative_shape: [(&'static str, u32); 3],
     weight_store: Mutex<WeightStore>,
@@ -163,9 +163,11 @@ impl BindKind {
     }
 }
 
-/// The two shapes of the matrix-product kernel (see shaders/matmul*.wgsl).
+/// Which family of kernel shapes a device runs: GPUs reduce across workgroups, CPU adapters
+/// give each invocation whole rows. Products, attention and RMSNorm all follow it (the tests
+/// force each family); the CLI's `--matmul` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum MatmulVariant {
+pub enum ShapeFamily {
     /// Invocations share a row and reduce through workgroup memory: for GPUs.
     Cooperative,
     /// Each invocation owns whole rows, no barriers: for CPU adapters (lavapipe, SwiftShader).
@@ -175,14 +177,14 @@ pub enum MatmulVariant {
     RowPerInvocationSubgroup,
 }
 
-impl MatmulVariant {
+impl ShapeFamily {
     pub const NAMES: [&'static str; 3] = ["cooperative", "rows", "rows-subgroup"];
 
-    pub fn from_name(name: &str) -> Result<MatmulVariant, GpuError> {
+    pub fn from_name(name: &str) -> Result<ShapeFamily, GpuError> {
         Ok(match name {
-            "cooperative" => MatmulVariant::Cooperative,
-            "rows" => MatmulVariant::RowPerInvocation,
-            "rows-subgroup" => MatmulVariant::RowPerInvocationSubgroup,
+            "cooperative" => ShapeFamily::Cooperative,
+            "rows" => ShapeFamily::RowPerInvocation,
+            "rows-subgroup" => ShapeFamily::RowPerInvocationSubgroup,
             other => return Err(GpuError::Shape(format!("matmul shape '{other}': one of {}", Self::NAMES.join(", ")))),
         })
     }
@@ -200,10 +202,10 @@ impl GpuContext {
         let adapter = pick_adapter(&instance, backends, opts).await?;
         let mut ctx = Self::from_adapter(adapter, instance.wgsl_language_features()).await?;
         if let Some(v) = opts.matmul {
-            if v == MatmulVariant::RowPerInvocationSubgroup && ctx.subgroup_size.is_none() {
+            if v == ShapeFamily::RowPerInvocationSubgroup && ctx.subgroup_size.is_none() {
                 return Err(GpuError::Limit(format!("{} has no fixed subgroups of 8+ for the rows-subgroup shape", ctx.adapter.name)));
             }
-            ctx.set_matmul_variant(v);
+            ctx.set_shape_family(v);
         }
         if let Some(w) = opts.weights {
             if w == WeightStore::Texture && !ctx.texture_weights {
@@ -299,10 +301,10 @@ impl GpuContext {
             limits,
             features,
             pipelines: Mutex::new(HashMap::new()),
-            matmul_variant: Mutex::new(match (info.device_type == wgpu::DeviceType::Cpu, fixed_subgroups) {
-                (true, true) => MatmulVariant::RowPerInvocationSubgroup,
-                (true, false) => MatmulVariant::RowPerInvocation,
-                _ => MatmulVariant::Cooperative,
+            shape_family: Mutex::new(match (info.device_type == wgpu::DeviceType::Cpu, fixed_subgroups) {
+                (true, true) => ShapeFamily::RowPerInvocationSubgroup,
+                (true, false) => ShapeFamily::RowPerInvocation,
+                _ => ShapeFamily::Cooperative,
             }),
             subgroup_size: fixed_subgroups.then_some(info.subgroup_min_size),
             wide_tile: Mutex::new(None),
@@ -322,7 +324,7 @@ impl GpuContext {
     /// Whether kernels take their CPU shapes (no workgroup memory, no barriers): follows the
     /// matmul choice, so tests that force a shape exercise the whole family.
     pub fn cpu_shapes(&self) -> bool {
-        self.matmul_variant() != MatmulVariant::Cooperative
+        self.shape_family() != ShapeFamily::Cooperative
     }
 
     /// The cooperative product's (WG, RPW, TM).
@@ -386,13 +388,13 @@ impl GpuContext {
         view
     }
 
-    pub fn matmul_variant(&self) -> MatmulVariant {
-        *self.matmul_variant.lock().unwrap_or_else(|p| p.into_inner())
+    pub fn shape_family(&self) -> ShapeFamily {
+        *self.shape_family.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Chooses the matrix-product shape for launches prepared from now on (tests use both).
-    pub fn set_matmul_variant(&self, v: MatmulVariant) {
-        *self.matmul_variant.lock().unwrap_or_else(|p| p.into_inner()) = v;
+    pub fn set_shape_family(&self, v: ShapeFamily) {
+        *self.shape_family.lock().unwrap_or_else(|p| p.into_inner()) = v;
     }
 
     /// Largest byte size one storage binding may have on this device.

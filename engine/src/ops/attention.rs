@@ -5,7 +5,7 @@ use crate::gpu::dispatch::{Dispatch, Grid, TileRule};
 use crate::gpu::shaders::{assemble, ATTENTION, ATTENTION_SERIAL, ATTENTION_SUBGROUP, ATTENTION_TILED};
 use crate::gpu::kv_cache::{cache_access, CacheStore};
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
-use crate::gpu::{GpuBuffer, GpuContext, GpuError, MatmulVariant};
+use crate::gpu::{GpuBuffer, GpuContext, GpuError, ShapeFamily};
 
 pub struct AttentionArgs<'a> {
     pub q: &'a wgpu::Buffer,
@@ -80,18 +80,18 @@ pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer, slots: &Gpu
     })?;
     let cache = cache_access("attention", a.k_cache, a.v_cache, a.n_kv * a.ctx_len * a.head_dim, false)?;
     // The CPU shapes hold a query head in registers.
-    check(ctx.matmul_variant() == MatmulVariant::Cooperative || a.head_dim <= MAX_CPU_HEAD_DIM, || {
+    check(ctx.shape_family() == ShapeFamily::Cooperative || a.head_dim <= MAX_CPU_HEAD_DIM, || {
         format!("attention: head_dim {} is over the {MAX_CPU_HEAD_DIM} the CPU-adapter kernels hold in registers", a.head_dim)
     })?;
     // GPUs: a 64-invocation workgroup per (head, token); CPU adapters: one subgroup, or one
     // invocation without subgroups.
-    let (key, source) = match ctx.matmul_variant() {
-        MatmulVariant::Cooperative => ("attention".to_string(), assemble(ATTENTION, None, &[])),
-        MatmulVariant::RowPerInvocation => {
+    let (key, source) = match ctx.shape_family() {
+        ShapeFamily::Cooperative => ("attention".to_string(), assemble(ATTENTION, None, &[])),
+        ShapeFamily::RowPerInvocation => {
             let d4 = (a.head_dim / 4) as u32;
             (format!("attention_serial_d{d4}"), assemble(ATTENTION_SERIAL, None, &[("D4", d4)]))
         }
-        MatmulVariant::RowPerInvocationSubgroup => {
+        ShapeFamily::RowPerInvocationSubgroup => {
             let s = ctx.subgroup_size.unwrap_or(8);
             let d4 = (a.head_dim / 4) as u32;
             (format!("attention_subgroup_{s}_d{d4}"), assemble(ATTENTION_SUBGROUP, None, &[("S", s), ("D4", d4)]))
@@ -118,7 +118,7 @@ pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer, slots: &Gpu
         slots.buffer.as_entire_binding(),
     ];
     let plain = Dispatch::with_resources(ctx, "attention", pipeline, &resources, Some(params), Grid::PerToken(a.n_head as u32));
-    if ctx.matmul_variant() == MatmulVariant::Cooperative || a.head_dim > MAX_TILED_HEAD_DIM {
+    if ctx.shape_family() == ShapeFamily::Cooperative || a.head_dim > MAX_TILED_HEAD_DIM {
         return Ok(plain);
     }
     // Wider blocks on CPU adapters: prompt chunks through attention_tiled.wgsl.

@@ -7,7 +7,7 @@ use crate::gpu::shaders::{assemble, matmul_rows, Activations, InputStage, RowsTi
 use crate::formats::DType;
 use crate::gpu::weight::WeightStore;
 use crate::gpu::BindKind::{FloatTexture, Read, ReadWrite, Texture, Uniform};
-use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight, MatmulVariant};
+use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight, ShapeFamily};
 
 /// Cooperative shape: workgroup size, rows per workgroup, tokens per register tile. Chosen on
 /// an H200 (docs/perf.md): against (64, 4, 8) a 1-token pass of the Qwen 1.5B shape took 14%
@@ -152,10 +152,10 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
     check(elems(a.y) >= (a.max_tokens * a.y_stride) as u64, || {
         format!("matmul: y holds {} floats, {} tokens x {} needed", elems(a.y), a.max_tokens, a.y_stride)
     })?;
-    let variant = ctx.matmul_variant();
+    let variant = ctx.shape_family();
     // Row shapes with weights in textures (CPU adapters) read their input from a texture
     // too, staged once per token with the input stage applied (x_stage.rs).
-    let staged = if variant != MatmulVariant::Cooperative && w.store == WeightStore::Texture {
+    let staged = if variant != ShapeFamily::Cooperative && w.store == WeightStore::Texture {
         x_stage::prepare(ctx, a.x, x_stride, a.input, w.cols, a.max_tokens, a.tokens == Tokens::LogitsRows, step)?
     } else {
         None
@@ -169,7 +169,7 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
     let key = format!("matmul_{variant:?}_{}_{:?}_{activations:?}_{rows_wg}_{stage:?}", w.dtype.name(), w.store);
     let mut wide = None;
     let (pipeline, tiled_pipeline, rows_per_group) = match variant {
-        MatmulVariant::Cooperative => {
+        ShapeFamily::Cooperative => {
             let shape = ctx.cooperative_shape();
             if let Some(t) = ctx.wide_tile().filter(|t| wide_fits(ctx, shape, t)) {
                 let source = cooperative_source(w.dtype, w.store, shape, Some(t));
@@ -177,8 +177,8 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
             }
             (ctx.pipeline(&key, &cooperative_source(w.dtype, w.store, shape, None), &kinds)?, None, shape[1].1)
         }
-        MatmulVariant::RowPerInvocation | MatmulVariant::RowPerInvocationSubgroup => {
-            let subgroups = variant == MatmulVariant::RowPerInvocationSubgroup;
+        ShapeFamily::RowPerInvocation | ShapeFamily::RowPerInvocationSubgroup => {
+            let subgroups = variant == ShapeFamily::RowPerInvocationSubgroup;
             let one = matmul_rows(w.dtype, w.store, activations, rows_wg, subgroups, stage, RowsTile::One);
             let four = matmul_rows(w.dtype, w.store, activations, rows_wg, subgroups, stage, RowsTile::Four);
             (ctx.pipeline(&key, &one, &kinds)?, Some(ctx.pipeline(&format!("{key}_tile4"), &four, &kinds)?), rows_wg * ROWS_PER_INVOCATION)
