@@ -2,7 +2,7 @@
 
 use super::FormatError;
 
-/// Element types the engine can load. Discriminants are GGUF's `ggml_type` ids.
+/// Element types the engine can load (GGUF ids: `DType::GGML_IDS`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DType {
     F32,
@@ -31,20 +31,26 @@ impl DType {
         DType::Q6K,
     ];
 
+    /// GGUF's `ggml_type` id of each type: the one table both reading and writing use.
+    const GGML_IDS: [(DType, u32); 10] = [
+        (DType::F32, 0),
+        (DType::F16, 1),
+        (DType::Q4_0, 2),
+        (DType::Q4_1, 3),
+        (DType::Q5_0, 6),
+        (DType::Q8_0, 8),
+        (DType::Q4K, 12),
+        (DType::Q5K, 13),
+        (DType::Q6K, 14),
+        (DType::BF16, 30),
+    ];
+
     pub fn from_ggml_id(id: u32) -> Result<DType, FormatError> {
-        Ok(match id {
-            0 => DType::F32,
-            1 => DType::F16,
-            2 => DType::Q4_0,
-            3 => DType::Q4_1,
-            6 => DType::Q5_0,
-            8 => DType::Q8_0,
-            12 => DType::Q4K,
-            13 => DType::Q5K,
-            14 => DType::Q6K,
-            30 => DType::BF16,
-            other => return Err(FormatError::UnsupportedType(ggml_type_name(other))),
-        })
+        Self::GGML_IDS.iter().find(|(_, i)| *i == id).map(|(d, _)| *d).ok_or_else(|| FormatError::UnsupportedType(ggml_type_name(id)))
+    }
+
+    pub fn ggml_id(self) -> u32 {
+        Self::GGML_IDS.iter().find(|(d, _)| *d == self).map(|(_, i)| *i).expect("every DType has a GGML id")
     }
 
     pub fn name(self) -> &'static str {
@@ -166,5 +172,20 @@ fn ggml_type_name(id: u32) -> String {
     match known.iter().find(|(k, _)| *k == id) {
         Some((_, name)) => format!("{name} (ggml type {id})"),
         None => format!("unknown ggml type {id}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DType;
+
+    #[test]
+    fn ggml_ids_round_trip_and_unknown_ones_are_named() {
+        for d in DType::ALL {
+            assert_eq!(DType::from_ggml_id(d.ggml_id()).unwrap(), d);
+        }
+        let ids: std::collections::HashSet<u32> = DType::ALL.iter().map(|d| d.ggml_id()).collect();
+        assert_eq!(ids.len(), DType::ALL.len(), "two types share an id");
+        assert!(DType::from_ggml_id(10).unwrap_err().to_string().contains("Q2_K"));
     }
 }

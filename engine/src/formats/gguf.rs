@@ -374,19 +374,7 @@ pub fn write(
         for &d in shape.iter().rev() {
             out.extend_from_slice(&(d as u64).to_le_bytes());
         }
-        let id: u32 = match dtype {
-            DType::F32 => 0,
-            DType::F16 => 1,
-            DType::Q4_0 => 2,
-            DType::Q4_1 => 3,
-            DType::Q5_0 => 6,
-            DType::Q8_0 => 8,
-            DType::Q4K => 12,
-            DType::Q5K => 13,
-            DType::Q6K => 14,
-            DType::BF16 => 30,
-        };
-        out.extend_from_slice(&id.to_le_bytes());
+        out.extend_from_slice(&dtype.ggml_id().to_le_bytes());
         out.extend_from_slice(&offset.to_le_bytes());
         offsets.push(offset);
         offset = (offset + data.len() as u64).div_ceil(DEFAULT_ALIGNMENT) * DEFAULT_ALIGNMENT;
