@@ -10,7 +10,7 @@
 use cospec::formats::DType;
 use cospec::gpu::dispatch::submit;
 use cospec::ops::matmul::{self, Input, MatmulArgs, Tokens};
-use cospec::gpu::{GpuBuffer, GpuContext, Step};
+use cospec::gpu::{GpuBuffer, GpuContext, GpuOptions, Step};
 use cospec_tests::blocks::{random_f32, random_tensor, rng};
 use cospec::gpu::ShapeFamily;
 use cospec_tests::{gpu, gpu_with};
@@ -41,7 +41,9 @@ fn main() {
         measure(&ctx, rows, cols, &types, &blocks);
     }
     for spec in wides {
-        ctx.set_wide_tile(matmul::parse_wide_tile(spec).expect("--wide=off or TM,MIN,RPI"));
+        // A device's wide tile is fixed when it opens: one device per form.
+        let wide_tile = matmul::parse_wide_tile(spec).expect("--wide=off or TM,MIN,RPI");
+        let ctx = cospec_tests::open_device_with(GpuOptions { matmul: Some(ctx.shape_family()), wide_tile, ..cospec_tests::options_from_env() });
         println!("wide tile {spec}");
         let ms = measure(&ctx, rows, cols, &types, &blocks);
         println!("wide {spec}: {ms:.4} ms");

@@ -51,11 +51,7 @@ pub fn gpu_for(path: ProductPath) -> Arc<GpuContext> {
     let mut map = CONTEXTS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
     map.entry(path)
         .or_insert_with(|| {
-            let ctx = open_device();
-            ctx.set_shape_family(path.variant);
-            ctx.set_weight_store(path.store);
-            ctx.set_stage_activations(path.staged);
-            ctx
+            open_device_with(GpuOptions { matmul: Some(path.variant), weights: Some(path.store), stage_activations: Some(path.staged), ..options_from_env() })
         })
         .clone()
 }
@@ -83,10 +79,16 @@ pub fn gpu() -> Arc<GpuContext> {
 /// run), the adapter's name must contain it: a run meant for one driver never passes
 /// silently on another.
 pub fn open_device() -> Arc<GpuContext> {
+    open_device_with(options_from_env())
+}
+
+/// A new device with these choices (the kernel shapes, where weights live, ...), on the
+/// adapter wgpu picks; checked against COSPEC_EXPECT_ADAPTER as `open_device` is.
+pub fn open_device_with(opts: GpuOptions) -> Arc<GpuContext> {
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
         std::env::set_var("XDG_RUNTIME_DIR", "/tmp");
     }
-    let ctx = pollster::block_on(GpuContext::new(&options_from_env())).expect("a wgpu adapter (lavapipe in CI)");
+    let ctx = pollster::block_on(GpuContext::new(&opts)).expect("a wgpu adapter (lavapipe in CI)");
     if let Ok(want) = std::env::var("COSPEC_EXPECT_ADAPTER") {
         let name = ctx.adapter.to_string();
         assert!(name.to_lowercase().contains(&want.to_lowercase()), "COSPEC_EXPECT_ADAPTER={want:?}, but the adapter is {name}");

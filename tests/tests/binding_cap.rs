@@ -10,9 +10,8 @@ use cospec_tests::tiny::{tiny_llama, tiny_model_file};
 fn a_binding_cap_splits_weights_and_keeps_the_logits() {
     let file = tiny_model_file(&tiny_llama(11));
     let _ = gpu(); // sets XDG_RUNTIME_DIR before a second context opens
-    let capped = pollster::block_on(GpuContext::new(&GpuOptions { max_binding_bytes: Some(8192), ..Default::default() })).unwrap();
+    let capped = pollster::block_on(GpuContext::new(&GpuOptions { max_binding_bytes: Some(8192), matmul: Some(gpu().shape_family()), ..Default::default() })).unwrap();
     assert_eq!(capped.max_binding_bytes(), 8192);
-    capped.set_shape_family(gpu().shape_family());
     // The 300 x 64 Q8_0 embedding (about 20 KB) takes several parts under the cap.
     let embd = file.require("token_embd.weight").unwrap();
     let w = GpuWeight::upload(&capped, "embd", embd.dtype, 300, 64, &file.tensor_bytes("token_embd.weight").unwrap()).unwrap();

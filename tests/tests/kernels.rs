@@ -9,6 +9,7 @@ use cospec::ops::{add, argmax, attention, embedding, gated_act, matmul, rmsnorm,
 use cospec::gpu::kv_cache::{texel_rects, CacheStore, KvType, TexelRect};
 use cospec::gpu::weight::WeightStore;
 use cospec::gpu::{GpuBuffer, GpuContext, GpuOptions, GpuWeight, ShapeFamily, Step};
+use std::sync::Arc;
 use cospec_tests::blocks::{random_f32, random_tensor, rng};
 use cospec_tests::failures::Failures;
 use cospec_tests::{gpu, gpu_with, gpu_for, gpu_with_store, rel_err, shape_families, product_paths, POISON};
@@ -204,10 +205,23 @@ fn matmul_block_rows_equal_single_token_rows_bitwise() {
 #[test]
 fn cooperative_wide_tile_matches_cpu_and_single_tokens_bitwise() {
     // The wide tile runs long launches (lock step's blocks) with more tokens per register
-    // tile: a token's bits must not change with it, and the values must still be right.
-    let opts = GpuOptions { matmul: Some(ShapeFamily::Cooperative), ..Default::default() };
+    // tile: a token's bits must not change with it, and the values must still be right. A
+    // device's tile is fixed when it opens, so each tile has its own device.
     let _ = gpu(); // sets XDG_RUNTIME_DIR where it is missing
-    let ctx = pollster::block_on(GpuContext::new(&opts)).expect("a wgpu adapter");
+    let open = |wide_tile| {
+        let opts = GpuOptions { matmul: Some(ShapeFamily::Cooperative), wide_tile, ..Default::default() };
+        pollster::block_on(GpuContext::new(&opts)).expect("a wgpu adapter")
+    };
+    let narrow = open(None);
+    // TM 8 and 16; 2 rows an invocation (45 rows: the last invocation's second row is past
+    // the end).
+    let wide: Vec<(WideTile, Arc<GpuContext>)> = [(8, 1), (16, 1), (8, 2)]
+        .into_iter()
+        .map(|(tm, rows_per_invocation)| {
+            let t = WideTile { tm, min_tokens: 6, rows_per_invocation };
+            (t, open(Some(t)))
+        })
+        .collect();
     let mut f = Failures::new();
     for (i, dt) in DType::ALL.into_iter().enumerate() {
         f.case(format!("{dt:?}"), |f| {
@@ -215,26 +229,24 @@ fn cooperative_wide_tile_matches_cpu_and_single_tokens_bitwise() {
         let mut r = rng(4200 + i as u64);
         let wb = random_tensor(dt, rows * cols, 1.0, &mut r);
         let wf = dequantize(dt, &wb, rows * cols).unwrap();
-        let w = GpuWeight::upload(&ctx, "w", dt, rows, cols, &wb).unwrap();
         let max_m = 37;
         let x = random_f32(max_m * cols, &mut r);
-        let xb = GpuBuffer::from_f32(&ctx, "x", &x);
-        let product = |m: usize, x: &GpuBuffer| {
-            let yb = poisoned(&ctx, m * rows);
-            let st = step(&ctx, m, 0, m);
-            let a = MatmulArgs { weight: &w, x: &x.buffer, y: &yb.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::All, max_tokens: m, input: Input::Plain };
-            run(&ctx, &matmul::prepare(&ctx, a, &st).unwrap(), m, m);
-            read(&ctx, &yb)
+        // The product of the block x[..m] on `ctx`.
+        let product = |ctx: &Arc<GpuContext>, m: usize, x: &[f32]| {
+            let w = GpuWeight::upload(ctx, "w", dt, rows, cols, &wb).unwrap();
+            let xb = GpuBuffer::from_f32(ctx, "x", &x[..m * cols]);
+            let yb = poisoned(ctx, m * rows);
+            let st = step(ctx, m, 0, m);
+            let a = MatmulArgs { weight: &w, x: &xb.buffer, y: &yb.buffer, y_stride: rows, y_col: 0, accumulate: false, tokens: Tokens::All, max_tokens: m, input: Input::Plain };
+            run(ctx, &matmul::prepare(ctx, a, &st).unwrap(), m, m);
+            read(ctx, &yb)
         };
-        ctx.set_wide_tile(None);
-        let singles: Vec<Vec<f32>> = (0..max_m).map(|t| product(1, &GpuBuffer::from_f32(&ctx, "x1", &x[t * cols..(t + 1) * cols]))).collect();
-        // TM 8 and 16; 2 rows an invocation (45 rows: the last invocation's second row is past
-        // the end).
-        for (tm, rows_per_invocation) in [(8, 1), (16, 1), (8, 2)] {
-            ctx.set_wide_tile(Some(WideTile { tm, min_tokens: 6, rows_per_invocation }));
+        let singles: Vec<Vec<f32>> = (0..max_m).map(|t| product(&narrow, 1, &x[t * cols..(t + 1) * cols])).collect();
+        for (tile, ctx) in &wide {
+            let (tm, rows_per_invocation) = (tile.tm, tile.rows_per_invocation);
             // 5: under the threshold; 6: one partial wide tile; 37: full tiles and a remainder.
             for m in [5, 6, 37] {
-                let block = product(m, &xb);
+                let block = product(ctx, m, &x);
                 for t in 0..m {
                     let got = &block[t * rows..(t + 1) * rows];
                     let case = || format!("{dt:?} TM {tm} x {rows_per_invocation} rows, block of {m}: token {t}");
@@ -248,7 +260,6 @@ fn cooperative_wide_tile_matches_cpu_and_single_tokens_bitwise() {
         }
         });
     }
-    ctx.set_wide_tile(None);
     f.finish();
 }
 

@@ -1,7 +1,7 @@
 //! Device, queue, limits and the pipeline cache.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use crate::ops::matmul::{WideTile, COOPERATIVE_CONSTANTS};
 use crate::gpu::weight::WeightStore;
@@ -43,6 +43,9 @@ pub struct GpuOptions {
     pub matmul: Option<ShapeFamily>,
     /// Force where weights live instead of the adapter's default (for measurements).
     pub weights: Option<WeightStore>,
+    /// Whether row-shaped products over texture weights stage their input into a texture
+    /// (default yes; no takes the fused path kept for textures too tall for the device).
+    pub stage_activations: Option<bool>,
     /// The cooperative product's (WG, RPW, TM) instead of the default (tuning a new GPU;
     /// `kernels::matmul::parse_cooperative_shape`).
     pub cooperative_shape: Option<[(&'static str, u32); 3]>,
@@ -106,10 +109,12 @@ pub struct GpuContext {
     /// Keyed by what the pipeline is made of (its whole source and bindings), so two variants
     /// can never share an entry, whatever their labels say.
     pipelines: Mutex<HashMap<(String, Vec<BindKind>), Arc<wgpu::ComputePipeline>>>,
-    shape_family: Mutex<ShapeFamily>,
-    wide_tile: Mutex<Option<WideTile>>,
+    // The device's choices (kernel shapes, where weights live, staging, tiles): made once, from
+    // the adapter and the caller's options, when the context is created; fixed after.
+    shape_family: ShapeFamily,
+    wide_tile: Option<WideTile>,
     cooperative_shape: [(&'static str, u32); 3],
-    weight_store: Mutex<WeightStore>,
+    weight_store: WeightStore,
     /// Whether weights can live in textures here (read-only rgba32 storage textures).
     pub texture_weights: bool,
     /// Whether an f16 KV cache can live in textures here (rg32uint storage textures, read and
@@ -117,7 +122,7 @@ pub struct GpuContext {
     pub texture_f16_kv: bool,
     /// The device's loss, or its first error outside an error scope.
     fault: Arc<Mutex<Option<String>>>,
-    stage_activations: AtomicBool,
+    stage_activations: bool,
     /// The texture staged activations pass through (ops/x_stage.rs) and its height.
     staging: Mutex<Option<(u32, wgpu::TextureView)>>,
     /// The subgroup size when subgroups are enabled and fixed.
@@ -201,20 +206,21 @@ impl GpuContext {
         });
         let adapter = pick_adapter(&instance, backends, opts).await?;
         let mut ctx = Self::from_adapter(adapter, instance.wgsl_language_features()).await?;
+        let only = Arc::get_mut(&mut ctx).expect("a context nobody else holds yet");
         if let Some(v) = opts.matmul {
-            if v == ShapeFamily::RowPerInvocationSubgroup && ctx.subgroup_size.is_none() {
-                return Err(GpuError::Limit(format!("{} has no fixed subgroups of 8+ for the rows-subgroup shape", ctx.adapter.name)));
+            if v == ShapeFamily::RowPerInvocationSubgroup && only.subgroup_size.is_none() {
+                return Err(GpuError::Limit(format!("{} has no fixed subgroups of 8+ for the rows-subgroup shape", only.adapter.name)));
             }
-            ctx.set_shape_family(v);
+            only.shape_family = v;
         }
         if let Some(w) = opts.weights {
-            if w == WeightStore::Texture && !ctx.texture_weights {
-                return Err(GpuError::Limit(format!("{} cannot read rgba32 storage textures, which weights in textures need", ctx.adapter.name)));
+            if w == WeightStore::Texture && !only.texture_weights {
+                return Err(GpuError::Limit(format!("{} cannot read rgba32 storage textures, which weights in textures need", only.adapter.name)));
             }
-            ctx.set_weight_store(w);
+            only.weight_store = w;
         }
-        ctx.set_wide_tile(opts.wide_tile);
-        let only = Arc::get_mut(&mut ctx).expect("a context nobody else holds yet");
+        only.wide_tile = opts.wide_tile;
+        only.stage_activations = opts.stage_activations.unwrap_or(true);
         if let Some(cap) = opts.max_binding_bytes {
             only.binding_cap = cap.max(4096);
         }
@@ -301,19 +307,19 @@ impl GpuContext {
             limits,
             features,
             pipelines: Mutex::new(HashMap::new()),
-            shape_family: Mutex::new(match (info.device_type == wgpu::DeviceType::Cpu, fixed_subgroups) {
+            shape_family: match (info.device_type == wgpu::DeviceType::Cpu, fixed_subgroups) {
                 (true, true) => ShapeFamily::RowPerInvocationSubgroup,
                 (true, false) => ShapeFamily::RowPerInvocation,
                 _ => ShapeFamily::Cooperative,
-            }),
+            },
             subgroup_size: fixed_subgroups.then_some(info.subgroup_min_size),
-            wide_tile: Mutex::new(None),
+            wide_tile: None,
             cooperative_shape: COOPERATIVE_CONSTANTS,
-            weight_store: Mutex::new(if info.device_type == wgpu::DeviceType::Cpu && texture_weights { WeightStore::Texture } else { WeightStore::Buffer }),
+            weight_store: if info.device_type == wgpu::DeviceType::Cpu && texture_weights { WeightStore::Texture } else { WeightStore::Buffer },
             texture_weights,
             texture_f16_kv,
             fault,
-            stage_activations: AtomicBool::new(true),
+            stage_activations: true,
             staging: Mutex::new(None),
             binding_cap: u64::MAX,
             lose_device_at: None,
@@ -334,23 +340,12 @@ impl GpuContext {
 
     /// The cooperative products' wide token tile for long launches, if any.
     pub fn wide_tile(&self) -> Option<WideTile> {
-        *self.wide_tile.lock().unwrap_or_else(|p| p.into_inner())
+        self.wide_tile
     }
 
-    /// Sets the wide tile for launches prepared from now on (tests compare with and without).
-    pub fn set_wide_tile(&self, t: Option<WideTile>) {
-        *self.wide_tile.lock().unwrap_or_else(|p| p.into_inner()) = t;
-    }
-
-    /// Where weights uploaded from now on live.
+    /// Where weights live on this device.
     pub fn weight_store(&self) -> WeightStore {
-        *self.weight_store.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Chooses where weights uploaded from now on live (tests and benchmarks use both;
-    /// textures only where `texture_weights`).
-    pub fn set_weight_store(&self, w: WeightStore) {
-        *self.weight_store.lock().unwrap_or_else(|p| p.into_inner()) = w;
+        self.weight_store
     }
 
     /// Whether row-shaped products over texture weights stage their input into a texture
@@ -358,12 +353,7 @@ impl GpuContext {
     /// as they must where the texture would exceed the device's 2D limit: tests cover that
     /// path on small products, measurements compare the two.
     pub fn stages_activations(&self) -> bool {
-        self.stage_activations.load(Ordering::Relaxed)
-    }
-
-    /// Turns staging on or off for products prepared from now on.
-    pub fn set_stage_activations(&self, on: bool) {
-        self.stage_activations.store(on, Ordering::Relaxed);
+        self.stage_activations
     }
 
     /// A staging texture of at least `height` rows, shared by every staged product of this
@@ -389,12 +379,7 @@ impl GpuContext {
     }
 
     pub fn shape_family(&self) -> ShapeFamily {
-        *self.shape_family.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Chooses the matrix-product shape for launches prepared from now on (tests use both).
-    pub fn set_shape_family(&self, v: ShapeFamily) {
-        *self.shape_family.lock().unwrap_or_else(|p| p.into_inner()) = v;
+        self.shape_family
     }
 
     /// Largest byte size one storage binding may have on this device.
