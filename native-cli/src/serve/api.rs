@@ -90,6 +90,9 @@ pub struct Parsed {
 
 /// The most stop strings a request may give (OpenAI allows 4).
 const MAX_STOPS: usize = 16;
+/// The longest stop string, in bytes: streamed text is checked against every prefix of each,
+/// so their length bounds the engine's work per token.
+const MAX_STOP_BYTES: usize = 1024;
 
 fn wrong_type(param: &str, want: &str) -> ApiError {
     ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, param, format!("'{param}' must be {want}"))
@@ -176,6 +179,9 @@ pub fn parse(body: &[u8], chat: bool) -> Result<Parsed, ApiError> {
         }
         Some(_) => return Err(wrong_type("stop", "a string or an array of strings")),
     };
+    if stop.iter().any(|s: &String| s.len() > MAX_STOP_BYTES) {
+        return Err(out_of_range("stop", &format!("strings may be at most {MAX_STOP_BYTES} bytes")));
+    }
     let stream = f.bool("stream")?.unwrap_or(false);
     let include_usage = match f.get("stream_options") {
         None => false,
@@ -389,6 +395,8 @@ mod tests {
         assert_eq!(status(r#"{"messages":[{"role":"user","content":"x"}],"n":2}"#, true), StatusCode::BAD_REQUEST);
         assert_eq!(status(r#"{"messages":[{"role":"user","content":"x"}],"max_tokens":-1}"#, true), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(status(r#"{"messages":[{"role":"user","content":"x"}],"stop":[1]}"#, true), StatusCode::UNPROCESSABLE_ENTITY);
+        let long_stop = format!(r#"{{"prompt":"x","stop":["{}"]}}"#, "a".repeat(1025));
+        assert_eq!(status(&long_stop, false), StatusCode::BAD_REQUEST);
         assert_eq!(status(r#"{"prompt":["a","b"]}"#, false), StatusCode::BAD_REQUEST);
         assert_eq!(status(r#"{"prompt":"a","logprobs":1}"#, false), StatusCode::BAD_REQUEST);
         assert_eq!(status("\"x\"", false), StatusCode::UNPROCESSABLE_ENTITY);

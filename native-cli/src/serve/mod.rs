@@ -3,10 +3,10 @@
 //! and decodes every admitted request side by side (worker.rs). They meet in a bounded queue:
 //! a request that finds it full is answered 503 with Retry-After at once.
 
-mod api;
+use cospec_cli::serve_api as api;
 mod metrics;
 mod sample;
-mod stop;
+use cospec_cli::serve_stop as stop;
 mod worker;
 
 use crate::commands::{gpu, load, open};
