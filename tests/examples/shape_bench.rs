@@ -35,6 +35,7 @@ fn main() {
         out_type: DType::Q6K,
         seed: 1,
         perturb_last_ffn: None,
+        rope_freqs: None,
     };
     let draft = TinySpec {
         layers: s(2, 24),

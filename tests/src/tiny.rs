@@ -33,6 +33,8 @@ pub struct TinySpec {
     /// Regenerates the last layer's FFN down projection from this seed at this scale: the
     /// same model but for one matrix, a draft that often agrees with its target.
     pub perturb_last_ffn: Option<(u64, f32)>,
+    /// Llama 3's rope frequency factors, written as `rope_freqs.weight` (one per rotated pair).
+    pub rope_freqs: Option<Vec<f32>>,
 }
 
 /// llama: GQA, tied output, 32-element block types.
@@ -56,7 +58,16 @@ pub fn tiny_llama(seed: u64) -> TinySpec {
         out_type: DType::Q8_0,
         seed,
         perturb_last_ffn: None,
+        rope_freqs: None,
     }
+}
+
+/// llama with Llama 3.1/3.2's rope frequency factors (`rope_freqs.weight`: 1 for the fastest
+/// pairs, up to 8 for the slowest, as llama.cpp's converter writes them).
+pub fn tiny_llama3(seed: u64) -> TinySpec {
+    let s = tiny_llama(seed);
+    let half = s.hidden / s.heads / 2;
+    TinySpec { rope_freqs: Some((0..half).map(|i| 1.0 + 7.0 * (i as f32 / (half - 1) as f32).powi(2)).collect()), ..s }
 }
 
 /// qwen2: GQA, QKV bias, separate output, K-quants, a v projection of another type.
@@ -80,6 +91,7 @@ pub fn tiny_qwen2(seed: u64) -> TinySpec {
         out_type: DType::Q6K,
         seed,
         perturb_last_ffn: None,
+        rope_freqs: None,
     }
 }
 
@@ -258,6 +270,9 @@ pub fn tiny_gguf_with(s: &TinySpec, extra_meta: Vec<(String, MetaValue)>, extra_
             None => meta.push((k, v)),
         }
     }
+    if let Some(f) = &s.rope_freqs {
+        tensors.push(f32_tensor("rope_freqs.weight", f));
+    }
     tensors.extend(extra_tensors);
     write(&meta, &tensors)
 }
@@ -310,7 +325,7 @@ pub fn with_f32_weights(s: TinySpec) -> TinySpec {
 pub fn llamacpp_checked(quantized: bool) -> Vec<(String, TinySpec)> {
     let f32 = |s: TinySpec| if quantized { s } else { with_f32_weights(s) };
     let suffix = if quantized { "-q" } else { "" };
-    [("llama", tiny_llama(11)), ("qwen2", tiny_qwen2(12)), ("qwen3", tiny_qwen3(13)), ("gemma3", tiny_gemma3(14))]
+    [("llama", tiny_llama(11)), ("llama3", tiny_llama3(15)), ("qwen2", tiny_qwen2(12)), ("qwen3", tiny_qwen3(13)), ("gemma3", tiny_gemma3(14))]
         .into_iter()
         .map(|(n, s)| (format!("{n}{suffix}"), f32(s)))
         .collect()
