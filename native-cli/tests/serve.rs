@@ -87,6 +87,28 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Sends SIGTERM and waits, at most 30 s, for a clean exit.
+    fn sigterm_and_expect_exit_zero(&mut self) {
+        let ok = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap().success();
+        assert!(ok);
+        self.expect_exit_zero();
+    }
+
+    /// Waits, at most 30 s after a SIGTERM, for the server to exit with status 0.
+    fn expect_exit_zero(&mut self) {
+        let t0 = Instant::now();
+        let status = loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                break st;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(30), "still running 30 s after SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "{status:?}");
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -370,15 +392,7 @@ fn sigterm_ends_open_streams_and_exits_zero() {
     let (text, reason) = streamed_text(&payloads);
     assert_eq!(reason.as_deref(), Some("length"));
     assert!(text.len() < 400 * 4);
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(st) = server.child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(30), "still running 30 s after SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "{status:?}");
+    server.expect_exit_zero();
 }
 
 #[test]
@@ -415,15 +429,5 @@ fn a_lost_gpu_fails_the_request_and_the_server_says_so_until_restarted() {
     assert_eq!((code, v["error"]["code"].as_str()), (503, Some("gpu_lost")), "{v}");
     assert!(v["error"]["message"].as_str().unwrap_or("").contains("restart the server"), "{v}");
     assert_eq!(server.metric("cospec_gpu_fault"), 1.0);
-    let ok = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap().success();
-    assert!(ok);
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(st) = server.child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(30), "still running 30 s after SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "{status:?}");
+    server.sigterm_and_expect_exit_zero();
 }
