@@ -113,7 +113,7 @@ pub fn options_from_env() -> GpuOptions {
 /// Every matmul shape this device can run (the subgroup shape needs fixed subgroups of 8+).
 pub fn shape_families() -> Vec<ShapeFamily> {
     let mut v = vec![ShapeFamily::Cooperative, ShapeFamily::RowPerInvocation];
-    if gpu().subgroup_size.is_some() {
+    if gpu().profile.subgroup_size.is_some() {
         v.push(ShapeFamily::RowPerInvocationSubgroup);
     } else {
         eprintln!("note: no fixed subgroups of 8+ on this adapter; the subgroup matmul shape is not tested");

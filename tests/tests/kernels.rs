@@ -42,10 +42,10 @@ fn poisoned(ctx: &GpuContext, n: usize) -> GpuBuffer {
 /// Every (texture?, element type) a KV cache can take on this device.
 fn cache_stores(ctx: &GpuContext) -> Vec<(bool, KvType)> {
     let mut v = vec![(false, KvType::F32), (false, KvType::F16)];
-    if ctx.texture_weights {
+    if ctx.profile.texture_weights {
         v.push((true, KvType::F32));
     }
-    if ctx.texture_f16_kv {
+    if ctx.profile.texture_f16_kv {
         v.push((true, KvType::F16));
     }
     v

@@ -109,27 +109,40 @@ pub struct GpuContext {
     /// Keyed by what the pipeline is made of (its whole source and bindings), so two variants
     /// can never share an entry, whatever their labels say.
     pipelines: Mutex<HashMap<(String, Vec<BindKind>), Arc<wgpu::ComputePipeline>>>,
-    // The device's choices (kernel shapes, where weights live, staging, tiles): made once, from
-    // the adapter and the caller's options, when the context is created; fixed after.
-    shape_family: ShapeFamily,
-    wide_tile: Option<WideTile>,
-    cooperative_shape: [(&'static str, u32); 3],
-    weight_store: WeightStore,
+    /// Every device-dependent choice, made once when the context opens.
+    pub profile: DeviceProfile,
+    /// The device's loss, or its first error outside an error scope.
+    fault: Arc<Mutex<Option<String>>>,
+    /// The texture staged activations pass through (ops/x_stage.rs) and its height.
+    staging: Mutex<Option<(u32, wgpu::TextureView)>>,
+    lose_device_at: Option<u64>,
+    read_backs: AtomicU64,
+}
+
+/// What a device can do and how the kernels run on it: computed once, from the adapter, its
+/// limits and features and the caller's `GpuOptions`, when the context opens; fixed after, so
+/// every launcher prepared on the context sees the same choices.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DeviceProfile {
+    /// Which kernel shapes run: GPU workgroups or CPU-adapter rows.
+    pub shape_family: ShapeFamily,
+    /// The subgroup size when subgroups are enabled and fixed.
+    pub subgroup_size: Option<u32>,
     /// Whether weights can live in textures here (read-only rgba32 storage textures).
     pub texture_weights: bool,
     /// Whether an f16 KV cache can live in textures here (rg32uint storage textures, read and
     /// written).
     pub texture_f16_kv: bool,
-    /// The device's loss, or its first error outside an error scope.
-    fault: Arc<Mutex<Option<String>>>,
-    stage_activations: bool,
-    /// The texture staged activations pass through (ops/x_stage.rs) and its height.
-    staging: Mutex<Option<(u32, wgpu::TextureView)>>,
-    /// The subgroup size when subgroups are enabled and fixed.
-    pub subgroup_size: Option<u32>,
-    binding_cap: u64,
-    lose_device_at: Option<u64>,
-    read_backs: AtomicU64,
+    /// Where weights live.
+    pub weight_store: WeightStore,
+    /// Whether row-shaped products over texture weights stage their input into a texture.
+    pub stage_activations: bool,
+    /// The cooperative product's (WG, RPW, TM).
+    pub cooperative_shape: [(&'static str, u32); 3],
+    /// The cooperative product's wide token tile for long launches, if any.
+    pub wide_tile: Option<WideTile>,
+    /// A storage binding's size cap below the device's own (tests of the split path).
+    pub binding_cap: u64,
 }
 
 /// How a kernel binds a buffer.
@@ -208,24 +221,24 @@ impl GpuContext {
         let mut ctx = Self::from_adapter(adapter, instance.wgsl_language_features()).await?;
         let only = Arc::get_mut(&mut ctx).expect("a context nobody else holds yet");
         if let Some(v) = opts.matmul {
-            if v == ShapeFamily::RowPerInvocationSubgroup && only.subgroup_size.is_none() {
+            if v == ShapeFamily::RowPerInvocationSubgroup && only.profile.subgroup_size.is_none() {
                 return Err(GpuError::Limit(format!("{} has no fixed subgroups of 8+ for the rows-subgroup shape", only.adapter.name)));
             }
-            only.shape_family = v;
+            only.profile.shape_family = v;
         }
         if let Some(w) = opts.weights {
-            if w == WeightStore::Texture && !only.texture_weights {
+            if w == WeightStore::Texture && !only.profile.texture_weights {
                 return Err(GpuError::Limit(format!("{} cannot read rgba32 storage textures, which weights in textures need", only.adapter.name)));
             }
-            only.weight_store = w;
+            only.profile.weight_store = w;
         }
-        only.wide_tile = opts.wide_tile;
-        only.stage_activations = opts.stage_activations.unwrap_or(true);
+        only.profile.wide_tile = opts.wide_tile;
+        only.profile.stage_activations = opts.stage_activations.unwrap_or(true);
         if let Some(cap) = opts.max_binding_bytes {
-            only.binding_cap = cap.max(4096);
+            only.profile.binding_cap = cap.max(4096);
         }
         if let Some(shape) = opts.cooperative_shape {
-            only.cooperative_shape = shape;
+            only.profile.cooperative_shape = shape;
         }
         only.lose_device_at = opts.lose_device_at_read_back;
         Ok(ctx)
@@ -307,21 +320,23 @@ impl GpuContext {
             limits,
             features,
             pipelines: Mutex::new(HashMap::new()),
-            shape_family: match (info.device_type == wgpu::DeviceType::Cpu, fixed_subgroups) {
-                (true, true) => ShapeFamily::RowPerInvocationSubgroup,
-                (true, false) => ShapeFamily::RowPerInvocation,
-                _ => ShapeFamily::Cooperative,
+            profile: DeviceProfile {
+                shape_family: match (info.device_type == wgpu::DeviceType::Cpu, fixed_subgroups) {
+                    (true, true) => ShapeFamily::RowPerInvocationSubgroup,
+                    (true, false) => ShapeFamily::RowPerInvocation,
+                    _ => ShapeFamily::Cooperative,
+                },
+                subgroup_size: fixed_subgroups.then_some(info.subgroup_min_size),
+                texture_weights,
+                texture_f16_kv,
+                weight_store: if info.device_type == wgpu::DeviceType::Cpu && texture_weights { WeightStore::Texture } else { WeightStore::Buffer },
+                stage_activations: true,
+                cooperative_shape: COOPERATIVE_CONSTANTS,
+                wide_tile: None,
+                binding_cap: u64::MAX,
             },
-            subgroup_size: fixed_subgroups.then_some(info.subgroup_min_size),
-            wide_tile: None,
-            cooperative_shape: COOPERATIVE_CONSTANTS,
-            weight_store: if info.device_type == wgpu::DeviceType::Cpu && texture_weights { WeightStore::Texture } else { WeightStore::Buffer },
-            texture_weights,
-            texture_f16_kv,
             fault,
-            stage_activations: true,
             staging: Mutex::new(None),
-            binding_cap: u64::MAX,
             lose_device_at: None,
             read_backs: AtomicU64::new(0),
         }))
@@ -335,17 +350,17 @@ impl GpuContext {
 
     /// The cooperative product's (WG, RPW, TM).
     pub fn cooperative_shape(&self) -> [(&'static str, u32); 3] {
-        self.cooperative_shape
+        self.profile.cooperative_shape
     }
 
     /// The cooperative products' wide token tile for long launches, if any.
     pub fn wide_tile(&self) -> Option<WideTile> {
-        self.wide_tile
+        self.profile.wide_tile
     }
 
     /// Where weights live on this device.
     pub fn weight_store(&self) -> WeightStore {
-        self.weight_store
+        self.profile.weight_store
     }
 
     /// Whether row-shaped products over texture weights stage their input into a texture
@@ -353,7 +368,7 @@ impl GpuContext {
     /// as they must where the texture would exceed the device's 2D limit: tests cover that
     /// path on small products, measurements compare the two.
     pub fn stages_activations(&self) -> bool {
-        self.stage_activations
+        self.profile.stage_activations
     }
 
     /// A staging texture of at least `height` rows, shared by every staged product of this
@@ -379,12 +394,12 @@ impl GpuContext {
     }
 
     pub fn shape_family(&self) -> ShapeFamily {
-        self.shape_family
+        self.profile.shape_family
     }
 
     /// Largest byte size one storage binding may have on this device.
     pub fn max_binding_bytes(&self) -> u64 {
-        self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size).min(self.binding_cap)
+        self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size).min(self.profile.binding_cap)
     }
 
     /// Runs `f`, which allocates on the device, and returns the device running out of memory

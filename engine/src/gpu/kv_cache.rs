@@ -158,7 +158,7 @@ impl CacheStore {
             let words = len * kv_type.bytes() / 4;
             return Ok(CacheStore { store: Store::Buffer(GpuBuffer::zeros(ctx, label, words)), kv_type, len });
         }
-        if kv_type == KvType::F16 && !ctx.texture_f16_kv {
+        if kv_type == KvType::F16 && !ctx.profile.texture_f16_kv {
             return Err(GpuError::Shape(format!("{label}: {} cannot read and write rg32uint storage textures", ctx.adapter.name)));
         }
         let height = Self::texture_height(ctx, label, len)?;
@@ -206,7 +206,7 @@ impl CacheStore {
 
     /// Whether a cache of `len` values of `kv_type` can be a texture on this device.
     pub fn texture_fits(ctx: &GpuContext, len: usize, kv_type: KvType) -> bool {
-        (kv_type == KvType::F32 || ctx.texture_f16_kv) && Self::texture_height(ctx, "cache", len).is_ok()
+        (kv_type == KvType::F32 || ctx.profile.texture_f16_kv) && Self::texture_height(ctx, "cache", len).is_ok()
     }
 
     pub fn is_texture(&self) -> bool {

@@ -10,6 +10,6 @@ pub mod step;
 pub mod weight;
 
 pub use buffers::GpuBuffer;
-pub use context::{AdapterSummary, BindKind, GpuContext, GpuError, GpuOptions, ShapeFamily};
+pub use context::{AdapterSummary, BindKind, DeviceProfile, GpuContext, GpuError, GpuOptions, ShapeFamily};
 pub use step::Step;
 pub use weight::GpuWeight;

@@ -92,7 +92,7 @@ pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer, slots: &Gpu
             (format!("attention_serial_d{d4}"), assemble(ATTENTION_SERIAL, None, &[("D4", d4)]))
         }
         ShapeFamily::RowPerInvocationSubgroup => {
-            let s = ctx.subgroup_size.unwrap_or(8);
+            let s = ctx.profile.subgroup_size.unwrap_or(8);
             let d4 = (a.head_dim / 4) as u32;
             (format!("attention_subgroup_{s}_d{d4}"), assemble(ATTENTION_SUBGROUP, None, &[("S", s), ("D4", d4)]))
         }
@@ -123,7 +123,7 @@ pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer, slots: &Gpu
     }
     // Wider blocks on CPU adapters: prompt chunks through attention_tiled.wgsl.
     let d4 = (a.head_dim / 4) as u32;
-    let simd = ctx.subgroup_size.unwrap_or(8);
+    let simd = ctx.profile.subgroup_size.unwrap_or(8);
     let (lanes, tokens) = tiled_shape((a.n_head / a.n_kv) as u32, simd, ctx.limits.max_compute_invocations_per_workgroup);
     if lanes > ctx.limits.max_compute_invocations_per_workgroup {
         return Ok(plain);

@@ -162,7 +162,7 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
     };
     let (activations, stage) = if staged.is_some() { (Activations::Staged, InputStage::Plain) } else { (Activations::Buffer, stage) };
     // Row shape: small workgroups spread few rows over every core; one full subgroup at least.
-    let rows_wg = ctx.subgroup_size.unwrap_or(8).max(8);
+    let rows_wg = ctx.profile.subgroup_size.unwrap_or(8).max(8);
     let wk = weight_kind(w.store);
     let xk = if staged.is_some() { FloatTexture } else { Read };
     let kinds = [wk, xk, ReadWrite, Uniform, Uniform, wk, Read];
