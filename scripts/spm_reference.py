@@ -22,7 +22,6 @@ import sys
 from llama_cpp import Llama
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WORKPLACE = re.compile(r"session|\blent\b|records lost|\.library|/work/|device-transfer", re.IGNORECASE)
 
 
 def lines_of(patterns, limit, rng, keep_indent):
@@ -32,8 +31,7 @@ def lines_of(patterns, limit, rng, keep_indent):
         with open(f, encoding="utf-8") as fh:
             for line in fh:
                 line = line.rstrip("\n")
-                # The docs' dated history lines are left out: the corpus is the present text.
-                if line.strip() and not WORKPLACE.search(line):
+                if line.strip():
                     lines.append(line if keep_indent else line.strip())
     rng.shuffle(lines)
     return lines[:limit]

@@ -56,7 +56,7 @@ const _: () = assert!(O_ORIGINS + MAX_K + 1 <= O_MISMATCH_POS && O_MISMATCH_POS 
 const _: () = assert!(FEATURES + 2 <= FEATURE_STRIDE && R_Q_D_SHIFT < ROW && STATELESS == R_TARGET);
 
 /// The layout constants every spec kernel declares.
-const LAYOUT: [(&str, usize); 21] = [
+const LAYOUT: [(&str, usize); 25] = [
     ("ROW", ROW),
     ("FEATURES", FEATURES),
     ("STATELESS", STATELESS),
@@ -78,6 +78,10 @@ const LAYOUT: [(&str, usize); 21] = [
     ("O_FEATURES", O_FEATURES),
     ("FEATURE_STRIDE", FEATURE_STRIDE),
     ("NONE", NONE as usize),
+    ("ORIGIN_ACCEPTED", ORIGIN_ACCEPTED as usize),
+    ("ORIGIN_KEPT", ORIGIN_KEPT as usize),
+    ("ORIGIN_TARGET", ORIGIN_TARGET as usize),
+    ("ORIGIN_BONUS", ORIGIN_BONUS as usize),
 ];
 
 /// The `Spec` uniform's scalar fields in memory order (WGSL type, name, comment); four f32
@@ -105,9 +109,6 @@ pub fn layout_wgsl() -> String {
     }
     s.push_str("    // policy thresholds: x = alpha / tau, y = beta\n    th: vec4<f32>,\n}\n");
     for (name, value) in LAYOUT {
-        s.push_str(&format!("const {name}: u32 = {value}u;\n"));
-    }
-    for (name, value) in [("ORIGIN_ACCEPTED", ORIGIN_ACCEPTED), ("ORIGIN_KEPT", ORIGIN_KEPT), ("ORIGIN_TARGET", ORIGIN_TARGET), ("ORIGIN_BONUS", ORIGIN_BONUS)] {
         s.push_str(&format!("const {name}: u32 = {value}u;\n"));
     }
     s
