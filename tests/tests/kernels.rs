@@ -561,16 +561,21 @@ fn attention_matches_cpu_for_decode_causal_and_slotted_blocks_in_every_shape() {
 
 /// A token's attention output does not depend on the block it comes in: the same positions as
 /// one block of 21 (a prompt chunk), as blocks of 12 and 9, and one at a time (decode passes)
-/// agree bit for bit.
+/// agree bit for bit; with and without a sliding window, and as a slotted block of two
+/// sequences' tokens (a lock step's wide block) against each token's slotted decode.
 #[test]
 fn wide_block_attention_does_not_depend_on_the_chunking() {
-    let (nh, nkv, hd, ctx_len) = (6, 2, 12, 64);
+    let (nh, nkv, hd, ctx_len) = (6, 2, 12, 128);
+    // Per block token (region, position): one sequence at 23..44; or two, whose runs meet
+    // inside a workgroup's tile (tokens 0..10 at 23.. in region 0, 10..21 at 13.. in region 64).
+    let one: Vec<(usize, usize)> = (23..44).map(|p| (0, p)).collect();
+    let two: Vec<(usize, usize)> = (0..21).map(|i| if i < 10 { (0, 23 + i) } else { (64, 3 + i) }).collect();
     let mut f = Failures::new();
     for (ctx, (texture, kv_type)) in shapes().into_iter().flat_map(|c| cache_stores(&c).into_iter().map(move |t| (c.clone(), t))) {
-        f.case(format!("{:?} texture {texture} kv {kv_type:?}", ctx.shape_family()), |f| {
+        for (slots, slotted, window) in [(&one, false, 0), (&one, false, 5), (&two, true, 0), (&two, true, 7)] {
+        f.case(format!("{:?} texture {texture} kv {kv_type:?} slotted {slotted} window {window}", ctx.shape_family()), |f| {
             let mut r = rng(77);
-            let positions: Vec<usize> = (23..44).collect();
-            let q = random_f32(positions.len() * nh * hd, &mut r);
+            let q = random_f32(slots.len() * nh * hd, &mut r);
             let kc = random_f32(nkv * ctx_len * hd, &mut r);
             let vc = random_f32(nkv * ctx_len * hd, &mut r);
             let kb = CacheStore::from_f32(&ctx, "kc", &kc, kv_type, texture).unwrap();
@@ -582,9 +587,8 @@ fn wide_block_attention_does_not_depend_on_the_chunking() {
                     let qb = GpuBuffer::from_f32(&ctx, "q", &q[part.start * nh * hd..part.end * nh * hd]);
                     let scores = GpuBuffer::zeros(&ctx, "scores", m * nh * ctx_len);
                     let out = poisoned(&ctx, m * nh * hd);
-                    let slots: Vec<(usize, usize)> = positions[part.clone()].iter().map(|&p| (0, p)).collect();
-                    let (st, sl) = step_for(&ctx, &slots, false);
-                    let args = attention::AttentionArgs { q: &qb.buffer, k_cache: &kb, v_cache: &vb, scores: &scores.buffer, out: &out.buffer, n_head: nh, n_kv: nkv, head_dim: hd, ctx_len, max_tokens: m, window: 0 };
+                    let (st, sl) = step_for(&ctx, &slots[part.clone()], slotted);
+                    let args = attention::AttentionArgs { q: &qb.buffer, k_cache: &kb, v_cache: &vb, scores: &scores.buffer, out: &out.buffer, n_head: nh, n_kv: nkv, head_dim: hd, ctx_len, max_tokens: m, window };
                     let d = attention::prepare(&ctx, args, &st, &sl).unwrap();
                     run(&ctx, &[d], m, 1);
                     all.extend(read(&ctx, &out));
@@ -596,9 +600,10 @@ fn wide_block_attention_does_not_depend_on_the_chunking() {
             for (name, parts) in [("blocks of 12 and 9", vec![0..12, 12..21]), ("one token at a time", singles), ("blocks of 5, 8 and 8", vec![0..5, 5..13, 13..21])] {
                 let other = outputs(&parts);
                 let differ = whole.iter().zip(&other).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
-                f.check(differ == 0, || format!("{:?} texture {texture} kv {kv_type:?}: {differ} of {} values differ between one block of 21 and {name}", ctx.shape_family(), whole.len()));
+                f.check(differ == 0, || format!("{} of {} values differ between one block of 21 and {name}", differ, whole.len()));
             }
         });
+        }
     }
     f.finish();
 }

@@ -28,6 +28,7 @@ pub const ATTENTION: &str = with_bindings!("../../../shaders/common/token_slot.w
 pub const ATTENTION_SERIAL: &str = with_bindings!("../../../shaders/common/token_slot.wgsl", "../../../shaders/attention/attention_bindings.wgsl", "../../../shaders/attention/attention_serial.wgsl");
 pub const ATTENTION_SUBGROUP: &str = with_bindings!("../../../shaders/common/token_slot.wgsl", "../../../shaders/attention/attention_bindings.wgsl", "../../../shaders/attention/attention_subgroup.wgsl");
 pub const ATTENTION_TILED: &str = with_bindings!("../../../shaders/common/token_slot.wgsl", "../../../shaders/attention/attention_bindings.wgsl", "../../../shaders/attention/attention_tiled.wgsl");
+pub const ATTENTION_TILED_SUBGROUP: &str = with_bindings!("../../../shaders/common/token_slot.wgsl", "../../../shaders/attention/attention_bindings.wgsl", "../../../shaders/attention/attention_tiled_subgroup.wgsl");
 /// Where attention reads the KV cache and rope_store appends to it (kv_cache.rs).
 pub const KV_BUFFER: &str = include_str!("../../../shaders/kv_cache/kv_buffer.wgsl");
 pub const KV_TEXTURE: &str = include_str!("../../../shaders/kv_cache/kv_texture.wgsl");
@@ -245,7 +246,7 @@ pub fn all_variants() -> Vec<(String, String)> {
         for qk_norm in [0, 1] {
             v.push((format!("rope_store_{store}_qknorm{qk_norm}"), assemble(&format!("{write}\n{ROPE_STORE}"), None, &[("QK_NORM", qk_norm)])));
         }
-        for (name, body) in [("attention", ATTENTION), ("attention_serial", ATTENTION_SERIAL), ("attention_subgroup", ATTENTION_SUBGROUP), ("attention_tiled", ATTENTION_TILED)] {
+        for (name, body) in [("attention", ATTENTION), ("attention_serial", ATTENTION_SERIAL), ("attention_subgroup", ATTENTION_SUBGROUP), ("attention_tiled", ATTENTION_TILED), ("attention_tiled_subgroup", ATTENTION_TILED_SUBGROUP)] {
             v.push((format!("{name}_{store}"), assemble(&format!("{read}\n{body}"), None, &[("S", 8), ("D4", 32), ("L", 8), ("TOK", 5)])));
         }
     }

@@ -2,7 +2,7 @@
 
 use super::check;
 use crate::gpu::dispatch::{Dispatch, Grid, TileRule};
-use crate::gpu::shaders::{assemble, ATTENTION, ATTENTION_SERIAL, ATTENTION_SUBGROUP, ATTENTION_TILED};
+use crate::gpu::shaders::{assemble, ATTENTION, ATTENTION_SERIAL, ATTENTION_SUBGROUP, ATTENTION_TILED, ATTENTION_TILED_SUBGROUP};
 use crate::gpu::kv_cache::{cache_access, CacheStore};
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::gpu::{GpuBuffer, GpuContext, GpuError, ShapeFamily};
@@ -128,8 +128,15 @@ pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer, slots: &Gpu
     if lanes > ctx.limits.max_compute_invocations_per_workgroup {
         return Ok(plain);
     }
-    let key = format!("attention_tiled_l{lanes}_d{d4}_t{tokens}{}", cache.key_suffix);
-    let source = format!("{}\n{}", cache.source, assemble(ATTENTION_TILED, None, &[("L", lanes), ("D4", d4), ("TOK", tokens)]));
+    let (key, source) = if ctx.shape_family() == ShapeFamily::RowPerInvocationSubgroup {
+        (
+            format!("attention_tiled_subgroup_{simd}_l{lanes}_d{d4}_t{tokens}{}", cache.key_suffix),
+            assemble(ATTENTION_TILED_SUBGROUP, None, &[("S", simd), ("L", lanes), ("D4", d4), ("TOK", tokens)]),
+        )
+    } else {
+        (format!("attention_tiled_l{lanes}_d{d4}_t{tokens}{}", cache.key_suffix), assemble(ATTENTION_TILED, None, &[("L", lanes), ("D4", d4), ("TOK", tokens)]))
+    };
+    let source = format!("{}\n{source}", cache.source);
     let tiled = ctx.pipeline(&key, &source, &kinds)?;
     Ok(plain
         .with_second_pipeline(ctx, tiled, &resources, TileRule::Whole { min_count: TILED_FROM }, false)
