@@ -1,15 +1,93 @@
-//! Every shader variant the engine can assemble parses and validates with naga, so a typo
-//! fails here rather than at a first dispatch.
+//! Every kernel the launchers can build, on every device profile, parses and validates with
+//! naga, so a typo fails here rather than at a first dispatch on some device; and a run builds
+//! only kernels on that list, so the list is the launchers' own.
+
+use cospec::gpu::weight::WeightStore;
+use cospec::gpu::{DeviceProfile, GpuOptions, ModelShapes, ShapeFamily};
+use cospec::model::{LoadOptions, LogitsRows, Model};
+use cospec::ops::matmul::{WideTile, COOPERATIVE_CONSTANTS};
+use cospec_tests::tiny::{tiny_gemma3, tiny_llama, tiny_model_file, tiny_qwen2, tiny_qwen3};
+use std::collections::HashSet;
+
+/// Profiles a device can open with: each shape family, weight store and staging choice;
+/// subgroups of 8 and 32 (and none); the cooperative shape with and without wide tiles.
+fn profiles() -> Vec<DeviceProfile> {
+    let mut v = Vec::new();
+    for shape_family in [ShapeFamily::Cooperative, ShapeFamily::RowPerInvocation, ShapeFamily::RowPerInvocationSubgroup] {
+        let subgroups: &[Option<u32>] = if shape_family == ShapeFamily::RowPerInvocationSubgroup { &[Some(8), Some(32)] } else { &[None, Some(32)] };
+        let wides: &[Option<WideTile>] = if shape_family == ShapeFamily::Cooperative {
+            &[None, Some(WideTile { tm: 16, min_tokens: 16, rows_per_invocation: 1 }), Some(WideTile { tm: 16, min_tokens: 16, rows_per_invocation: 2 })]
+        } else {
+            &[None]
+        };
+        for &subgroup_size in subgroups {
+            for weight_store in [WeightStore::Buffer, WeightStore::Texture] {
+                for &wide_tile in wides {
+                    v.push(DeviceProfile {
+                        shape_family,
+                        subgroup_size,
+                        texture_weights: true,
+                        texture_f16_kv: true,
+                        weight_store,
+                        stage_activations: true,
+                        cooperative_shape: COOPERATIVE_CONSTANTS,
+                        wide_tile,
+                        binding_cap: u64::MAX,
+                    });
+                }
+            }
+        }
+    }
+    v
+}
 
 #[test]
-fn every_shader_variant_validates_with_naga() {
-    let variants = cospec::gpu::shaders::all_variants();
-    assert!(variants.len() >= 30);
-    for (name, src) in variants {
-        let module = naga::front::wgsl::parse_str(&src).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(&src)));
-        naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
-            .validate(&module)
-            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+fn every_kernel_the_launchers_can_build_validates_with_naga() {
+    // Heads of 16 to 256 (Gemma 3), narrower than a subgroup's vec4s and not a multiple of
+    // them (40); groups of 1, 3 (SmolLM2) and 7 (Qwen2.5-0.5B); Gemma's embedding scale.
+    let shapes = ModelShapes { head_dims: vec![16, 40, 64, 128, 256], groups: vec![1, 3, 7], embedding_scales: vec![1.0, 25.3] };
+    let mut seen = HashSet::new();
+    for profile in profiles() {
+        for v in cospec::ops::variants(&profile, &shapes) {
+            if !seen.insert(v.source.clone()) {
+                continue;
+            }
+            let module = naga::front::wgsl::parse_str(&v.source).unwrap_or_else(|e| panic!("{} ({profile:?}): {}", v.label, e.emit_to_string(&v.source)));
+            naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
+                .validate(&module)
+                .unwrap_or_else(|e| panic!("{} ({profile:?}): {e:?}", v.label));
+        }
+    }
+    assert!(seen.len() >= 300, "only {} distinct kernels", seen.len());
+}
+
+/// Tiny models of every architecture, prompt chunks and decode passes, on each shape family
+/// this adapter runs: every pipeline the run built is one `ops::variants` lists for the
+/// device's profile and the models' shapes.
+#[test]
+fn a_run_builds_only_kernels_the_list_holds() {
+    for family in cospec_tests::shape_families() {
+        // A device of its own: the pipeline cache then holds this run's kernels only.
+        let ctx = cospec_tests::open_device_with(GpuOptions { matmul: Some(family), ..cospec_tests::options_from_env() });
+        let mut shapes = ModelShapes { head_dims: vec![], groups: vec![], embedding_scales: vec![] };
+        for spec in [tiny_llama(3), tiny_qwen2(4), tiny_qwen3(7), tiny_gemma3(9)] {
+            let file = tiny_model_file(&spec);
+            let mut model = Model::load(ctx.clone(), &file, &LoadOptions { ctx_len: 64, max_block: 16, kv_type: None }, &mut |_, _| {}).unwrap();
+            let one = ModelShapes::of(&model.config);
+            shapes.head_dims.extend(one.head_dims);
+            shapes.groups.extend(one.groups);
+            shapes.embedding_scales.extend(one.embedding_scales);
+            let toks: Vec<u32> = (0..20).map(|i| (i * 7 % spec.vocab) as u32).collect();
+            pollster::block_on(model.forward(&toks[..16], LogitsRows::Last)).unwrap();
+            pollster::block_on(model.forward(&toks[16..20], LogitsRows::All)).unwrap();
+            pollster::block_on(model.forward(&toks[..1], LogitsRows::Last)).unwrap();
+        }
+        let listed: HashSet<(String, Vec<cospec::gpu::BindKind>)> = cospec::ops::variants(&ctx.profile, &shapes).into_iter().map(|v| (v.source, v.kinds)).collect();
+        let built = ctx.built();
+        assert!(built.len() >= 8, "{family:?}: only {} pipelines built", built.len());
+        for v in built {
+            assert!(listed.contains(&(v.source, v.kinds)), "{family:?}: a run built {}, which ops::variants does not list", v.label);
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use crate::ops::matmul::{WideTile, COOPERATIVE_CONSTANTS};
 use crate::gpu::weight::WeightStore;
+use crate::gpu::variant::ShaderVariant;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GpuError {
@@ -108,7 +109,7 @@ pub struct GpuContext {
     pub features: wgpu::Features,
     /// Keyed by what the pipeline is made of (its whole source and bindings), so two variants
     /// can never share an entry, whatever their labels say.
-    pipelines: Mutex<HashMap<(String, Vec<BindKind>), Arc<wgpu::ComputePipeline>>>,
+    pipelines: Mutex<HashMap<(String, Vec<BindKind>), (String, Arc<wgpu::ComputePipeline>)>>,
     /// Every device-dependent choice, made once when the context opens.
     pub profile: DeviceProfile,
     /// The device's loss, or its first error outside an error scope.
@@ -422,13 +423,24 @@ impl GpuContext {
         }
     }
 
+    /// The pipeline of `v`, compiled once per distinct source and bindings.
+    pub fn build(&self, v: &ShaderVariant) -> Result<Arc<wgpu::ComputePipeline>, GpuError> {
+        self.pipeline(&v.label, &v.source, &v.kinds)
+    }
+
+    /// Every pipeline built so far: what the launchers asked for.
+    pub fn built(&self) -> Vec<ShaderVariant> {
+        let cache = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
+        cache.iter().map(|((source, kinds), (label, _))| ShaderVariant { label: label.clone(), source: source.clone(), kinds: kinds.clone() }).collect()
+    }
+
     /// A compute pipeline for WGSL `source` with bindings `kinds` (binding i of group 0),
     /// compiled once per distinct source and bindings; `key` names it in labels and errors.
     /// Explicit layouts let a shader leave a binding unused.
     pub fn pipeline(&self, key: &str, source: &str, kinds: &[BindKind]) -> Result<Arc<wgpu::ComputePipeline>, GpuError> {
         let mut cache = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
         let id = (source.to_string(), kinds.to_vec());
-        if let Some(p) = cache.get(&id) {
+        if let Some((_, p)) = cache.get(&id) {
             return Ok(p.clone());
         }
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -478,7 +490,7 @@ impl GpuContext {
             return Err(GpuError::Shader { name: key.to_string(), message: err.to_string() });
         }
         let p = Arc::new(pipeline);
-        cache.insert(id, p.clone());
+        cache.insert(id, (key.to_string(), p.clone()));
         Ok(p)
     }
 

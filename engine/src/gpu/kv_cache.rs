@@ -97,7 +97,16 @@ pub fn cache_access(kernel: &str, k: &CacheStore, v: &CacheStore, floats: usize,
     if k.len.min(v.len) < floats {
         return Err(GpuError::Shape(format!("{kernel}: KV cache of {} values, {floats} needed", k.len.min(v.len))));
     }
-    let (f16, texture) = (k.kv_type == KvType::F16, k.is_texture());
+    Ok(cache_layout_access(k.is_texture(), k.kv_type, append))
+}
+
+/// Every (in textures, element type) a KV cache can have.
+pub const CACHE_LAYOUTS: [(bool, KvType); 4] = [(false, KvType::F32), (false, KvType::F16), (true, KvType::F32), (true, KvType::F16)];
+
+/// The access of a kernel that reads (attention) or appends to (`append`: rope_store) a cache
+/// in textures or buffers of `kv_type`.
+pub fn cache_layout_access(texture: bool, kv_type: KvType, append: bool) -> CacheAccess {
+    let f16 = kv_type == KvType::F16;
     let key_suffix = match (texture, f16) {
         (false, false) => "",
         (false, true) => "_kv_f16",
@@ -114,7 +123,7 @@ pub fn cache_access(kernel: &str, k: &CacheStore, v: &CacheStore, floats: usize,
         (true, false, true) => (KV_STORE_TEXTURE, BindKind::StorageTexture),
         (true, true, true) => (KV_STORE_TEXTURE_F16, BindKind::StorageTextureHalf),
     };
-    Ok(CacheAccess { key_suffix, source, kind })
+    CacheAccess { key_suffix, source, kind }
 }
 
 /// One rectangle of a texture holding a run of texels laid out by texel.wgsl, and where its

@@ -7,9 +7,11 @@ pub mod dispatch;
 pub mod kv_cache;
 pub mod shaders;
 pub mod step;
+pub mod variant;
 pub mod weight;
 
 pub use buffers::GpuBuffer;
 pub use context::{AdapterSummary, BindKind, DeviceProfile, GpuContext, GpuError, GpuOptions, ShapeFamily};
 pub use step::Step;
+pub use variant::{ModelShapes, ShaderVariant};
 pub use weight::GpuWeight;

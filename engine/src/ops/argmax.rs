@@ -3,7 +3,7 @@
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, ARGMAX};
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
-use crate::gpu::{GpuBuffer, GpuContext, GpuError};
+use crate::gpu::{GpuBuffer, GpuContext, GpuError, ShaderVariant};
 
 pub fn prepare(
     ctx: &GpuContext,
@@ -13,7 +13,7 @@ pub fn prepare(
     out_offset: usize,
     step: &GpuBuffer,
 ) -> Result<Dispatch, GpuError> {
-    let pipeline = ctx.pipeline("argmax", &assemble(ARGMAX, None, &[]), &[Read, ReadWrite, Uniform, Uniform])?;
+    let pipeline = ctx.build(&variant())?;
     let params = GpuBuffer::uniform(ctx, "argmax params", &[vocab as u32, out_offset as u32, 0, 0]);
     Ok(Dispatch::new(
         ctx,
@@ -23,4 +23,9 @@ pub fn prepare(
         Some(params),
         Grid::PerLogitsRow(1),
     ))
+}
+
+/// The one kernel `prepare` builds.
+pub fn variant() -> ShaderVariant {
+    ShaderVariant::new("argmax", assemble(ARGMAX, None, &[]), &[Read, ReadWrite, Uniform, Uniform])
 }

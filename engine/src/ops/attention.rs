@@ -3,9 +3,9 @@
 use super::check;
 use crate::gpu::dispatch::{Dispatch, Grid, TileRule};
 use crate::gpu::shaders::{assemble, ATTENTION, ATTENTION_SERIAL, ATTENTION_SUBGROUP, ATTENTION_TILED, ATTENTION_TILED_SUBGROUP};
-use crate::gpu::kv_cache::{cache_access, CacheStore};
-use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
-use crate::gpu::{GpuBuffer, GpuContext, GpuError, ShapeFamily};
+use crate::gpu::kv_cache::{cache_access, cache_layout_access, CacheAccess, CacheStore, CACHE_LAYOUTS};
+use crate::gpu::BindKind::{self, Read, ReadWrite, Uniform};
+use crate::gpu::{DeviceProfile, GpuBuffer, GpuContext, GpuError, ModelShapes, ShaderVariant, ShapeFamily};
 
 pub struct AttentionArgs<'a> {
     pub q: &'a wgpu::Buffer,
@@ -84,23 +84,8 @@ pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer, slots: &Gpu
     check(ctx.shape_family() == ShapeFamily::Cooperative || a.head_dim <= MAX_CPU_HEAD_DIM, || {
         format!("attention: head_dim {} is over the {MAX_CPU_HEAD_DIM} the CPU-adapter kernels hold in registers", a.head_dim)
     })?;
-    // GPUs: a 64-invocation workgroup per (head, token); CPU adapters: one subgroup, or one
-    // invocation without subgroups.
-    let (key, source) = match ctx.shape_family() {
-        ShapeFamily::Cooperative => ("attention".to_string(), assemble(ATTENTION, None, &[])),
-        ShapeFamily::RowPerInvocation => {
-            let d4 = (a.head_dim / 4) as u32;
-            (format!("attention_serial_d{d4}"), assemble(ATTENTION_SERIAL, None, &[("D4", d4)]))
-        }
-        ShapeFamily::RowPerInvocationSubgroup => {
-            let s = ctx.profile.subgroup_size.unwrap_or(8);
-            let d4 = (a.head_dim / 4) as u32;
-            (format!("attention_subgroup_{s}_d{d4}"), assemble(ATTENTION_SUBGROUP, None, &[("S", s), ("D4", d4)]))
-        }
-    };
-    let (key, source) = (format!("{key}{}", cache.key_suffix), format!("{}\n{source}", cache.source));
-    let kinds = [Read, cache.kind, cache.kind, ReadWrite, ReadWrite, Uniform, Uniform, Read];
-    let pipeline = ctx.pipeline(&key, &source, &kinds)?;
+    let variant = row_variant(&ctx.profile, a.head_dim, &cache);
+    let pipeline = ctx.build(&variant)?;
     let scale = 1.0f32 / (a.head_dim as f32).sqrt();
     let params = GpuBuffer::uniform(
         ctx,
@@ -119,29 +104,72 @@ pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer, slots: &Gpu
         slots.buffer.as_entire_binding(),
     ];
     let plain = Dispatch::with_resources(ctx, "attention", pipeline, &resources, Some(params), Grid::PerToken(a.n_head as u32));
-    if ctx.shape_family() == ShapeFamily::Cooperative || a.head_dim > MAX_TILED_HEAD_DIM {
+    let max_lanes = ctx.limits.max_compute_invocations_per_workgroup;
+    let Some((variant, tokens)) = tiled_variant(&ctx.profile, a.head_dim, (a.n_head / a.n_kv) as u32, &cache, max_lanes) else {
         return Ok(plain);
-    }
-    // Wider blocks on CPU adapters: prompt chunks through attention_tiled.wgsl.
-    let d4 = (a.head_dim / 4) as u32;
-    let simd = ctx.profile.subgroup_size.unwrap_or(8);
-    let (lanes, tokens) = tiled_shape((a.n_head / a.n_kv) as u32, simd, ctx.limits.max_compute_invocations_per_workgroup);
-    if lanes > ctx.limits.max_compute_invocations_per_workgroup {
-        return Ok(plain);
-    }
-    let (key, source) = if ctx.shape_family() == ShapeFamily::RowPerInvocationSubgroup {
-        (
-            format!("attention_tiled_subgroup_{simd}_l{lanes}_d{d4}_t{tokens}{}", cache.key_suffix),
-            assemble(ATTENTION_TILED_SUBGROUP, None, &[("S", simd), ("L", lanes), ("D4", d4), ("TOK", tokens)]),
-        )
-    } else {
-        (format!("attention_tiled_l{lanes}_d{d4}_t{tokens}{}", cache.key_suffix), assemble(ATTENTION_TILED, None, &[("L", lanes), ("D4", d4), ("TOK", tokens)]))
     };
-    let source = format!("{}\n{source}", cache.source);
-    let tiled = ctx.pipeline(&key, &source, &kinds)?;
+    let tiled = ctx.build(&variant)?;
     Ok(plain
         .with_second_pipeline(ctx, tiled, &resources, TileRule::Whole { min_count: TILED_FROM }, false)
         .with_second_grid(Grid::TokenTiles { x: a.n_kv as u32, tile: tokens }))
+}
+
+fn kinds(c: &CacheAccess) -> [BindKind; 8] {
+    [Read, c.kind, c.kind, ReadWrite, ReadWrite, Uniform, Uniform, Read]
+}
+
+/// The kernel for blocks of any size: GPUs a 64-invocation workgroup per (head, token); CPU
+/// adapters one subgroup, or one invocation without subgroups.
+fn row_variant(profile: &DeviceProfile, head_dim: usize, cache: &CacheAccess) -> ShaderVariant {
+    let d4 = (head_dim / 4) as u32;
+    let (label, body) = match profile.shape_family {
+        ShapeFamily::Cooperative => ("attention".to_string(), assemble(ATTENTION, None, &[])),
+        ShapeFamily::RowPerInvocation => (format!("attention_serial_d{d4}"), assemble(ATTENTION_SERIAL, None, &[("D4", d4)])),
+        ShapeFamily::RowPerInvocationSubgroup => {
+            let s = profile.subgroup_size.unwrap_or(8);
+            (format!("attention_subgroup_{s}_d{d4}"), assemble(ATTENTION_SUBGROUP, None, &[("S", s), ("D4", d4)]))
+        }
+    };
+    ShaderVariant::new(format!("{label}{}", cache.key_suffix), format!("{}\n{body}", cache.source), &kinds(cache))
+}
+
+/// The kernel for wide blocks on CPU adapters and its block tokens a workgroup, where the
+/// heads are narrow enough and a workgroup of whole groups fits `max_lanes`.
+fn tiled_variant(profile: &DeviceProfile, head_dim: usize, group: u32, cache: &CacheAccess, max_lanes: u32) -> Option<(ShaderVariant, u32)> {
+    if profile.shape_family == ShapeFamily::Cooperative || head_dim > MAX_TILED_HEAD_DIM {
+        return None;
+    }
+    let d4 = (head_dim / 4) as u32;
+    let simd = profile.subgroup_size.unwrap_or(8);
+    let (lanes, tokens) = tiled_shape(group, simd, max_lanes);
+    if lanes > max_lanes {
+        return None;
+    }
+    let (label, body) = if profile.shape_family == ShapeFamily::RowPerInvocationSubgroup {
+        (
+            format!("attention_tiled_subgroup_{simd}_l{lanes}_d{d4}_t{tokens}"),
+            assemble(ATTENTION_TILED_SUBGROUP, None, &[("S", simd), ("L", lanes), ("D4", d4), ("TOK", tokens)]),
+        )
+    } else {
+        (format!("attention_tiled_l{lanes}_d{d4}_t{tokens}"), assemble(ATTENTION_TILED, None, &[("L", lanes), ("D4", d4), ("TOK", tokens)]))
+    };
+    Some((ShaderVariant::new(format!("{label}{}", cache.key_suffix), format!("{}\n{body}", cache.source), &kinds(cache)), tokens))
+}
+
+/// Every kernel `prepare` can build on `profile` for `shapes`, with the WebGPU default
+/// workgroup limit (256 invocations).
+pub fn variants(profile: &DeviceProfile, shapes: &ModelShapes) -> Vec<ShaderVariant> {
+    let mut v = Vec::new();
+    for (texture, kv_type) in CACHE_LAYOUTS {
+        let cache = cache_layout_access(texture, kv_type, false);
+        for &hd in &shapes.head_dims {
+            v.push(row_variant(profile, hd, &cache));
+            for &g in &shapes.groups {
+                v.extend(tiled_variant(profile, hd, g as u32, &cache, 256).map(|t| t.0));
+            }
+        }
+    }
+    v
 }
 
 #[cfg(test)]

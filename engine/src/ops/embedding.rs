@@ -5,7 +5,9 @@ use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, EMBEDDING};
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
 use crate::ops::matmul::weight_kind;
-use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight};
+use crate::formats::DType;
+use crate::gpu::weight::WeightStore;
+use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight, ModelShapes, ShaderVariant};
 
 pub fn prepare(
     ctx: &GpuContext,
@@ -19,10 +21,7 @@ pub fn prepare(
     check(elems(x) >= (max_tokens * table.cols) as u64, || {
         format!("embedding: x holds {} floats, {max_tokens} x {} needed", elems(x), table.cols)
     })?;
-    let bits = scale.to_bits();
-    let key = format!("embedding_{}_{:?}_x{bits:08x}", table.dtype.name(), table.store);
-    let wk = weight_kind(table.store);
-    let pipeline = ctx.pipeline(&key, &assemble(EMBEDDING, Some((table.dtype, table.store)), &[("SCALE_BITS", bits)]), &[wk, Read, ReadWrite, Uniform, Uniform, wk])?;
+    let pipeline = ctx.build(&variant(table.dtype, table.store, scale))?;
     let mut out = Vec::new();
     for part in &table.parts {
         let params = GpuBuffer::uniform(
@@ -49,4 +48,26 @@ pub fn prepare(
         ));
     }
     Ok(out)
+}
+
+/// The kernel for a table of `dtype` in `store`, its rows scaled by `scale`.
+fn variant(dtype: DType, store: WeightStore, scale: f32) -> ShaderVariant {
+    let bits = scale.to_bits();
+    let wk = weight_kind(store);
+    ShaderVariant::new(
+        format!("embedding_{}_{store:?}_x{bits:08x}", dtype.name()),
+        assemble(EMBEDDING, Some((dtype, store)), &[("SCALE_BITS", bits)]),
+        &[wk, Read, ReadWrite, Uniform, Uniform, wk],
+    )
+}
+
+/// Every kernel `prepare` can build for `shapes`' scales.
+pub fn variants(shapes: &ModelShapes) -> Vec<ShaderVariant> {
+    let mut v = Vec::new();
+    for dtype in DType::ALL {
+        for store in [WeightStore::Buffer, WeightStore::Texture] {
+            v.extend(shapes.embedding_scales.iter().map(|&s| variant(dtype, store, s)));
+        }
+    }
+    v
 }

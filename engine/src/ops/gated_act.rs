@@ -3,7 +3,7 @@
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, GATED_ACT};
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
-use crate::gpu::{GpuBuffer, GpuContext, GpuError};
+use crate::gpu::{GpuBuffer, GpuContext, GpuError, ShaderVariant};
 
 /// The gate's activation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,8 +25,7 @@ impl Gate {
 
 /// `n` elements per token.
 pub fn prepare(ctx: &GpuContext, gate: Gate, gate_up: &wgpu::Buffer, act: &wgpu::Buffer, n: usize, step: &GpuBuffer) -> Result<Dispatch, GpuError> {
-    let key = format!("gated_act_{gate:?}");
-    let pipeline = ctx.pipeline(&key, &assemble(GATED_ACT, None, &[("ACT", gate.code())]), &[Read, ReadWrite, Uniform, Uniform])?;
+    let pipeline = ctx.build(&variant(gate))?;
     let params = GpuBuffer::uniform(ctx, "gated activation params", &[n as u32, 0, 0, 0]);
     Ok(Dispatch::new(
         ctx,
@@ -36,4 +35,13 @@ pub fn prepare(ctx: &GpuContext, gate: Gate, gate_up: &wgpu::Buffer, act: &wgpu:
         Some(params),
         Grid::Elementwise { per_token: n as u32 },
     ))
+}
+
+fn variant(gate: Gate) -> ShaderVariant {
+    ShaderVariant::new(format!("gated_act_{gate:?}"), assemble(GATED_ACT, None, &[("ACT", gate.code())]), &[Read, ReadWrite, Uniform, Uniform])
+}
+
+/// Every kernel `prepare` can build.
+pub fn variants() -> Vec<ShaderVariant> {
+    [Gate::Silu, Gate::GeluTanh].map(variant).to_vec()
 }

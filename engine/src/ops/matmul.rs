@@ -7,7 +7,7 @@ use crate::gpu::shaders::{assemble, matmul_rows, Activations, InputStage, RowsTi
 use crate::formats::DType;
 use crate::gpu::weight::WeightStore;
 use crate::gpu::BindKind::{FloatTexture, Read, ReadWrite, Texture, Uniform};
-use crate::gpu::{GpuBuffer, GpuContext, GpuError, GpuWeight, ShapeFamily};
+use crate::gpu::{DeviceProfile, GpuBuffer, GpuContext, GpuError, GpuWeight, ShaderVariant, ShapeFamily};
 
 /// Cooperative shape: workgroup size, rows per workgroup, tokens per register tile. Chosen on
 /// an H200 (docs/perf.md): against (64, 4, 8) a 1-token pass of the Qwen 1.5B shape took 14%
@@ -80,10 +80,10 @@ pub fn cooperative_source(dtype: DType, store: WeightStore, shape: [(&'static st
 
 /// Whether `shape` can run `tile`: the workgroup memory holds WG / RPI x TM partial sums, and
 /// an invocation's rows split the workgroup's evenly.
-fn wide_fits(ctx: &GpuContext, shape: [(&'static str, u32); 3], tile: &WideTile) -> bool {
+fn wide_fits(wg_storage: u32, shape: [(&'static str, u32); 3], tile: &WideTile) -> bool {
     let [(_, wg), (_, rpw), (_, tm)] = shape;
     let rpi = tile.rows_per_invocation;
-    tile.tm > tm && rpw % rpi == 0 && wg % rpi == 0 && (wg / rpi * tile.tm * 4) as u64 <= ctx.limits.max_compute_workgroup_storage_size as u64
+    tile.tm > tm && rpw % rpi == 0 && wg % rpi == 0 && (wg / rpi * tile.tm * 4) as u64 <= wg_storage as u64
 }
 
 /// How the weight-reading kernels bind a part of a weight in `store` (bindings 0 and 5).
@@ -161,29 +161,15 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
         None
     };
     let (activations, stage) = if staged.is_some() { (Activations::Staged, InputStage::Plain) } else { (Activations::Buffer, stage) };
-    // Row shape: small workgroups spread few rows over every core; one full subgroup at least.
-    let rows_wg = ctx.profile.subgroup_size.unwrap_or(8).max(8);
-    let wk = weight_kind(w.store);
-    let xk = if staged.is_some() { FloatTexture } else { Read };
-    let kinds = [wk, xk, ReadWrite, Uniform, Uniform, wk, Read];
-    let key = format!("matmul_{variant:?}_{}_{:?}_{activations:?}_{rows_wg}_{stage:?}", w.dtype.name(), w.store);
-    let mut wide = None;
-    let (pipeline, tiled_pipeline, rows_per_group) = match variant {
-        ShapeFamily::Cooperative => {
-            let shape = ctx.cooperative_shape();
-            if let Some(t) = ctx.wide_tile().filter(|t| wide_fits(ctx, shape, t)) {
-                let source = cooperative_source(w.dtype, w.store, shape, Some(t));
-                wide = Some((ctx.pipeline(&format!("{key}_wide{}x{}", t.tm, t.rows_per_invocation), &source, &kinds)?, t.min_tokens));
-            }
-            (ctx.pipeline(&key, &cooperative_source(w.dtype, w.store, shape, None), &kinds)?, None, shape[1].1)
-        }
-        ShapeFamily::RowPerInvocation | ShapeFamily::RowPerInvocationSubgroup => {
-            let subgroups = variant == ShapeFamily::RowPerInvocationSubgroup;
-            let one = matmul_rows(w.dtype, w.store, activations, rows_wg, subgroups, stage, RowsTile::One);
-            let four = matmul_rows(w.dtype, w.store, activations, rows_wg, subgroups, stage, RowsTile::Four);
-            (ctx.pipeline(&key, &one, &kinds)?, Some(ctx.pipeline(&format!("{key}_tile4"), &four, &kinds)?), rows_wg * ROWS_PER_INVOCATION)
-        }
-    };
+    let kernels = product_variants(&ctx.profile, w.dtype, w.store, activations, stage, ctx.limits.max_compute_workgroup_storage_size);
+    let pipeline = ctx.build(&kernels.every)?;
+    let rows_per_group = kernels.rows_per_group;
+    let (mut tiled_pipeline, mut wide) = (None, None);
+    match kernels.long {
+        Some((v, None)) => tiled_pipeline = Some(ctx.build(&v)?),
+        Some((v, Some(min_tokens))) => wide = Some((ctx.build(&v)?, min_tokens)),
+        None => {}
+    }
     let mut out = Vec::new();
     let x_binding = match &staged {
         Some((_, view)) => wgpu::BindingResource::TextureView(view),
@@ -233,6 +219,74 @@ pub fn prepare(ctx: &GpuContext, a: MatmulArgs, step: &GpuBuffer) -> Result<Vec<
         out.insert(0, stage_dispatch);
     }
     Ok(out)
+}
+
+/// A product's kernels on one profile.
+struct ProductKernels {
+    /// The kernel any launch can run.
+    every: ShaderVariant,
+    /// The one long launches take: the four-token tile on row shapes (None: split into tiles),
+    /// or the cooperative shape's wide form from Some(its minimum tokens).
+    long: Option<(ShaderVariant, Option<u32>)>,
+    rows_per_group: u32,
+}
+
+/// The kernels of a product of `dtype` weights in `store` on `profile`; `wg_storage`: the
+/// device's workgroup memory in bytes (the wide form must fit it).
+fn product_variants(profile: &DeviceProfile, dtype: DType, store: WeightStore, activations: Activations, stage: InputStage, wg_storage: u32) -> ProductKernels {
+    let variant = profile.shape_family;
+    // Row shape: small workgroups spread few rows over every core; one full subgroup at least.
+    let rows_wg = profile.subgroup_size.unwrap_or(8).max(8);
+    let wk = weight_kind(store);
+    let xk = if activations == Activations::Staged { FloatTexture } else { Read };
+    let kinds = [wk, xk, ReadWrite, Uniform, Uniform, wk, Read];
+    let key = format!("matmul_{variant:?}_{}_{store:?}_{activations:?}_{rows_wg}_{stage:?}", dtype.name());
+    match variant {
+        ShapeFamily::Cooperative => {
+            let shape = profile.cooperative_shape;
+            let long = profile.wide_tile.filter(|t| wide_fits(wg_storage, shape, t)).map(|t| {
+                let v = ShaderVariant::new(format!("{key}_wide{}x{}", t.tm, t.rows_per_invocation), cooperative_source(dtype, store, shape, Some(t)), &kinds);
+                (v, Some(t.min_tokens))
+            });
+            ProductKernels { every: ShaderVariant::new(key, cooperative_source(dtype, store, shape, None), &kinds), long, rows_per_group: shape[1].1 }
+        }
+        ShapeFamily::RowPerInvocation | ShapeFamily::RowPerInvocationSubgroup => {
+            let subgroups = variant == ShapeFamily::RowPerInvocationSubgroup;
+            let one = matmul_rows(dtype, store, activations, rows_wg, subgroups, stage, RowsTile::One);
+            let four = matmul_rows(dtype, store, activations, rows_wg, subgroups, stage, RowsTile::Four);
+            ProductKernels {
+                every: ShaderVariant::new(key.clone(), one, &kinds),
+                long: Some((ShaderVariant::new(format!("{key}_tile4"), four, &kinds), None)),
+                rows_per_group: rows_wg * ROWS_PER_INVOCATION,
+            }
+        }
+    }
+}
+
+/// Every kernel `prepare` can build on `profile`, with the WebGPU default workgroup memory
+/// (16 KiB).
+pub fn variants(profile: &DeviceProfile) -> Vec<ShaderVariant> {
+    let mut v = Vec::new();
+    for dtype in DType::ALL {
+        for store in [WeightStore::Buffer, WeightStore::Texture] {
+            // As prepare chooses: GPUs run the input stages as kernels of their own; row shapes
+            // fuse them, or stage the input into a texture where they can (and fall back
+            // where the texture would be too tall).
+            let mut uses = vec![(Activations::Buffer, InputStage::Plain)];
+            if profile.shape_family != ShapeFamily::Cooperative {
+                uses.extend([InputStage::RmsNorm, InputStage::SiluGate].map(|s| (Activations::Buffer, s)));
+                if store == WeightStore::Texture && profile.stage_activations {
+                    uses.push((Activations::Staged, InputStage::Plain));
+                }
+            }
+            for (activations, stage) in uses {
+                let k = product_variants(profile, dtype, store, activations, stage, 16384);
+                v.push(k.every);
+                v.extend(k.long.map(|l| l.0));
+            }
+        }
+    }
+    v
 }
 
 #[cfg(test)]

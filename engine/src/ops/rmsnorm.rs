@@ -4,7 +4,7 @@ use super::{check, elems};
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, RMSNORM, RMSNORM_SERIAL};
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
-use crate::gpu::{GpuBuffer, GpuContext, GpuError};
+use crate::gpu::{DeviceProfile, GpuBuffer, GpuContext, GpuError, ShaderVariant, ShapeFamily};
 
 /// `logits_rows`: read only the trailing `m_logits` rows of x (the final norm before logits).
 #[allow(clippy::too_many_arguments)]
@@ -45,9 +45,7 @@ fn build(
     check(elems(x) >= (n * max_tokens) as u64 && elems(y) >= (n * max_tokens) as u64, || {
         format!("rmsnorm: buffers too small for {max_tokens} x {n}")
     })?;
-    let (key, body) = if ctx.cpu_shapes() { ("rmsnorm_serial", RMSNORM_SERIAL) } else { ("rmsnorm", RMSNORM) };
-    let key = if add { format!("{key}_add") } else { key.to_string() };
-    let pipeline = ctx.pipeline(&key, &assemble(body, None, &[("ADD", add as u32)]), &[Read, Read, ReadWrite, Uniform, Uniform])?;
+    let pipeline = ctx.build(&variant(&ctx.profile, add))?;
     let params = GpuBuffer::uniform(ctx, "rmsnorm params", &[n as u32, eps.to_bits(), logits_rows as u32, 0]);
     let grid = if logits_rows { Grid::PerLogitsRow(1) } else { Grid::PerToken(1) };
     // One workgroup per token: the grid's y dimension carries the token, x is 1.
@@ -59,4 +57,15 @@ fn build(
         Some(params),
         grid,
     ))
+}
+
+/// GPUs a workgroup per token, CPU adapters one invocation; with or without a residual add.
+fn variant(profile: &DeviceProfile, add: bool) -> ShaderVariant {
+    let (label, body) = if profile.shape_family != ShapeFamily::Cooperative { ("rmsnorm_serial", RMSNORM_SERIAL) } else { ("rmsnorm", RMSNORM) };
+    ShaderVariant::new(format!("{label}_add{}", add as u32), assemble(body, None, &[("ADD", add as u32)]), &[Read, Read, ReadWrite, Uniform, Uniform])
+}
+
+/// Every kernel the launchers can build on `profile`.
+pub fn variants(profile: &DeviceProfile) -> Vec<ShaderVariant> {
+    [false, true].map(|add| variant(profile, add)).to_vec()
 }

@@ -3,9 +3,9 @@
 use super::check;
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, ROPE_STORE};
-use crate::gpu::kv_cache::{cache_access, CacheStore};
+use crate::gpu::kv_cache::{cache_access, cache_layout_access, CacheAccess, CacheStore, CACHE_LAYOUTS};
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
-use crate::gpu::{GpuBuffer, GpuContext, GpuError};
+use crate::gpu::{GpuBuffer, GpuContext, GpuError, ShaderVariant};
 
 /// How q/k rows are laid out for rotation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,10 +69,7 @@ pub fn prepare(ctx: &GpuContext, a: RopeArgs, step: &GpuBuffer, slots: &GpuBuffe
     let have = a.bias.map(|b| b.len).unwrap_or(0);
     check(have == want, || format!("rope: bias and norm gains have {have} elements, {want} expected"))?;
     let cache = cache_access("rope", a.k_cache, a.v_cache, a.n_kv * a.ctx_len * a.head_dim, true)?;
-    let qk_norm = a.qk_norm.is_some() as u32;
-    let source = assemble(&format!("{}\n{ROPE_STORE}", cache.source), None, &[("QK_NORM", qk_norm)]);
-    let key = format!("rope_store{}_qknorm{qk_norm}", cache.key_suffix);
-    let pipeline = ctx.pipeline(&key, &source, &[Read, ReadWrite, Read, cache.kind, cache.kind, Read, Uniform, Uniform, Read])?;
+    let pipeline = ctx.build(&variant(&cache, a.qk_norm.is_some()))?;
     let mode = match a.mode {
         RopeMode::Adjacent => 0,
         RopeMode::Halves => 1,
@@ -112,4 +109,19 @@ pub fn prepare(ctx: &GpuContext, a: RopeArgs, step: &GpuBuffer, slots: &GpuBuffe
         Some(params),
         Grid::PerToken(pairs.div_ceil(64)),
     ))
+}
+
+/// The kernel for a cache reached through `cache`, with or without per-head Q/K norms.
+fn variant(cache: &CacheAccess, qk_norm: bool) -> ShaderVariant {
+    let qk_norm = qk_norm as u32;
+    ShaderVariant::new(
+        format!("rope_store{}_qknorm{qk_norm}", cache.key_suffix),
+        assemble(&format!("{}\n{ROPE_STORE}", cache.source), None, &[("QK_NORM", qk_norm)]),
+        &[Read, ReadWrite, Read, cache.kind, cache.kind, Read, Uniform, Uniform, Read],
+    )
+}
+
+/// Every kernel `prepare` can build.
+pub fn variants() -> Vec<ShaderVariant> {
+    CACHE_LAYOUTS.iter().flat_map(|&(texture, kv_type)| [false, true].map(|n| variant(&cache_layout_access(texture, kv_type, true), n))).collect()
 }

@@ -3,7 +3,7 @@
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::SAMPLE;
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
-use crate::gpu::{GpuBuffer, GpuContext, GpuError};
+use crate::gpu::{GpuBuffer, GpuContext, GpuError, ShaderVariant};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SamplingParams {
@@ -46,7 +46,7 @@ pub fn prepare(ctx: &GpuContext, a: SampleArgs, s: SamplingParams) -> Result<Dis
     if !(s.top_p > 0.0 && s.top_p <= 1.0) {
         return Err(GpuError::Shape(format!("top-p must be in (0, 1], got {}", s.top_p)));
     }
-    let pipeline = ctx.pipeline("sample", SAMPLE, &[Read, ReadWrite, ReadWrite, ReadWrite, Uniform])?;
+    let pipeline = ctx.build(&variant())?;
     let seed = (s.seed ^ (s.seed >> 32)) as u32;
     let params = GpuBuffer::uniform(
         ctx,
@@ -70,4 +70,9 @@ pub fn prepare(ctx: &GpuContext, a: SampleArgs, s: SamplingParams) -> Result<Dis
         Some(params),
         Grid::Fixed(1),
     ))
+}
+
+/// The one kernel `prepare` builds.
+pub fn variant() -> ShaderVariant {
+    ShaderVariant::new("sample", SAMPLE, &[Read, ReadWrite, ReadWrite, ReadWrite, Uniform])
 }

@@ -7,7 +7,7 @@ use super::check;
 use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{ARBITER_EVAL, SPEC_FEATURES, SPEC_RESAMPLE, SPEC_VERIFY};
 use crate::gpu::BindKind::{Read, ReadWrite, Uniform};
-use crate::gpu::{GpuBuffer, GpuContext, GpuError};
+use crate::gpu::{GpuBuffer, GpuContext, GpuError, ShaderVariant};
 
 /// Floats per verify position in the features kernel's output.
 pub const ROW: usize = 20;
@@ -182,6 +182,18 @@ pub struct SpecBuffers<'a> {
     pub max_k: usize,
 }
 
+/// The step's kernels (features, verify, resample) and the arbiter's evaluation: every kernel
+/// this module builds.
+pub fn variants() -> [ShaderVariant; 4] {
+    let step = [Read, Read, Read, ReadWrite, Uniform];
+    [
+        ShaderVariant::new("spec_features", source(SPEC_FEATURES), &step),
+        ShaderVariant::new("spec_verify", source(SPEC_VERIFY), &step),
+        ShaderVariant::new("spec_resample", source(SPEC_RESAMPLE), &step),
+        ShaderVariant::new("arbiter_eval", source(ARBITER_EVAL), &[Read, Read, ReadWrite, Uniform]),
+    ]
+}
+
 /// Features, verify and resample, in launch order.
 pub fn prepare(ctx: &GpuContext, b: &SpecBuffers) -> Result<[Dispatch; 3], GpuError> {
     let rows_needed = ((MAX_K + 1) * ROW * 4) as u64;
@@ -197,7 +209,7 @@ pub fn prepare(ctx: &GpuContext, b: &SpecBuffers) -> Result<[Dispatch; 3], GpuEr
     let features = Dispatch::new(
         ctx,
         "spec features",
-        ctx.pipeline("spec_features", &source(SPEC_FEATURES), &[Read, Read, Read, ReadWrite, Uniform])?,
+        ctx.build(&variants()[0])?,
         &[b.p_logits, b.q_logits, b.proposals, b.rows, &b.params.buffer],
         None,
         Grid::Fixed(b.max_k as u32 + 1),
@@ -205,7 +217,7 @@ pub fn prepare(ctx: &GpuContext, b: &SpecBuffers) -> Result<[Dispatch; 3], GpuEr
     let verify = Dispatch::new(
         ctx,
         "spec verify",
-        ctx.pipeline("spec_verify", &source(SPEC_VERIFY), &[Read, Read, Read, ReadWrite, Uniform])?,
+        ctx.build(&variants()[1])?,
         &[b.rows, b.proposals, b.mlp, b.outcome, &b.params.buffer],
         None,
         Grid::Fixed(1),
@@ -213,7 +225,7 @@ pub fn prepare(ctx: &GpuContext, b: &SpecBuffers) -> Result<[Dispatch; 3], GpuEr
     let resample = Dispatch::new(
         ctx,
         "spec resample",
-        ctx.pipeline("spec_resample", &source(SPEC_RESAMPLE), &[Read, Read, Read, ReadWrite, Uniform])?,
+        ctx.build(&variants()[2])?,
         &[b.p_logits, b.q_logits, b.rows, b.outcome, &b.params.buffer],
         None,
         Grid::Fixed(1),
@@ -238,7 +250,7 @@ pub fn prepare_arbiter_eval(
     Ok(Dispatch::new(
         ctx,
         "arbiter eval",
-        ctx.pipeline("arbiter_eval", &source(ARBITER_EVAL), &[Read, Read, ReadWrite, Uniform])?,
+        ctx.build(&variants()[3])?,
         &[features, mlp, out, &params.buffer.clone()],
         Some(params),
         Grid::Fixed((count as u32).div_ceil(64)),

@@ -9,7 +9,7 @@ use crate::gpu::dispatch::{Dispatch, Grid};
 use crate::gpu::shaders::{assemble, X_STAGE};
 use crate::gpu::weight::TEXTURE_WIDTH;
 use crate::gpu::BindKind::{Read, StorageTexture, Uniform};
-use crate::gpu::{GpuBuffer, GpuContext};
+use crate::gpu::{GpuBuffer, GpuContext, ShaderVariant};
 
 /// The staged activations of up to `max_tokens` rows of `k` values: the stage's dispatch and
 /// the texture view the product binds. None when the texture would exceed the device's
@@ -38,7 +38,7 @@ pub fn prepare(
         Input::RmsNorm { gain, eps } => (1, Some(gain), eps),
         Input::SiluGate => (2, None, 0.0),
     };
-    let pipeline = ctx.pipeline(&format!("x_stage_{mode}"), &assemble(X_STAGE, None, &[("MODE", mode)]), &[Read, StorageTexture, Uniform, Uniform, Read])?;
+    let pipeline = ctx.build(&variant(mode))?;
     let params = GpuBuffer::uniform(ctx, "x_stage params", &[(k / 4) as u32, (x_stride / 4) as u32, logits_rows as u32, eps.to_bits()]);
     let params_buffer = params.buffer.clone();
     // Binding 4 (the norm gain) is x again when unused: read-only bindings may alias.
@@ -53,4 +53,14 @@ pub fn prepare(
     let grid = if logits_rows { Grid::PerLogitsRow(1) } else { Grid::PerToken(1) };
     let dispatch = Dispatch::with_resources(ctx, "x_stage", pipeline, &resources, Some(params), grid);
     Ok(Some((dispatch, view)))
+}
+
+/// The kernel for input stage `mode` (0 plain, 1 RMSNorm, 2 SiLU gate).
+fn variant(mode: u32) -> ShaderVariant {
+    ShaderVariant::new(format!("x_stage_{mode}"), assemble(X_STAGE, None, &[("MODE", mode)]), &[Read, StorageTexture, Uniform, Uniform, Read])
+}
+
+/// Every kernel `prepare` can build.
+pub fn variants() -> Vec<ShaderVariant> {
+    (0..3).map(variant).collect()
 }
