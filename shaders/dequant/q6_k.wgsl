@@ -1,4 +1,4 @@
-// Q6_K: 14 vec4s per super-block (engine/src/formats/gpu_pack.rs `regroup_q6k`): four 3-vec4
+// Q6_K: 14 vec4s per super-block (engine/src/formats/quant/q6_k.rs `pack_group`): four 3-vec4
 // pairs, then [16 signed scales][d, padding]. Sub-block j covers half n = j / 4, quarter
 // qd = j % 4, in pair c = 2n + qd / 2 as its nibble (qd % 2) * 4; weight l < 16 in the pair's
 // vec4 0, l >= 16 in vec4 1 (byte l % 16), its high two bits at bit (qd % 2) * 2 + (l / 16) * 4

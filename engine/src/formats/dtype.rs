@@ -1,8 +1,9 @@
 //! Tensor element types of GGUF/safetensors files and their quantized block layouts.
 
+use super::quant::{QuantType, TYPES};
 use super::FormatError;
 
-/// Element types the engine can load (GGUF ids: `DType::GGML_IDS`).
+/// Element types the engine can load; each one's facts live in its module (`DType::quant`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DType {
     F32,
@@ -31,65 +32,31 @@ impl DType {
         DType::Q6K,
     ];
 
-    /// GGUF's `ggml_type` id of each type: the one table both reading and writing use.
-    const GGML_IDS: [(DType, u32); 10] = [
-        (DType::F32, 0),
-        (DType::F16, 1),
-        (DType::Q4_0, 2),
-        (DType::Q4_1, 3),
-        (DType::Q5_0, 6),
-        (DType::Q8_0, 8),
-        (DType::Q4K, 12),
-        (DType::Q5K, 13),
-        (DType::Q6K, 14),
-        (DType::BF16, 30),
-    ];
+    /// This type's module: ids, block, dequantizers, GPU packing (formats/quant/).
+    pub fn quant(self) -> &'static QuantType {
+        TYPES[self as usize]
+    }
 
     pub fn from_ggml_id(id: u32) -> Result<DType, FormatError> {
-        Self::GGML_IDS.iter().find(|(_, i)| *i == id).map(|(d, _)| *d).ok_or_else(|| FormatError::UnsupportedType(ggml_type_name(id)))
+        TYPES.iter().find(|t| t.ggml_id == id).map(|t| t.dtype).ok_or_else(|| FormatError::UnsupportedType(ggml_type_name(id)))
     }
 
     pub fn ggml_id(self) -> u32 {
-        Self::GGML_IDS.iter().find(|(d, _)| *d == self).map(|(_, i)| *i).expect("every DType has a GGML id")
+        self.quant().ggml_id
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            DType::F32 => "F32",
-            DType::F16 => "F16",
-            DType::BF16 => "BF16",
-            DType::Q4_0 => "Q4_0",
-            DType::Q4_1 => "Q4_1",
-            DType::Q5_0 => "Q5_0",
-            DType::Q8_0 => "Q8_0",
-            DType::Q4K => "Q4_K",
-            DType::Q5K => "Q5_K",
-            DType::Q6K => "Q6_K",
-        }
+        self.quant().name
     }
 
-    /// Elements per block (1 for plain float types).
+    /// Elements of one block in the file (1 for plain floats).
     pub fn block_elems(self) -> usize {
-        match self {
-            DType::F32 | DType::F16 | DType::BF16 => 1,
-            DType::Q4_0 | DType::Q4_1 | DType::Q5_0 | DType::Q8_0 => 32,
-            DType::Q4K | DType::Q5K | DType::Q6K => 256,
-        }
+        self.quant().block_elems
     }
 
-    /// Bytes per block in the file.
+    /// Bytes of one block in the file.
     pub fn block_bytes(self) -> usize {
-        match self {
-            DType::F32 => 4,
-            DType::F16 | DType::BF16 => 2,
-            DType::Q4_0 => 18,
-            DType::Q4_1 => 20,
-            DType::Q5_0 => 22,
-            DType::Q8_0 => 34,
-            DType::Q4K => 144,
-            DType::Q5K => 176,
-            DType::Q6K => 210,
-        }
+        self.quant().block_bytes
     }
 
     /// Bytes taken by `n` elements, or an error when `n` is not a whole number of blocks
@@ -117,24 +84,12 @@ impl DType {
     /// 16-byte words of one group in the GPU layout's aligned region (quants, or whole K-quant
     /// super-blocks, padded to 16 bytes so shaders read them with vec4 loads).
     pub fn gpu_group_vec4s(self) -> usize {
-        match self {
-            DType::F32 => 8,
-            DType::F16 | DType::BF16 => 4,
-            DType::Q4_0 | DType::Q4_1 | DType::Q5_0 => 1,
-            DType::Q8_0 => 2,
-            DType::Q4K => 9,
-            DType::Q5K => 11,
-            DType::Q6K => 14,
-        }
+        self.quant().gpu_group_vec4s
     }
 
     /// u32 words of one group in the GPU layout's scale region (after all groups' quants).
     pub fn gpu_scale_words(self) -> usize {
-        match self {
-            DType::Q4_0 | DType::Q4_1 | DType::Q8_0 => 1,
-            DType::Q5_0 => 2,
-            _ => 0,
-        }
+        self.quant().gpu_scale_words
     }
 
     /// u32 words per row of `cols` elements in the GPU layout.

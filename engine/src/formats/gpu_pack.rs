@@ -5,7 +5,7 @@
 //! - Q4_K, Q5_K: super-blocks as in the file (144 and 176 bytes are multiples of 16);
 //! - Q6_K: super-blocks padded from 210 to 224 bytes, their quant bits regrouped so that each
 //!   64-weight pair of sub-blocks a product reads at once lies in 48 contiguous bytes
-//!   (`regroup_q6k`);
+//!   (quant/q6_k.rs);
 //! - F32, F16, BF16: the values as they are.
 //!
 //! A part ends on a whole 16-byte word (`PART_ALIGN_WORDS`): qdot/q5_0.wgsl loads a block's two
@@ -45,56 +45,11 @@ pub fn pack_for_gpu(dtype: DType, bytes: &[u8], rows: usize, cols: usize) -> Res
     let aligned: &mut [u8] = bytemuck::cast_slice_mut(aligned);
     let scales: &mut [u8] = bytemuck::cast_slice_mut(scales);
     let fb = dtype.block_bytes() * (ge / dtype.block_elems());
+    let pack_group = dtype.quant().pack_group;
     for g in 0..groups {
-        let src = &bytes[g * fb..(g + 1) * fb];
-        let dst = &mut aligned[g * gv..(g + 1) * gv];
-        match dtype {
-            DType::Q4_0 | DType::Q8_0 => {
-                dst.copy_from_slice(&src[2..]);
-                scales[g * 4..g * 4 + 2].copy_from_slice(&src[0..2]);
-            }
-            DType::Q4_1 => {
-                dst.copy_from_slice(&src[4..]);
-                scales[g * 4..g * 4 + 4].copy_from_slice(&src[0..4]);
-            }
-            DType::Q5_0 => {
-                dst.copy_from_slice(&src[6..]);
-                scales[g * 8..g * 8 + 2].copy_from_slice(&src[0..2]);
-                scales[g * 8 + 4..g * 8 + 8].copy_from_slice(&src[2..6]);
-            }
-            DType::Q6K => regroup_q6k(src, dst),
-            _ => dst[..fb].copy_from_slice(src),
-        }
+        pack_group(&bytes[g * fb..(g + 1) * fb], &mut aligned[g * gv..(g + 1) * gv], &mut scales[g * sw * 4..(g + 1) * sw * 4]);
     }
     Ok(out)
-}
-
-/// One Q6_K super-block (file: ql[128] qh[64] scales[16] d[2]) in the GPU layout: four
-/// 48-byte pairs, then the scales and d at their file offsets (192, 208).
-/// In the file, quarter q (0..3) of half n takes weight l's low four bits from nibble q / 2 of
-/// ql[n*64 + (q%2)*32 + l] and its high two from bits 2q of qh[n*32 + l], so a product reading
-/// quarters 2p and 2p+1 (a pair) loaded 96 bytes and used half of them. Pair c = 2n + p
-/// (weights l of its quarters A = 2p, B = 2p + 1) becomes:
-/// - bytes 0..32: byte l = A's low bits | B's << 4 (the layout of a Q4_K pair's 32 bytes);
-/// - bytes 32..48: byte i = A's high bits of weight i | B's of i << 2 | A's of 16 + i << 4 |
-///   B's of 16 + i << 6.
-/// shaders/matmul/qdot/q6_k.wgsl and shaders/dequant/q6_k.wgsl read it.
-fn regroup_q6k(src: &[u8], dst: &mut [u8]) {
-    let (ql, qh) = (&src[..128], &src[128..192]);
-    let low = |q: usize, n: usize, l: usize| (ql[n * 64 + (q % 2) * 32 + l] >> ((q / 2) * 4)) & 0xF;
-    let high = |q: usize, n: usize, l: usize| (qh[n * 32 + l] >> (2 * q)) & 3;
-    for c in 0..4 {
-        let (n, p) = (c / 2, c % 2);
-        let (a, b) = (2 * p, 2 * p + 1);
-        let pair = &mut dst[c * 48..(c + 1) * 48];
-        for l in 0..32 {
-            pair[l] = low(a, n, l) | low(b, n, l) << 4;
-        }
-        for i in 0..16 {
-            pair[32 + i] = high(a, n, i) | high(b, n, i) << 2 | high(a, n, 16 + i) << 4 | high(b, n, 16 + i) << 6;
-        }
-    }
-    dst[192..210].copy_from_slice(&src[192..210]);
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod dtype;
 pub mod gguf;
 pub mod gpu_pack;
 pub mod hf;
+pub mod quant;
 
 pub use dtype::DType;
 pub use gguf::MetaValue;

@@ -62,40 +62,15 @@ pub const ARBITER_EVAL: &str = concat!(
 );
 
 const DQ_COMMON: &str = include_str!("../../../shaders/dequant/common.wgsl");
-const DQ_KSCALES: &str = include_str!("../../../shaders/dequant/kquant_scales.wgsl");
 
 /// The `dq8` function of a weight type.
 pub fn dequant(dtype: DType) -> String {
-    let body = match dtype {
-        DType::F32 => include_str!("../../../shaders/dequant/f32.wgsl"),
-        DType::F16 => include_str!("../../../shaders/dequant/f16.wgsl"),
-        DType::BF16 => include_str!("../../../shaders/dequant/bf16.wgsl"),
-        DType::Q4_0 => include_str!("../../../shaders/dequant/q4_0.wgsl"),
-        DType::Q4_1 => include_str!("../../../shaders/dequant/q4_1.wgsl"),
-        DType::Q5_0 => include_str!("../../../shaders/dequant/q5_0.wgsl"),
-        DType::Q8_0 => include_str!("../../../shaders/dequant/q8_0.wgsl"),
-        DType::Q4K => include_str!("../../../shaders/dequant/q4_k.wgsl"),
-        DType::Q5K => include_str!("../../../shaders/dequant/q5_k.wgsl"),
-        DType::Q6K => include_str!("../../../shaders/dequant/q6_k.wgsl"),
-    };
-    let scales = if matches!(dtype, DType::Q4K | DType::Q5K) { DQ_KSCALES } else { "" };
-    format!("{DQ_COMMON}\n{scales}\n{body}")
+    format!("{DQ_COMMON}\n{}", dtype.quant().wgsl_dequant)
 }
 
 /// The `qdot` function of a weight type (needs `dequant` and an `xv` provider before it).
 pub fn qdot(dtype: DType) -> &'static str {
-    match dtype {
-        DType::F32 => include_str!("../../../shaders/matmul/qdot/f32.wgsl"),
-        DType::F16 => include_str!("../../../shaders/matmul/qdot/f16.wgsl"),
-        DType::BF16 => include_str!("../../../shaders/matmul/qdot/bf16.wgsl"),
-        DType::Q4_0 => include_str!("../../../shaders/matmul/qdot/q4_0.wgsl"),
-        DType::Q4_1 => include_str!("../../../shaders/matmul/qdot/q4_1.wgsl"),
-        DType::Q5_0 => include_str!("../../../shaders/matmul/qdot/q5_0.wgsl"),
-        DType::Q8_0 => include_str!("../../../shaders/matmul/qdot/q8_0.wgsl"),
-        DType::Q4K => include_str!("../../../shaders/matmul/qdot/q4_k.wgsl"),
-        DType::Q5K => include_str!("../../../shaders/matmul/qdot/q5_k.wgsl"),
-        DType::Q6K => include_str!("../../../shaders/matmul/qdot/q6_k.wgsl"),
-    }
+    dtype.quant().wgsl_qdot
 }
 
 /// Where a product reads its activations (binding 1).

@@ -1,5 +1,5 @@
 // q6_k: one pair of quarters per call (three vec4s: 32 bytes of low bits, 16 of high bits,
-// gpu_pack.rs `regroup_q6k`) and its scale word; each 16 weights has its own scale:
+// formats/quant/q6_k.rs `pack_group`) and its scale word; each 16 weights has its own scale:
 // sum_j w_j x_j = sum d * sc * (sum q x - 32 * sum x). `xdot` and `xs` from the kernel.
 // Four 6-bit weights (0..63): low nibbles of `ql` from bit `lsh`, high bit pairs of `qh` from bit `hsh`.
 fn q6(ql: u32, qh: u32, lsh: u32, hsh: u32) -> vec4<f32> {
@@ -20,7 +20,7 @@ fn qhead(blk: u32, sbase: u32) -> HEAD {
 
 fn qdot(blk: u32, sbase: u32, xs: XS, hd: HEAD) -> ACC {
     let o = (blk >> 3u) * 14u;
-    // The pair (gpu_pack.rs `regroup_q6k`): quarters A (activation vec4s 0..7) and B (8..15).
+    // The pair (formats/quant/q6_k.rs `pack_group`): quarters A (activation vec4s 0..7) and B (8..15).
     let c = (blk & 6u) >> 1u;
     // The pair's scale word, by selects (dynamic vector indexing is slow on CPU implementations).
     let sw = select(select(hd.scales.x, hd.scales.y, c == 1u), select(hd.scales.z, hd.scales.w, c == 3u), c >= 2u);

@@ -1,0 +1,36 @@
+//! Q5_K: Q4_K with a fifth bit per weight (32 bytes of high bits).
+
+use super::{f16_at, scale_min_k4, QuantType};
+use crate::formats::DType;
+
+pub const TYPE: QuantType = QuantType {
+    dtype: DType::Q5K,
+    name: "Q5_K",
+    ggml_id: 13,
+    block_elems: 256,
+    block_bytes: 176,
+    gpu_group_vec4s: 11,
+    gpu_scale_words: 0,
+    dequant_block,
+    pack_group: super::pack_as_is,
+    wgsl_dequant: concat!(include_str!("../../../../shaders/dequant/kquant_scales.wgsl"), "\n", include_str!("../../../../shaders/dequant/q5_k.wgsl")),
+    wgsl_qdot: include_str!("../../../../shaders/matmul/qdot/q5_k.wgsl"),
+};
+
+fn dequant_block(b: &[u8], y: &mut [f32]) {
+    let (d, dmin) = (f16_at(b, 0), f16_at(b, 2));
+    let scales = &b[4..16];
+    let qh = &b[16..48];
+    let qs = &b[48..176];
+    for g in 0..4 {
+        let (s1, m1) = scale_min_k4(2 * g, scales);
+        let (s2, m2) = scale_min_k4(2 * g + 1, scales);
+        let q = &qs[g * 32..g * 32 + 32];
+        for l in 0..32 {
+            let h1 = if qh[l] & (1 << (2 * g)) != 0 { 16 } else { 0 };
+            let h2 = if qh[l] & (2 << (2 * g)) != 0 { 16 } else { 0 };
+            y[g * 64 + l] = d * s1 as f32 * ((q[l] & 0xF) + h1) as f32 - dmin * m1 as f32;
+            y[g * 64 + 32 + l] = d * s2 as f32 * ((q[l] >> 4) + h2) as f32 - dmin * m2 as f32;
+        }
+    }
+}
