@@ -92,7 +92,7 @@ done
 # products (gate/up: 8960 x 1536 Q4_K; down: 1536 x 8960 Q6_K) at a block of $LOCKSTEP tokens
 # and at 1 token, each form in one matmul_bench process (seconds, not a model load per form);
 # the eval uses the fastest if it takes at most 95% of none's time and the GPU's kernels keep a
-# token's bits with it (tests/kernels.rs). WIDE_TILES="" skips this.
+# token's bits with it (tests/tests/kernels/matmul_cases.rs). WIDE_TILES="" skips this.
 WIDE_TILES="${WIDE_TILES-16,16,1 16,16,2 32,16,2}"
 wide_best=off
 if [[ -n $WIDE_TILES ]] && timeout 60 "$BIN/kernels" cooperative_wide >> "$LOG" 2>&1; then

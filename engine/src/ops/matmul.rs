@@ -32,7 +32,7 @@ pub fn parse_cooperative_shape(v: &str) -> Result<[(&'static str, u32); 3], Stri
 /// tokens instead of once per TM, and with `rows_per_invocation` rows in each invocation
 /// (a workgroup of WG / RPI invocations over the same RPW rows), which loads each chunk of a
 /// token's activations once for those rows. Each token's arithmetic and reduction order are
-/// the kernel's own, so its bits do not depend on either (tests/kernels.rs checks it per device).
+/// the kernel's own, so its bits do not depend on either (tests/tests/kernels/matmul_cases.rs checks it per device).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WideTile {
     pub tm: u32,
