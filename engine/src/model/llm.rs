@@ -471,7 +471,7 @@ impl Model {
 
     /// Runs `tokens` through the model in blocks, appending them to the cache, with the
     /// `pick` launch (argmax or sampling) after the last block.
-    fn run(&mut self, tokens: &[u32], rows: LogitsRows, pick: Pick) -> Result<(), ModelError> {
+    fn append_blocks(&mut self, tokens: &[u32], rows: LogitsRows, pick: Pick) -> Result<(), ModelError> {
         self.check_tokens(tokens)?;
         let n_chunks = tokens.len().div_ceil(self.max_block);
         for (i, chunk) in tokens.chunks(self.max_block).enumerate() {
@@ -496,7 +496,7 @@ impl Model {
         if tokens.is_empty() {
             return Ok(());
         }
-        self.run(tokens, LogitsRows::None, Pick::Nothing)
+        self.append_blocks(tokens, LogitsRows::None, Pick::Nothing)
     }
 
     /// Records one block as a compute pass of `enc`, for callers that chain passes in one
@@ -620,12 +620,12 @@ impl Model {
             return Ok(Vec::new());
         }
         if rows == LogitsRows::Last {
-            self.run(tokens, rows, Pick::Nothing)?;
+            self.append_blocks(tokens, rows, Pick::Nothing)?;
             return Ok(self.ctx.read_f32(&self.logits.buffer, 0, vocab as u64).await?);
         }
         let mut out = Vec::with_capacity(tokens.len() * vocab);
         for chunk in tokens.chunks(self.max_block) {
-            self.run(chunk, rows, Pick::Nothing)?;
+            self.append_blocks(chunk, rows, Pick::Nothing)?;
             out.extend(self.ctx.read_f32(&self.logits.buffer, 0, (chunk.len() * vocab) as u64).await?);
         }
         Ok(out)
@@ -635,12 +635,12 @@ impl Model {
     /// One 4-byte read-back.
     pub async fn forward_next(&mut self, tokens: &[u32], sampling: &SamplingParams) -> Result<u32, ModelError> {
         if sampling.is_greedy() {
-            self.run(tokens, LogitsRows::Last, Pick::Argmax)?;
+            self.append_blocks(tokens, LogitsRows::Last, Pick::Argmax)?;
         } else {
             if self.sampler.as_ref().map(|(p, _)| p != sampling).unwrap_or(true) {
                 self.prepare_sampler(sampling)?;
             }
-            self.run(tokens, LogitsRows::Last, Pick::Sample)?;
+            self.append_blocks(tokens, LogitsRows::Last, Pick::Sample)?;
         }
         let t = self.ctx.read_u32(&self.next_token.buffer, 0, 1).await?;
         Ok(t[0])
