@@ -69,7 +69,8 @@ fn smollm2_f16_cache_stays_within_rounding_of_the_f32_cache() {
     for kv_type in [KvType::F32, KvType::F16] {
         let (_, mut model, tok) = load_kv(&path, Some(kv_type));
         let ids = tok.encode(text).unwrap();
-        assert!(ids.len() >= 300 && ids.len() < 512, "{} tokens", ids.len());
+        // Only the first 300 tokens are used: the docs may tokenize denser or sparser over time.
+        assert!(ids.len() >= 300, "{} tokens", ids.len());
         logits.push((pollster::block_on(model.forward(&ids[..300], LogitsRows::All)).unwrap(), model.config.vocab));
     }
     let ((f32s, vocab), (f16s, _)) = (&logits[0], &logits[1]);
