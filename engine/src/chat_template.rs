@@ -1,10 +1,50 @@
 //! Rendering a model's chat template. A template comes from the model file, so it is code
 //! from wherever the file came from: rendering is bounded in steps (minijinja's fuel) and in
 //! output bytes, so a hostile template fails with an error instead of hanging or filling
-//! memory through its output.
+//! memory through its output. What neither bounds (a string doubled in a loop: minijinja's
+//! concatenation has no limit) a front end bounds by rendering a file's template in a process
+//! of its own under a memory limit (`isolate_file_templates`; the native CLI and server do).
 
 use crate::tokenizer::{ChatMessage, TokenizerError};
 use std::io::Write;
+use std::sync::OnceLock;
+
+/// Everything one rendering reads, so that it can be carried to another process.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct RenderJob {
+    pub source: String,
+    pub messages: Vec<ChatMessage>,
+    pub add_generation_prompt: bool,
+    pub bos: String,
+    pub eos: String,
+}
+
+impl RenderJob {
+    /// Renders in this process (bounded in steps and output only).
+    pub fn render_here(&self) -> Result<String, TokenizerError> {
+        render(&self.source, &self.messages, self.add_generation_prompt, &self.bos, &self.eos)
+    }
+}
+
+/// Renders a job somewhere its memory is bounded, or says why it could not.
+pub type IsolatedRenderer = fn(&RenderJob) -> Result<String, TokenizerError>;
+
+static ISOLATED: OnceLock<IsolatedRenderer> = OnceLock::new();
+
+/// From now on, templates that came from model files go through `renderer` (set once per
+/// process; a later call changes nothing). The built-in fallback templates stay in-process.
+pub fn isolate_file_templates(renderer: IsolatedRenderer) {
+    let _ = ISOLATED.set(renderer);
+}
+
+/// Renders a template that came from a model file: through the isolated renderer when the
+/// front end installed one, here otherwise.
+pub fn render_file_template(job: &RenderJob) -> Result<String, TokenizerError> {
+    match ISOLATED.get() {
+        Some(renderer) => renderer(job),
+        None => job.render_here(),
+    }
+}
 
 /// Template instructions one rendering may run. Real templates take a few hundred per
 /// message (Qwen2.5's tool template: about 120), so this allows conversations of thousands

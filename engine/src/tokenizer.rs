@@ -289,9 +289,19 @@ impl Tokenizer {
     /// template that writes the BOS token itself loses it when `encode` adds one anyway, so a
     /// prompt never starts with two (llama.cpp does the same).
     pub fn apply_chat_template(&self, messages: &[ChatMessage], add_generation_prompt: bool) -> Result<String, TokenizerError> {
-        let fallback = if self.fallback_template_name() == "ChatML" { CHATML_TEMPLATE } else { GEMMA_TEMPLATE };
-        let source = self.chat_template.as_deref().unwrap_or(fallback);
-        let text = crate::chat_template::render(source, messages, add_generation_prompt, &self.bos_text, &self.eos_text)?;
+        let text = match &self.chat_template {
+            Some(source) => crate::chat_template::render_file_template(&crate::chat_template::RenderJob {
+                source: source.clone(),
+                messages: messages.to_vec(),
+                add_generation_prompt,
+                bos: self.bos_text.clone(),
+                eos: self.eos_text.clone(),
+            })?,
+            None => {
+                let fallback = if self.fallback_template_name() == "ChatML" { CHATML_TEMPLATE } else { GEMMA_TEMPLATE };
+                crate::chat_template::render(fallback, messages, add_generation_prompt, &self.bos_text, &self.eos_text)?
+            }
+        };
         match text.strip_prefix(self.bos_text.as_str()) {
             Some(rest) if self.add_bos && self.bos_id.is_some() && !self.bos_text.is_empty() => Ok(rest.to_string()),
             _ => Ok(text),

@@ -7,6 +7,7 @@ mod commands;
 mod eval;
 mod serve;
 mod speculative;
+mod template_process;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -191,6 +192,14 @@ fn main() {
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
         // Silences Mesa's harmless warning on machines without a session.
         std::env::set_var("XDG_RUNTIME_DIR", "/tmp");
+    }
+    if std::env::args_os().nth(1).is_some_and(|a| a == template_process::CHILD_ARG) {
+        template_process::child_main();
+    }
+    // Where the operating system can bound a child's memory, a model file's chat template
+    // renders in one (template_process.rs); elsewhere in-process, bounded in steps and output.
+    if cfg!(unix) {
+        cospec::chat_template::isolate_file_templates(template_process::render_in_child);
     }
     let cli = Cli::parse();
     let matmul = match cli.matmul.as_deref().map(cospec::gpu::ShapeFamily::from_name).transpose() {

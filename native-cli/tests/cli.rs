@@ -127,6 +127,39 @@ fn bad_files_and_prompts_give_clear_errors() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// A model file's chat template is code from wherever the file came from. One that doubles a
+/// string in a loop (2^40 bytes after forty steps, far under minijinja's step limit) is stopped
+/// by the rendering process's memory limit with an error that says so; a benign template from
+/// a file renders through the same process and is used.
+#[test]
+fn a_chat_template_that_fills_memory_is_stopped_and_a_benign_one_is_used() {
+    use cospec::formats::gguf::MetaValue;
+    use cospec_tests::tiny::tiny_gguf_with;
+    let with_template = |name: &str, template: &str| {
+        tiny_file(name, &tiny_gguf_with(&tiny_llama(6), vec![("tokenizer.chat_template".into(), MetaValue::Str(template.into()))], vec![]))
+    };
+    let hostile = with_template(
+        "doubling-template.gguf",
+        "{% set ns = namespace(s='xxxxxxxx') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+    );
+    let started = std::time::Instant::now();
+    let (ok, _, err) = cospec(&["run", "--model", hostile.to_str().unwrap(), "--prompt", "hi", "--chat", "--max-tokens", "2"]);
+    assert!(!ok, "the doubling template rendered");
+    assert!(err.contains("chat template") || err.contains("template"), "{err}");
+    assert!(err.contains("MiB of memory") && !err.contains("panicked"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "took {:?}", started.elapsed());
+    // A template's own error comes back from the rendering process with its text.
+    let raising = with_template("raising-template.gguf", "{{ raise_exception('only system and user roles') }}");
+    let (ok, _, err) = cospec(&["run", "--model", raising.to_str().unwrap(), "--prompt", "hi", "--chat", "--max-tokens", "2"]);
+    assert!(!ok && err.contains("only system and user roles") && !err.contains("panicked"), "{err}");
+    // The benign template's text is the prompt: ten copies of "qqq", one byte token each.
+    let benign = with_template("benign-template.gguf", "{% for m in messages %}{{ m['content'] * 10 }}{% endfor %}");
+    let (ok, _, err) = cospec(&["run", "--model", benign.to_str().unwrap(), "--prompt", "qqq", "--chat", "--max-tokens", "2"]);
+    assert!(ok, "{err}");
+    let prompt_tokens: usize = err.split("prompt: ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).expect(&err);
+    assert!((30..=31).contains(&prompt_tokens), "{err}");
+}
+
 #[test]
 fn run_with_a_pair_reports_origins_and_statistics() {
     let (tp, dp) = tiny_pair("", 21, 0.6);

@@ -431,3 +431,27 @@ fn a_lost_gpu_fails_the_request_and_the_server_says_so_until_restarted() {
     assert_eq!(server.metric("cospec_gpu_fault"), 1.0);
     server.sigterm_and_expect_exit_zero();
 }
+
+/// A model whose chat template fills memory (a string doubled in a loop): each chat request
+/// gets a 400 naming the memory limit of the process that rendered it, while the server keeps
+/// answering others, raw completions included, and stays healthy.
+#[test]
+fn a_hostile_chat_template_fails_its_request_and_the_server_goes_on() {
+    use cospec::formats::gguf::MetaValue;
+    use cospec_tests::tiny::{tiny_gguf_with, tiny_llama};
+    let template = "{% set ns = namespace(s='xxxxxxxx') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}";
+    let bytes = tiny_gguf_with(&tiny_llama(7), vec![("tokenizer.chat_template".into(), MetaValue::Str(template.into()))], vec![]);
+    let dir = std::env::temp_dir().join(format!("cospec-serve-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("hostile-template.gguf");
+    std::fs::write(&path, bytes).unwrap();
+    let server = Server::start(&["--model", s(&path), "--ctx", "64", "--lanes", "2"]);
+    for _ in 0..2 {
+        let (code, v) = server.post("/v1/chat/completions", &json!({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}));
+        let message = v["error"]["message"].as_str().unwrap_or_default();
+        assert!(code == 400 && message.contains("MiB of memory"), "{code}: {v}");
+        let (code, v) = server.post("/v1/completions", &json!({"prompt": "the", "max_tokens": 2, "temperature": 0}));
+        assert_eq!(code, 200, "{v}");
+    }
+    assert_eq!(server.get("/health", None).0, 200);
+}

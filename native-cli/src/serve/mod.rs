@@ -309,7 +309,14 @@ async fn generate(s: Arc<AppState>, headers: HeaderMap, body: Result<Bytes, Byte
         }
     }
     let (stream, include_usage) = (p.stream, p.include_usage);
-    let req = engine_request(&s, p).map_err(rejected)?;
+    // Rendering the chat template (a child process, up to its CPU limit for a hostile one)
+    // and tokenizing a long prompt block: off the threads that serve other clients.
+    let state = s.clone();
+    let req = tokio::task::spawn_blocking(move || engine_request(&state, p))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("preparing the request failed: {e}")))
+        .and_then(|r| r)
+        .map_err(rejected)?;
     if let Some(fault) = s.metrics.gpu_fault() {
         return Err(rejected(gpu_lost(&fault)));
     }
