@@ -34,7 +34,7 @@ LOCKSTEP="${LOCKSTEP:-32}"
 # starts; those under way finish with their branches), so the limit loses no half-done problem.
 TRAIN_LOCKSTEP="${TRAIN_LOCKSTEP:-32}"
 # Round 1 takes SPD's trajectories of the first PER_ROUND training problems (the 60 originals,
-# then variant 1 of each template, ...; the committed rollouts hold its first 110), rounds 2 and
+# then variant 1 of each template, ...; the committed rollouts hold its first 116), rounds 2 and
 # 3 the next slices on-policy. Their 61 decisive rollouts support no rule better than always
 # taking the target's token held out (the fit, its weight decay chosen by cross-validation, is
 # that constant): the learner needs hundreds, and lock step on a GPU should make them cheap.
