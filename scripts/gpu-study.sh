@@ -35,9 +35,9 @@ LOCKSTEP="${LOCKSTEP:-32}"
 TRAIN_LOCKSTEP="${TRAIN_LOCKSTEP:-32}"
 # Round 1 takes SPD's trajectories of the first PER_ROUND training problems (the 60 originals,
 # then variant 1 of each template, ...; the committed rollouts hold its first 116), rounds 2 and
-# 3 the next slices on-policy. Their 61 decisive rollouts support no rule better than always
-# taking the target's token held out (the fit, its weight decay chosen by cross-validation, is
-# that constant): the learner needs hundreds, and lock step on a GPU should make them cheap.
+# 3 the next slices on-policy. Their 62 decisive rollouts support no rule better than always
+# taking the target's token held out (docs/results.md): the learner needs hundreds, and lock
+# step on a GPU should make them cheap.
 # A round is fitted when every problem of it is in; a run that stops inside one leaves its
 # rollouts for the next.
 ROUNDS="${ROUNDS:-3}"

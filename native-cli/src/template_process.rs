@@ -22,8 +22,9 @@ pub const CPU_LIMIT_SECONDS: u64 = 10;
 /// Exit code of a child whose rendering failed with an error it wrote on stderr.
 const RENDER_ERROR: i32 = 3;
 
-/// The parent's side: runs `job` in a child. When no child can be started (the executable
-/// is gone), renders here with the in-process bounds and says so once.
+/// The parent's side: runs `job` in a child. Only when no child can be started (the
+/// executable is gone) does it render here, with the in-process bounds, and say so once: a
+/// child that started and failed is the rendering's failure, never a reason to retry here.
 pub fn render_in_child(job: &RenderJob) -> Result<String, TokenizerError> {
     match spawn_and_wait(job) {
         Ok(result) => result,
@@ -39,10 +40,10 @@ fn spawn_and_wait(job: &RenderJob) -> std::io::Result<Result<String, TokenizerEr
     let exe = std::env::current_exe()?;
     let mut child = Command::new(exe).arg(CHILD_ARG).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let input = serde_json::to_vec(job).map_err(std::io::Error::other)?;
-    // The child reads all of its input before it writes anything, so no pipe fills here.
-    let written = child.stdin.take().expect("piped stdin").write_all(&input);
+    // The child reads all of its input before it writes anything, so no pipe fills here. A
+    // child that died before reading it all leaves a broken pipe, which its status explains.
+    let _ = child.stdin.take().expect("piped stdin").write_all(&input);
     let out = child.wait_with_output()?;
-    written?;
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
     Ok(if out.status.success() {
         String::from_utf8(out.stdout).map_err(|e| TokenizerError::Template(format!("output is not UTF-8: {e}")))

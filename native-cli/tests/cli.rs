@@ -134,18 +134,15 @@ fn bad_files_and_prompts_give_clear_errors() {
 #[test]
 fn a_chat_template_that_fills_memory_is_stopped_and_a_benign_one_is_used() {
     use cospec::formats::gguf::MetaValue;
-    use cospec_tests::tiny::tiny_gguf_with;
+    use cospec_tests::tiny::{tiny_gguf_with, DOUBLING_CHAT_TEMPLATE};
     let with_template = |name: &str, template: &str| {
         tiny_file(name, &tiny_gguf_with(&tiny_llama(6), vec![("tokenizer.chat_template".into(), MetaValue::Str(template.into()))], vec![]))
     };
-    let hostile = with_template(
-        "doubling-template.gguf",
-        "{% set ns = namespace(s='xxxxxxxx') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
-    );
+    let hostile = with_template("doubling-template.gguf", DOUBLING_CHAT_TEMPLATE);
     let started = std::time::Instant::now();
     let (ok, _, err) = cospec(&["run", "--model", hostile.to_str().unwrap(), "--prompt", "hi", "--chat", "--max-tokens", "2"]);
     assert!(!ok, "the doubling template rendered");
-    assert!(err.contains("chat template") || err.contains("template"), "{err}");
+    assert!(err.contains("chat template"), "{err}");
     assert!(err.contains("MiB of memory") && !err.contains("panicked"), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(60), "took {:?}", started.elapsed());
     // A template's own error comes back from the rendering process with its text.

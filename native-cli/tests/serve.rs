@@ -438,9 +438,8 @@ fn a_lost_gpu_fails_the_request_and_the_server_says_so_until_restarted() {
 #[test]
 fn a_hostile_chat_template_fails_its_request_and_the_server_goes_on() {
     use cospec::formats::gguf::MetaValue;
-    use cospec_tests::tiny::{tiny_gguf_with, tiny_llama};
-    let template = "{% set ns = namespace(s='xxxxxxxx') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}";
-    let bytes = tiny_gguf_with(&tiny_llama(7), vec![("tokenizer.chat_template".into(), MetaValue::Str(template.into()))], vec![]);
+    use cospec_tests::tiny::{tiny_gguf_with, tiny_llama, DOUBLING_CHAT_TEMPLATE};
+    let bytes = tiny_gguf_with(&tiny_llama(7), vec![("tokenizer.chat_template".into(), MetaValue::Str(DOUBLING_CHAT_TEMPLATE.into()))], vec![]);
     let dir = std::env::temp_dir().join(format!("cospec-serve-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("hostile-template.gguf");

@@ -125,6 +125,11 @@ pub fn tiny_gemma3(seed: u64) -> TinySpec {
 /// Gemma 3's sliding window in the tiny model.
 pub const TINY_GEMMA3_WINDOW: usize = 6;
 
+/// A hostile chat template: a string doubled forty times (2^43 bytes), far under minijinja's
+/// step limit; only a memory limit on the rendering stops it.
+pub const DOUBLING_CHAT_TEMPLATE: &str =
+    "{% set ns = namespace(s='xxxxxxxx') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}";
+
 fn f32_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
