@@ -1,17 +1,15 @@
 // attention_tiled.wgsl for CPU adapters with subgroups. The lanes are (token, query head of
 // the group) as there, but a key's or value's row is fetched once per subgroup instead of
-// once per lane: lane l fetches the row of the l-th key of each run of S keys, and every lane
-// takes the rows by shuffle. On llvmpipe a texel fetch is a gather with its address
-// arithmetic and a shuffle one permute, and the lanes of a workgroup all read the same rows,
-// so this fetches S times fewer texels for the same arithmetic.
+// once per lane: in each run of S keys lane l fetches the l-th row and every lane takes the
+// rows by shuffle. On llvmpipe a texel fetch is a gather with its address arithmetic and a
+// shuffle one permute, and the lanes of a workgroup all read the same rows, so this fetches S
+// times fewer texels for the same arithmetic.
 //
 // The lanes of a subgroup walk the union of their keys together (the shuffles need every
-// lane) and each lane counts only its own, in order: a row's arithmetic is
-// attention_serial.wgsl's operation for operation (the same dot order; the weights' sum and
-// the weighted values summed over the keys in order, scaled by one reciprocal at the end), so
-// a token's output is bit for bit the one a decode pass gives it. Sharing rows needs every
-// lane of a subgroup to read one sequence's region; the lanes of a slotted block's subgroup
-// that straddles two sequences take their rows alone, as attention_tiled.wgsl does.
+// lane) in runs of S positions at multiples of S (whole key tiles),
+// and each lane counts only its own keys: a row's arithmetic is attention_row.wgsl's operation
+// for operation (and written for llvmpipe as that is), so a token's output is bit for bit the one a decode pass gives it. Sharing rows needs every lane of a subgroup to read one sequence's region; the lanes of a slotted
+// block's subgroup that straddles two sequences take their rows alone (attend_row).
 // Parameters and bindings: attention_bindings.wgsl; the cache through k_at / v_at.
 
 // head_dim / 4.
@@ -21,6 +19,8 @@ const TOK: u32 = {{TOK}}u;
 const L: u32 = {{L}}u;
 // Subgroup size.
 const S: u32 = {{S}}u;
+// Key tiles a run of S keys (subgroup sizes are powers of two, 8 or more here).
+const TILES: u32 = S / KEY_TILE;
 
 @compute @workgroup_size(L)
 fn main(@builtin(local_invocation_index) lane: u32, @builtin(subgroup_invocation_id) sl: u32, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -32,16 +32,24 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(subgroup_invocation
     let live = t_lane < step.m;
     let t = min(t_lane, step.m - 1u);
     let slot = token_slot(t);
+    let region = subgroupBroadcastFirst(slot.x);
+    let o = (t * p.n_head + head) * D4;
+    if (!subgroupAll(slot.x == region)) {
+        let row = attend_row(t, head);
+        if (live) {
+            for (var i = 0u; i < D4; i++) {
+                out[o + i] = row[i];
+            }
+        }
+        return;
+    }
     // Sliding-window layers attend to the last p.window positions only.
     let first = window_first(slot.y);
     let last = slot.y;
-    let q_off = (t * p.n_head + head) * D4;
     var qv: array<vec4<f32>, D4>;
     for (var i = 0u; i < D4; i++) {
-        qv[i] = q[q_off + i];
+        qv[i] = q[o + i];
     }
-    let region = subgroupBroadcastFirst(slot.x);
-    let shared_rows = subgroupAll(slot.x == region);
     // Keys the subgroup walks: the union of its lanes' (the same for every lane).
     let lo = subgroupMin(first);
     let hi = subgroupMax(last);
@@ -49,85 +57,51 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(subgroup_invocation
     var mx = -3.0e38;
     var sum = 0.0;
     var acc: array<vec4<f32>, D4>;
-    if (shared_rows) {
-        for (var j0 = lo; j0 <= hi; j0 += S) {
-            let ko = (base + min(j0 + sl, hi)) * D4;
-            var kl: array<vec4<f32>, D4>;
-            for (var i = 0u; i < D4; i++) {
-                kl[i] = k_at(ko + i);
-            }
-            let n = min(S, hi + 1u - j0);
-            for (var u = 0u; u < S; u++) {
+    for (var a = lo - lo % S; a <= hi; a += S) {
+        // Lane l fetches the run's l-th key and value row; the others take them by shuffle.
+        let ko = (base + min(a + sl, hi)) * D4;
+        var kl: array<vec4<f32>, D4>;
+        var vl: array<vec4<f32>, D4>;
+        for (var i = 0u; i < D4; i++) {
+            kl[i] = k_at(ko + i);
+            vl[i] = v_at(ko + i);
+        }
+        for (var k = 0u; k < TILES; k++) {
+            let a_k = a + k * KEY_TILE;
+            var sc: Tile;
+            for (var u = 0u; u < KEY_TILE; u++) {
+                let n = k * KEY_TILE + u;
                 var s = 0.0;
                 for (var i = 0u; i < D4; i++) {
-                    s += dot(qv[i], subgroupShuffle(kl[i], u));
+                    s += dot(qv[i], subgroupShuffle(kl[i], n));
                 }
-                s *= p.scale;
-                let j = j0 + u;
-                if (u < n && j >= first && j <= last) {
-                    mx = max(mx, s);
-                }
+                sc = tile_put(sc, u, s * p.scale);
             }
-        }
-        for (var j0 = lo; j0 <= hi; j0 += S) {
-            let ko = (base + min(j0 + sl, hi)) * D4;
-            var kl: array<vec4<f32>, D4>;
-            var vl: array<vec4<f32>, D4>;
+            let tm = tile_max(sc, a_k, first, last);
+            let grows = tm > mx;
+            let c = weight(mx - tm);
+            sum = select(sum, sum * c, grows);
             for (var i = 0u; i < D4; i++) {
-                kl[i] = k_at(ko + i);
-                vl[i] = v_at(ko + i);
+                acc[i] = select(acc[i], acc[i] * c, grows);
             }
-            let n = min(S, hi + 1u - j0);
-            for (var u = 0u; u < S; u++) {
-                var s = 0.0;
+            mx = max(mx, tm);
+            let e = Tile(weight4(sc.lo - mx), weight4(sc.hi - mx));
+            for (var u = 0u; u < KEY_TILE; u++) {
+                let n = k * KEY_TILE + u;
+                let j = a_k + u;
+                let seen = j >= first && j <= last;
+                let w = tile_get(e, u);
+                sum = select(sum, sum + w, seen);
                 for (var i = 0u; i < D4; i++) {
-                    s += dot(qv[i], subgroupShuffle(kl[i], u));
+                    acc[i] = select(acc[i], acc[i] + w * subgroupShuffle(vl[i], n), seen);
                 }
-                s *= p.scale;
-                let e = exp(s - mx);
-                let j = j0 + u;
-                let mine = u < n && j >= first && j <= last;
-                if (mine) {
-                    sum += e;
-                }
-                for (var i = 0u; i < D4; i++) {
-                    let v = subgroupShuffle(vl[i], u);
-                    if (mine) {
-                        acc[i] += e * v;
-                    }
-                }
-            }
-        }
-    } else {
-        let kv_off = base + first;
-        let n_keys = last + 1u - first;
-        for (var j = 0u; j < n_keys; j++) {
-            let ko = (kv_off + j) * D4;
-            var s = 0.0;
-            for (var i = 0u; i < D4; i++) {
-                s += dot(qv[i], k_at(ko + i));
-            }
-            s *= p.scale;
-            mx = max(mx, s);
-        }
-        for (var j = 0u; j < n_keys; j++) {
-            let ko = (kv_off + j) * D4;
-            var s = 0.0;
-            for (var i = 0u; i < D4; i++) {
-                s += dot(qv[i], k_at(ko + i));
-            }
-            s *= p.scale;
-            let e = exp(s - mx);
-            sum += e;
-            for (var i = 0u; i < D4; i++) {
-                acc[i] += e * v_at(ko + i);
             }
         }
     }
     if (live) {
         let inv = 1.0 / sum;
         for (var i = 0u; i < D4; i++) {
-            out[q_off + i] = acc[i] * inv;
+            out[o + i] = acc[i] * inv;
         }
     }
 }

@@ -2,10 +2,13 @@
 //! kernel change does to prompt chunks and decode at depth:
 //!   cargo run --release -p cospec-tests --example attention_bench -- [HEADS KV_HEADS HEAD_DIM]
 //!       [--depth=N,N...] [--tokens=N,N...] [--kv=f32|f16] [--matmul=SHAPE] [--layers=N] [--reps=N]
+//!       [--spread=X]
 //! Defaults: SmolLM2-135M's heads (9 on 3 KV heads of 64), depths 512 and 2,048, blocks of 1
 //! and 32 tokens, the adapter's cache store and type. Random queries and cache; a block of m
 //! tokens sits at positions depth - m .. depth; the fastest of N launches (default 9) after a
 //! warm-up (the least disturbed by other work), and the layers' worth of it (default 30) in ms.
+//! `--spread=X` multiplies the queries by X: random unit-range queries and keys give scores
+//! within about +-1, where a trained model's run far apart (weights of far-off keys underflow).
 use cospec::gpu::dispatch::submit;
 use cospec::gpu::kv_cache::{CacheStore, KvType};
 use cospec::gpu::{GpuBuffer, ShapeFamily, Step};
@@ -34,6 +37,7 @@ fn main() {
     let blocks = list(&all, "--tokens=", &[1, 32]);
     let layers = list(&all, "--layers=", &[30])[0];
     let reps = list(&all, "--reps=", &[9])[0].max(1);
+    let spread: f32 = all.iter().find_map(|a| a.strip_prefix("--spread=")).map(|x| x.parse().expect("--spread=X, a number")).unwrap_or(1.0);
     let ctx = match shape {
         Some(v) => gpu_with(v),
         None => gpu(),
@@ -55,8 +59,8 @@ fn main() {
     for &depth in &depths {
         for &m in &blocks {
             assert!(m <= depth, "a block of {m} tokens cannot end at depth {depth}");
-            let q = GpuBuffer::from_f32(&ctx, "q", &random_f32(m * nh * hd, &mut r));
-            let scores = GpuBuffer::zeros(&ctx, "scores", attention::score_rows(&ctx, m, hd) * nh * ctx_len);
+            let q = GpuBuffer::from_f32(&ctx, "q", &random_f32(m * nh * hd, &mut r).iter().map(|x| x * spread).collect::<Vec<_>>());
+            let scores = GpuBuffer::zeros(&ctx, "scores", attention::score_rows(&ctx, m) * nh * ctx_len);
             let out = GpuBuffer::zeros(&ctx, "out", m * nh * hd);
             let step = GpuBuffer::uniform(&ctx, "step", &Step::one_sequence(m, depth - m, 1).words());
             let slots = GpuBuffer::from_u32(&ctx, "slots", &[0, 0]);

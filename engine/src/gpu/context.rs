@@ -285,10 +285,12 @@ impl GpuContext {
             )));
         }
         let features = adapter.features() & wgpu::Features::SUBGROUP;
-        // Subgroup shuffles share activations only where subgroups have a fixed size of 8+.
+        // Subgroup shuffles share activations only where subgroups have a fixed size of 8+ (a
+        // power of two, as Vulkan's are: the attention kernels' runs of keys are whole tiles of 8).
         let fixed_subgroups = features.contains(wgpu::Features::SUBGROUP)
             && info.subgroup_min_size == info.subgroup_max_size
-            && info.subgroup_min_size >= 8;
+            && info.subgroup_min_size >= 8
+            && info.subgroup_min_size.is_power_of_two();
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("cospec"),

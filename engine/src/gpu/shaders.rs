@@ -15,6 +15,9 @@ macro_rules! with_bindings {
     ($shared:literal, $bindings:literal, $body:literal) => {
         concat!(include_str!($shared), "\n", include_str!($bindings), "\n", include_str!($body))
     };
+    ($shared:literal, $bindings:literal, $helper:literal, $body:literal) => {
+        concat!(include_str!($shared), "\n", include_str!($bindings), "\n", include_str!($helper), "\n", include_str!($body))
+    };
 }
 
 pub const MATMUL: &str = with_bindings!("../../../shaders/matmul/matmul_bindings.wgsl", "../../../shaders/matmul/matmul.wgsl");
@@ -25,10 +28,25 @@ pub const RMSNORM: &str = with_bindings!("../../../shaders/rmsnorm/rmsnorm_bindi
 pub const RMSNORM_SERIAL: &str = with_bindings!("../../../shaders/rmsnorm/rmsnorm_bindings.wgsl", "../../../shaders/rmsnorm/rmsnorm_serial.wgsl");
 pub const ROPE_STORE: &str = with_bindings!("../../../shaders/common/token_slot.wgsl", "../../../shaders/rope_store/rope_store.wgsl");
 pub const ATTENTION: &str = with_bindings!("../../../shaders/common/token_slot.wgsl", "../../../shaders/attention/attention_bindings.wgsl", "../../../shaders/attention/attention.wgsl");
-pub const ATTENTION_SERIAL: &str = with_bindings!("../../../shaders/common/token_slot.wgsl", "../../../shaders/attention/attention_bindings.wgsl", "../../../shaders/attention/attention_serial.wgsl");
+pub const ATTENTION_SERIAL: &str = with_bindings!(
+    "../../../shaders/common/token_slot.wgsl",
+    "../../../shaders/attention/attention_bindings.wgsl",
+    "../../../shaders/attention/attention_row.wgsl",
+    "../../../shaders/attention/attention_serial.wgsl"
+);
 pub const ATTENTION_SUBGROUP: &str = with_bindings!("../../../shaders/common/token_slot.wgsl", "../../../shaders/attention/attention_bindings.wgsl", "../../../shaders/attention/attention_subgroup.wgsl");
-pub const ATTENTION_TILED: &str = with_bindings!("../../../shaders/common/token_slot.wgsl", "../../../shaders/attention/attention_bindings.wgsl", "../../../shaders/attention/attention_tiled.wgsl");
-pub const ATTENTION_TILED_SUBGROUP: &str = with_bindings!("../../../shaders/common/token_slot.wgsl", "../../../shaders/attention/attention_bindings.wgsl", "../../../shaders/attention/attention_tiled_subgroup.wgsl");
+pub const ATTENTION_TILED: &str = with_bindings!(
+    "../../../shaders/common/token_slot.wgsl",
+    "../../../shaders/attention/attention_bindings.wgsl",
+    "../../../shaders/attention/attention_row.wgsl",
+    "../../../shaders/attention/attention_tiled.wgsl"
+);
+pub const ATTENTION_TILED_SUBGROUP: &str = with_bindings!(
+    "../../../shaders/common/token_slot.wgsl",
+    "../../../shaders/attention/attention_bindings.wgsl",
+    "../../../shaders/attention/attention_row.wgsl",
+    "../../../shaders/attention/attention_tiled_subgroup.wgsl"
+);
 /// Where attention reads the KV cache and rope_store appends to it (kv_cache.rs).
 pub const KV_BUFFER: &str = include_str!("../../../shaders/kv_cache/kv_buffer.wgsl");
 pub const KV_TEXTURE: &str = include_str!("../../../shaders/kv_cache/kv_texture.wgsl");

@@ -158,7 +158,7 @@ impl Model {
         // The largest activation buffers must each fit one storage binding of this device.
         let limit = ctx.max_binding_bytes();
         for (what, bytes) in [
-            ("attention scores (block x heads x context)", attention::score_rows(&ctx, mb, c.head_dim) * c.n_head * ctx_len * 4),
+            ("attention scores (block x heads x context)", attention::score_rows(&ctx, mb) * c.n_head * ctx_len * 4),
             ("logits (block x vocabulary)", mb * c.vocab * 4),
             ("KV cache of one layer", c.n_kv * ctx_len * c.head_dim * kv_type.bytes()),
             ("FFN activations", mb * 2 * c.ffn * 4),
@@ -194,7 +194,7 @@ impl Model {
         let attn = GpuBuffer::zeros(g, "attn", mb * qw);
         let gate_up = GpuBuffer::zeros(g, "gate_up", mb * 2 * ffn);
         let act = GpuBuffer::zeros(g, "act", mb * ffn);
-        let scores = GpuBuffer::zeros(g, "scores", attention::score_rows(g, mb, c.head_dim) * c.n_head * ctx_len);
+        let scores = GpuBuffer::zeros(g, "scores", attention::score_rows(g, mb) * c.n_head * ctx_len);
         let logits = GpuBuffer::zeros(g, "logits", mb * c.vocab);
         let next_token = GpuBuffer::zeros(g, "next token", mb);
         let sample_scratch = GpuBuffer::zeros(g, "sample scratch", c.vocab);

@@ -12,7 +12,7 @@ pub struct AttentionArgs<'a> {
     /// Both in buffers or both in textures.
     pub k_cache: &'a CacheStore,
     pub v_cache: &'a CacheStore,
-    /// Scratch of score_rows(max_tokens, head_dim) * n_head * ctx_len floats.
+    /// Scratch of score_rows(max_tokens) * n_head * ctx_len floats.
     pub scores: &'a wgpu::Buffer,
     pub out: &'a wgpu::Buffer,
     pub n_head: usize,
@@ -28,9 +28,9 @@ pub struct AttentionArgs<'a> {
 pub const MAX_CPU_HEAD_DIM: usize = 512;
 
 /// The widest head attention_tiled.wgsl takes. With 256-wide heads (Gemma 3) llvmpipe (Mesa
-/// 22.3.6, LLVM 15) returns wrong values and unwritten outputs once a row passes about 330
-/// keys, while the one-row kernels stay right (the kernel tests hold a case of each), so wider
-/// heads keep the one-row kernels and their score scratch.
+/// 22.3.6, LLVM 15) returned wrong values and unwritten outputs once a row passed about 330
+/// keys, while the one-row kernels stayed right (the kernel tests hold a case of each), so wider
+/// heads keep the one-row kernels.
 pub const MAX_TILED_HEAD_DIM: usize = 128;
 
 /// Blocks of at least this many tokens take the tiled kernels on CPU adapters; their rows'
@@ -59,12 +59,16 @@ fn lcm(a: u32, b: u32) -> u32 {
     a / x * b
 }
 
-/// Block tokens whose scores the scratch must hold: every token of a block on GPUs, only those
-/// of blocks narrower than `TILED_FROM` on CPU adapters (wider ones keep no scores) unless
-/// the heads are too wide for the tiled kernel.
-pub fn score_rows(ctx: &GpuContext, max_tokens: usize, head_dim: usize) -> usize {
-    if ctx.cpu_shapes() && head_dim <= MAX_TILED_HEAD_DIM {
-        max_tokens.min(TILED_FROM as usize - 1)
+/// The key tile of the CPU-adapter kernels' online softmax (KEY_TILE, attention_bindings.wgsl):
+/// the subgroup kernels walk runs of a subgroup's size, whole tiles (`ShapeFamily::
+/// RowPerInvocationSubgroup` has fixed subgroups of 8 or more, and Vulkan's are powers of two).
+const KEY_TILE: u32 = 8;
+
+/// Block tokens whose scores the scratch must hold: every token of a block on GPUs, none on
+/// CPU adapters (their kernels keep an online softmax in registers).
+pub fn score_rows(ctx: &GpuContext, max_tokens: usize) -> usize {
+    if ctx.cpu_shapes() {
+        0
     } else {
         max_tokens
     }
@@ -76,7 +80,7 @@ pub fn prepare(ctx: &GpuContext, a: AttentionArgs, step: &GpuBuffer, slots: &Gpu
     check(a.head_dim % 4 == 0 && a.n_kv > 0 && a.n_head % a.n_kv == 0, || {
         format!("attention: head_dim {} / heads {} / kv heads {} do not fit", a.head_dim, a.n_head, a.n_kv)
     })?;
-    check(a.scores.size() / 4 >= (score_rows(ctx, a.max_tokens, a.head_dim) * a.n_head * a.ctx_len) as u64, || {
+    check(a.scores.size() / 4 >= (score_rows(ctx, a.max_tokens) * a.n_head * a.ctx_len) as u64, || {
         "attention: score scratch too small".into()
     })?;
     let cache = cache_access("attention", a.k_cache, a.v_cache, a.n_kv * a.ctx_len * a.head_dim, false)?;
@@ -126,7 +130,8 @@ fn row_variant(profile: &DeviceProfile, head_dim: usize, cache: &CacheAccess) ->
         ShapeFamily::Cooperative => ("attention".to_string(), assemble(ATTENTION, None, &[])),
         ShapeFamily::RowPerInvocation => (format!("attention_serial_d{d4}"), assemble(ATTENTION_SERIAL, None, &[("D4", d4)])),
         ShapeFamily::RowPerInvocationSubgroup => {
-            let s = profile.subgroup_size.unwrap_or(8);
+            let s = profile.subgroup_size.unwrap_or(KEY_TILE);
+            debug_assert!(s % KEY_TILE == 0, "subgroups of {s}: runs of keys that are not whole key tiles");
             (format!("attention_subgroup_{s}_d{d4}"), assemble(ATTENTION_SUBGROUP, None, &[("S", s), ("D4", d4)]))
         }
     };

@@ -1,0 +1,93 @@
+// One (block token, query head)'s attention by one invocation, the arithmetic every
+// CPU-adapter kernel repeats operation for operation. An online softmax over key tiles
+// (KEY_TILE positions at multiples of KEY_TILE): the tile's scores, each summed over the head
+// in order; the tile's maximum over the keys the token sees; where it passes the running
+// maximum, the running sum and weighted values rescaled by weight(old - new); then each key's
+// weight(score - maximum) (attention_bindings.wgsl) added to the sum and to the weighted
+// values in key order; one
+// reciprocal of the sum at the end. Each key and value row is read once; nothing grows with
+// the context.
+//
+// Written for llvmpipe, which runs both sides of a branch under a mask and keeps an array
+// indexed inside a loop it does not unroll in memory: no branches (keys the token does not see
+// and the rescale are selects), the loops over the head innermost (unrolled, so the query and
+// the sums stay in registers), and a tile's scores and weights in two vec4s (Tile).
+
+// KEY_TILE (8) values: keys 0..3 of the tile in lo, 4..7 in hi.
+struct Tile {
+    lo: vec4<f32>,
+    hi: vec4<f32>,
+}
+
+fn tile_put(t: Tile, u: u32, x: f32) -> Tile {
+    let at = vec4<u32>(u);
+    return Tile(select(t.lo, vec4<f32>(x), at == vec4<u32>(0u, 1u, 2u, 3u)), select(t.hi, vec4<f32>(x), at == vec4<u32>(4u, 5u, 6u, 7u)));
+}
+
+fn tile_get(t: Tile, u: u32) -> f32 {
+    let v = select(t.hi, t.lo, u < 4u);
+    let k = u & 3u;
+    return select(select(v.w, v.z, k == 2u), select(v.y, v.x, k == 0u), k < 2u);
+}
+
+// The tile's largest score among the keys a token sees (positions first..=last), -3e38 if none.
+fn tile_max(sc: Tile, a: u32, first: u32, last: u32) -> f32 {
+    let lo_pos = vec4<u32>(a) + vec4<u32>(0u, 1u, 2u, 3u);
+    let hi_pos = lo_pos + vec4<u32>(4u);
+    let lo = select(vec4<f32>(-3.0e38), sc.lo, lo_pos >= vec4<u32>(first) & lo_pos <= vec4<u32>(last));
+    let hi = select(vec4<f32>(-3.0e38), sc.hi, hi_pos >= vec4<u32>(first) & hi_pos <= vec4<u32>(last));
+    let m = max(lo, hi);
+    return max(max(m.x, m.y), max(m.z, m.w));
+}
+
+fn attend_row(t: u32, head: u32) -> array<vec4<f32>, D4> {
+    let kvh = head / (p.n_head / p.n_kv);
+    let slot = token_slot(t);
+    // Sliding-window layers attend to the last p.window positions only.
+    let first = window_first(slot.y);
+    let last = slot.y;
+    let base = kvh * p.ctx + slot.x;
+    let q_off = (t * p.n_head + head) * D4;
+    var qv: array<vec4<f32>, D4>;
+    for (var i = 0u; i < D4; i++) {
+        qv[i] = q[q_off + i];
+    }
+    var mx = -3.0e38;
+    var sum = 0.0;
+    var acc: array<vec4<f32>, D4>;
+    for (var a = first - first % KEY_TILE; a <= last; a += KEY_TILE) {
+        var sc: Tile;
+        for (var u = 0u; u < KEY_TILE; u++) {
+            let ko = (base + clamp(a + u, first, last)) * D4;
+            var s = 0.0;
+            for (var i = 0u; i < D4; i++) {
+                s += dot(qv[i], k_at(ko + i));
+            }
+            sc = tile_put(sc, u, s * p.scale);
+        }
+        let tm = tile_max(sc, a, first, last);
+        let grows = tm > mx;
+        let c = weight(mx - tm);
+        sum = select(sum, sum * c, grows);
+        for (var i = 0u; i < D4; i++) {
+            acc[i] = select(acc[i], acc[i] * c, grows);
+        }
+        mx = max(mx, tm);
+        let e = Tile(weight4(sc.lo - mx), weight4(sc.hi - mx));
+        for (var u = 0u; u < KEY_TILE; u++) {
+            let j = a + u;
+            let seen = j >= first && j <= last;
+            let w = tile_get(e, u);
+            sum = select(sum, sum + w, seen);
+            let vo = (base + clamp(j, first, last)) * D4;
+            for (var i = 0u; i < D4; i++) {
+                acc[i] = select(acc[i], acc[i] + w * v_at(vo + i), seen);
+            }
+        }
+    }
+    let inv = 1.0 / sum;
+    for (var i = 0u; i < D4; i++) {
+        acc[i] *= inv;
+    }
+    return acc;
+}
