@@ -101,6 +101,31 @@ pub fn train(samples: &[Sample], opts: &TrainOptions) -> Mlp {
     mlp
 }
 
+/// The weight decay that stands for the constant rule: an infinite decay pins every weight to
+/// zero and leaves the output bias, the arm that is better on average.
+pub const CONSTANT_RULE: f32 = f32::INFINITY;
+
+/// The constant rule as an MLP: zero weights and an output bias that keeps the draft's token
+/// everywhere when keeping (less `keep_cost`) scored better on average over `samples` than
+/// taking the target's, and takes the target's token everywhere otherwise (ties included).
+pub fn constant_rule(samples: &[Sample], opts: &TrainOptions) -> Mlp {
+    let (mean, std) = normalization(samples);
+    let mut mlp = Mlp::zeros(opts.hidden.max(1), mean, std);
+    let advantage: f64 = samples.iter().map(|s| ((s.reward_keep - opts.keep_cost) - s.reward_take) as f64).sum();
+    // A logit of +-20 is a probability within 1e-8 of 1 or 0: beyond any threshold in use.
+    mlp.b2 = if advantage > 0.0 { 20.0 } else { -20.0 };
+    mlp
+}
+
+/// `train`, or the constant rule when the decay is `CONSTANT_RULE`.
+pub fn fit(samples: &[Sample], opts: &TrainOptions) -> Mlp {
+    if opts.weight_decay == CONSTANT_RULE {
+        constant_rule(samples, opts)
+    } else {
+        train(samples, opts)
+    }
+}
+
 /// Full-batch Adam ascent of the expected reward (continues from `mlp`'s weights).
 pub fn improve(mlp: &mut Mlp, samples: &[Sample], opts: &TrainOptions) {
     if samples.is_empty() {
@@ -191,12 +216,16 @@ impl std::fmt::Display for DecayScore {
 }
 
 /// Picks the weight decay by cross-validated agreement, so the rollouts decide how fine a policy
-/// they support. Ties go to the larger decay, the simpler policy: a large enough decay pins the
-/// MLP to one constant choice (the arm that is better on average), so when no finer rule beats
-/// that on held-out problems, the constant is what is fitted. Returns the chosen candidate and
-/// every candidate's score, in the order given. `candidates` must not be empty.
+/// they support. The constant rule (`CONSTANT_RULE`, the arm better on average in the training
+/// folds) is always a candidate, after the given ones: a finite decay that scores below it on
+/// held-out problems has learned noise. Ties go to the larger decay, the simpler policy, so
+/// when no finer rule beats the constant, the constant is what is fitted. Returns the chosen
+/// candidate and every candidate's score, in the order given, then the constant's.
 pub fn select_weight_decay(groups: &[String], samples: &[Sample], folds: usize, opts: &TrainOptions, threshold: f32, candidates: &[f32]) -> (DecayScore, Vec<DecayScore>) {
-    assert!(!candidates.is_empty(), "no weight decay to choose from");
+    let mut candidates = candidates.to_vec();
+    if !candidates.contains(&CONSTANT_RULE) {
+        candidates.push(CONSTANT_RULE);
+    }
     let scores: Vec<DecayScore> = candidates
         .iter()
         .map(|&weight_decay| {
@@ -231,7 +260,7 @@ pub fn cross_validated_agreement(groups: &[String], samples: &[Sample], folds: u
         if test.iter().all(|s| s.reward_keep == s.reward_take) {
             continue;
         }
-        let mlp = train(&train_set.into_iter().map(|(_, s)| s.clone()).collect::<Vec<_>>(), opts);
+        let mlp = fit(&train_set.into_iter().map(|(_, s)| s.clone()).collect::<Vec<_>>(), opts);
         let (a, n) = oracle_agreement(&mlp, &test, threshold);
         agree += a;
         total += n;

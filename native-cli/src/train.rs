@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use cospec::decode::arbiter::{Mlp, Policy};
 use cospec::decode::{Branch, LockstepDone, LockstepJob, Mode, SpecOptions, SpecOutput, SpecSession};
 use cospec_eval::grading::is_correct;
-use cospec_eval::policy_gradient::{oracle_agreement, select_weight_decay, train, DecayScore, TrainOptions};
+use cospec_eval::policy_gradient::{fit, oracle_agreement, select_weight_decay, DecayScore, TrainOptions};
 use cospec_eval::problems::{prompt_text, select, Problem};
 use cospec_eval::rollouts::{append, branch_points, load, Rollout};
 use cospec_eval::shard::Shard;
@@ -61,9 +61,9 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 300)]
     pub epochs: usize,
     /// L2 penalty on the MLP's weights (not its biases), or a comma-separated list to choose from
-    /// by cross-validated agreement (ties: the larger). A large decay pins the policy to the arm
-    /// that is better on average, so with the default list the rollouts decide how fine a rule
-    /// they support
+    /// by cross-validated agreement (ties: the larger). The constant rule (the arm better on
+    /// average, listed as decay inf) is always a candidate, so the rollouts decide whether they
+    /// support any finer rule
     #[arg(long, value_delimiter = ',', default_value = "0.0001,0.001,0.01,0.1")]
     pub weight_decay: Vec<f32>,
     /// Reward cost subtracted from keeping the draft token
@@ -388,13 +388,11 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         let (groups, samples) = samples_of(&rollouts_path, round)?;
         let decisive = samples.iter().filter(|s| s.reward_keep != s.reward_take).count();
         let (pick, scores) = select_weight_decay(&groups, &samples, CV_FOLDS, &base_opts, a.threshold, &a.weight_decay);
-        let fitted = train(&samples, &TrainOptions { weight_decay: pick.weight_decay, ..base_opts.clone() });
+        let fitted = fit(&samples, &TrainOptions { weight_decay: pick.weight_decay, ..base_opts.clone() });
         let (ag, n) = oracle_agreement(&fitted, &samples, a.threshold);
         let (cv, cn) = (pick.agree, pick.total);
         let take = samples.iter().filter(|s| s.reward_take > s.reward_keep).count();
-        if scores.len() > 1 {
-            eprintln!("round {round}: cross-validated agreement by weight decay {}; chosen {}", listed(&scores, " "), pick.weight_decay);
-        }
+        eprintln!("round {round}: cross-validated agreement by weight decay (inf: the constant rule) {}; chosen {}", listed(&scores, " "), pick.weight_decay);
         eprintln!(
             "round {round}: {} rollouts ({decisive} where the branches' grades differ; taking the target's token is the better arm in {take}), \
              agreement with the oracle: on the training rollouts {ag}/{n}, cross-validated ({CV_FOLDS} folds by problem) {cv}/{cn}; {:.0} s so far",

@@ -3,7 +3,7 @@
 //! best arm on >= 95% of fresh states, within seconds. And the fitted arbiter's file is
 //! deterministic.
 
-use cospec_eval::policy_gradient::{cross_validated_agreement, oracle_agreement, select_weight_decay, train, Rng, Sample, TrainOptions};
+use cospec_eval::policy_gradient::{cross_validated_agreement, fit, oracle_agreement, select_weight_decay, train, Rng, Sample, TrainOptions, CONSTANT_RULE};
 use cospec::ops::spec::FEATURES;
 
 /// Keep the draft when the draft is confident and the target is unsure, or late in the block.
@@ -107,12 +107,14 @@ fn weight_decay_is_chosen_by_cross_validation() {
     let learnable = bandit(600, 3);
     let (chosen, scores) = select_weight_decay(&groups, &learnable, 5, &opts, 0.5, &grid);
     eprintln!("learnable: {scores:?}");
-    assert_eq!(scores.iter().map(|s| s.weight_decay).collect::<Vec<_>>(), grid);
+    // The constant rule is always scored, after the candidates given.
+    assert_eq!(scores.iter().map(|s| s.weight_decay).collect::<Vec<_>>(), [&grid[..], &[CONSTANT_RULE]].concat());
     assert!(chosen.weight_decay < 1.0 && chosen.agree as f64 > 0.8 * chosen.total as f64, "{scores:?}");
     assert!(scores.iter().all(|s| s.agree * chosen.total <= chosen.agree * s.total), "{scores:?}");
     // Features that say nothing: the target's arm is the better one 60% of the time whatever
-    // they are. Nothing beats the constant rule on held-out problems, so the choice is the
-    // decay that pins the policy, and the fit takes the target's token on fresh states.
+    // they are. Nothing beats the constant rule on held-out problems, so it is the choice (ties
+    // with the decay that pins the policy go to it), and the fit takes the target's token on
+    // fresh states.
     let mut r = Rng::new(11);
     let noise: Vec<Sample> = bandit(600, 4)
         .into_iter()
@@ -124,13 +126,29 @@ fn weight_decay_is_chosen_by_cross_validation() {
         .collect();
     let (chosen, scores) = select_weight_decay(&groups, &noise, 5, &opts, 0.5, &grid);
     eprintln!("noise: {scores:?}");
-    assert_eq!(chosen.weight_decay, 1.0, "{scores:?}");
-    let mlp = train(&noise, &TrainOptions { weight_decay: chosen.weight_decay, ..opts.clone() });
+    assert_eq!(chosen.weight_decay, CONSTANT_RULE, "{scores:?}");
+    let constant = scores.last().unwrap();
+    assert!(scores.iter().all(|s| s.agree * constant.total <= constant.agree * s.total), "{scores:?}");
+    let mlp = fit(&noise, &TrainOptions { weight_decay: chosen.weight_decay, ..opts.clone() });
     let fresh = bandit(1000, 5);
     let keeps = fresh.iter().filter(|s| mlp.keep_probability(&s.features.as_slice().try_into().unwrap()) >= 0.5).count();
     assert!(keeps < 50, "the pinned policy kept on {keeps} of 1000 fresh states");
-    // Ties go to the larger decay: when every candidate agrees on every held-out rollout.
+    // A decay too small to pin the policy fits the noise and scores below the constant rule
+    // held out, so the constant is chosen over it (where a choice among decays alone would
+    // have taken the noise-fitting one).
+    let (chosen, scores) = select_weight_decay(&groups, &noise, 5, &TrainOptions { hidden: 32, epochs: 600, learning_rate: 0.05, ..opts.clone() }, 0.5, &[1e-5]);
+    eprintln!("noise, small decay only: {scores:?}");
+    assert_eq!(chosen.weight_decay, CONSTANT_RULE, "{scores:?}");
+    assert!(scores[0].agree < scores[1].agree, "{scores:?}");
+    // Ties go to the larger decay: when every candidate agrees on every held-out rollout, the
+    // constant rule.
     let take_always: Vec<Sample> = bandit(200, 6).into_iter().map(|s| Sample { reward_keep: 0.0, reward_take: 1.0, ..s }).collect();
-    let (chosen, _) = select_weight_decay(&groups[..200], &take_always, 5, &opts, 0.5, &[1e-2, 1e-1, 1e-3]);
-    assert_eq!(chosen.weight_decay, 1e-1);
+    let (chosen, scores) = select_weight_decay(&groups[..200], &take_always, 5, &opts, 0.5, &[1e-2, 1e-1, 1e-3]);
+    assert!(scores.iter().all(|s| s.agree == s.total && s.total > 0), "{scores:?}");
+    assert_eq!(chosen.weight_decay, CONSTANT_RULE);
+    // The constant rule keeps when keeping is the better arm on average, net of its cost.
+    let keep_better: Vec<Sample> = bandit(200, 7).into_iter().map(|s| Sample { reward_keep: 1.0, reward_take: 0.5, ..s }).collect();
+    let probe = keep_better[0].features.as_slice().try_into().unwrap();
+    assert!(fit(&keep_better, &TrainOptions { weight_decay: CONSTANT_RULE, ..opts.clone() }).keep_probability(&probe) > 0.99);
+    assert!(fit(&keep_better, &TrainOptions { weight_decay: CONSTANT_RULE, keep_cost: 0.6, ..opts.clone() }).keep_probability(&probe) < 0.01);
 }
