@@ -26,6 +26,11 @@ struct Params {
 // a token the same bits whichever block it comes in.
 const KEY_TILE: u32 = 8u;
 
+// The score of a key a token does not see, and the running maximum before any key: every
+// weight(UNSEEN - m) is 0, also against NO_MAX, and every real score passes NO_MAX.
+const UNSEEN: f32 = -3.0e38;
+const NO_MAX: f32 = -1.0e38;
+
 // A softmax weight exp(x), x the score less the running maximum, taken as 0 below -60: such a
 // weight is under 1e-26 of the largest (1), lost to rounding in any f32 sum it joins, while the
 // exponentials, products and sums of the tail run in denormals, which llvmpipe computes

@@ -10,8 +10,9 @@
 //
 // Written for llvmpipe, which runs both sides of a branch under a mask and keeps an array
 // indexed inside a loop it does not unroll in memory: no branches (keys the token does not see
-// and the rescale are selects), the loops over the head innermost (unrolled, so the query and
-// the sums stay in registers), and a tile's scores and weights in two vec4s (Tile).
+// weigh 0, and the sums scale by 1 where the maximum holds), the loops over the head innermost
+// (unrolled, so the query and the sums stay in registers), and a tile's scores and weights in
+// two vec4s (Tile).
 
 // KEY_TILE (8) values: keys 0..3 of the tile in lo, 4..7 in hi.
 struct Tile {
@@ -30,13 +31,17 @@ fn tile_get(t: Tile, u: u32) -> f32 {
     return select(select(v.w, v.z, k == 2u), select(v.y, v.x, k == 0u), k < 2u);
 }
 
-// The tile's largest score among the keys a token sees (positions first..=last), -3e38 if none.
-fn tile_max(sc: Tile, a: u32, first: u32, last: u32) -> f32 {
+// The tile's scores with those of keys the token does not see (outside first..=last) UNSEEN.
+fn tile_seen(sc: Tile, a: u32, first: u32, last: u32) -> Tile {
     let lo_pos = vec4<u32>(a) + vec4<u32>(0u, 1u, 2u, 3u);
     let hi_pos = lo_pos + vec4<u32>(4u);
-    let lo = select(vec4<f32>(-3.0e38), sc.lo, lo_pos >= vec4<u32>(first) & lo_pos <= vec4<u32>(last));
-    let hi = select(vec4<f32>(-3.0e38), sc.hi, hi_pos >= vec4<u32>(first) & hi_pos <= vec4<u32>(last));
-    let m = max(lo, hi);
+    let lo = select(vec4<f32>(UNSEEN), sc.lo, lo_pos >= vec4<u32>(first) & lo_pos <= vec4<u32>(last));
+    let hi = select(vec4<f32>(UNSEEN), sc.hi, hi_pos >= vec4<u32>(first) & hi_pos <= vec4<u32>(last));
+    return Tile(lo, hi);
+}
+
+fn tile_max(sc: Tile) -> f32 {
+    let m = max(sc.lo, sc.hi);
     return max(max(m.x, m.y), max(m.z, m.w));
 }
 
@@ -52,7 +57,7 @@ fn attend_row(t: u32, head: u32) -> array<vec4<f32>, D4> {
     for (var i = 0u; i < D4; i++) {
         qv[i] = q[q_off + i];
     }
-    var mx = -3.0e38;
+    var mx = NO_MAX;
     var sum = 0.0;
     var acc: array<vec4<f32>, D4>;
     for (var a = first - first % KEY_TILE; a <= last; a += KEY_TILE) {
@@ -65,23 +70,23 @@ fn attend_row(t: u32, head: u32) -> array<vec4<f32>, D4> {
             }
             sc = tile_put(sc, u, s * p.scale);
         }
-        let tm = tile_max(sc, a, first, last);
-        let grows = tm > mx;
-        let c = weight(mx - tm);
-        sum = select(sum, sum * c, grows);
+        sc = tile_seen(sc, a, first, last);
+        let tm = tile_max(sc);
+        // Where the maximum grows, the sums scale by weight(old - new); elsewhere by exactly 1.
+        let c = select(1.0, weight(mx - tm), tm > mx);
+        sum *= c;
         for (var i = 0u; i < D4; i++) {
-            acc[i] = select(acc[i], acc[i] * c, grows);
+            acc[i] *= c;
         }
         mx = max(mx, tm);
+        // Keys the token does not see weigh 0 and read a row it sees (finite values).
         let e = Tile(weight4(sc.lo - mx), weight4(sc.hi - mx));
         for (var u = 0u; u < KEY_TILE; u++) {
-            let j = a + u;
-            let seen = j >= first && j <= last;
             let w = tile_get(e, u);
-            sum = select(sum, sum + w, seen);
-            let vo = (base + clamp(j, first, last)) * D4;
+            sum += w;
+            let vo = (base + clamp(a + u, first, last)) * D4;
             for (var i = 0u; i < D4; i++) {
-                acc[i] = select(acc[i], acc[i] + w * v_at(vo + i), seen);
+                acc[i] += w * v_at(vo + i);
             }
         }
     }

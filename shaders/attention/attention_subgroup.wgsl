@@ -34,44 +34,42 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: 
     for (var i = 0u; i < D4; i++) {
         qv[i] = q[q_off + i];
     }
-    var mx = -3.0e38;
+    var mx = NO_MAX;
     var sum = 0.0;
     var acc: array<vec4<f32>, PER_LANE>;
     for (var a = first - first % S; a <= last; a += S) {
-        // This lane's key's score; a key the token does not see holds -3e38.
+        // This lane's key's score; a key the token does not see is UNSEEN (its weight 0).
         let j_mine = a + lane;
         let ko = (base + clamp(j_mine, first, last)) * D4;
         var s = 0.0;
         for (var i = 0u; i < D4; i++) {
             s += dot(qv[i], k_at(ko + i));
         }
-        let sc = select(-3.0e38, s * p.scale, j_mine >= first && j_mine <= last);
+        let sc = select(UNSEEN, s * p.scale, j_mine >= first && j_mine <= last);
         // The running maximum after each tile of the run.
         var run_max: array<f32, TILES>;
         var run = mx;
         for (var k = 0u; k < TILES; k++) {
-            run = max(run, subgroupMax(select(-3.0e38, sc, lane / KEY_TILE == k)));
+            run = max(run, subgroupMax(select(UNSEEN, sc, lane / KEY_TILE == k)));
             run_max[k] = run;
         }
         let e_mine = weight(sc - run_max[lane / KEY_TILE]);
         // Columns past the head (D4 not a multiple of S) repeat its last one and are not written.
         for (var k = 0u; k < TILES; k++) {
-            let grows = run_max[k] > mx;
-            let c = weight(mx - run_max[k]);
-            sum = select(sum, sum * c, grows);
+            let c = select(1.0, weight(mx - run_max[k]), run_max[k] > mx);
+            sum *= c;
             for (var i = 0u; i < PER_LANE; i++) {
-                acc[i] = select(acc[i], acc[i] * c, grows);
+                acc[i] *= c;
             }
             mx = run_max[k];
+            // Keys the token does not see weigh 0 and read a row it sees (finite values).
             for (var u = 0u; u < KEY_TILE; u++) {
                 let n = k * KEY_TILE + u;
                 let e = subgroupShuffle(e_mine, n);
-                let j = a + n;
-                let seen = j >= first && j <= last;
-                sum = select(sum, sum + e, seen);
-                let row = (base + clamp(j, first, last)) * D4;
+                sum += e;
+                let row = (base + clamp(a + n, first, last)) * D4;
                 for (var i = 0u; i < PER_LANE; i++) {
-                    acc[i] = select(acc[i], acc[i] + e * v_at(row + min(lane + i * S, D4 - 1u)), seen);
+                    acc[i] += e * v_at(row + min(lane + i * S, D4 - 1u));
                 }
             }
         }

@@ -54,7 +54,7 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(subgroup_invocation
     let lo = subgroupMin(first);
     let hi = subgroupMax(last);
     let base = kvh * p.ctx + slot.x;
-    var mx = -3.0e38;
+    var mx = NO_MAX;
     var sum = 0.0;
     var acc: array<vec4<f32>, D4>;
     for (var a = lo - lo % S; a <= hi; a += S) {
@@ -77,23 +77,21 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(subgroup_invocation
                 }
                 sc = tile_put(sc, u, s * p.scale);
             }
-            let tm = tile_max(sc, a_k, first, last);
-            let grows = tm > mx;
-            let c = weight(mx - tm);
-            sum = select(sum, sum * c, grows);
+            sc = tile_seen(sc, a_k, first, last);
+            let tm = tile_max(sc);
+            let c = select(1.0, weight(mx - tm), tm > mx);
+            sum *= c;
             for (var i = 0u; i < D4; i++) {
-                acc[i] = select(acc[i], acc[i] * c, grows);
+                acc[i] *= c;
             }
             mx = max(mx, tm);
             let e = Tile(weight4(sc.lo - mx), weight4(sc.hi - mx));
             for (var u = 0u; u < KEY_TILE; u++) {
                 let n = k * KEY_TILE + u;
-                let j = a_k + u;
-                let seen = j >= first && j <= last;
                 let w = tile_get(e, u);
-                sum = select(sum, sum + w, seen);
+                sum += w;
                 for (var i = 0u; i < D4; i++) {
-                    acc[i] = select(acc[i], acc[i] + w * subgroupShuffle(vl[i], n), seen);
+                    acc[i] += w * subgroupShuffle(vl[i], n);
                 }
             }
         }
