@@ -23,10 +23,16 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 BUDGET="${BUDGET:-300}"
 SHARDS="${SHARDS:-1}"
-# The dev table runs first (the issue's missing result; its learned row uses the committed
-# arbiter, and when a later run retrains, eval reruns only that mode); the time it leaves
-# goes to rollouts, TRAIN_SHARE percent of it reserved for them.
+# The dev table runs after the tuning (its learned row uses the committed arbiter, and when a
+# later run retrains, eval reruns only that mode); the time it leaves goes to rollouts,
+# TRAIN_SHARE percent of it reserved for them.
 TRAIN_SHARE="${TRAIN_SHARE:-0}"
+# TUNE_SHARE percent of what the benchmarks leave goes to tuning the heuristics first: every
+# point of each rule's grid (eval --modes grid:RULE) on the first TUNE_PROBLEMS train problems;
+# the best point per rule lands in tuned.json, and the dev eval then runs those points beside
+# the defaults (docs/results.md). Records resume from docs/runs/qwen-coder-tune-train.
+TUNE_SHARE="${TUNE_SHARE:-0}"
+TUNE_PROBLEMS="${TUNE_PROBLEMS:-120}"
 LOCKSTEP="${LOCKSTEP:-32}"
 # Lanes in rollouts: the round's trajectories go through them as one queue, and each one's
 # branches fork off its cache when it ends, before the next trajectory starts; each problem is
@@ -130,8 +136,11 @@ ARB=engine/arbiters/qwen-coder.safetensors
 ROLL=engine/arbiters/qwen-coder.rollouts.jsonl
 RUNS=docs/runs/qwen-coder-dev
 EVAL_DIR="$WORK/eval-dev"
-mkdir -p "$EVAL_DIR"
+TUNE_RUNS=docs/runs/qwen-coder-tune-train
+TUNE_DIR="$WORK/tune-train"
+mkdir -p "$EVAL_DIR" "$TUNE_DIR"
 for f in records.jsonl config.json; do if [[ -f $RUNS/$f ]]; then cp "$RUNS/$f" "$EVAL_DIR/"; fi; done
+for f in records.jsonl config.json; do if [[ -f $TUNE_RUNS/$f ]]; then cp "$TUNE_RUNS/$f" "$TUNE_DIR/"; fi; done
 TRAINED="$WORK/qwen-coder.safetensors"
 TRAIN_ROLL="$WORK/qwen-coder.rollouts.jsonl"
 cp "$ARB" "$TRAINED"
@@ -140,13 +149,35 @@ bring_back() {
     for f in "$EVAL_DIR/records.jsonl" "$EVAL_DIR/flips.md" "$TRAIN_ROLL" "$TRAINED"; do
         [[ -f $f ]] && cp "$f" "$OUTDIR/.$(basename "$f").part" && mv "$OUTDIR/.$(basename "$f").part" "$OUTDIR/$(basename "$f")"
     done
+    for f in records.jsonl tuned.json; do
+        [[ -f $TUNE_DIR/$f ]] && cp "$TUNE_DIR/$f" "$OUTDIR/.tune-$f.part" && mv "$OUTDIR/.tune-$f.part" "$OUTDIR/tune-$f"
+    done
 }
 (while sleep 15; do bring_back; done) &
 copier=$!
+tune_secs=$(( ($(left) - 40) * TUNE_SHARE / 100 ))
+tuned=""
+if ((tune_secs > 30)); then
+    grid=spd,grid:entropy,grid:cosd,grid:chow,grid:diff,grid:opt
+    say "tuning: train split, $grid, first $TUNE_PROBLEMS problems, for $tune_secs s"
+    sharded "$tune_secs" eval --draft "$D" --target "$T" --problems "$P" --split train --limit "$TUNE_PROBLEMS" --max-tokens 512 -k 4 \
+        --modes "$grid" --lockstep "$LOCKSTEP" --timed 0 --out "$TUNE_DIR"
+    cospec eval --draft "$D" --target "$T" --problems "$P" --split train --limit "$TUNE_PROBLEMS" --max-tokens 512 -k 4 --modes "$grid" \
+        --out "$TUNE_DIR" --table-only > "$OUTDIR/tune-table.md" 2>> "$LOG"
+    # The picks go to dev only once every point has all TUNE_PROBLEMS (until then a later run
+    # goes on with the tuning).
+    if [[ -f $TUNE_DIR/tuned.json ]]; then
+        tuned=$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print(",".join(p["mode"] for p in t["picks"]) if t["problems"] >= int(sys.argv[2]) else "")' \
+            "$TUNE_DIR/tuned.json" "$TUNE_PROBLEMS")
+        say "tuned on train: ${tuned:-not yet (fewer than $TUNE_PROBLEMS problems in every point)}"
+    fi
+fi
+
 reserve=$(( ($(left) - 40) * TRAIN_SHARE / 100 ))
 eval_secs=$(( $(left) - 25 - reserve ))
 if ((eval_secs > 30)); then
     modes=draft-only,target-only,spd,cospec:entropy,cospec:cosd,cospec:diff
+    if [[ -n $tuned ]]; then modes+=",$tuned"; fi
     args=()
     if [[ -f $ARB ]]; then modes+=",cospec:learned"; args=(--arbiter "$ARB"); fi
     say "eval: dev split, $modes, for $eval_secs s"

@@ -9,3 +9,4 @@ pub mod problems;
 pub mod report;
 pub mod rollouts;
 pub mod shard;
+pub mod tuning;

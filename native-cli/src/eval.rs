@@ -14,6 +14,7 @@ use cospec_eval::jsonl;
 use cospec_eval::problems::{parse, prompt_text, select, Problem};
 use cospec_eval::report::{fingerprint, markdown, rows, svg_plot, Record};
 use cospec_eval::shard::Shard;
+use cospec_eval::tuning;
 use cospec::gpu::GpuOptions;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashSet;
@@ -46,7 +47,9 @@ pub struct EvalArgs {
     /// train, dev (templates 60..79) or test (reserved: needs COSPEC_FINAL_TEST=1)
     #[arg(long, default_value = "dev")]
     pub split: String,
-    /// Comma-separated: draft-only, target-only, spd, cospec:POLICY
+    /// Comma-separated: draft-only, target-only, spd, cospec:POLICY, cospec:POLICY=V1[/V2] (the
+    /// rule with those thresholds, e.g. cospec:cosd=0.3/0.8), grid:POLICY (every point of the
+    /// rule's tuning grid: run on --split train, the best point per rule goes to tuned.json)
     #[arg(long, value_delimiter = ',', default_value = "draft-only,target-only,spd,cospec:entropy,cospec:cosd,cospec:diff")]
     pub modes: Vec<String>,
     #[arg(long)]
@@ -139,8 +142,16 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
     if problems.is_empty() {
         bail!("no {} problems in {}", a.split, a.pair.problems.display());
     }
+    let mut names: Vec<String> = Vec::new();
+    for m in &a.modes {
+        for point in tuning::expand(m).map_err(anyhow::Error::msg)? {
+            if !names.contains(&point) {
+                names.push(point);
+            }
+        }
+    }
     let modes: Vec<(String, Mode, cospec::decode::arbiter::Policy)> =
-        a.modes.iter().map(|s| parse_mode(s, arbiter).map(|(m, p)| (s.clone(), m, p))).collect::<Result<_>>()?;
+        names.iter().map(|s| parse_mode(s, arbiter).map(|(m, p)| (s.clone(), m, p))).collect::<Result<_>>()?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     // Records from a different setup must not mix into this table, nor records of other
     // problems under the same names (a problem file generated under other rules).
@@ -331,5 +342,18 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
     std::fs::write(a.out.join("flips.md"), flips)?;
     println!("{md}");
     eprintln!("wrote {}/{{table.md,table.json,flips.md,accuracy_vs_speed.svg,records.jsonl}}", a.out.display());
+    let tuned = tuning::pick(&table);
+    if !tuned.is_empty() {
+        std::fs::write(a.out.join("tuned.json"), serde_json::to_string_pretty(&serde_json::json!({"split": a.split, "problems": finished, "picks": tuned}))?)?;
+        for t in &tuned {
+            eprintln!("{}: best of {} points on {} problems: {} ({}/{} correct, {:.0}% of mismatches kept)", t.rule, t.points, a.split, t.mode, t.correct, t.problems, 100.0 * t.keep_share);
+        }
+        let picked: Vec<&str> = tuned.iter().map(|t| t.mode.as_str()).collect();
+        if a.split == "train" {
+            eprintln!("wrote {}/tuned.json; score them once on dev: --split dev --modes target-only,spd,{}", a.out.display(), picked.join(","));
+        } else {
+            eprintln!("wrote {}/tuned.json; note: these picks are on the {} split: thresholds are chosen on train and scored once on dev", a.out.display(), a.split);
+        }
+    }
     Ok(())
 }

@@ -15,7 +15,8 @@ use std::sync::Arc;
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct ArbiterArgs {
-    /// Arbiter policy in cospec mode: target, draft, entropy, cosd, chow, diff, opt, learned
+    /// Arbiter policy in cospec mode: target, draft, entropy, cosd, chow, diff, opt, learned;
+    /// NAME=V1[/V2] sets its thresholds (e.g. cosd=0.3/0.8), in place of the flags below
     #[arg(long, default_value = "entropy")]
     pub policy: String,
     /// Entropy gate: keep the draft token when the target's entropy (nats) exceeds this
@@ -84,8 +85,9 @@ impl ArbiterArgs {
         }
     }
 
-    pub fn policy(&self, name: &str) -> Result<Policy> {
-        Ok(Policy::from_name(name, &self.thresholds(), self.mlp()?)?)
+    /// `NAME` with the thresholds given here, or `NAME=V1[/V2]` with its own (`Policy::from_spec`).
+    pub fn policy(&self, spec: &str) -> Result<Policy> {
+        Ok(Policy::from_spec(spec, &self.thresholds(), self.mlp()?)?)
     }
 }
 

@@ -260,6 +260,37 @@ fn eval_writes_the_table_and_resumes() {
     assert!(!ok && err.contains("reserved"), "{err}");
 }
 
+/// A rule's tuning grid runs as one mode a point on the train split, and the best point per
+/// rule lands in tuned.json with the modes to score once on dev; thresholds set in a mode reach
+/// the rule (a point that keeps every mismatch and one that keeps none).
+#[test]
+fn eval_tunes_a_rules_thresholds_on_train() {
+    let (tp, dp) = tiny_pair("tune-", 29, 0.6);
+    let pf = problems_file("tune-problems.jsonl", 0..3, 1);
+    let out = pf.parent().unwrap().join("tune-out");
+    let _ = std::fs::remove_dir_all(&out);
+    let args = [
+        "eval", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--problems", pf.to_str().unwrap(), "--split", "train",
+        "--modes", "spd,grid:chow,cospec:diff=-1,cospec:diff=2", "--max-tokens", "12", "-k", "3", "--lockstep", "3", "--timed", "0", "--out", out.to_str().unwrap(),
+    ];
+    let (ok, table, err) = cospec(&args);
+    assert!(ok, "{err}");
+    for row in ["| cospec:chow=0.1 |", "| cospec:chow=0.2 |", "| cospec:chow=0.3 |", "| cospec:chow=0.5 |", "| cospec:diff=-1 |", "| cospec:diff=2 |"] {
+        assert!(table.contains(row), "missing row {row}:\n{table}");
+    }
+    let rows: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("table.json")).unwrap()).unwrap();
+    let kept = |mode: &str| rows["rows"].as_array().unwrap().iter().find(|r| r["mode"] == mode).unwrap()["keep_share"].as_f64().unwrap();
+    // diff keeps when max q >= max p - alpha: always at alpha 2, never at -1.
+    assert_eq!((kept("cospec:diff=2"), kept("cospec:diff=-1")), (1.0, 0.0), "{table}");
+    let tuned: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("tuned.json")).unwrap()).unwrap();
+    let picks = tuned["picks"].as_array().unwrap();
+    assert_eq!(picks.iter().map(|p| p["rule"].as_str().unwrap()).collect::<Vec<_>>(), ["chow", "diff"], "{tuned}");
+    assert_eq!((picks[0]["points"].as_u64(), picks[1]["points"].as_u64(), tuned["problems"].as_u64()), (Some(4), Some(2), Some(3)));
+    assert!(err.contains("score them once on dev: --split dev --modes target-only,spd,cospec:chow="), "{err}");
+    let (ok, _, err) = cospec(&["eval", "--draft", dp.to_str().unwrap(), "--target", tp.to_str().unwrap(), "--problems", pf.to_str().unwrap(), "--split", "train", "--modes", "grid:target"]);
+    assert!(!ok && err.contains("no grid for \"target\""), "{err}");
+}
+
 #[test]
 fn train_arbiter_collects_resumes_and_writes_a_usable_arbiter() {
     let (tp, dp) = tiny_pair("train-", 25, 0.8);

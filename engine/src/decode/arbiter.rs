@@ -66,6 +66,8 @@ pub enum ArbiterError {
     NoWeights,
     #[error("arbiter weights: {0}")]
     Invalid(String),
+    #[error("policy {spec:?}: {why}")]
+    BadSpec { spec: String, why: String },
 }
 
 /// Thresholds for every rule; `Policy::from_name` picks the ones it needs.
@@ -109,6 +111,38 @@ impl Policy {
             "learned" => Policy::Learned { mlp: mlp.ok_or(ArbiterError::NoWeights)?, threshold: th.learned_threshold },
             other => return Err(ArbiterError::UnknownPolicy(other.to_string())),
         })
+    }
+
+    /// `NAME` or `NAME=V1[/V2]`: the named rule with the given thresholds in place of `th`'s,
+    /// in the order the rule takes them: entropy tau, cosd alpha/beta, chow, diff and opt
+    /// alpha, learned threshold (a tuning grid's points, e.g. `cosd=0.3/0.7`).
+    pub fn from_spec(spec: &str, th: &PolicyThresholds, mlp: Option<Arc<Mlp>>) -> Result<Policy, ArbiterError> {
+        let Some((name, values)) = spec.split_once('=') else {
+            return Policy::from_name(spec, th, mlp);
+        };
+        let bad = |why: String| ArbiterError::BadSpec { spec: spec.to_string(), why };
+        let values: Vec<f32> = values
+            .split('/')
+            .map(|v| v.trim().parse::<f32>().ok().filter(|x| x.is_finite()).ok_or_else(|| bad(format!("{v:?} is not a finite number"))))
+            .collect::<Result<_, _>>()?;
+        let mut th = th.clone();
+        let slots: Vec<&mut f32> = match name {
+            "entropy" => vec![&mut th.entropy_tau],
+            "cosd" => vec![&mut th.cosd_alpha, &mut th.cosd_beta],
+            "chow" => vec![&mut th.chow_alpha],
+            "diff" => vec![&mut th.diff_alpha],
+            "opt" => vec![&mut th.opt_alpha],
+            "learned" => vec![&mut th.learned_threshold],
+            "target" | "draft" => return Err(bad(format!("{name} takes no thresholds"))),
+            other => return Err(ArbiterError::UnknownPolicy(other.to_string())),
+        };
+        if values.len() != slots.len() {
+            return Err(bad(format!("{name} takes {} threshold(s), separated by '/'; got {}", slots.len(), values.len())));
+        }
+        for (slot, v) in slots.into_iter().zip(values) {
+            *slot = v;
+        }
+        Policy::from_name(name, &th, mlp)
     }
 
     pub fn name(&self) -> &'static str {
@@ -317,4 +351,30 @@ fn sorted_header(mut bytes: Vec<u8>) -> Result<Vec<u8>, ArbiterError> {
     bytes[8..8 + json.len()].copy_from_slice(&json);
     bytes[8 + json.len()..8 + len].fill(b' ');
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_sets_the_rules_thresholds_in_order() {
+        let th = PolicyThresholds::default();
+        assert_eq!(Policy::from_spec("cosd", &th, None).unwrap(), Policy::Cosd { alpha: DEFAULT_COSD_ALPHA, beta: DEFAULT_COSD_BETA });
+        assert_eq!(Policy::from_spec("cosd=0.3/0.75", &th, None).unwrap(), Policy::Cosd { alpha: 0.3, beta: 0.75 });
+        assert_eq!(Policy::from_spec("entropy=1.5", &th, None).unwrap(), Policy::Entropy { tau: 1.5 });
+        assert_eq!(Policy::from_spec("diff=0.05", &th, None).unwrap(), Policy::Diff { alpha: 0.05 });
+        for (spec, says) in [
+            ("cosd=0.3", "takes 2 threshold(s)"),
+            ("entropy=1/2", "takes 1 threshold(s)"),
+            ("chow=x", "not a finite number"),
+            ("opt=inf", "not a finite number"),
+            ("target=1", "takes no thresholds"),
+            ("magic=1", "unknown policy"),
+            ("learned=0.4", "arbiter weights file"),
+        ] {
+            let e = Policy::from_spec(spec, &th, None).unwrap_err().to_string();
+            assert!(e.contains(says), "{spec}: {e}");
+        }
+    }
 }
