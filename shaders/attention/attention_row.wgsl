@@ -35,8 +35,8 @@ fn tile_get(t: Tile, u: u32) -> f32 {
 fn tile_seen(sc: Tile, a: u32, first: u32, last: u32) -> Tile {
     let lo_pos = vec4<u32>(a) + vec4<u32>(0u, 1u, 2u, 3u);
     let hi_pos = lo_pos + vec4<u32>(4u);
-    let lo = select(vec4<f32>(UNSEEN), sc.lo, lo_pos >= vec4<u32>(first) & lo_pos <= vec4<u32>(last));
-    let hi = select(vec4<f32>(UNSEEN), sc.hi, hi_pos >= vec4<u32>(first) & hi_pos <= vec4<u32>(last));
+    let lo = select(vec4<f32>(UNSEEN), sc.lo, (lo_pos >= vec4<u32>(first)) & (lo_pos <= vec4<u32>(last)));
+    let hi = select(vec4<f32>(UNSEEN), sc.hi, (hi_pos >= vec4<u32>(first)) & (hi_pos <= vec4<u32>(last)));
     return Tile(lo, hi);
 }
 
@@ -45,18 +45,53 @@ fn tile_max(sc: Tile) -> f32 {
     return max(max(m.x, m.y), max(m.z, m.w));
 }
 
-fn attend_row(t: u32, head: u32) -> array<vec4<f32>, D4> {
-    let kvh = head / (p.n_head / p.n_kv);
-    let slot = token_slot(t);
-    // Sliding-window layers attend to the last p.window positions only.
-    let first = window_first(slot.y);
-    let last = slot.y;
-    let base = kvh * p.ctx + slot.x;
+// Block token t's query head in registers.
+fn load_query(t: u32, head: u32) -> array<vec4<f32>, D4> {
     let q_off = (t * p.n_head + head) * D4;
     var qv: array<vec4<f32>, D4>;
     for (var i = 0u; i < D4; i++) {
         qv[i] = q[q_off + i];
     }
+    return qv;
+}
+
+// Folds a tile's scores (sc, keys at positions a.. of which the token sees first..=last) into a
+// row's online softmax: the running maximum *mx, the sum of weights *sum and the weighted
+// values *acc scale by weight(old - new) where the maximum grows (by exactly 1 elsewhere).
+// Returns the tile's weights, 0 for keys the token does not see.
+fn fold_tile(sc: Tile, a: u32, first: u32, last: u32, mx: ptr<function, f32>, sum: ptr<function, f32>, acc: ptr<function, array<vec4<f32>, D4>>) -> Tile {
+    let seen = tile_seen(sc, a, first, last);
+    let tm = tile_max(seen);
+    let c = select(1.0, weight(*mx - tm), tm > *mx);
+    *sum *= c;
+    for (var i = 0u; i < D4; i++) {
+        (*acc)[i] *= c;
+    }
+    *mx = max(*mx, tm);
+    return Tile(weight4(seen.lo - *mx), weight4(seen.hi - *mx));
+}
+
+// The keys of block token t's query head: positions first..=last of the sequence, whose cache
+// rows start at row base (of the head's KV head).
+struct RowKeys {
+    first: u32,
+    last: u32,
+    base: u32,
+}
+
+fn row_keys(t: u32, head: u32) -> RowKeys {
+    let kvh = head / (p.n_head / p.n_kv);
+    let slot = token_slot(t);
+    // Sliding-window layers attend to the last p.window positions only.
+    return RowKeys(window_first(slot.y), slot.y, kvh * p.ctx + slot.x);
+}
+
+fn attend_row(t: u32, head: u32) -> array<vec4<f32>, D4> {
+    let keys = row_keys(t, head);
+    let first = keys.first;
+    let last = keys.last;
+    let base = keys.base;
+    let qv = load_query(t, head);
     var mx = NO_MAX;
     var sum = 0.0;
     var acc: array<vec4<f32>, D4>;
@@ -70,17 +105,8 @@ fn attend_row(t: u32, head: u32) -> array<vec4<f32>, D4> {
             }
             sc = tile_put(sc, u, s * p.scale);
         }
-        sc = tile_seen(sc, a, first, last);
-        let tm = tile_max(sc);
-        // Where the maximum grows, the sums scale by weight(old - new); elsewhere by exactly 1.
-        let c = select(1.0, weight(mx - tm), tm > mx);
-        sum *= c;
-        for (var i = 0u; i < D4; i++) {
-            acc[i] *= c;
-        }
-        mx = max(mx, tm);
         // Keys the token does not see weigh 0 and read a row it sees (finite values).
-        let e = Tile(weight4(sc.lo - mx), weight4(sc.hi - mx));
+        let e = fold_tile(sc, a, first, last, &mx, &sum, &acc);
         for (var u = 0u; u < KEY_TILE; u++) {
             let w = tile_get(e, u);
             sum += w;

@@ -6,8 +6,8 @@
 // of values, where lane l takes every S-th vec4 of the head. The arithmetic is
 // attention_row.wgsl's operation for operation (and branch-free, as there), so a token's
 // output is the same in any block. On llvmpipe every storage load inside a loop is a per-lane
-// loop, so the query is loaded into registers once. Parameters and bindings:
-// attention_bindings.wgsl; the cache through k_at / v_at (kv_*.wgsl).
+// loop, so the query is loaded into registers once (load_query, attention_row.wgsl).
+// Parameters and bindings: attention_bindings.wgsl; the cache through k_at / v_at (kv_*.wgsl).
 
 const S: u32 = {{S}}u;
 // head_dim / 4, and the value vec4s each lane sums.
@@ -23,29 +23,20 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: 
     if (t >= step.m || head >= p.n_head) {
         return;
     }
-    let kvh = head / (p.n_head / p.n_kv);
-    let slot = token_slot(t);
-    // Sliding-window layers attend to the last p.window positions only.
-    let first = window_first(slot.y);
-    let last = slot.y;
-    let base = kvh * p.ctx + slot.x;
-    let q_off = (t * p.n_head + head) * D4;
-    var qv: array<vec4<f32>, D4>;
-    for (var i = 0u; i < D4; i++) {
-        qv[i] = q[q_off + i];
-    }
+    let keys = row_keys(t, head);
+    let qv = load_query(t, head);
     var mx = NO_MAX;
     var sum = 0.0;
     var acc: array<vec4<f32>, PER_LANE>;
-    for (var a = first - first % S; a <= last; a += S) {
+    for (var a = keys.first - keys.first % S; a <= keys.last; a += S) {
         // This lane's key's score; a key the token does not see is UNSEEN (its weight 0).
         let j_mine = a + lane;
-        let ko = (base + clamp(j_mine, first, last)) * D4;
+        let ko = (keys.base + clamp(j_mine, keys.first, keys.last)) * D4;
         var s = 0.0;
         for (var i = 0u; i < D4; i++) {
             s += dot(qv[i], k_at(ko + i));
         }
-        let sc = select(UNSEEN, s * p.scale, j_mine >= first && j_mine <= last);
+        let sc = select(UNSEEN, s * p.scale, j_mine >= keys.first && j_mine <= keys.last);
         // The running maximum after each tile of the run.
         var run_max: array<f32, TILES>;
         var run = mx;
@@ -67,7 +58,7 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: 
                 let n = k * KEY_TILE + u;
                 let e = subgroupShuffle(e_mine, n);
                 sum += e;
-                let row = (base + clamp(a + n, first, last)) * D4;
+                let row = (keys.base + clamp(a + n, keys.first, keys.last)) * D4;
                 for (var i = 0u; i < PER_LANE; i++) {
                     acc[i] += e * v_at(row + min(lane + i * S, D4 - 1u));
                 }

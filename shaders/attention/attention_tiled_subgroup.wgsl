@@ -46,10 +46,7 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(subgroup_invocation
     // Sliding-window layers attend to the last p.window positions only.
     let first = window_first(slot.y);
     let last = slot.y;
-    var qv: array<vec4<f32>, D4>;
-    for (var i = 0u; i < D4; i++) {
-        qv[i] = q[o + i];
-    }
+    let qv = load_query(t, head);
     // Keys the subgroup walks: the union of its lanes' (the same for every lane).
     let lo = subgroupMin(first);
     let hi = subgroupMax(last);
@@ -77,15 +74,7 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(subgroup_invocation
                 }
                 sc = tile_put(sc, u, s * p.scale);
             }
-            sc = tile_seen(sc, a_k, first, last);
-            let tm = tile_max(sc);
-            let c = select(1.0, weight(mx - tm), tm > mx);
-            sum *= c;
-            for (var i = 0u; i < D4; i++) {
-                acc[i] *= c;
-            }
-            mx = max(mx, tm);
-            let e = Tile(weight4(sc.lo - mx), weight4(sc.hi - mx));
+            let e = fold_tile(sc, a_k, first, last, &mx, &sum, &acc);
             for (var u = 0u; u < KEY_TILE; u++) {
                 let n = k * KEY_TILE + u;
                 let w = tile_get(e, u);

@@ -34,7 +34,12 @@ pub const ATTENTION_SERIAL: &str = with_bindings!(
     "../../../shaders/attention/attention_row.wgsl",
     "../../../shaders/attention/attention_serial.wgsl"
 );
-pub const ATTENTION_SUBGROUP: &str = with_bindings!("../../../shaders/common/token_slot.wgsl", "../../../shaders/attention/attention_bindings.wgsl", "../../../shaders/attention/attention_subgroup.wgsl");
+pub const ATTENTION_SUBGROUP: &str = with_bindings!(
+    "../../../shaders/common/token_slot.wgsl",
+    "../../../shaders/attention/attention_bindings.wgsl",
+    "../../../shaders/attention/attention_row.wgsl",
+    "../../../shaders/attention/attention_subgroup.wgsl"
+);
 pub const ATTENTION_TILED: &str = with_bindings!(
     "../../../shaders/common/token_slot.wgsl",
     "../../../shaders/attention/attention_bindings.wgsl",
