@@ -104,3 +104,58 @@ fn pipelines_with_one_label_and_two_sources_are_two_pipelines() {
     assert!(!std::sync::Arc::ptr_eq(&a, &b), "two sources shared one cached pipeline");
     assert!(std::sync::Arc::ptr_eq(&a, &a_again), "the same source was compiled twice");
 }
+
+/// Whether a line of WGSL mixes `&` or `|` with a comparison at one parenthesis depth of one
+/// statement (`a >= b & c <= d`). WGSL's grammar requires the parentheses and Chromium's
+/// compiler refuses the shader, while naga parses it: this catches it natively.
+fn unparenthesized_bitwise(line: &str) -> bool {
+    let code = line.split("//").next().unwrap_or("");
+    code.split(';').any(|statement| {
+        let b = statement.as_bytes();
+        let (mut depth, mut bitwise, mut comparisons) = (0i32, Vec::new(), Vec::new());
+        for i in 0..b.len() {
+            let (prev, next) = (if i > 0 { b[i - 1] } else { b' ' }, b.get(i + 1).copied().unwrap_or(b' '));
+            match b[i] {
+                b'(' | b'[' => depth += 1,
+                b')' | b']' => depth -= 1,
+                // A binary & or | (not && or ||, not the address-of &x, not &=).
+                b'&' | b'|' if prev == b' ' && next == b' ' => bitwise.push(depth),
+                // >=, <=, ==, != and a spaced < or > (a template's brackets are unspaced).
+                b'=' if matches!(prev, b'>' | b'<' | b'=' | b'!') => comparisons.push(depth),
+                b'<' | b'>' if prev == b' ' && next == b' ' => comparisons.push(depth),
+                _ => {}
+            }
+        }
+        bitwise.iter().any(|d| comparisons.contains(d))
+    })
+}
+
+#[test]
+fn no_shader_mixes_bitwise_operators_and_comparisons_without_parentheses() {
+    assert!(unparenthesized_bitwise("let m = select(x, y, a >= vec4<u32>(b) & a <= c);"));
+    assert!(unparenthesized_bitwise("let m = a | b == c;"));
+    assert!(!unparenthesized_bitwise("let m = (a >= b) & (c <= d);"));
+    assert!(!unparenthesized_bitwise("let ok = a >= b && c <= d; let k = u & 3u;"));
+    assert!(!unparenthesized_bitwise("let v = vec4<u32>(x) | y; // a >= b | c"));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shaders");
+    let mut dirs = vec![root];
+    let mut found = Vec::new();
+    let mut files = 0;
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "wgsl") {
+                files += 1;
+                for (n, line) in std::fs::read_to_string(&path).unwrap().lines().enumerate() {
+                    if unparenthesized_bitwise(line) {
+                        found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(files > 40, "only {files} shader files found");
+    assert!(found.is_empty(), "parenthesize the comparisons:\n{}", found.join("\n"));
+}
