@@ -321,7 +321,7 @@ fn train_arbiter_collects_resumes_and_writes_a_usable_arbiter() {
     assert!(ok, "{err}");
     assert!(err.contains("round 1:") && err.contains("round 2:"), "{err}");
     // The default list of weight decays is scored by cross-validation; the arbiter records the choice.
-    assert!(err.contains("round 2: cross-validated agreement by weight decay 0.0001:"), "{err}");
+    assert!(err.contains("round 2: cross-validated agreement by weight decay (inf: the constant rule) 0.0001:"), "{err}");
     assert!(stdout.contains("agreement with the oracle branch choice"), "{stdout}");
     // The learned policy's accuracy and speed on the dev problems, beside target-only and SPD.
     for row in ["| target-only |", "| spd |", "| cospec:learned |"] {
@@ -338,7 +338,9 @@ fn train_arbiter_collects_resumes_and_writes_a_usable_arbiter() {
     let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
     let meta = &header["__metadata__"];
     let scored: Vec<&str> = meta["cv_by_weight_decay"].as_str().map(|g| g.split(',').collect()).unwrap_or_default();
-    assert_eq!(scored.len(), 4, "{meta}");
+    // The four default decays and the constant rule (decay inf).
+    assert_eq!(scored.len(), 5, "{meta}");
+    assert!(scored[4].starts_with("inf:"), "{meta}");
     assert!(meta["weight_decay"].as_str().is_some_and(|d| scored.iter().any(|s| s.starts_with(&format!("{d}:")))), "{meta}");
     // Re-running collects nothing new, and refits the same arbiter to the same bytes: the dev
     // eval keeps its learned records.

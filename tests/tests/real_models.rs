@@ -56,6 +56,11 @@ fn smollm2_greedy_says_paris() {
     assert!(out.text.contains("Paris"), "continuation: {:?}", out.text);
 }
 
+/// A long text of the project's own prose (a frozen copy of an earlier docs/design.md): frozen
+/// so that editing the docs cannot change what these tests decode. Whether a model copies a
+/// passage exactly depends on the passage (the 4,096-token copy below holds on this one).
+const LONG_PROSE: &str = include_str!("../data/long_prose.md");
+
 /// The f16 KV cache (GPUs' default) against the f32 one over 300 positions of text: the same
 /// top-1 token nearly everywhere (a near-tie may flip), logits within f16's rounding
 /// (measured on llvmpipe: 300/300, worst relative error 1.2e-3).
@@ -63,7 +68,7 @@ fn smollm2_greedy_says_paris() {
 fn smollm2_f16_cache_stays_within_rounding_of_the_f32_cache() {
     let Some(path) = real_model(SMOLLM2) else { return };
     // About 1,500 bytes of prose, cut on a character boundary whatever the document holds.
-    let doc = include_str!("../../docs/design.md");
+    let doc = LONG_PROSE;
     let text = &doc[..(0..=1500).rev().find(|&n| doc.is_char_boundary(n)).unwrap_or(0)];
     let mut logits = Vec::new();
     for kv_type in [KvType::F32, KvType::F16] {
@@ -85,7 +90,7 @@ fn smollm2_f16_cache_stays_within_rounding_of_the_f32_cache() {
 }
 
 /// A 4,096-token prompt end to end in an f16 cache (GPUs' default): 2,048 tokens of
-/// docs/design.md, then the same tokens again up to 16 before their end. Greedy decoding must
+/// LONG_PROSE, then the same tokens again up to 16 before their end. Greedy decoding must
 /// go on copying them, which it can only do by attending 2,000 positions back to their first
 /// occurrence.
 #[test]
@@ -94,7 +99,7 @@ fn smollm2_copies_across_a_4096_token_prompt() {
     let f = cospec::platform::open_model(&path).unwrap();
     let mut model = Model::load(gpu(), &f, &LoadOptions { ctx_len: 4096, kv_type: Some(KvType::F16), ..Default::default() }, &mut |_, _| {}).unwrap();
     let tok = Tokenizer::from_model_file(&f).unwrap();
-    let ids = tok.encode(include_str!("../../docs/design.md")).unwrap();
+    let ids = tok.encode(LONG_PROSE).unwrap();
     let (half, tail) = (2048, 16);
     assert!(ids.len() >= half, "docs/design.md is {} tokens", ids.len());
     let text = &ids[..half];

@@ -323,12 +323,16 @@ impl Worker {
         Metrics::add(&self.metrics.prompt_tokens, job.req.prompt.len() as u64);
     }
 
+    // Both finishers set the gauges before the client hears the end: a client that reads
+    // /metrics after its reply sees its lane (freed by the caller first) already free.
     fn finish_failed(&self, job: Job, why: &str) {
+        self.update_busy();
         Metrics::add(&self.metrics.requests_failed, 1);
         send(&job, Event::Failed(why.to_string()));
     }
 
     fn finish_ok(&self, job: &Job, reason: FinishReason, prompt_tokens: usize, completion_tokens: usize, cached_tokens: usize) {
+        self.update_busy();
         Metrics::add(&self.metrics.requests_ok, 1);
         Metrics::add(&self.metrics.generated_tokens, completion_tokens as u64);
         send(job, Event::Done { reason, prompt_tokens, completion_tokens, cached_tokens });
