@@ -142,6 +142,7 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
     if problems.is_empty() {
         bail!("no {} problems in {}", a.split, a.pair.problems.display());
     }
+    // The modes as given, each grid expanded to its points, each mode once.
     let mut names: Vec<String> = Vec::new();
     for m in &a.modes {
         for point in tuning::expand(m).map_err(anyhow::Error::msg)? {
@@ -322,7 +323,6 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs, arbiter: &ArbiterArgs) -> Resul
         eprintln!("shard {} finished; the table is written by a run without --shard once every shard has", a.shard);
         return Ok(());
     }
-    let names: Vec<String> = modes.iter().map(|m| m.0.clone()).collect();
     let keys: HashSet<String> = problems.iter().map(|p| p.key()).collect();
     records.retain(|r| keys.contains(&r.problem));
     let table = rows(&records, &names);
