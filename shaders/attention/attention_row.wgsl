@@ -92,6 +92,8 @@ fn attend_row(t: u32, head: u32) -> array<vec4<f32>, D4> {
     let last = keys.last;
     let base = keys.base;
     let qv = load_query(t, head);
+    // Read once: llvmpipe loads a uniform inside a loop lane by lane, every trip.
+    let scale = p.scale;
     var mx = NO_MAX;
     var sum = 0.0;
     var acc: array<vec4<f32>, D4>;
@@ -103,7 +105,7 @@ fn attend_row(t: u32, head: u32) -> array<vec4<f32>, D4> {
             for (var i = 0u; i < D4; i++) {
                 s += dot(qv[i], k_at(ko + i));
             }
-            sc = tile_put(sc, u, s * p.scale);
+            sc = tile_put(sc, u, s * scale);
         }
         // Keys the token does not see weigh 0 and read a row it sees (finite values).
         let e = fold_tile(sc, a, first, last, &mx, &sum, &acc);

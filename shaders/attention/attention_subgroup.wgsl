@@ -25,6 +25,8 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: 
     }
     let keys = row_keys(t, head);
     let qv = load_query(t, head);
+    // Read once: llvmpipe loads a uniform inside a loop lane by lane, every trip.
+    let scale = p.scale;
     var mx = NO_MAX;
     var sum = 0.0;
     var acc: array<vec4<f32>, PER_LANE>;
@@ -36,7 +38,7 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: 
         for (var i = 0u; i < D4; i++) {
             s += dot(qv[i], k_at(ko + i));
         }
-        let sc = select(UNSEEN, s * p.scale, j_mine >= keys.first && j_mine <= keys.last);
+        let sc = select(UNSEEN, s * scale, j_mine >= keys.first && j_mine <= keys.last);
         // The running maximum after each tile of the run.
         var run_max: array<f32, TILES>;
         var run = mx;

@@ -51,6 +51,8 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(subgroup_invocation
     let lo = subgroupMin(first);
     let hi = subgroupMax(last);
     let base = kvh * p.ctx + slot.x;
+    // Read once: llvmpipe loads a uniform inside a loop lane by lane, every trip.
+    let scale = p.scale;
     var mx = NO_MAX;
     var sum = 0.0;
     var acc: array<vec4<f32>, D4>;
@@ -72,7 +74,7 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(subgroup_invocation
                 for (var i = 0u; i < D4; i++) {
                     s += dot(qv[i], subgroupShuffle(kl[i], n));
                 }
-                sc = tile_put(sc, u, s * p.scale);
+                sc = tile_put(sc, u, s * scale);
             }
             let e = fold_tile(sc, a_k, first, last, &mx, &sum, &acc);
             for (var u = 0u; u < KEY_TILE; u++) {

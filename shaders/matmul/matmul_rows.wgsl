@@ -55,10 +55,13 @@ fn main(
     let first = ((wid.x + wid.y * nwg.x) * WG + lid) * RPI;
     // Invocations past the last row work on it (subgroups stay full) and write nothing.
     let last = p.n - 1u;
-    let b0 = min(first, last) * p.chunks;
-    let b1 = min(first + 1u, last) * p.chunks;
-    let b2 = min(first + 2u, last) * p.chunks;
-    let b3 = min(first + 3u, last) * p.chunks;
+    // Uniforms read once: llvmpipe loads one inside a loop lane by lane, every trip.
+    let chunks = p.chunks;
+    let sbase = p.sbase;
+    let b0 = min(first, last) * chunks;
+    let b1 = min(first + 1u, last) * chunks;
+    let b2 = min(first + 2u, last) * chunks;
+    let b3 = min(first + 3u, last) * chunks;
     let m = select(step.m, step.m_logits, p.count_sel == 1u);
     // Tokens [0, tiled) go through four-token tiles, [tiled, m) one at a time, by the rule
     // Dispatch::encode launches them with: a lone last token costs less alone than padded.
@@ -75,18 +78,18 @@ fn main(
         var h1: HEAD;
         var h2: HEAD;
         var h3: HEAD;
-        for (var c = 0u; c < p.chunks; c += CPQ) {
+        for (var c = 0u; c < chunks; c += CPQ) {
             // What a group of calls shares (a K-quant super-block's header) is read once:
             // loads are what costs most on CPU implementations. Rows hold whole groups.
             if (c % HEAD_CHUNKS == 0u) {
-                h0 = qhead(b0 + c, p.sbase);
-                h1 = qhead(b1 + c, p.sbase);
-                h2 = qhead(b2 + c, p.sbase);
-                h3 = qhead(b3 + c, p.sbase);
+                h0 = qhead(b0 + c, sbase);
+                h1 = qhead(b1 + c, sbase);
+                h2 = qhead(b2 + c, sbase);
+                h3 = qhead(b3 + c, sbase);
             }
             x_begin(c * 8u, {{LANE_ID}});
             let s = xsum();
-            a += ROWS(qdot(b0 + c, p.sbase, s, h0), qdot(b1 + c, p.sbase, s, h1), qdot(b2 + c, p.sbase, s, h2), qdot(b3 + c, p.sbase, s, h3));
+            a += ROWS(qdot(b0 + c, sbase, s, h0), qdot(b1 + c, sbase, s, h1), qdot(b2 + c, sbase, s, h2), qdot(b3 + c, sbase, s, h3));
         }
         for (var r = 0u; r < RPI; r++) {
             for (var s = 0u; s < TT; s++) {

@@ -137,25 +137,140 @@ fn no_shader_mixes_bitwise_operators_and_comparisons_without_parentheses() {
     assert!(!unparenthesized_bitwise("let m = (a >= b) & (c <= d);"));
     assert!(!unparenthesized_bitwise("let ok = a >= b && c <= d; let k = u & 3u;"));
     assert!(!unparenthesized_bitwise("let v = vec4<u32>(x) | y; // a >= b | c"));
+    let mut found = Vec::new();
+    for (path, text) in shader_files() {
+        for (n, line) in text.lines().enumerate() {
+            if unparenthesized_bitwise(line) {
+                found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "parenthesize the comparisons:\n{}", found.join("\n"));
+}
+
+/// Every .wgsl file under shaders/ with its text.
+fn shader_files() -> Vec<(std::path::PathBuf, String)> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shaders");
     let mut dirs = vec![root];
-    let mut found = Vec::new();
-    let mut files = 0;
+    let mut files = Vec::new();
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 dirs.push(path);
             } else if path.extension().is_some_and(|e| e == "wgsl") {
-                files += 1;
-                for (n, line) in std::fs::read_to_string(&path).unwrap().lines().enumerate() {
-                    if unparenthesized_bitwise(line) {
-                        found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
-                    }
-                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                files.push((path, text));
             }
         }
     }
-    assert!(files > 40, "only {files} shader files found");
-    assert!(found.is_empty(), "parenthesize the comparisons:\n{}", found.join("\n"));
+    assert!(files.len() > 40, "only {} shader files found", files.len());
+    files
+}
+
+/// Why a loop (`for` header and body) might not end, or None where it visibly does: its
+/// counter starts anywhere, moves one way by a constant step (`x++`, `x += CONST`, `x >>= 1u`
+/// down to 0) towards its bound, and nothing in the body assigns it. Bounds are sizes and
+/// positions, which stay far below 2^31, so no step wraps past one.
+fn unbounded_loop(header: &str, body: &str) -> Option<String> {
+    let inner = header.trim().strip_prefix("for (").and_then(|h| h.strip_suffix(')'));
+    let Some(parts) = inner.map(|h| h.split(';').map(str::trim).collect::<Vec<_>>()) else {
+        return Some("not a for loop".into());
+    };
+    let [init, cond, step] = parts[..] else {
+        return Some("not three clauses".into());
+    };
+    let Some(var) = init.strip_prefix("var ").and_then(|r| r.split_whitespace().next()) else {
+        return Some("the counter is not declared in the loop".into());
+    };
+    let constant = |t: &str| {
+        let t = t.trim_end_matches('u');
+        t.parse::<u32>().is_ok_and(|v| v > 0) || (t.chars().all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit()) && !t.is_empty())
+    };
+    let up = step == format!("{var}++") || step.strip_prefix(&format!("{var} += ")).is_some_and(constant);
+    let halves = step == format!("{var} >>= 1u") && cond == format!("{var} > 0u");
+    let below = cond.strip_prefix(&format!("{var} < ")).or_else(|| cond.strip_prefix(&format!("{var} <= "))).is_some();
+    if !(halves || up && below) {
+        return Some(format!("counter `{var}`: condition `{cond}` with step `{step}`"));
+    }
+    let assigned = ["=", "+=", "-=", "*=", ">>=", "<<=", "++", "--"].iter().any(|op| {
+        body.match_indices(var).any(|(at, _)| {
+            let before = body[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.');
+            let rest = body[at + var.len()..].trim_start();
+            !before && rest.starts_with(op) && !rest.starts_with("==")
+        })
+    });
+    assigned.then(|| format!("the body assigns the counter `{var}`"))
+}
+
+/// (header, body) of each loop in `text`, and whether any `loop` or `while` appears.
+fn loops(text: &str) -> (Vec<(String, String)>, bool) {
+    let code: String = text.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+    let other = code.split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| w == "loop" || w == "while");
+    let mut found = Vec::new();
+    for (at, _) in code.match_indices("for (") {
+        let mut depth = 0;
+        let mut header_end = at;
+        for (i, c) in code[at..].char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        header_end = at + i + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let open = header_end + code[header_end..].find('{').unwrap_or(0);
+        let mut depth = 0;
+        let mut close = code.len();
+        for (i, c) in code[open..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = open + i;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        found.push((code[at..header_end].to_string(), code[open..close].to_string()));
+    }
+    (found, other)
+}
+
+/// The engine builds its pipelines without naga's injected loop bounds (context.rs), which
+/// promises the driver that no loop runs forever: every loop here must visibly end.
+#[test]
+fn every_shader_loop_visibly_ends() {
+    assert!(unbounded_loop("for (var i = 0u; i < D4; i++)", "s += q[i];").is_none());
+    assert!(unbounded_loop("for (var a = lo - lo % S; a <= hi; a += S)", "let b = a;").is_none());
+    assert!(unbounded_loop("for (var k = WG / 2u; k > 0u; k >>= 1u)", "x[k] += 1.0;").is_none());
+    assert!(unbounded_loop("for (var i = 0u; i < n; i += step)", "").is_some());
+    assert!(unbounded_loop("for (var i = 0u; i < n; i++)", "i = 0u;").is_some());
+    assert!(unbounded_loop("for (var i = n; i >= 0u; i--)", "").is_some());
+    assert!(unbounded_loop("for (var i = 0u; i != n; i += 2u)", "").is_some());
+    assert!(loops("loop { break; }").1 && loops("while (x) {}").1 && !loops("// a loop while\nlet looping = 1;").1);
+    let mut found = Vec::new();
+    let mut counted = 0;
+    for (path, text) in shader_files() {
+        let (each, other) = loops(&text);
+        if other {
+            found.push(format!("{}: a `loop` or `while`", path.display()));
+        }
+        for (header, body) in each {
+            counted += 1;
+            if let Some(why) = unbounded_loop(&header, &body) {
+                found.push(format!("{}: `{header}`: {why}", path.display()));
+            }
+        }
+    }
+    assert!(counted > 100, "only {counted} loops found");
+    assert!(found.is_empty(), "loops that may not end:\n{}", found.join("\n"));
 }
