@@ -203,43 +203,31 @@ fn unbounded_loop(header: &str, body: &str) -> Option<String> {
     assigned.then(|| format!("the body assigns the counter `{var}`"))
 }
 
+/// Where the bracket pairing the first `open` at or after `from` closes (the end if never).
+fn closing(code: &str, from: usize, open: char, close: char) -> usize {
+    let mut depth = 0;
+    for (i, c) in code[from..].char_indices() {
+        if c == open {
+            depth += 1;
+        } else if c == close {
+            depth -= 1;
+            if depth == 0 {
+                return from + i;
+            }
+        }
+    }
+    code.len()
+}
+
 /// (header, body) of each loop in `text`, and whether any `loop` or `while` appears.
 fn loops(text: &str) -> (Vec<(String, String)>, bool) {
     let code: String = text.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
     let other = code.split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| w == "loop" || w == "while");
     let mut found = Vec::new();
     for (at, _) in code.match_indices("for (") {
-        let mut depth = 0;
-        let mut header_end = at;
-        for (i, c) in code[at..].char_indices() {
-            match c {
-                '(' => depth += 1,
-                ')' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        header_end = at + i + 1;
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
+        let header_end = (closing(&code, at, '(', ')') + 1).min(code.len());
         let open = header_end + code[header_end..].find('{').unwrap_or(0);
-        let mut depth = 0;
-        let mut close = code.len();
-        for (i, c) in code[open..].char_indices() {
-            match c {
-                '{' => depth += 1,
-                '}' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        close = open + i;
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
+        let close = closing(&code, open, '{', '}');
         found.push((code[at..header_end].to_string(), code[open..close].to_string()));
     }
     (found, other)
