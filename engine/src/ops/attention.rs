@@ -27,11 +27,12 @@ pub struct AttentionArgs<'a> {
 /// The widest head the CPU-adapter kernels take (twice the widest in common models).
 pub const MAX_CPU_HEAD_DIM: usize = 512;
 
-/// The widest head attention_tiled.wgsl takes. With 256-wide heads (Gemma 3) llvmpipe (Mesa
-/// 22.3.6, LLVM 15) returned wrong values and unwritten outputs once a row passed about 330
-/// keys, while the one-row kernels stayed right (the kernel tests hold a case of each), so wider
-/// heads keep the one-row kernels.
-pub const MAX_TILED_HEAD_DIM: usize = 128;
+/// The widest head the tiled CPU kernels (attention_tiled*.wgsl) take. They hold a query and
+/// its sums in arrays of head_dim / 4 vec4s, and past about 20 of them llvmpipe (Mesa 22.3.6,
+/// LLVM 15) pays 15 to 100 times more per multiply-add (docs/perf.md): Qwen2.5-1.5B's 128-wide
+/// heads cost a 32-token chunk 958-1287 ms a layer at depth 512 there against 33 in the
+/// one-row subgroup kernel, which holds the query in slices of 16 (`attention_bench 12 2 128`).
+pub const MAX_TILED_HEAD_DIM: usize = 80;
 
 /// Blocks of at least this many tokens take the tiled kernels on CPU adapters; their rows'
 /// arithmetic is the one-token kernels', so the switch changes no bit. On llvmpipe (SmolLM2's

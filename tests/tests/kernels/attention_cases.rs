@@ -87,15 +87,18 @@ fn attention_matches_cpu_for_decode_causal_and_slotted_blocks_in_every_shape() {
 /// sequences' tokens (a lock step's wide block) against each token's slotted decode.
 #[test]
 fn wide_block_attention_does_not_depend_on_the_chunking() {
-    let (nh, nkv, hd, ctx_len) = (6, 2, 12, 128);
+    let ctx_len = 128;
     // Per block token (region, position): one sequence at 23..44; or two, whose runs meet
     // inside a workgroup's tile (tokens 0..10 at 23.. in region 0, 10..21 at 13.. in region 64).
     let one: Vec<(usize, usize)> = (23..44).map(|p| (0, p)).collect();
     let two: Vec<(usize, usize)> = (0..21).map(|i| if i < 10 { (0, 23 + i) } else { (64, 3 + i) }).collect();
     let mut f = Failures::new();
+    // Heads of 12 (wide blocks take the tiled kernels on CPU adapters) and of 104 (26 vec4s,
+    // past MAX_TILED_HEAD_DIM: the one-row kernels, which hold the query in slices of 16).
+    let heads = [(6, 2, 12), (4, 2, 104)];
     for (ctx, (texture, kv_type)) in shapes().into_iter().flat_map(|c| cache_stores(&c).into_iter().map(move |t| (c.clone(), t))) {
-        for (slots, slotted, window) in [(&one, false, 0), (&one, false, 5), (&two, true, 0), (&two, true, 7)] {
-        f.case(format!("{:?} texture {texture} kv {kv_type:?} slotted {slotted} window {window}", ctx.shape_family()), |f| {
+        for ((slots, slotted, window), (nh, nkv, hd)) in [(&one, false, 0), (&one, false, 5), (&two, true, 0), (&two, true, 7)].into_iter().flat_map(|c| heads.map(|h| (c, h))) {
+        f.case(format!("{:?} texture {texture} kv {kv_type:?} slotted {slotted} window {window} heads {nh}/{nkv} of {hd}", ctx.shape_family()), |f| {
             let mut r = rng(77);
             let q = random_f32(slots.len() * nh * hd, &mut r);
             let kc = random_f32(nkv * ctx_len * hd, &mut r);
