@@ -6,7 +6,7 @@
 // of values, where lane l takes every S-th vec4 of the head. The arithmetic is
 // attention_row.wgsl's operation for operation (and branch-free, as there), so a token's
 // output is the same in any block. On llvmpipe every storage load inside a loop is a per-lane
-// loop, so the query is loaded into registers once (load_query, attention_row.wgsl).
+// loop, so the query is loaded into registers once, in slices (SLICE below).
 // Parameters and bindings: attention_bindings.wgsl; the cache through k_at / v_at (kv_*.wgsl).
 
 const S: u32 = {{S}}u;

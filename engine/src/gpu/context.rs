@@ -452,8 +452,8 @@ impl GpuContext {
         };
         // Bounds checks stay; naga's loop bounding goes. It gives every loop a 64-bit
         // countdown and a second exit, so no compiler can count the loop's trips: llvmpipe
-        // neither unrolls a loop over a head or a block's tokens nor drops its per-lane masks,
-        // and paid 1.4x in attention and up to 1.6x in a 32-token Q4_1 product for them.
+        // neither unrolls a loop over a head or a tile's keys nor drops its per-lane masks,
+        // and paid 1.4x in attention for them (the products did not move; docs/perf.md).
         // SAFETY: the loop-bounding promise (no shader loops forever) holds: every loop counts
         // by a constant step towards a size or position bound and nothing else assigns its
         // counter (tests/shaders.rs `every_shader_loop_visibly_ends`). The browser's WebGPU
