@@ -243,9 +243,9 @@ pub fn select_weight_decay(groups: &[String], samples: &[Sample], folds: usize, 
     (best, scores)
 }
 
-/// Held-out agreement without held-out rollouts: the samples' groups (problems) are dealt into
-/// `folds` folds; each fold is scored by an MLP trained on the others. Grouping by problem keeps
-/// a problem's correlated mismatches on one side, so the estimate is not inflated by them.
+/// Held-out agreement without held-out rollouts: the samples' groups (templates or problems) are dealt into
+/// `folds` folds; each fold is scored by an MLP trained on the others. Grouping keeps
+/// a group's correlated mismatches on one side, so the estimate is not inflated by them.
 pub fn cross_validated_agreement(groups: &[String], samples: &[Sample], folds: usize, opts: &TrainOptions, threshold: f32) -> (usize, usize) {
     assert_eq!(groups.len(), samples.len(), "one group per sample");
     let mut names: Vec<&String> = groups.iter().collect();

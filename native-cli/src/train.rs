@@ -86,6 +86,34 @@ pub struct TrainArgs {
     /// branches and are written, then the run stops before fitting (a re-run goes on)
     #[arg(long)]
     pub drain_after: Option<f64>,
+    /// What the cross-validation folds keep together: a template's problems (its variants
+    /// share wording and arithmetic, so rollouts of one template are not independent of each
+    /// other), or each problem alone (how the committed arbiter was fitted)
+    #[arg(long, value_enum, default_value_t = CvGroups::Template)]
+    pub cv_groups: CvGroups,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CvGroups {
+    Template,
+    Problem,
+}
+
+impl CvGroups {
+    /// The fold group of a problem key (`t12v3`: template 12, variant 3).
+    fn of(self, problem: &str) -> String {
+        match self {
+            CvGroups::Problem => problem.to_string(),
+            CvGroups::Template => problem.split_once('v').map_or(problem, |(t, _)| t).to_string(),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            CvGroups::Template => "template",
+            CvGroups::Problem => "problem",
+        }
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,6 +172,11 @@ fn write_arbiter(mlp: &Mlp, a: &TrainArgs, round: u32, rollouts: usize, pick: &D
     meta.insert("cv_agreement".to_string(), format!("{}/{}", pick.agree, pick.total));
     meta.insert("weight_decay".to_string(), pick.weight_decay.to_string());
     meta.insert("cv_by_weight_decay".to_string(), listed(scores, ","));
+    // Folds by problem were the only kind before templates: such an arbiter's file stays
+    // byte for byte what it was (eval keys its records by the arbiter's bytes).
+    if a.cv_groups != CvGroups::Problem {
+        meta.insert("cv_groups".to_string(), a.cv_groups.name().to_string());
+    }
     meta.insert("k".to_string(), a.k.to_string());
     meta.insert("max_tokens".to_string(), a.max_tokens.to_string());
     meta.insert("hidden".to_string(), a.hidden.to_string());
@@ -385,7 +418,8 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         if !a.shard.is_all() {
             wait_for_round(&rollouts_path, round, &chosen.iter().map(|p| p.key()).collect::<Vec<_>>(), PATIENCE)?;
         }
-        let (groups, samples) = samples_of(&rollouts_path, round)?;
+        let (problems, samples) = samples_of(&rollouts_path, round)?;
+        let groups: Vec<String> = problems.iter().map(|p| a.cv_groups.of(p)).collect();
         let decisive = samples.iter().filter(|s| s.reward_keep != s.reward_take).count();
         let (pick, scores) = select_weight_decay(&groups, &samples, CV_FOLDS, &base_opts, a.threshold, &a.weight_decay);
         let fitted = fit(&samples, &TrainOptions { weight_decay: pick.weight_decay, ..base_opts.clone() });
@@ -395,8 +429,9 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         eprintln!("round {round}: cross-validated agreement by weight decay (inf: the constant rule) {}; chosen {}", listed(&scores, " "), pick.weight_decay);
         eprintln!(
             "round {round}: {} rollouts ({decisive} where the branches' grades differ; taking the target's token is the better arm in {take}), \
-             agreement with the oracle: on the training rollouts {ag}/{n}, cross-validated ({CV_FOLDS} folds by problem) {cv}/{cn}; {:.0} s so far",
+             agreement with the oracle: on the training rollouts {ag}/{n}, cross-validated ({CV_FOLDS} folds by {}) {cv}/{cn}; {:.0} s so far",
             samples.len(),
+            a.cv_groups.name(),
             t0.elapsed().as_secs_f64()
         );
         // Written after every round, so a run stopped in the next keeps this fit.
@@ -460,4 +495,18 @@ pub fn train_arbiter(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         eval(gpu_opts, &eval_args, &ArbiterArgs::learned(a.out.clone(), a.threshold))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CvGroups;
+
+    #[test]
+    fn template_folds_keep_a_templates_variants_together() {
+        for (key, template) in [("t12v3", "t12"), ("t12v0", "t12"), ("t7v10", "t7"), ("t120v1", "t120")] {
+            assert_eq!(CvGroups::Template.of(key), template, "{key}");
+            assert_eq!(CvGroups::Problem.of(key), key);
+        }
+        assert_ne!(CvGroups::Template.of("t1v2"), CvGroups::Template.of("t12v1"));
+    }
 }
