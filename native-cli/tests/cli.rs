@@ -342,6 +342,9 @@ fn train_arbiter_collects_resumes_and_writes_a_usable_arbiter() {
     assert_eq!(scored.len(), 5, "{meta}");
     assert!(scored[4].starts_with("inf:"), "{meta}");
     assert!(meta["weight_decay"].as_str().is_some_and(|d| scored.iter().any(|s| s.starts_with(&format!("{d}:")))), "{meta}");
+    // Folds keep a template's variants together unless told otherwise.
+    assert_eq!(meta["cv_groups"].as_str(), Some("template"), "{meta}");
+    assert!(err.contains("folds by template"), "{err}");
     // Re-running collects nothing new, and refits the same arbiter to the same bytes: the dev
     // eval keeps its learned records.
     let arbiter = std::fs::read(&out).unwrap();
